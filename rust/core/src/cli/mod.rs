@@ -1,0 +1,211 @@
+//! The `lambda-rie` command line, shared by the native binary and the Python console script.
+
+pub mod args;
+mod pid1;
+
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use args::{Args, Parsed, Program, PythonRuntime};
+
+use crate::config::{self, EmulatorConfig, EnvInheritance, FunctionConfig, LogLevel};
+use crate::emulator::Emulator;
+use crate::logs;
+
+const USAGE: &str = "\
+Usage:
+  lambda-rie [OPTIONS] [--] COMMAND [ARGS...]   serve one function run by COMMAND
+  lambda-rie [OPTIONS] HANDLER                  serve module.function with a Python runtime
+  lambda-rie [OPTIONS]                          serve /var/task/bootstrap, /opt/bootstrap or /var/runtime/bootstrap
+
+Invoke: POST http://HOST:PORT/2015-03-31/functions/function/invocations
+
+Options (flag > environment variable > default):
+  --runtime-interface-emulator-address H:P  Invoke API address [0.0.0.0:8080]
+  --runtime-api-address H:P    first environment's Runtime API (loopback) [127.0.0.1:9001]
+  --log-level L                error, warn, info, debug [info] (LOG_LEVEL)
+  --function-name N            [test_function] (AWS_LAMBDA_FUNCTION_NAME)
+  --handler H                  _HANDLER for the runtime (AWS_LAMBDA_FUNCTION_HANDLER, _HANDLER)
+  --timeout S                  1-900 seconds [300] (AWS_LAMBDA_FUNCTION_TIMEOUT)
+  --memory MB                  128-10240 [3008] (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)
+  --ephemeral-storage MB       512-10240 [512]
+  --max-environments N         emulator-wide cap on execution environments [4 x CPUs]
+  --reserved-concurrency N     the function's own cap, 0-1000 (0 throttles every invoke)
+  --provisioned-concurrency N  environments initialised at start-up [0]
+  --max-concurrency N          invocations per environment [1] (AWS_LAMBDA_MAX_CONCURRENCY)
+  --idle-timeout S             reap idle environments after S seconds [600]
+  --on-throttle reject|queue   answer 429 at once, or wait for an environment [reject]
+  --code-dir DIR               LAMBDA_TASK_ROOT and working directory [.] (LAMBDA_TASK_ROOT)
+  --account-id ID              [012345678912] (AWS_ACCOUNT_ID)
+  --region R                   [us-east-1] (AWS_REGION)
+  --runtime builtin|awslambdaric  Python runtime for a HANDLER [builtin]
+  --enable-init-caching, --snapstart  accepted (served as ordinary cold starts)
+  -h, --help                   this text
+  -V, --version                the version
+
+With AWS_LAMBDA_RUNTIME_API set (on AWS Lambda itself), lambda-rie runs the runtime directly.
+";
+
+/// The Python interpreter that runs HANDLERs, as the caller knows it.
+#[derive(Debug, Clone)]
+pub struct PythonInfo {
+    /// Interpreter path.
+    pub executable: String,
+    /// `3.11`, when known.
+    pub version: Option<String>,
+    /// Whether `lambda_rie` is importable by that interpreter (true from the console script).
+    pub has_builtin_runtime: bool,
+}
+
+/// Run the command line with `argv` (program name first); returns the exit code.
+pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
+    let env = |k: &str| std::env::var(k).ok();
+    let args = match args::parse(argv, &env) {
+        Ok(Parsed::Serve(a)) => *a,
+        Ok(Parsed::Help) => {
+            print!("{USAGE}");
+            return 0;
+        }
+        Ok(Parsed::Version) => {
+            println!("lambda-rie {}", env!("CARGO_PKG_VERSION"));
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("lambda-rie: {}", e.0);
+            return 2;
+        }
+    };
+    let command = match runtime_command(&args, python) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("lambda-rie: {msg}");
+            return 2;
+        }
+    };
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return passthrough(&command, &args);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lambda-rie: cannot start: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(serve(args, command, python.version.clone()));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// The argv every environment runs.
+fn runtime_command(args: &Args, python: &PythonInfo) -> Result<Vec<String>, String> {
+    match &args.program {
+        Program::Command(argv) => Ok(argv.clone()),
+        Program::Handler(handler) => {
+            let module = match args.python_runtime {
+                PythonRuntime::Builtin => "lambda_rie.runtime",
+                PythonRuntime::Awslambdaric => "awslambdaric",
+            };
+            if !(args.python_runtime == PythonRuntime::Builtin && python.has_builtin_runtime)
+                && !python_has_module(&python.executable, module)
+            {
+                return Err(format!(
+                    "{} cannot import {module}: install it (pip install {}) to serve {handler}",
+                    python.executable,
+                    module.split('.').next().unwrap_or(module).replace('_', "-")
+                ));
+            }
+            Ok(vec![
+                python.executable.clone(),
+                "-m".to_owned(),
+                module.to_owned(),
+                handler.clone(),
+            ])
+        }
+    }
+}
+
+fn python_has_module(python: &str, module: &str) -> bool {
+    std::process::Command::new(python)
+        .args([
+            "-c",
+            &format!("import importlib.util,sys; sys.exit(importlib.util.find_spec('{module}') is None)"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// On AWS Lambda itself: become the runtime (what `lambda-entrypoint.sh` does).
+fn passthrough(command: &[String], args: &Args) -> i32 {
+    let mut cmd = std::process::Command::new(&command[0]);
+    cmd.args(&command[1..]);
+    if let Some(h) = &args.handler {
+        cmd.env("_HANDLER", h);
+    }
+    let err = cmd.exec();
+    eprintln!("lambda-rie: cannot exec {}: {err}", command[0]);
+    127
+}
+
+fn function_config(args: &Args, command: Vec<String>, python_version: Option<String>) -> FunctionConfig {
+    let mut f = FunctionConfig::new(&args.function_name, command, config::Defaults::CLI);
+    f.handler.clone_from(&args.handler);
+    if matches!(args.program, Program::Handler(_)) {
+        f.execution_env = Some(format!("AWS_Lambda_python{}", python_version.unwrap_or_else(|| "3".to_owned())));
+    }
+    f.code_dir.clone_from(&args.code_dir);
+    f.timeout_s = args.timeout_s;
+    f.memory_mb = args.memory_mb;
+    f.ephemeral_storage_mb = args.ephemeral_storage_mb;
+    f.inherit_env = EnvInheritance::All;
+    f.reserved_concurrency = args.reserved_concurrency;
+    f.provisioned_concurrency = args.provisioned_concurrency;
+    f.max_concurrency = args.max_concurrency;
+    f.idle_timeout = Duration::from_secs(args.idle_timeout_s);
+    f.runtime_api_address = Some(args.runtime_api_address);
+    f
+}
+
+async fn serve(args: Args, command: Vec<String>, python_version: Option<String>) -> i32 {
+    pid1::become_subreaper();
+    let mut config = EmulatorConfig::new(args.invoke_address);
+    config.max_environments = args.max_environments;
+    config.account_id.clone_from(&args.account_id);
+    config.region.clone_from(&args.region);
+    config.on_throttle = args.on_throttle;
+    config.log_level = args.log_level;
+    let function = function_config(&args, command.clone(), python_version);
+    let signals = match pid1::ShutdownSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lambda-rie: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let emulator = match Emulator::start(&config, vec![function]).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("lambda-rie: {e}");
+            return 1;
+        }
+    };
+    logs::message(
+        LogLevel::Info,
+        &format!(
+            "exec '{}' (cwd={}, handler={})",
+            command.join(" "),
+            args.code_dir.display(),
+            args.handler.as_deref().unwrap_or("")
+        ),
+    );
+    logs::message(
+        LogLevel::Info,
+        &format!("Invoke API listening on http://{}", emulator.invoke_address()),
+    );
+    signals.wait().await;
+    logs::message(LogLevel::Info, "Shutting down: answering in-flight invocations");
+    emulator.shutdown().await;
+    0
+}

@@ -1,0 +1,64 @@
+//! A container's PID 1 duties: adopt and reap orphaned processes, and turn SIGTERM/SIGINT
+//! into a graceful shutdown.
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// Become the reaper of orphaned descendants (automatic when running as PID 1).
+pub fn become_subreaper() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+    tokio::spawn(reap_orphans());
+}
+
+/// Reap adopted zombies that are not runtime processes (those are reaped by their owners).
+async fn reap_orphans() {
+    let Ok(mut sigchld) = signal(SignalKind::child()) else { return };
+    while sigchld.recv().await.is_some() {
+        for pid in adopted_zombies() {
+            crate::environment::process::reap_if_foreign(pid);
+        }
+    }
+}
+
+/// Zombie children of this process, read from `/proc`.
+fn adopted_zombies() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // Fields after the command name: state, ppid, ...
+                let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+                let mut fields = after.split_whitespace();
+                fields.next() == Some("Z") && fields.next() == Some(me.as_str())
+            })
+        })
+        .collect()
+}
+
+/// SIGTERM and SIGINT, registered before any runtime starts.
+pub struct ShutdownSignals {
+    term: Signal,
+    int: Signal,
+}
+
+impl ShutdownSignals {
+    /// Register the handlers.
+    pub fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Wait for either signal.
+    pub async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Function and emulator configuration: every limit and default lives here and only here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Largest synchronous invoke request body (SPEC 2).
+pub const MAX_REQUEST_BYTES: usize = 6_291_456;
+/// Largest function response accepted by the Runtime API; exactly this many bytes pass.
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+/// Largest `Event` invoke request body.
+pub const MAX_EVENT_BYTES: usize = 1_048_576;
+/// Largest decoded `X-Amz-Client-Context`.
+pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
+/// How many bytes of an invocation's log `X-Amz-Log-Type: Tail` returns.
+pub const LOG_TAIL_BYTES: usize = 4096;
+/// AWS's on-demand init limit.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Between SIGTERM and SIGKILL when runtimes are stopped at shutdown.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long shutdown waits for in-flight invocations before stopping runtimes.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The Runtime API address of the single function served from the command line.
+pub const DEFAULT_RUNTIME_API_ADDRESS: &str = "127.0.0.1:9001";
+/// The Invoke API address of the command line.
+pub const DEFAULT_INVOKE_ADDRESS: &str = "0.0.0.0:8080";
+/// The RIE's account id.
+pub const DEFAULT_ACCOUNT_ID: &str = "012345678912";
+/// The RIE's region.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The RIE's fixed function name in the invoke path, and the CLI function's default name.
+pub const DEFAULT_FUNCTION_NAME: &str = "test_function";
+
+/// Function timeout range, seconds.
+pub const TIMEOUT_RANGE: (u32, u32) = (1, 900);
+/// Memory size range, MB.
+pub const MEMORY_RANGE: (u32, u32) = (128, 10_240);
+/// Ephemeral storage range, MB.
+pub const EPHEMERAL_STORAGE_RANGE: (u32, u32) = (512, 10_240);
+/// Emulator-wide environment cap range.
+pub const MAX_ENVIRONMENTS_RANGE: (u32, u32) = (1, 1000);
+/// Reserved concurrency range.
+pub const RESERVED_CONCURRENCY_RANGE: (u32, u32) = (0, 1000);
+/// Per-environment concurrency range (Lambda Managed Instances).
+pub const MAX_CONCURRENCY_RANGE: (u32, u32) = (1, 64);
+
+/// Defaults that differ between the single-function command line and a config file (SPEC 1).
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// Timeout in seconds.
+    pub timeout_s: u32,
+    /// Memory size in MB.
+    pub memory_mb: u32,
+}
+
+impl Defaults {
+    /// The RIE's defaults, used for the function given on the command line.
+    pub const CLI: Defaults = Defaults {
+        timeout_s: 300,
+        memory_mb: 3008,
+    };
+    /// AWS's defaults, used for functions from a config file, a template or the Python API.
+    pub const FUNCTION: Defaults = Defaults {
+        timeout_s: 3,
+        memory_mb: 128,
+    };
+}
+
+/// Default ephemeral storage, MB.
+pub const DEFAULT_EPHEMERAL_STORAGE_MB: u32 = 512;
+/// Default idle time before an environment is reaped.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Which inherited variables the runtime sees (SPEC 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvInheritance {
+    /// The whole environment of lambda-rie (single-function CLI mode, like the RIE).
+    All,
+    /// Only `PATH`, `HOME`, `LANG`, `LD_LIBRARY_PATH`, `PYTHONPATH`, `VIRTUAL_ENV`.
+    Minimal,
+}
+
+/// One function: what to run and under which limits.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    /// The function name.
+    pub name: String,
+    /// The runtime command line (argv), run in every execution environment.
+    pub command: Vec<String>,
+    /// The handler string (`_HANDLER`), when known.
+    pub handler: Option<String>,
+    /// `AWS_EXECUTION_ENV` for managed runtimes (`AWS_Lambda_python3.X`), none for custom ones.
+    pub execution_env: Option<String>,
+    /// Code directory: working directory and `LAMBDA_TASK_ROOT`.
+    pub code_dir: PathBuf,
+    /// Timeout in seconds.
+    pub timeout_s: u32,
+    /// Memory size in MB.
+    pub memory_mb: u32,
+    /// Ephemeral storage (`/tmp`) in MB.
+    pub ephemeral_storage_mb: u32,
+    /// The user's declared environment variables.
+    pub environment: Vec<(String, String)>,
+    /// Which of lambda-rie's own variables pass to the runtime.
+    pub inherit_env: EnvInheritance,
+    /// Reserved concurrency: the function's own environment cap.
+    pub reserved_concurrency: Option<u32>,
+    /// Environments initialised at start-up and never reaped.
+    pub provisioned_concurrency: u32,
+    /// Invocations in flight per environment.
+    pub max_concurrency: u32,
+    /// Idle time before an on-demand environment is reaped.
+    pub idle_timeout: Duration,
+    /// Address of the first environment's Runtime API; `None` for an ephemeral port.
+    pub runtime_api_address: Option<SocketAddr>,
+}
+
+impl FunctionConfig {
+    /// A function running `command`, with the given defaults for everything else.
+    pub fn new(name: &str, command: Vec<String>, defaults: Defaults) -> Self {
+        Self {
+            name: name.to_owned(),
+            command,
+            handler: None,
+            execution_env: None,
+            code_dir: PathBuf::from("."),
+            timeout_s: defaults.timeout_s,
+            memory_mb: defaults.memory_mb,
+            ephemeral_storage_mb: DEFAULT_EPHEMERAL_STORAGE_MB,
+            environment: Vec::new(),
+            inherit_env: EnvInheritance::Minimal,
+            reserved_concurrency: None,
+            provisioned_concurrency: 0,
+            max_concurrency: 1,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            runtime_api_address: None,
+        }
+    }
+
+    /// The function timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout_s))
+    }
+}
+
+/// What a sync invoke does when no environment is free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottlePolicy {
+    /// Answer 429 at once, as AWS does.
+    Reject,
+    /// Wait for an environment to free up.
+    Queue,
+}
+
+/// The emulator's own verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Start-up and lifecycle messages.
+    Info,
+    /// Every environment and invocation event.
+    Debug,
+}
+
+impl LogLevel {
+    /// Parse `error`, `warn`, `info` or `debug` (case-insensitive; `warning` and `trace` too).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "error" | "fatal" | "panic" => Some(Self::Error),
+            "warn" | "warning" => Some(Self::Warn),
+            "info" => Some(Self::Info),
+            "debug" | "trace" => Some(Self::Debug),
+            _ => None,
+        }
+    }
+}
+
+/// Emulator-wide settings.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Invoke API listen address.
+    pub invoke_address: SocketAddr,
+    /// Emulator-wide cap on execution environments.
+    pub max_environments: u32,
+    /// Account id in ARNs.
+    pub account_id: String,
+    /// Region in ARNs and `AWS_REGION`.
+    pub region: String,
+    /// What a sync invoke does when no environment is free.
+    pub on_throttle: ThrottlePolicy,
+    /// The emulator's own verbosity.
+    pub log_level: LogLevel,
+    /// How long shutdown waits for in-flight invocations.
+    pub shutdown_timeout: Duration,
+}
+
+impl EmulatorConfig {
+    /// Defaults for an emulator listening on `invoke_address`.
+    pub fn new(invoke_address: SocketAddr) -> Self {
+        Self {
+            invoke_address,
+            max_environments: default_max_environments(),
+            account_id: DEFAULT_ACCOUNT_ID.to_owned(),
+            region: DEFAULT_REGION.to_owned(),
+            on_throttle: ThrottlePolicy::Reject,
+            log_level: LogLevel::Info,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+/// 4 × CPUs, at least 4 and at most 1000.
+pub fn default_max_environments() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    (4 * cpus as u32).clamp(4, MAX_ENVIRONMENTS_RANGE.1)
+}
+
+/// Check `value` against an inclusive range, naming the option in the error.
+pub fn check_range(option: &str, value: u32, range: (u32, u32)) -> Result<u32, String> {
+    if (range.0..=range.1).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{option}: {value} is out of range ({}-{})",
+            range.0, range.1
+        ))
+    }
+}

@@ -1,0 +1,106 @@
+//! The emulator: functions, their schedulers and the Invoke API listener; start and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{EmulatorConfig, FunctionConfig};
+use crate::environment::FunctionContext;
+use crate::invoke_api::{self, Directory};
+use crate::logs;
+use crate::scheduler::{EnvironmentCap, Scheduler};
+use crate::CoreError;
+
+/// A running emulator.
+pub struct Emulator {
+    directory: Arc<Directory>,
+    invoke_address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: Mutex<Option<JoinHandle<()>>>,
+    shutdown_timeout: Duration,
+}
+
+impl Emulator {
+    /// Start serving `functions` (the first is the default `function`).
+    pub async fn start(
+        config: &EmulatorConfig,
+        functions: Vec<FunctionConfig>,
+    ) -> Result<Self, CoreError> {
+        logs::set_level(config.log_level);
+        let cap = Arc::new(EnvironmentCap::new(config.max_environments));
+        let mut schedulers = Vec::with_capacity(functions.len());
+        for f in functions {
+            let fixed_address = f.runtime_api_address.is_some();
+            let context = Arc::new(FunctionContext {
+                config: f,
+                region: config.region.clone(),
+                account_id: config.account_id.clone(),
+            });
+            let scheduler = Arc::new(Scheduler::new(context, Arc::clone(&cap), config.on_throttle));
+            if fixed_address {
+                // NOTE: bind the fixed Runtime API port now, so a taken port fails at start-up.
+                scheduler.add_idle_environment().await?;
+            }
+            schedulers.push(scheduler);
+        }
+        let directory = Arc::new(Directory {
+            functions: schedulers,
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+        });
+        let listener = TcpListener::bind(config.invoke_address)
+            .await
+            .map_err(|source| CoreError::Bind {
+                addr: config.invoke_address.to_string(),
+                source,
+            })?;
+        let invoke_address = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let service_directory = Arc::clone(&directory);
+        let service = Arc::new(move |req| invoke_api::route(Arc::clone(&service_directory), req));
+        let server = tokio::spawn(crate::http::serve(listener, service, shutdown_rx, None));
+        Ok(Self {
+            directory,
+            invoke_address,
+            shutdown,
+            server: Mutex::new(Some(server)),
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    /// Where the Invoke API listens.
+    pub fn invoke_address(&self) -> SocketAddr {
+        self.invoke_address
+    }
+
+    /// The functions' schedulers, default first.
+    pub fn schedulers(&self) -> &[Arc<Scheduler>] {
+        &self.directory.functions
+    }
+
+    /// Stop accepting invocations, let in-flight ones finish (up to the shutdown timeout),
+    /// stop every runtime (SIGTERM, SIGKILL after 2 s), and return once all are answered.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(mut server) = server else { return };
+        let drained = tokio::time::timeout(self.shutdown_timeout, &mut server)
+            .await
+            .is_ok();
+        for s in self.schedulers() {
+            s.shutdown().await;
+        }
+        if !drained {
+            // Invocations cut short by the stop are answered now; give them a moment to be sent.
+            let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Cold starts: the init phase (10 s), and AWS's suppressed init inside the invoke phase when
+//! the first init fails or overruns.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::process::{ExitInfo, RuntimeProcess, SpawnSpec};
+use super::{Closing, ExecutionEnvironment, Started};
+use crate::aws;
+use crate::config::INIT_TIMEOUT;
+use crate::invocation::{Invocation, Outcome, OutcomeKind};
+use crate::logs;
+use crate::runtime_api::InitSignal;
+
+/// How an init phase failed.
+pub(super) enum InitFailure {
+    /// The runtime posted `/init/error`.
+    Error { body: Bytes, error_type: String },
+    /// The runtime process exited before its first `/next`.
+    Exited(ExitInfo),
+    /// The runtime command could not be started.
+    Spawn(String),
+    /// The limit passed before the runtime was ready.
+    TimedOut,
+}
+
+impl InitFailure {
+    /// The `Error Type` of INIT_REPORT and REPORT.
+    pub(super) fn error_type(&self) -> &str {
+        match self {
+            Self::Error { error_type, .. } => error_type,
+            Self::Exited(_) => "Runtime.ExitError",
+            Self::Spawn(_) => "Runtime.InvalidEntrypoint",
+            Self::TimedOut => "Sandbox.Timedout",
+        }
+    }
+}
+
+/// The error type a runtime gave: the header, else `errorType` in its JSON.
+fn init_error_type(body: &[u8], header: Option<String>) -> String {
+    header
+        .or_else(|| {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .ok()?
+                .get("errorType")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "Runtime.Unknown".to_owned())
+}
+
+impl ExecutionEnvironment {
+    /// Start a runtime and wait until it is ready (first `/next`), fails, or `limit` passes.
+    pub(super) async fn start_runtime(
+        &self,
+        limit: Instant,
+    ) -> Result<(Arc<RuntimeProcess>, f64), InitFailure> {
+        let signal = self.api.state().begin_init();
+        let cfg = &self.function.config;
+        let spec = SpawnSpec {
+            argv: &cfg.command,
+            cwd: &cfg.code_dir,
+            env: &self.variables,
+            log_pipe: self.logs.write_end(),
+        };
+        let process = RuntimeProcess::spawn(&spec).map_err(|e| {
+            InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0]))
+        })?;
+        *self.slot() = Some(Arc::clone(&process));
+        let result = tokio::select! {
+            biased;
+            s = signal => match s {
+                Ok(InitSignal::Ready) => Ok(process.started().elapsed().as_secs_f64() * 1000.0),
+                Ok(InitSignal::Failed { body, error_type }) => {
+                    let error_type = init_error_type(&body, error_type);
+                    Err(InitFailure::Error { body, error_type })
+                }
+                Err(_) => Err(InitFailure::Exited(process.wait().await)),
+            },
+            info = process.wait() => Err(InitFailure::Exited(info)),
+            () = tokio::time::sleep_until(limit.into()) => Err(InitFailure::TimedOut),
+        };
+        match result {
+            Ok(ms) => Ok((process, ms)),
+            Err(failure) => {
+                process.kill().await;
+                self.forget_process(&process);
+                Err(failure)
+            }
+        }
+    }
+
+    /// A cold start for `inv`: init phase, then (on failure) suppressed init in the invoke phase.
+    pub(super) async fn cold_start(&self, inv: &Invocation) -> Result<Started, Outcome> {
+        let _guard = self.start_lock.lock().await;
+        if let Some(process) = self.live_process() {
+            return Ok(Started {
+                process,
+                init_ms: None,
+                invoke_phase: None,
+            });
+        }
+        let cfg = &self.function.config;
+        self.logs.lines(logs::init_start_line(&cfg.command[0], &self.function.region));
+        let init_began = Instant::now();
+        let failure = match self.start_runtime(init_began + INIT_TIMEOUT).await {
+            Ok((process, init_ms)) => {
+                return Ok(Started {
+                    process,
+                    init_ms: Some(init_ms),
+                    invoke_phase: None,
+                })
+            }
+            Err(failure) => failure,
+        };
+        let status = if matches!(failure, InitFailure::TimedOut) { "timeout" } else { "error" };
+        self.logs.lines(logs::init_report_line(
+            init_began.elapsed().as_secs_f64() * 1000.0,
+            "init",
+            status,
+            (status == "error").then(|| failure.error_type()),
+        ));
+        // NOTE: AWS runs init once more inside the invoke phase, against the function timeout.
+        let phase = Instant::now();
+        self.logs.lines(logs::start_line(&inv.request_id, aws::LATEST));
+        match self.start_runtime(phase + cfg.timeout()).await {
+            Ok((process, _)) => Ok(Started {
+                process,
+                init_ms: None,
+                invoke_phase: Some(phase),
+            }),
+            Err(failure) => Err(self.init_failed(inv, phase, failure).await),
+        }
+    }
+
+    /// The answer when the suppressed init fails too.
+    async fn init_failed(&self, inv: &Invocation, phase: Instant, failure: InitFailure) -> Outcome {
+        let elapsed = phase.elapsed();
+        let mut closing = Closing::new(elapsed.as_secs_f64() * 1000.0, None);
+        closing.cold = true;
+        let status = if matches!(failure, InitFailure::TimedOut) { "timeout" } else { "error" };
+        closing.lines.push_str(&logs::init_report_line(
+            elapsed.as_secs_f64() * 1000.0,
+            "invoke",
+            status,
+            (status == "error").then(|| failure.error_type()),
+        ));
+        let (kind, payload) = match failure {
+            InitFailure::Error { body, error_type } => {
+                closing.status = Some(error_type);
+                (OutcomeKind::InitError, body)
+            }
+            InitFailure::Exited(info) => {
+                let body = closing.crash(&inv.request_id, info);
+                (OutcomeKind::Crash, Bytes::from(body))
+            }
+            InitFailure::Spawn(message) => {
+                closing.status = Some("Runtime.InvalidEntrypoint".to_owned());
+                let message = format!("RequestId: {} Error: {message}", inv.request_id);
+                let body = aws::platform_error("Runtime.InvalidEntrypoint", &message);
+                (OutcomeKind::InitError, Bytes::from(body))
+            }
+            InitFailure::TimedOut => {
+                let secs = elapsed.as_secs_f64();
+                closing.timeout(&inv.request_id, secs, self.function.config.timeout_s);
+                let body = aws::timeout_payload(&inv.request_id, secs);
+                (OutcomeKind::Timeout, Bytes::from(body))
+            }
+        };
+        self.finish(Arc::new(inv.clone()), closing, 0, kind, payload, None)
+            .await
+    }
+}

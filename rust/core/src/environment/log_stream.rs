@@ -1,0 +1,164 @@
+//! One environment's log stream: runtime stdout/stderr (one pipe, so their order is kept)
+//! interleaved with the platform's lines in the order AWS shows them, plus the current
+//! invocation's log for `X-Amz-Log-Type: Tail`.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use bytes::Bytes;
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most bytes of one invocation's log kept in memory (the Tail header takes the last 4 KiB).
+const CAPTURE_LIMIT: usize = 1 << 20;
+
+enum Command {
+    /// Start capturing an invocation's log.
+    Begin,
+    /// Write platform lines after everything the runtime wrote so far.
+    Lines(String),
+    /// Write the closing lines, stop capturing, and hand back the captured log.
+    Finish(String, oneshot::Sender<Bytes>),
+}
+
+/// Handle to the environment's log task; the task ends when the handle is dropped.
+#[derive(Debug)]
+pub struct LogStream {
+    tx: mpsc::UnboundedSender<Command>,
+    write_end: OwnedFd,
+}
+
+impl LogStream {
+    /// Create the pipe and start the task that drains it to stdout.
+    pub fn start() -> io::Result<Self> {
+        let (read_end, write_end) = super::process::log_pipe()?;
+        let receiver = pipe::Receiver::from_owned_fd(read_end)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(receiver, rx));
+        Ok(Self { tx, write_end })
+    }
+
+    /// The write end runtimes inherit as stdout and stderr.
+    pub fn write_end(&self) -> &OwnedFd {
+        &self.write_end
+    }
+
+    /// Start capturing a new invocation's log (before a cold start, so it includes init).
+    pub fn begin(&self) {
+        let _ = self.tx.send(Command::Begin);
+    }
+
+    /// Write platform lines (each ending in `\n`) after the runtime's output so far.
+    pub fn lines(&self, lines: String) {
+        let _ = self.tx.send(Command::Lines(lines));
+    }
+
+    /// Write the closing lines and return the invocation's captured log.
+    pub async fn finish(&self, lines: String) -> Bytes {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Finish(lines, tx)).is_err() {
+            return Bytes::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+}
+
+struct Sink {
+    partial: Vec<u8>,
+    capture: Option<Vec<u8>>,
+    out: Vec<u8>,
+}
+
+impl Sink {
+    /// Take in runtime bytes: whole lines go out, a trailing partial line waits.
+    fn runtime_bytes(&mut self, data: &[u8]) {
+        self.partial.extend_from_slice(data);
+        if let Some(pos) = self.partial.iter().rposition(|&b| b == b'\n') {
+            let rest = self.partial.split_off(pos + 1);
+            let lines = std::mem::replace(&mut self.partial, rest);
+            self.emit(&lines);
+        }
+    }
+
+    /// A platform line must not split a runtime line: end a pending partial line first.
+    fn close_partial(&mut self) {
+        if !self.partial.is_empty() {
+            let mut line = std::mem::take(&mut self.partial);
+            line.push(b'\n');
+            self.emit(&line);
+        }
+    }
+
+    fn emit(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        if let Some(cap) = self.capture.as_mut() {
+            cap.extend_from_slice(bytes);
+            if cap.len() > CAPTURE_LIMIT {
+                let cut = cap.len() - CAPTURE_LIMIT;
+                cap.drain(..cut);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.out.is_empty() {
+            crate::logs::write_stdout(&self.out);
+            self.out.clear();
+        }
+    }
+}
+
+/// Read everything the pipe holds right now.
+fn drain(receiver: &pipe::Receiver, sink: &mut Sink) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match receiver.try_read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => sink.runtime_bytes(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break, // WouldBlock: the pipe is empty
+        }
+    }
+}
+
+async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let mut sink = Sink {
+        partial: Vec::new(),
+        capture: None,
+        out: Vec::new(),
+    };
+    loop {
+        tokio::select! {
+            biased;
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                // NOTE: a runtime writes its log lines before it posts its answer, so they
+                // are in the pipe by now; draining first keeps AWS's order (output before END).
+                drain(&receiver, &mut sink);
+                match cmd {
+                    Command::Begin => sink.capture = Some(Vec::new()),
+                    Command::Lines(lines) => {
+                        sink.close_partial();
+                        sink.emit(lines.as_bytes());
+                    }
+                    Command::Finish(lines, reply) => {
+                        sink.close_partial();
+                        sink.emit(lines.as_bytes());
+                        let captured = sink.capture.take().unwrap_or_default();
+                        let _ = reply.send(Bytes::from(captured));
+                    }
+                }
+                sink.flush();
+            }
+            ready = receiver.readable() => {
+                if ready.is_err() {
+                    break;
+                }
+                drain(&receiver, &mut sink);
+                sink.flush();
+            }
+        }
+    }
+    sink.close_partial();
+    sink.flush();
+}

@@ -1,0 +1,369 @@
+//! One execution environment: a Runtime API listener, a log stream and (while it lives) a
+//! runtime process tree. It runs invocations and restarts its runtime after a timeout or a
+//! crash, exactly as an AWS Lambda execution environment does.
+
+mod init;
+mod log_stream;
+pub mod process;
+pub mod variables;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::aws;
+use crate::config::{FunctionConfig, STOP_GRACE};
+use crate::invocation::{Delivery, Invocation, Outcome, OutcomeKind, RuntimeReply};
+use crate::logs::{self, Report, ReportStatus};
+use crate::runtime_api::RuntimeApi;
+use crate::CoreError;
+use log_stream::LogStream;
+use process::{ExitInfo, RuntimeProcess};
+
+/// What every environment of one function shares.
+#[derive(Debug)]
+pub struct FunctionContext {
+    /// The function's configuration.
+    pub config: FunctionConfig,
+    /// Region of the ARNs.
+    pub region: String,
+    /// Account of the ARNs.
+    pub account_id: String,
+}
+
+impl FunctionContext {
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account_id, self.config.name
+        )
+    }
+}
+
+/// How the environment was initialised (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitializationType {
+    /// Started for an invoke.
+    OnDemand,
+    /// Started ahead of invokes by provisioned concurrency.
+    ProvisionedConcurrency,
+}
+
+impl InitializationType {
+    /// The variable's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnDemand => "on-demand",
+            Self::ProvisionedConcurrency => "provisioned-concurrency",
+        }
+    }
+}
+
+/// An execution environment.
+pub struct ExecutionEnvironment {
+    id: u64,
+    function: Arc<FunctionContext>,
+    api: RuntimeApi,
+    logs: LogStream,
+    variables: Vec<(String, String)>,
+    process: Mutex<Option<Arc<RuntimeProcess>>>,
+    start_lock: tokio::sync::Mutex<()>,
+    initialization_type: InitializationType,
+}
+
+/// How the runtime that serves an invocation came to be.
+struct Started {
+    process: Arc<RuntimeProcess>,
+    /// Init duration, when this invocation triggered a successful init phase.
+    init_ms: Option<f64>,
+    /// Set after a suppressed init: the invoke phase began (and START was logged) then.
+    invoke_phase: Option<Instant>,
+}
+
+impl ExecutionEnvironment {
+    /// Create an environment listening on `runtime_api` (no runtime process yet).
+    pub async fn create(
+        id: u64,
+        function: Arc<FunctionContext>,
+        runtime_api: SocketAddr,
+        initialization_type: InitializationType,
+    ) -> Result<Self, CoreError> {
+        let api = RuntimeApi::bind(runtime_api).await?;
+        let logs = LogStream::start()?;
+        let log_stream_name = variables::new_log_stream_name();
+        let variables = variables::runtime_environment(&variables::EnvironmentFacts {
+            function: &function.config,
+            region: &function.region,
+            runtime_api: api.addr(),
+            log_stream_name: &log_stream_name,
+            initialization_type: initialization_type.as_str(),
+        });
+        Ok(Self {
+            id,
+            function,
+            api,
+            logs,
+            variables,
+            process: Mutex::new(None),
+            start_lock: tokio::sync::Mutex::new(()),
+            initialization_type,
+        })
+    }
+
+    /// The environment's number within the emulator.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The Runtime API address.
+    pub fn runtime_api_addr(&self) -> SocketAddr {
+        self.api.addr()
+    }
+
+    /// How the environment was initialised.
+    pub fn initialization_type(&self) -> InitializationType {
+        self.initialization_type
+    }
+
+    /// The runtime's process id, while one runs.
+    pub fn pid(&self) -> Option<i32> {
+        self.live_process().map(|p| p.pid())
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Arc<RuntimeProcess>>> {
+        self.process.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The running runtime process; a dead one is forgotten (the next invoke is a cold start).
+    fn live_process(&self) -> Option<Arc<RuntimeProcess>> {
+        let mut slot = self.slot();
+        if slot.as_ref().is_some_and(|p| p.exited().is_some()) {
+            *slot = None;
+        }
+        slot.clone()
+    }
+
+    fn forget_process(&self, process: &Arc<RuntimeProcess>) {
+        let mut slot = self.slot();
+        if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, process)) {
+            *slot = None;
+        }
+    }
+
+    /// Run one invocation to its outcome; never fails, every invocation gets an answer.
+    pub async fn invoke(&self, invocation: Arc<Invocation>) -> Outcome {
+        self.logs.begin();
+        let started = match self.live_process() {
+            Some(process) => Started {
+                process,
+                init_ms: None,
+                invoke_phase: None,
+            },
+            None => match self.cold_start(&invocation).await {
+                Ok(started) => started,
+                Err(outcome) => return outcome,
+            },
+        };
+        self.run(started, invocation).await
+    }
+
+    /// Start the runtime ahead of any invoke (provisioned concurrency).
+    pub async fn prewarm(&self) -> Result<(), String> {
+        let _guard = self.start_lock.lock().await;
+        if self.live_process().is_some() {
+            return Ok(());
+        }
+        self.logs.lines(logs::init_start_line(
+            &self.function.config.command[0],
+            &self.function.region,
+        ));
+        let limit = Instant::now() + crate::config::INIT_TIMEOUT.max(self.function.config.timeout());
+        self.start_runtime(limit)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.error_type().to_owned())
+    }
+
+    async fn run(&self, started: Started, inv: Arc<Invocation>) -> Outcome {
+        let cfg = &self.function.config;
+        let phase_start = started.invoke_phase.unwrap_or_else(Instant::now);
+        let deadline = phase_start + cfg.timeout();
+        if started.invoke_phase.is_none() {
+            self.logs.lines(logs::start_line(&inv.request_id, aws::LATEST));
+        }
+        let (tx, rx) = oneshot::channel();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        self.api.state().deliver(Delivery {
+            invocation: Arc::clone(&inv),
+            deadline_ms: crate::clock::epoch_ms() + remaining.as_millis() as u64,
+            reply: tx,
+        });
+        let answer = async move {
+            match rx.await {
+                Ok(reply) => reply,
+                // The runtime dropped the invocation without answering: wait for exit or deadline.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let process = &started.process;
+        let ended = tokio::select! {
+            biased;
+            reply = answer => Ended::Reply(reply),
+            info = process.wait() => Ended::Exited(info),
+            () = tokio::time::sleep_until(deadline.into()) => Ended::Timeout,
+        };
+        let duration_ms = phase_start.elapsed().as_secs_f64() * 1000.0;
+        let mut closing = Closing::new(duration_ms, started.init_ms);
+        let (kind, payload, content_type) = match ended {
+            Ended::Reply(RuntimeReply::Response { body, content_type }) => {
+                (OutcomeKind::Success, body, content_type)
+            }
+            Ended::Reply(RuntimeReply::Error { body, error_type }) => {
+                let body = if body.is_empty() {
+                    let t = error_type.as_deref().unwrap_or("Unhandled");
+                    Bytes::from(aws::platform_error(t, ""))
+                } else {
+                    body
+                };
+                (OutcomeKind::HandlerError, body, None)
+            }
+            Ended::Reply(RuntimeReply::ResponseTooLarge) => {
+                closing.status = Some("Function.ResponseSizeTooLarge".to_owned());
+                let body = Bytes::from(aws::response_too_large_payload());
+                (OutcomeKind::ResponseTooLarge, body, None)
+            }
+            Ended::Exited(info) => {
+                self.api.state().abandon(&inv.request_id);
+                process.kill().await;
+                self.forget_process(process);
+                let body = closing.crash(&inv.request_id, info);
+                (OutcomeKind::Crash, Bytes::from(body), None)
+            }
+            Ended::Timeout => {
+                self.api.state().abandon(&inv.request_id);
+                let elapsed = phase_start.elapsed().as_secs_f64();
+                process.kill().await;
+                self.forget_process(process);
+                closing.timeout(&inv.request_id, elapsed, cfg.timeout_s);
+                let body = aws::timeout_payload(&inv.request_id, elapsed);
+                (OutcomeKind::Timeout, Bytes::from(body), None)
+            }
+        };
+        let memory_mb = process.peak_memory_kb().div_ceil(1024);
+        self.finish(inv, closing, memory_mb, kind, payload, content_type)
+            .await
+    }
+
+    /// Write END and REPORT and build the outcome.
+    async fn finish(
+        &self,
+        inv: Arc<Invocation>,
+        closing: Closing,
+        max_memory_used_mb: u64,
+        kind: OutcomeKind,
+        payload: Bytes,
+        content_type: Option<String>,
+    ) -> Outcome {
+        let report = Report {
+            request_id: &inv.request_id,
+            duration_ms: closing.duration_ms,
+            memory_mb: self.function.config.memory_mb,
+            max_memory_used_mb,
+            init_duration_ms: closing.init_ms,
+            status: if closing.timed_out {
+                Some(ReportStatus::Timeout)
+            } else {
+                closing.status.as_deref().map(ReportStatus::Error)
+            },
+        };
+        let mut lines = closing.lines;
+        lines.push_str(&logs::end_line(&inv.request_id));
+        lines.push_str(&report.line());
+        let log_tail = self.logs.finish(lines).await;
+        Outcome {
+            kind,
+            payload,
+            content_type: content_type
+                .unwrap_or_else(|| crate::invocation::DEFAULT_CONTENT_TYPE.to_owned()),
+            request_id: inv.request_id.clone(),
+            cold_start: closing.cold,
+            init_duration_ms: closing.init_ms,
+            duration_ms: closing.duration_ms,
+            max_memory_used_mb,
+            log_tail,
+        }
+    }
+
+    /// Stop the runtime: SIGTERM to its group, SIGKILL after the grace period.
+    pub async fn stop(&self) {
+        let process = self.slot().take();
+        if let Some(p) = process {
+            p.stop(STOP_GRACE).await;
+        }
+    }
+}
+
+/// How the wait for an answer ended.
+enum Ended {
+    Reply(RuntimeReply),
+    Exited(ExitInfo),
+    Timeout,
+}
+
+/// What goes into the log and the REPORT line after an invocation.
+struct Closing {
+    duration_ms: f64,
+    init_ms: Option<f64>,
+    cold: bool,
+    timed_out: bool,
+    status: Option<String>,
+    /// Lines written before END.
+    lines: String,
+}
+
+impl Closing {
+    fn new(duration_ms: f64, init_ms: Option<f64>) -> Self {
+        Self {
+            duration_ms,
+            init_ms,
+            cold: init_ms.is_some(),
+            timed_out: false,
+            status: None,
+            lines: String::new(),
+        }
+    }
+
+    /// A crash: the log lines, the REPORT status and the payload.
+    fn crash(&mut self, request_id: &str, info: ExitInfo) -> String {
+        let message = format!(
+            "RequestId: {request_id} Error: {}",
+            exit_reason(info.termination)
+        );
+        self.lines.push_str(&message);
+        self.lines.push_str("\nRuntime.ExitError\n");
+        self.status = Some("Runtime.ExitError".to_owned());
+        aws::platform_error("Runtime.ExitError", &message)
+    }
+
+    /// A timeout: the log line; Duration is the configured timeout.
+    fn timeout(&mut self, request_id: &str, elapsed_s: f64, timeout_s: u32) {
+        self.lines.push_str(&format!(
+            "{} {request_id} Task timed out after {elapsed_s:.2} seconds\n",
+            crate::clock::iso8601(crate::clock::epoch_ms())
+        ));
+        self.timed_out = true;
+        self.duration_ms = f64::from(timeout_s) * 1000.0;
+    }
+}
+
+/// `Runtime exited with error: exit status 1`, or `Runtime exited without providing a reason`.
+fn exit_reason(termination: process::Termination) -> String {
+    match termination {
+        process::Termination::Exited(0) => "Runtime exited without providing a reason".to_owned(),
+        t => format!("Runtime exited with error: {}", t.describe()),
+    }
+}

@@ -1,0 +1,159 @@
+//! One invocation on its way from the Invoke API to a runtime, and the outcome it comes back with.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+/// Content type of an event when the caller names none.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
+
+/// An invocation as the Invoke API accepted it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// `x-amzn-RequestId` and `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: String,
+    /// `Lambda-Runtime-Invocation-Id`: one per attempt, while retries keep the request id.
+    pub invocation_id: String,
+    /// The event bytes, untouched.
+    pub payload: Bytes,
+    /// The invoke request's content type, copied to `/next`.
+    pub content_type: String,
+    /// The ARN the caller used.
+    pub invoked_function_arn: String,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub trace_id: String,
+    /// Decoded client context JSON.
+    pub client_context: Option<String>,
+    /// Cognito identity JSON.
+    pub cognito_identity: Option<String>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
+    /// When the invoke request arrived.
+    pub arrived: Instant,
+}
+
+impl Invocation {
+    /// An invocation of `payload` with a fresh request id and trace id.
+    pub fn new(payload: Bytes, invoked_function_arn: String) -> Self {
+        Self {
+            request_id: new_request_id(),
+            invocation_id: new_request_id(),
+            payload,
+            content_type: DEFAULT_CONTENT_TYPE.to_owned(),
+            invoked_function_arn,
+            trace_id: new_trace_id(),
+            client_context: None,
+            cognito_identity: None,
+            tenant_id: None,
+            arrived: Instant::now(),
+        }
+    }
+}
+
+/// A fresh request id (UUID v4, as AWS).
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A fresh X-Ray trace header, `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+pub fn new_trace_id() -> String {
+    let secs = crate::clock::epoch_ms() / 1000;
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &random[..24],
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    )
+}
+
+/// What a runtime answered through the Runtime API for one invocation.
+#[derive(Debug)]
+pub enum RuntimeReply {
+    /// `POST /response`.
+    Response {
+        /// The function's result bytes.
+        body: Bytes,
+        /// The content type the runtime posted.
+        content_type: Option<String>,
+    },
+    /// `POST /error`.
+    Error {
+        /// The runtime's error JSON.
+        body: Bytes,
+        /// `Lambda-Runtime-Function-Error-Type`.
+        error_type: Option<String>,
+    },
+    /// A response over the 6 MB limit.
+    ResponseTooLarge,
+}
+
+/// An invocation handed to a runtime's `/next`, with the way back.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The invocation.
+    pub invocation: std::sync::Arc<Invocation>,
+    /// `Lambda-Runtime-Deadline-Ms`.
+    pub deadline_ms: u64,
+    /// Where `/response` or `/error` sends the answer.
+    pub reply: oneshot::Sender<RuntimeReply>,
+}
+
+/// How an invocation ended, as counted in metrics and shown in REPORT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// The runtime posted a response.
+    Success,
+    /// The runtime posted an error (handler error); the environment stays warm.
+    HandlerError,
+    /// The function ran past its timeout.
+    Timeout,
+    /// The runtime process exited during the invocation.
+    Crash,
+    /// Init failed twice (init phase and suppressed init).
+    InitError,
+    /// The response exceeded the payload limit.
+    ResponseTooLarge,
+}
+
+impl OutcomeKind {
+    /// The metrics label (SPEC 12).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::HandlerError | Self::InitError | Self::ResponseTooLarge => "error",
+            Self::Timeout => "timeout",
+            Self::Crash => "crash",
+        }
+    }
+}
+
+/// The answer to one invocation.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How it ended.
+    pub kind: OutcomeKind,
+    /// Response bytes: the function's result or an error JSON.
+    pub payload: Bytes,
+    /// The response content type.
+    pub content_type: String,
+    /// The request id.
+    pub request_id: String,
+    /// Whether a new runtime process was started for it.
+    pub cold_start: bool,
+    /// Init duration on a cold start.
+    pub init_duration_ms: Option<f64>,
+    /// Invocation duration (delivery to answer).
+    pub duration_ms: f64,
+    /// Peak memory of the environment, MB.
+    pub max_memory_used_mb: u64,
+    /// This invocation's log: START .. REPORT, the last bytes of it.
+    pub log_tail: Bytes,
+}
+
+impl Outcome {
+    /// `X-Amz-Function-Error` value, when the function failed.
+    pub fn function_error(&self) -> Option<&'static str> {
+        (self.kind != OutcomeKind::Success).then_some("Unhandled")
+    }
+}

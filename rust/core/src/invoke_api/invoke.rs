@@ -1,0 +1,152 @@
+//! The Invoke operation: headers and body checks, then the scheduler, then AWS's response.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::Request;
+
+use super::routing::{query_param, Directory};
+use super::error_response;
+use crate::aws::{ServiceError, LATEST};
+use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
+use crate::http::{self, header, BodyError, Response};
+use crate::invocation::{Invocation, Outcome, DEFAULT_CONTENT_TYPE};
+
+/// `X-Amz-Invocation-Type`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// Handle `POST /2015-03-31/functions/{name}/invocations`.
+pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -> Response {
+    let qualifier = query_param(req.uri().query(), "Qualifier");
+    let target = match directory.resolve(name, qualifier.as_deref()) {
+        Ok(t) => t,
+        Err(arn) => return error_response(&ServiceError::function_not_found(&arn), None),
+    };
+    let kind = match header(&req, "x-amz-invocation-type") {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            let msg = format!("Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun");
+            return error_response(&ServiceError::invalid_parameter(&msg), None);
+        }
+    };
+    let tail = match header(&req, "x-amz-log-type") {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            let msg = format!("Invalid LogType: {other}; expected None or Tail");
+            return error_response(&ServiceError::invalid_parameter(&msg), None);
+        }
+    };
+    let client_context = match header(&req, "x-amz-client-context").map(decode_client_context) {
+        None => None,
+        Some(Ok(cc)) => Some(cc),
+        Some(Err(e)) => return error_response(&e, None),
+    };
+    let content_type = match header(&req, CONTENT_TYPE.as_str()) {
+        // NOTE: curl's default for `-d`; the body is JSON whatever the header says, so the
+        // runtime is told so (as the RIE does), keeping `curl -d '{...}'` working.
+        None | Some("application/x-www-form-urlencoded") => DEFAULT_CONTENT_TYPE.to_owned(),
+        Some(ct) => ct.to_owned(),
+    };
+    let trace_id = header(&req, "x-amzn-trace-id").map(str::to_owned);
+    let tenant_id = header(&req, "x-amz-tenant-id").map(str::to_owned);
+    let payload = match read_payload(req.into_body(), kind).await {
+        Ok(p) => p,
+        Err(e) => return error_response(&e, None),
+    };
+    match kind {
+        InvocationType::DryRun => return http::response(204, Bytes::new()),
+        InvocationType::Event => {
+            let msg = "The Event invocation type is not supported yet by this emulator; use RequestResponse.";
+            return error_response(&ServiceError::invalid_parameter(msg), None);
+        }
+        InvocationType::RequestResponse => {}
+    }
+    let mut inv = Invocation::new(payload, target.invoked_arn);
+    inv.content_type = content_type;
+    inv.client_context = client_context;
+    inv.tenant_id = tenant_id;
+    if let Some(t) = trace_id {
+        inv.trace_id = t;
+    }
+    let request_id = inv.request_id.clone();
+    match target.scheduler.invoke(inv).await {
+        Ok(outcome) => outcome_response(&outcome, tail),
+        Err(e) => error_response(&e, Some(&request_id)),
+    }
+}
+
+/// Read and check the body: size limit by invocation type, JSON, empty means `{}`.
+async fn read_payload(body: Incoming, kind: InvocationType) -> Result<Bytes, ServiceError> {
+    let payload = match http::read_capped(body, MAX_REQUEST_BYTES).await {
+        Ok(p) => p,
+        Err(BodyError::TooLarge(size)) => {
+            return Err(match (kind, size) {
+                (InvocationType::Event, Some(n)) => {
+                    ServiceError::event_too_large(n as usize, MAX_EVENT_BYTES)
+                }
+                _ => ServiceError::request_too_large(),
+            })
+        }
+        Err(BodyError::Broken) => return Err(ServiceError::invalid_json("the body ended early")),
+    };
+    if kind == InvocationType::Event && payload.len() > MAX_EVENT_BYTES {
+        return Err(ServiceError::event_too_large(payload.len(), MAX_EVENT_BYTES));
+    }
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        return Err(ServiceError::invalid_json(&e.to_string()));
+    }
+    Ok(payload)
+}
+
+/// Base64 of a JSON object, at most 3583 bytes decoded.
+fn decode_client_context(value: &str) -> Result<String, ServiceError> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| ServiceError::invalid_client_context())?;
+    if decoded.len() > MAX_CLIENT_CONTEXT_BYTES {
+        return Err(ServiceError::invalid_client_context());
+    }
+    match serde_json::from_slice::<serde_json::Value>(&decoded) {
+        Ok(serde_json::Value::Object(_)) => {
+            String::from_utf8(decoded).map_err(|_| ServiceError::invalid_client_context())
+        }
+        _ => Err(ServiceError::invalid_client_context()),
+    }
+}
+
+/// 200 with the function's bytes and AWS's headers.
+fn outcome_response(outcome: &Outcome, tail: bool) -> Response {
+    let mut r = http::response(200, outcome.payload.clone());
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&outcome.content_type) {
+        h.insert(CONTENT_TYPE, v);
+    }
+    h.insert("x-amz-executed-version", HeaderValue::from_static(LATEST));
+    if let Ok(v) = HeaderValue::from_str(&outcome.request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Some(e) = outcome.function_error() {
+        h.insert("x-amz-function-error", HeaderValue::from_static(e));
+    }
+    if tail {
+        let log = &outcome.log_tail;
+        let last = &log[log.len().saturating_sub(LOG_TAIL_BYTES)..];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(last);
+        if let Ok(v) = HeaderValue::from_str(&encoded) {
+            h.insert("x-amz-log-result", v);
+        }
+    }
+    r
+}

@@ -1,0 +1,65 @@
+//! The Invoke API front (SPEC 2): `POST /2015-03-31/functions/{name}/invocations`.
+
+mod invoke;
+pub mod routing;
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+
+use crate::aws::ServiceError;
+use crate::http::{self, Response};
+pub use routing::Directory;
+
+const FUNCTIONS_PREFIX: &str = "/2015-03-31/functions/";
+
+/// Dispatch one Invoke API request.
+pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Response {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let name = path
+        .strip_prefix(FUNCTIONS_PREFIX)
+        .and_then(|rest| rest.strip_suffix("/invocations"));
+    match (method, name) {
+        // POST /2015-03-31/functions/{name}/invocations: Invoke.
+        (Method::POST, Some(name)) => {
+            let name = routing::percent_decode(name);
+            invoke::invoke(&directory, &name, req).await
+        }
+        // Any other method on the invoke path.
+        (_, Some(_)) => error_response(
+            &ServiceError {
+                status: 405,
+                code: "MethodNotAllowedException",
+                body: "{\"Type\": \"User\", \"message\": \"Method not allowed\"}".to_owned(),
+            },
+            None,
+        ),
+        _ => error_response(
+            &ServiceError {
+                status: 404,
+                code: "UnknownOperationException",
+                body: "{\"Type\": \"User\", \"message\": \"Unknown operation\"}".to_owned(),
+            },
+            None,
+        ),
+    }
+}
+
+/// A service error as AWS sends it: JSON body, `x-amzn-ErrorType`, request id.
+pub fn error_response(err: &ServiceError, request_id: Option<&str>) -> Response {
+    let mut r = http::json(err.status, err.body.clone());
+    let h = r.headers_mut();
+    if let Ok(v) = hyper::header::HeaderValue::from_str(err.code) {
+        h.insert("x-amzn-errortype", v);
+    }
+    let id = request_id.map_or_else(crate::invocation::new_request_id, str::to_owned);
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if err.status == 429 {
+        h.insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+    }
+    r
+}

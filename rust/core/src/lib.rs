@@ -1,0 +1,22 @@
+//! lambda-rie-core: the AWS Lambda runtime interface emulator, free of any Python.
+//!
+//! The Invoke API front (`invoke_api`) hands each [`invocation::Invocation`] to the
+//! per-function [`scheduler::Scheduler`], which picks or starts an
+//! [`environment::ExecutionEnvironment`]; the runtime inside it talks to that environment's
+//! Runtime API listener (`runtime_api`) exactly as on AWS Lambda.
+
+pub mod aws;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod emulator;
+mod http;
+pub mod environment;
+pub mod error;
+pub mod invocation;
+pub mod invoke_api;
+pub mod logs;
+pub mod runtime_api;
+pub mod scheduler;
+
+pub use error::CoreError;

@@ -1,0 +1,171 @@
+//! Log lines: the platform's INIT_START/START/END/REPORT lines (stdout, as AWS writes them to
+//! CloudWatch) and the emulator's own messages (stderr).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::config::LogLevel;
+
+static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
+
+/// Set the emulator's own verbosity.
+pub fn set_level(level: LogLevel) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Whether messages of `level` are shown.
+pub fn enabled(level: LogLevel) -> bool {
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Write one of the emulator's own messages to stderr, RIE style:
+/// `26 Nov 2026 20:30:01,123 [INFO] (lambda-rie) message`.
+pub fn message(level: LogLevel, text: &str) {
+    if !enabled(level) {
+        return;
+    }
+    let tag = match level {
+        LogLevel::Error => "ERROR",
+        LogLevel::Warn => "WARNING",
+        LogLevel::Info => "INFO",
+        LogLevel::Debug => "DEBUG",
+    };
+    let line = format!(
+        "{} [{tag}] (lambda-rie) {text}\n",
+        crate::clock::message_time(crate::clock::epoch_ms())
+    );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Write function and platform log bytes (whole lines) to stdout.
+pub fn write_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes);
+    let _ = out.flush();
+}
+
+/// `INIT_START Runtime Version: ...\tRuntime Version ARN: ...`.
+pub fn init_start_line(runtime_version: &str, region: &str) -> String {
+    format!(
+        "INIT_START Runtime Version: {runtime_version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:lambda-rie\n"
+    )
+}
+
+/// `INIT_REPORT Init Duration: <ms> ms\tPhase: <phase>\tStatus: <status>[\tError Type: <type>]`.
+pub fn init_report_line(
+    init_ms: f64,
+    phase: &str,
+    status: &str,
+    error_type: Option<&str>,
+) -> String {
+    let mut line = format!("INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: {phase}\tStatus: {status}");
+    if let Some(t) = error_type {
+        let _ = write!(line, "\tError Type: {t}");
+    }
+    line.push('\n');
+    line
+}
+
+/// `START RequestId: <id> Version: $LATEST`.
+pub fn start_line(request_id: &str, version: &str) -> String {
+    format!("START RequestId: {request_id} Version: {version}\n")
+}
+
+/// `END RequestId: <id>`.
+pub fn end_line(request_id: &str) -> String {
+    format!("END RequestId: {request_id}\n")
+}
+
+/// How a failed invocation shows in REPORT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportStatus<'a> {
+    /// `Status: timeout`.
+    Timeout,
+    /// `Status: error\tError Type: <type>`.
+    Error(&'a str),
+}
+
+/// The figures of one REPORT line.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    /// The request id.
+    pub request_id: &'a str,
+    /// Invocation duration.
+    pub duration_ms: f64,
+    /// Configured memory size.
+    pub memory_mb: u32,
+    /// Measured peak memory.
+    pub max_memory_used_mb: u64,
+    /// Init duration, on a cold start's first invocation only.
+    pub init_duration_ms: Option<f64>,
+    /// Set on failures.
+    pub status: Option<ReportStatus<'a>>,
+}
+
+impl Report<'_> {
+    /// Billed duration: ceil(Duration), plus init on a cold start (AWS bills init since 2025-08).
+    pub fn billed_ms(&self) -> u64 {
+        (self.duration_ms + self.init_duration_ms.unwrap_or(0.0)).ceil() as u64
+    }
+
+    /// The REPORT line, TAB-separated and TAB-terminated, in AWS's field order.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+            self.request_id,
+            self.duration_ms,
+            self.billed_ms(),
+            self.memory_mb,
+            self.max_memory_used_mb
+        );
+        if let Some(init) = self.init_duration_ms {
+            let _ = write!(s, "Init Duration: {init:.2} ms\t");
+        }
+        match self.status {
+            Some(ReportStatus::Timeout) => s.push_str("Status: timeout\t"),
+            Some(ReportStatus::Error(t)) => {
+                let _ = write!(s, "Status: error\tError Type: {t}\t");
+            }
+            None => {}
+        }
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_line_has_aws_field_order() {
+        let r = Report {
+            request_id: "id",
+            duration_ms: 3.011,
+            memory_mb: 128,
+            max_memory_used_mb: 36,
+            init_duration_ms: Some(110.1),
+            status: None,
+        };
+        assert_eq!(
+            r.line(),
+            "REPORT RequestId: id\tDuration: 3.01 ms\tBilled Duration: 114 ms\tMemory Size: 128 MB\tMax Memory Used: 36 MB\tInit Duration: 110.10 ms\t\n"
+        );
+    }
+
+    #[test]
+    fn report_line_with_error_status() {
+        let r = Report {
+            request_id: "id",
+            duration_ms: 1000.0,
+            memory_mb: 128,
+            max_memory_used_mb: 20,
+            init_duration_ms: None,
+            status: Some(ReportStatus::Error("Runtime.ExitError")),
+        };
+        assert!(r
+            .line()
+            .ends_with("Billed Duration: 1000 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tStatus: error\tError Type: Runtime.ExitError\t\n"));
+    }
+}

@@ -1,0 +1,67 @@
+//! The Lambda Runtime API of one execution environment (SPEC 3), on its own loopback listener.
+
+mod routes;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use state::{InitSignal, RuntimeApiState};
+
+use crate::CoreError;
+
+/// A running Runtime API listener; dropping it closes the listener and its connections.
+pub struct RuntimeApi {
+    addr: SocketAddr,
+    state: Arc<RuntimeApiState>,
+    task: JoinHandle<()>,
+    _shutdown: watch::Sender<bool>,
+}
+
+impl RuntimeApi {
+    /// Bind `addr` (port 0 for an ephemeral port) and start serving.
+    pub async fn bind(addr: SocketAddr) -> Result<Self, CoreError> {
+        let listener = TcpListener::bind(addr).await.map_err(|source| CoreError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(RuntimeApiState::new());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let service_state = Arc::clone(&state);
+        let service = Arc::new(move |req| routes::route(Arc::clone(&service_state), req));
+        let generation = Some(state.generation());
+        let task = tokio::spawn(crate::http::serve(
+            listener,
+            service,
+            shutdown_rx,
+            generation,
+        ));
+        Ok(Self {
+            addr,
+            state,
+            task,
+            _shutdown: shutdown_tx,
+        })
+    }
+
+    /// The bound address (what `AWS_LAMBDA_RUNTIME_API` says).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The state the environment delivers through.
+    pub fn state(&self) -> &Arc<RuntimeApiState> {
+        &self.state
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,192 @@
+//! The Runtime API's per-environment state: the invocation inbox `/next` waits on, the
+//! invocations a runtime holds, the init phase, and what became of recent invocations.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::invocation::{Delivery, RuntimeReply};
+
+/// How many answered invocations are remembered, to tell a second answer (403) or a late one
+/// (410) from an unknown id (400).
+const FINISHED_MEMORY: usize = 1024;
+
+/// What init ended with, as the Runtime API saw it.
+#[derive(Debug)]
+pub enum InitSignal {
+    /// The runtime asked for its first invocation.
+    Ready,
+    /// The runtime posted `/init/error`.
+    Failed {
+        /// The runtime's error JSON.
+        body: Bytes,
+        /// `Lambda-Runtime-Function-Error-Type`.
+        error_type: Option<String>,
+    },
+}
+
+/// Why an invocation no longer takes answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// The runtime answered it.
+    Answered,
+    /// It timed out (or its runtime died) before an answer.
+    TimedOut,
+}
+
+/// Why `/response` or `/error` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Never delivered here.
+    UnknownId,
+    /// Already answered.
+    AlreadyAnswered,
+    /// Timed out before this answer.
+    TimedOut,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// True between a runtime's start and its first `/next`.
+    initializing: bool,
+    init_signal: Option<oneshot::Sender<InitSignal>>,
+    in_flight: HashMap<String, oneshot::Sender<RuntimeReply>>,
+    finished: VecDeque<(String, Finished)>,
+}
+
+/// Shared between the environment (which delivers) and the listener (which serves the runtime).
+pub struct RuntimeApiState {
+    inbox_tx: mpsc::UnboundedSender<Delivery>,
+    inbox_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
+    inner: std::sync::Mutex<Inner>,
+    generation: watch::Sender<u64>,
+}
+
+impl RuntimeApiState {
+    /// Fresh state, no runtime yet.
+    pub fn new() -> Self {
+        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        Self {
+            inbox_tx,
+            inbox_rx: tokio::sync::Mutex::new(inbox_rx),
+            inner: std::sync::Mutex::new(Inner::default()),
+            generation: watch::channel(0).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Connections see this change when a runtime is replaced.
+    pub fn generation(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// A new runtime process is about to start: drop the old one's connections and holdings,
+    /// and return what will tell how its init ends.
+    pub fn begin_init(&self) -> oneshot::Receiver<InitSignal> {
+        self.generation.send_modify(|g| *g += 1);
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.lock();
+        inner.initializing = true;
+        inner.init_signal = Some(tx);
+        inner.in_flight.clear();
+        rx
+    }
+
+    /// Queue an invocation for the runtime's `/next`.
+    pub fn deliver(&self, delivery: Delivery) {
+        let _ = self.inbox_tx.send(delivery);
+    }
+
+    /// The invocation will take no answer any more (timeout, crash).
+    pub fn abandon(&self, request_id: &str) {
+        let mut inner = self.lock();
+        inner.in_flight.remove(request_id);
+        remember(&mut inner, request_id, Finished::TimedOut);
+    }
+
+    /// `/next`: mark the runtime ready, then wait for an invocation and hold it.
+    pub async fn next(&self) -> Option<Delivery> {
+        {
+            let mut inner = self.lock();
+            if inner.initializing {
+                inner.initializing = false;
+                if let Some(tx) = inner.init_signal.take() {
+                    let _ = tx.send(InitSignal::Ready);
+                }
+            }
+        }
+        let mut inbox = self.inbox_rx.lock().await;
+        loop {
+            let delivery = inbox.recv().await?;
+            // NOTE: an invocation answered while queued (its runtime died first) is skipped.
+            if delivery.reply.is_closed() {
+                continue;
+            }
+            return Some(delivery);
+        }
+    }
+
+    /// Record that the runtime holds `request_id`, answering through `reply`.
+    pub fn hold(&self, request_id: String, reply: oneshot::Sender<RuntimeReply>) {
+        self.lock().in_flight.insert(request_id, reply);
+    }
+
+    /// `/response` or `/error`: hand the answer to the waiting invocation.
+    pub fn answer(&self, request_id: &str, reply: RuntimeReply) -> Result<(), Refusal> {
+        let mut inner = self.lock();
+        match inner.in_flight.remove(request_id) {
+            Some(tx) => {
+                let delivered = tx.send(reply).is_ok();
+                let state = if delivered {
+                    Finished::Answered
+                } else {
+                    Finished::TimedOut
+                };
+                remember(&mut inner, request_id, state);
+                if delivered {
+                    Ok(())
+                } else {
+                    Err(Refusal::TimedOut)
+                }
+            }
+            None => Err(
+                match inner.finished.iter().rev().find(|(id, _)| id == request_id) {
+                    Some((_, Finished::Answered)) => Refusal::AlreadyAnswered,
+                    Some((_, Finished::TimedOut)) => Refusal::TimedOut,
+                    None => Refusal::UnknownId,
+                },
+            ),
+        }
+    }
+
+    /// `/init/error`: accepted only before the first `/next`.
+    pub fn init_error(&self, body: Bytes, error_type: Option<String>) -> bool {
+        let mut inner = self.lock();
+        if !inner.initializing {
+            return false;
+        }
+        if let Some(tx) = inner.init_signal.take() {
+            let _ = tx.send(InitSignal::Failed { body, error_type });
+        }
+        true
+    }
+}
+
+impl Default for RuntimeApiState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn remember(inner: &mut Inner, request_id: &str, state: Finished) {
+    if inner.finished.len() == FINISHED_MEMORY {
+        inner.finished.pop_front();
+    }
+    inner.finished.push_back((request_id.to_owned(), state));
+}

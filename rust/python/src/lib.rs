@@ -1,0 +1,17 @@
+//! The `lambda_rie._core` extension module: exports only; logic lives in `lambda-rie-core`.
+
+mod cli;
+mod errors;
+mod runtime_client;
+
+use pyo3::prelude::*;
+
+/// The native half of the `lambda_rie` package.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    m.add_class::<runtime_client::RuntimeClient>()?;
+    errors::register(m)?;
+    Ok(())
+}
