@@ -5,8 +5,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -47,19 +47,55 @@ pub enum BodyError {
     Broken,
 }
 
-/// Read a whole body, refusing it as soon as it is known to exceed `cap` bytes.
-pub async fn read_capped(body: Incoming, cap: usize) -> Result<Bytes, BodyError> {
-    let declared = body.size_hint().exact();
-    if let Some(n) = declared {
-        if n > cap as u64 {
+/// A body over its cap is still read (and dropped) up to this size, so that the client can
+/// finish sending and read the 413 instead of seeing its connection reset.
+const DRAIN_LIMIT: u64 = 64 << 20;
+
+/// Read a whole body of at most `cap` bytes. A larger one is read to its end and dropped
+/// (up to 64 MiB), and its size reported.
+pub async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, BodyError> {
+    if let Some(n) = body.size_hint().exact() {
+        if n > DRAIN_LIMIT {
             return Err(BodyError::TooLarge(Some(n)));
         }
     }
-    match Limited::new(body, cap).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(None)),
-        Err(_) => Err(BodyError::Broken),
+    let cap = cap as u64;
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+            continue; // trailers
+        };
+        total += data.len() as u64;
+        if total > DRAIN_LIMIT {
+            return Err(BodyError::TooLarge(Some(total)));
+        }
+        if total > cap {
+            first = None;
+            rest = None;
+            continue;
+        }
+        match (&mut first, &mut rest) {
+            (None, None) => first = Some(data),
+            (Some(f), None) => {
+                let mut buf = BytesMut::with_capacity((f.len() + data.len()).max(64 * 1024));
+                buf.extend_from_slice(f);
+                buf.extend_from_slice(&data);
+                first = None;
+                rest = Some(buf);
+            }
+            (_, Some(buf)) => buf.extend_from_slice(&data),
+        }
     }
+    if total > cap {
+        return Err(BodyError::TooLarge(Some(total)));
+    }
+    Ok(match (first, rest) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(f), None) => f,
+        (None, None) => Bytes::new(),
+    })
 }
 
 /// A header's value as text, when present and valid.
