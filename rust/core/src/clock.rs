@@ -37,7 +37,7 @@ struct Utc {
 
 fn utc(ms: u64) -> Utc {
     let secs = ms / 1000;
-    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let (year, month, day) = civil_from_days((secs / 86_400).cast_signed());
     let rem = secs % 86_400;
     Utc {
         year,

@@ -40,7 +40,11 @@ impl Emulator {
                 region: config.region.clone(),
                 account_id: config.account_id.clone(),
             });
-            let scheduler = Arc::new(Scheduler::new(context, Arc::clone(&cap), config.on_throttle));
+            let scheduler = Arc::new(Scheduler::new(
+                context,
+                Arc::clone(&cap),
+                config.on_throttle,
+            ));
             if fixed_address {
                 // NOTE: bind the fixed Runtime API port now, so a taken port fails at start-up.
                 scheduler.add_idle_environment().await?;

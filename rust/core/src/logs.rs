@@ -59,7 +59,8 @@ pub fn init_report_line(
     status: &str,
     error_type: Option<&str>,
 ) -> String {
-    let mut line = format!("INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: {phase}\tStatus: {status}");
+    let mut line =
+        format!("INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: {phase}\tStatus: {status}");
     if let Some(t) = error_type {
         let _ = write!(line, "\tError Type: {t}");
     }

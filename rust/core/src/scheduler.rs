@@ -81,7 +81,11 @@ enum Lease {
 
 impl Scheduler {
     /// A scheduler for `function`, drawing on the emulator-wide `cap`.
-    pub fn new(function: Arc<FunctionContext>, cap: Arc<EnvironmentCap>, policy: ThrottlePolicy) -> Self {
+    pub fn new(
+        function: Arc<FunctionContext>,
+        cap: Arc<EnvironmentCap>,
+        policy: ThrottlePolicy,
+    ) -> Self {
         Self {
             function,
             cap,
@@ -109,7 +113,8 @@ impl Scheduler {
                 return Err(CoreError::Config("--max-environments is 0".to_owned()));
             }
             pool.creating += 1;
-            let fixed = self.function.config.runtime_api_address.is_some() && !pool.fixed_address_taken;
+            let fixed =
+                self.function.config.runtime_api_address.is_some() && !pool.fixed_address_taken;
             pool.fixed_address_taken |= fixed;
             fixed
         };
@@ -147,7 +152,9 @@ impl Scheduler {
         pool.creating += 1;
         let fixed = self.function.config.runtime_api_address.is_some() && !pool.fixed_address_taken;
         pool.fixed_address_taken |= fixed;
-        Ok(Lease::Cold { fixed_address: fixed })
+        Ok(Lease::Cold {
+            fixed_address: fixed,
+        })
     }
 
     async fn create(

@@ -4,7 +4,12 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(_core, LambdaRieError, PyException, "Base class of every lambda-rie error.");
+create_exception!(
+    _core,
+    LambdaRieError,
+    PyException,
+    "Base class of every lambda-rie error."
+);
 
 /// Add the exception classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -5,14 +5,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::config::{
-    self, check_range, default_max_environments, LogLevel, ThrottlePolicy, Defaults,
+    self, check_range, default_max_environments, Defaults, LogLevel, ThrottlePolicy,
     DEFAULT_ACCOUNT_ID, DEFAULT_FUNCTION_NAME, DEFAULT_INVOKE_ADDRESS, DEFAULT_REGION,
     DEFAULT_RUNTIME_API_ADDRESS,
 };
 
 /// Bootstrap locations tried, in order, when no command is given.
-pub const BOOTSTRAP_CANDIDATES: &[&str] =
-    &["/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap"];
+pub const BOOTSTRAP_CANDIDATES: &[&str] = &[
+    "/var/task/bootstrap",
+    "/opt/bootstrap",
+    "/var/runtime/bootstrap",
+];
 
 /// Which Python runtime serves a HANDLER.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +159,9 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
             None => (arg, None),
         };
         if NOT_YET.contains(&name) {
-            return Err(UsageError(format!("{name} is not supported by this version")));
+            return Err(UsageError(format!(
+                "{name} is not supported by this version"
+            )));
         }
         let Some(known) = VALUE_OPTIONS.iter().find(|o| **o == name) else {
             return Err(UsageError(format!("unknown flag {name} (see --help)")));
@@ -188,20 +193,21 @@ fn build(
     positional: Vec<String>,
     env: Env<'_>,
 ) -> Result<Args, UsageError> {
-    let int = |name: &str, vars: &[&str], default: u32, range: (u32, u32)| -> Result<u32, UsageError> {
-        match get(name, vars) {
-            None => Ok(default),
-            Some(v) => {
-                let n: u32 = v.trim().parse().map_err(|_| {
-                    UsageError(format!(
-                        "{name}: {v:?} is not a whole number ({}-{})",
-                        range.0, range.1
-                    ))
-                })?;
-                check_range(name, n, range).map_err(UsageError)
+    let int =
+        |name: &str, vars: &[&str], default: u32, range: (u32, u32)| -> Result<u32, UsageError> {
+            match get(name, vars) {
+                None => Ok(default),
+                Some(v) => {
+                    let n: u32 = v.trim().parse().map_err(|_| {
+                        UsageError(format!(
+                            "{name}: {v:?} is not a whole number ({}-{})",
+                            range.0, range.1
+                        ))
+                    })?;
+                    check_range(name, n, range).map_err(UsageError)
+                }
             }
-        }
-    };
+        };
     let invoke_address = address(
         "--runtime-interface-emulator-address",
         &get("--runtime-interface-emulator-address", &[]).unwrap_or(DEFAULT_INVOKE_ADDRESS.into()),
@@ -218,22 +224,37 @@ fn build(
     let log_level = match get("--log-level", &["LOG_LEVEL"]) {
         None => LogLevel::Info,
         Some(v) => LogLevel::parse(&v).ok_or_else(|| {
-            UsageError(format!("--log-level: {v:?} is not one of error, warn, info, debug"))
+            UsageError(format!(
+                "--log-level: {v:?} is not one of error, warn, info, debug"
+            ))
         })?,
     };
     let on_throttle = match get("--on-throttle", &[]).as_deref() {
         None | Some("reject") => ThrottlePolicy::Reject,
         Some("queue") => ThrottlePolicy::Queue,
-        Some(v) => return Err(UsageError(format!("--on-throttle: {v:?} is not reject or queue"))),
+        Some(v) => {
+            return Err(UsageError(format!(
+                "--on-throttle: {v:?} is not reject or queue"
+            )))
+        }
     };
     let python_runtime = match get("--runtime", &[]).as_deref() {
         None | Some("builtin") => PythonRuntime::Builtin,
         Some("awslambdaric") => PythonRuntime::Awslambdaric,
-        Some(v) => return Err(UsageError(format!("--runtime: {v:?} is not builtin or awslambdaric"))),
+        Some(v) => {
+            return Err(UsageError(format!(
+                "--runtime: {v:?} is not builtin or awslambdaric"
+            )))
+        }
     };
     let reserved_concurrency = match get("--reserved-concurrency", &[]) {
         None => None,
-        Some(_) => Some(int("--reserved-concurrency", &[], 0, config::RESERVED_CONCURRENCY_RANGE)?),
+        Some(_) => Some(int(
+            "--reserved-concurrency",
+            &[],
+            0,
+            config::RESERVED_CONCURRENCY_RANGE,
+        )?),
     };
     let code_dir = PathBuf::from(get("--code-dir", &["LAMBDA_TASK_ROOT"]).unwrap_or(".".into()));
     if !code_dir.is_dir() {
@@ -252,18 +273,43 @@ fn build(
         function_name: get("--function-name", &["AWS_LAMBDA_FUNCTION_NAME"])
             .unwrap_or(DEFAULT_FUNCTION_NAME.into()),
         handler,
-        timeout_s: int("--timeout", &["AWS_LAMBDA_FUNCTION_TIMEOUT"], Defaults::CLI.timeout_s, config::TIMEOUT_RANGE)?,
-        memory_mb: int("--memory", &["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], Defaults::CLI.memory_mb, config::MEMORY_RANGE)?,
+        timeout_s: int(
+            "--timeout",
+            &["AWS_LAMBDA_FUNCTION_TIMEOUT"],
+            Defaults::CLI.timeout_s,
+            config::TIMEOUT_RANGE,
+        )?,
+        memory_mb: int(
+            "--memory",
+            &["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
+            Defaults::CLI.memory_mb,
+            config::MEMORY_RANGE,
+        )?,
         ephemeral_storage_mb: int(
             "--ephemeral-storage",
             &[],
             config::DEFAULT_EPHEMERAL_STORAGE_MB,
             config::EPHEMERAL_STORAGE_RANGE,
         )?,
-        max_environments: int("--max-environments", &[], default_max_environments(), config::MAX_ENVIRONMENTS_RANGE)?,
+        max_environments: int(
+            "--max-environments",
+            &[],
+            default_max_environments(),
+            config::MAX_ENVIRONMENTS_RANGE,
+        )?,
         reserved_concurrency,
-        provisioned_concurrency: int("--provisioned-concurrency", &[], 0, (0, config::MAX_ENVIRONMENTS_RANGE.1))?,
-        max_concurrency: int("--max-concurrency", &["AWS_LAMBDA_MAX_CONCURRENCY"], 1, config::MAX_CONCURRENCY_RANGE)?,
+        provisioned_concurrency: int(
+            "--provisioned-concurrency",
+            &[],
+            0,
+            (0, config::MAX_ENVIRONMENTS_RANGE.1),
+        )?,
+        max_concurrency: int(
+            "--max-concurrency",
+            &["AWS_LAMBDA_MAX_CONCURRENCY"],
+            1,
+            config::MAX_CONCURRENCY_RANGE,
+        )?,
         idle_timeout_s: u64::from(int(
             "--idle-timeout",
             &[],
@@ -280,7 +326,11 @@ fn build(
 
 /// `H:P` (an empty host means every interface; port 0 means an ephemeral port).
 fn address(flag: &str, value: &str) -> Result<SocketAddr, UsageError> {
-    let bad = || UsageError(format!("{flag}: {value:?} is not a valid network address (HOST:PORT)"));
+    let bad = || {
+        UsageError(format!(
+            "{flag}: {value:?} is not a valid network address (HOST:PORT)"
+        ))
+    };
     let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -299,7 +349,9 @@ pub fn looks_like_handler(s: &str) -> bool {
     };
     let ident = |p: &str| {
         let mut chars = p.chars();
-        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     ident(function) && !module.is_empty() && module.split(['.', '/']).all(ident)
@@ -330,8 +382,14 @@ fn program(
     env: Env<'_>,
 ) -> Result<(Program, Option<String>), UsageError> {
     let Some(first) = positional.first().cloned() else {
-        if let Some(found) = BOOTSTRAP_CANDIDATES.iter().find(|c| is_executable(Path::new(c))) {
-            return Ok((Program::Command(vec![(*found).to_owned()]), explicit_handler));
+        if let Some(found) = BOOTSTRAP_CANDIDATES
+            .iter()
+            .find(|c| is_executable(Path::new(c)))
+        {
+            return Ok((
+                Program::Command(vec![(*found).to_owned()]),
+                explicit_handler,
+            ));
         }
         if let Some(h) = explicit_handler {
             return Ok((Program::Handler(h.clone()), Some(h)));
@@ -347,12 +405,16 @@ fn program(
             return Err(UsageError(format!("{first} is not an executable file")));
         }
     } else if positional.len() == 1 && looks_like_handler(&first) {
-        return Ok((Program::Handler(first.clone()), Some(explicit_handler.unwrap_or(first))));
+        return Ok((
+            Program::Handler(first.clone()),
+            Some(explicit_handler.unwrap_or(first)),
+        ));
     } else if find_on_path(&first, env).is_none() {
         return Err(UsageError(format!("{first}: command not found")));
     }
     // NOTE: like the RIE, the last of several arguments is taken as the handler name.
-    let handler = explicit_handler.or_else(|| (positional.len() > 1).then(|| positional[positional.len() - 1].clone()));
+    let handler = explicit_handler
+        .or_else(|| (positional.len() > 1).then(|| positional[positional.len() - 1].clone()));
     Ok((Program::Command(positional), handler))
 }
 
@@ -361,7 +423,10 @@ mod tests {
     use super::*;
 
     fn parse_with(args: &[&str]) -> Result<Parsed, UsageError> {
-        let argv: Vec<String> = std::iter::once("lambda-rie").chain(args.iter().copied()).map(String::from).collect();
+        let argv: Vec<String> = std::iter::once("lambda-rie")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
         let env = |k: &str| (k == "PATH").then(|| std::env::var("PATH").unwrap_or_default());
         parse(&argv, &env)
     }
@@ -375,8 +440,14 @@ mod tests {
 
     #[test]
     fn handler_and_command_rule() {
-        assert_eq!(serve(&["app.handler"]).program, Program::Handler("app.handler".into()));
-        assert_eq!(serve(&["pkg/sub/mod.fn"]).program, Program::Handler("pkg/sub/mod.fn".into()));
+        assert_eq!(
+            serve(&["app.handler"]).program,
+            Program::Handler("app.handler".into())
+        );
+        assert_eq!(
+            serve(&["pkg/sub/mod.fn"]).program,
+            Program::Handler("pkg/sub/mod.fn".into())
+        );
         let a = serve(&["sh", "-c", "true", "app.handler"]);
         assert_eq!(a.handler.as_deref(), Some("app.handler"));
         assert!(matches!(a.program, Program::Command(_)));
@@ -397,10 +468,15 @@ mod tests {
         let e = parse_with(&["--timeout", "abc", "app.h"]).unwrap_err();
         assert!(e.0.starts_with("--timeout"), "{}", e.0);
         let e = parse_with(&["--memory", "64", "app.h"]).unwrap_err();
-        assert!(e.0.contains("--memory") && e.0.contains("128-10240"), "{}", e.0);
+        assert!(
+            e.0.contains("--memory") && e.0.contains("128-10240"),
+            "{}",
+            e.0
+        );
         let e = parse_with(&["--bogus", "app.h"]).unwrap_err();
         assert!(e.0.contains("--bogus"));
-        let e = parse_with(&["--runtime-interface-emulator-address", "nonsense", "app.h"]).unwrap_err();
+        let e =
+            parse_with(&["--runtime-interface-emulator-address", "nonsense", "app.h"]).unwrap_err();
         assert!(e.0.contains("--runtime-interface-emulator-address"));
     }
 

@@ -85,7 +85,10 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return passthrough(&command, &args);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("lambda-rie: cannot start: {e}");
@@ -106,9 +109,9 @@ fn runtime_command(args: &Args, python: &PythonInfo) -> Result<Vec<String>, Stri
                 PythonRuntime::Builtin => "lambda_rie.runtime",
                 PythonRuntime::Awslambdaric => "awslambdaric",
             };
-            if !(args.python_runtime == PythonRuntime::Builtin && python.has_builtin_runtime)
-                && !python_has_module(&python.executable, module)
-            {
+            let known_present =
+                args.python_runtime == PythonRuntime::Builtin && python.has_builtin_runtime;
+            if !known_present && !python_has_module(&python.executable, module) {
                 return Err(format!(
                     "{} cannot import {module}: install it (pip install {}) to serve {handler}",
                     python.executable,
@@ -129,7 +132,9 @@ fn python_has_module(python: &str, module: &str) -> bool {
     std::process::Command::new(python)
         .args([
             "-c",
-            &format!("import importlib.util,sys; sys.exit(importlib.util.find_spec('{module}') is None)"),
+            &format!(
+                "import importlib.util,sys; sys.exit(importlib.util.find_spec('{module}') is None)"
+            ),
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -149,11 +154,18 @@ fn passthrough(command: &[String], args: &Args) -> i32 {
     127
 }
 
-fn function_config(args: &Args, command: Vec<String>, python_version: Option<String>) -> FunctionConfig {
+fn function_config(
+    args: &Args,
+    command: Vec<String>,
+    python_version: Option<String>,
+) -> FunctionConfig {
     let mut f = FunctionConfig::new(&args.function_name, command, config::Defaults::CLI);
     f.handler.clone_from(&args.handler);
     if matches!(args.program, Program::Handler(_)) {
-        f.execution_env = Some(format!("AWS_Lambda_python{}", python_version.unwrap_or_else(|| "3".to_owned())));
+        f.execution_env = Some(format!(
+            "AWS_Lambda_python{}",
+            python_version.unwrap_or_else(|| "3".to_owned())
+        ));
     }
     f.code_dir.clone_from(&args.code_dir);
     f.timeout_s = args.timeout_s;
@@ -202,10 +214,16 @@ async fn serve(args: Args, command: Vec<String>, python_version: Option<String>)
     );
     logs::message(
         LogLevel::Info,
-        &format!("Invoke API listening on http://{}", emulator.invoke_address()),
+        &format!(
+            "Invoke API listening on http://{}",
+            emulator.invoke_address()
+        ),
     );
     signals.wait().await;
-    logs::message(LogLevel::Info, "Shutting down: answering in-flight invocations");
+    logs::message(
+        LogLevel::Info,
+        "Shutting down: answering in-flight invocations",
+    );
     emulator.shutdown().await;
     0
 }

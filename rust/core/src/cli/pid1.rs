@@ -14,7 +14,9 @@ pub fn become_subreaper() {
 
 /// Reap adopted zombies that are not runtime processes (those are reaped by their owners).
 async fn reap_orphans() {
-    let Ok(mut sigchld) = signal(SignalKind::child()) else { return };
+    let Ok(mut sigchld) = signal(SignalKind::child()) else {
+        return;
+    };
     while sigchld.recv().await.is_some() {
         for pid in adopted_zombies() {
             crate::environment::process::reap_if_foreign(pid);
@@ -25,7 +27,9 @@ async fn reap_orphans() {
 /// Zombie children of this process, read from `/proc`.
 fn adopted_zombies() -> Vec<i32> {
     let me = std::process::id().to_string();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {

@@ -65,9 +65,8 @@ impl ExecutionEnvironment {
             env: &self.variables,
             log_pipe: self.logs.write_end(),
         };
-        let process = RuntimeProcess::spawn(&spec).map_err(|e| {
-            InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0]))
-        })?;
+        let process = RuntimeProcess::spawn(&spec)
+            .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?;
         *self.slot() = Some(Arc::clone(&process));
         let result = tokio::select! {
             biased;
@@ -103,7 +102,10 @@ impl ExecutionEnvironment {
             });
         }
         let cfg = &self.function.config;
-        self.logs.lines(logs::init_start_line(&cfg.command[0], &self.function.region));
+        self.logs.lines(logs::init_start_line(
+            &cfg.command[0],
+            &self.function.region,
+        ));
         let init_began = Instant::now();
         let failure = match self.start_runtime(init_began + INIT_TIMEOUT).await {
             Ok((process, init_ms)) => {
@@ -115,7 +117,11 @@ impl ExecutionEnvironment {
             }
             Err(failure) => failure,
         };
-        let status = if matches!(failure, InitFailure::TimedOut) { "timeout" } else { "error" };
+        let status = if matches!(failure, InitFailure::TimedOut) {
+            "timeout"
+        } else {
+            "error"
+        };
         self.logs.lines(logs::init_report_line(
             init_began.elapsed().as_secs_f64() * 1000.0,
             "init",
@@ -124,7 +130,8 @@ impl ExecutionEnvironment {
         ));
         // NOTE: AWS runs init once more inside the invoke phase, against the function timeout.
         let phase = Instant::now();
-        self.logs.lines(logs::start_line(&inv.request_id, aws::LATEST));
+        self.logs
+            .lines(logs::start_line(&inv.request_id, aws::LATEST));
         match self.start_runtime(phase + cfg.timeout()).await {
             Ok((process, _)) => Ok(Started {
                 process,
@@ -140,7 +147,11 @@ impl ExecutionEnvironment {
         let elapsed = phase.elapsed();
         let mut closing = Closing::new(elapsed.as_secs_f64() * 1000.0, None);
         closing.cold = true;
-        let status = if matches!(failure, InitFailure::TimedOut) { "timeout" } else { "error" };
+        let status = if matches!(failure, InitFailure::TimedOut) {
+            "timeout"
+        } else {
+            "error"
+        };
         closing.lines.push_str(&logs::init_report_line(
             elapsed.as_secs_f64() * 1000.0,
             "invoke",

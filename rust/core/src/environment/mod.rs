@@ -7,6 +7,7 @@ mod log_stream;
 pub mod process;
 pub mod variables;
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -181,7 +182,8 @@ impl ExecutionEnvironment {
             &self.function.config.command[0],
             &self.function.region,
         ));
-        let limit = Instant::now() + crate::config::INIT_TIMEOUT.max(self.function.config.timeout());
+        let limit =
+            Instant::now() + crate::config::INIT_TIMEOUT.max(self.function.config.timeout());
         self.start_runtime(limit)
             .await
             .map(|_| ())
@@ -193,7 +195,8 @@ impl ExecutionEnvironment {
         let phase_start = started.invoke_phase.unwrap_or_else(Instant::now);
         let deadline = phase_start + cfg.timeout();
         if started.invoke_phase.is_none() {
-            self.logs.lines(logs::start_line(&inv.request_id, aws::LATEST));
+            self.logs
+                .lines(logs::start_line(&inv.request_id, aws::LATEST));
         }
         let (tx, rx) = oneshot::channel();
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -351,10 +354,11 @@ impl Closing {
 
     /// A timeout: the log line; Duration is the configured timeout.
     fn timeout(&mut self, request_id: &str, elapsed_s: f64, timeout_s: u32) {
-        self.lines.push_str(&format!(
-            "{} {request_id} Task timed out after {elapsed_s:.2} seconds\n",
+        let _ = writeln!(
+            self.lines,
+            "{} {request_id} Task timed out after {elapsed_s:.2} seconds",
             crate::clock::iso8601(crate::clock::epoch_ms())
-        ));
+        );
         self.timed_out = true;
         self.duration_ms = f64::from(timeout_s) * 1000.0;
     }

@@ -1,11 +1,11 @@
 //! One runtime process tree: spawn in its own process group, watch for its exit through a
 //! pidfd (never `waitpid(-1)`, so an embedding host keeps its own children), kill the group.
 
+use std::collections::HashSet;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -249,7 +249,8 @@ async fn wait_exit(pid: i32) -> ExitInfo {
     match pidfd_open(pid) {
         Ok(fd) => {
             // SAFETY: `fd` is an open pidfd owned by the AsyncFd for its whole life.
-            if let Ok(async_fd) = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+            if let Ok(async_fd) = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+            {
                 let _ = async_fd.readable().await;
             }
             loop {

@@ -60,8 +60,14 @@ pub fn runtime_environment(facts: &EnvironmentFacts<'_>) -> Vec<(String, String)
             "AWS_LAMBDA_INITIALIZATION_TYPE",
             facts.initialization_type.to_owned(),
         ),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", f.name)),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", facts.log_stream_name.to_owned()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", f.name),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            facts.log_stream_name.to_owned(),
+        ),
         ("AWS_LAMBDA_RUNTIME_API", facts.runtime_api.to_string()),
         ("LAMBDA_TASK_ROOT", code_dir.to_string_lossy().into_owned()),
         ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_owned()),
@@ -79,7 +85,12 @@ pub fn runtime_environment(facts: &EnvironmentFacts<'_>) -> Vec<(String, String)
     if f.max_concurrency > 1 {
         platform.push(("AWS_LAMBDA_MAX_CONCURRENCY", f.max_concurrency.to_string()));
     }
-    for (k, v) in f.environment.iter().map(|(k, v)| (k.as_str(), v.clone())).chain(platform) {
+    for (k, v) in f
+        .environment
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .chain(platform)
+    {
         set(&mut vars, k, v);
     }
     vars

@@ -6,8 +6,8 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Request;
 
-use super::routing::{query_param, Directory};
 use super::error_response;
+use super::routing::{query_param, Directory};
 use crate::aws::{ServiceError, LATEST};
 use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
 use crate::http::{self, header, BodyError, Response};
@@ -33,7 +33,9 @@ pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -
         Some("Event") => InvocationType::Event,
         Some("DryRun") => InvocationType::DryRun,
         Some(other) => {
-            let msg = format!("Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun");
+            let msg = format!(
+                "Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun"
+            );
             return error_response(&ServiceError::invalid_parameter(&msg), None);
         }
     };
@@ -99,7 +101,10 @@ async fn read_payload(body: Incoming, kind: InvocationType) -> Result<Bytes, Ser
         Err(BodyError::Broken) => return Err(ServiceError::invalid_json("the body ended early")),
     };
     if kind == InvocationType::Event && payload.len() > MAX_EVENT_BYTES {
-        return Err(ServiceError::event_too_large(payload.len(), MAX_EVENT_BYTES));
+        return Err(ServiceError::event_too_large(
+            payload.len(),
+            MAX_EVENT_BYTES,
+        ));
     }
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));

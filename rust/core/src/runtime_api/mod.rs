@@ -25,10 +25,12 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// Bind `addr` (port 0 for an ephemeral port) and start serving.
     pub async fn bind(addr: SocketAddr) -> Result<Self, CoreError> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| CoreError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| CoreError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
         let addr = listener.local_addr()?;
         let state = Arc::new(RuntimeApiState::new());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -44,9 +44,10 @@ pub async fn route(state: Arc<RuntimeApiState>, req: Request<Incoming>) -> Respo
         // POST /runtime/init/error: init failed before the first /next.
         (Method::POST, ["init", "error"]) => init_error(&state, req).await,
         // A known path with the wrong method.
-        (_, ["invocation", "next"] | ["invocation", _, "response" | "error"] | ["init", "error"]) => {
-            json(405, answers::METHOD_NOT_ALLOWED)
-        }
+        (
+            _,
+            ["invocation", "next"] | ["invocation", _, "response" | "error"] | ["init", "error"],
+        ) => json(405, answers::METHOD_NOT_ALLOWED),
         _ => json(404, answers::NOT_FOUND),
     }
 }
@@ -72,7 +73,10 @@ async fn next(state: &RuntimeApiState) -> Response {
     };
     put("lambda-runtime-aws-request-id", &inv.request_id);
     put("lambda-runtime-deadline-ms", &deadline_ms.to_string());
-    put("lambda-runtime-invoked-function-arn", &inv.invoked_function_arn);
+    put(
+        "lambda-runtime-invoked-function-arn",
+        &inv.invoked_function_arn,
+    );
     put("lambda-runtime-trace-id", &inv.trace_id);
     put("lambda-runtime-invocation-id", &inv.invocation_id);
     if let Some(cc) = &inv.client_context {
