@@ -16,6 +16,8 @@ pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 pub const LOG_TAIL_BYTES: usize = 4096;
 /// AWS's on-demand init limit.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Init limit with provisioned concurrency: max(this, function timeout).
+pub const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
 /// Between SIGTERM and SIGKILL when runtimes are stopped at shutdown.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How long shutdown waits for in-flight invocations before stopping runtimes.

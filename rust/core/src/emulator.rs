@@ -45,10 +45,13 @@ impl Emulator {
                 Arc::clone(&cap),
                 config.on_throttle,
             ));
-            if fixed_address {
+            if scheduler.function().config.provisioned_concurrency > 0 {
+                scheduler.provision().await?;
+            } else if fixed_address {
                 // NOTE: bind the fixed Runtime API port now, so a taken port fails at start-up.
                 scheduler.add_idle_environment().await?;
             }
+            tokio::spawn(reap_idle(Arc::downgrade(&scheduler)));
             schedulers.push(scheduler);
         }
         let directory = Arc::new(Directory {
@@ -86,6 +89,11 @@ impl Emulator {
         &self.directory.functions
     }
 
+    /// The Prometheus text of every function's metrics (SPEC 12).
+    pub fn metrics_text(&self) -> String {
+        self.directory.metrics_text()
+    }
+
     /// Stop accepting invocations, let in-flight ones finish (up to the shutdown timeout),
     /// stop every runtime (SIGTERM, SIGKILL after 2 s), and return once all are answered.
     pub async fn shutdown(&self) {
@@ -106,5 +114,17 @@ impl Emulator {
             // Invocations cut short by the stop are answered now; give them a moment to be sent.
             let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
         }
+    }
+}
+
+/// Reap idle environments of one function for as long as its scheduler exists.
+async fn reap_idle(scheduler: std::sync::Weak<Scheduler>) {
+    loop {
+        let Some(interval) = scheduler.upgrade().map(|s| s.reap_interval()) else {
+            return;
+        };
+        tokio::time::sleep(interval).await;
+        let Some(s) = scheduler.upgrade() else { return };
+        s.reap_idle().await;
     }
 }

@@ -16,6 +16,7 @@ mod http;
 pub mod invocation;
 pub mod invoke_api;
 pub mod logs;
+pub mod metrics;
 pub mod runtime_api;
 pub mod scheduler;
 

@@ -1,10 +1,12 @@
-//! The per-function concurrency scheduler: reuse a warm environment (idle provisioned first,
-//! then the most recently used), start a new one while under the function's and the
-//! emulator's limits, else throttle with AWS's 429 (SPEC 4).
+//! The per-function concurrency scheduler (SPEC 4): reuse a warm environment (an idle
+//! provisioned one first, then the most recently used), start a new one while under the
+//! function's and the emulator's limits, else throttle with AWS's 429 or wait; reap idle
+//! environments; keep provisioned ones initialised.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -12,6 +14,8 @@ use crate::aws::ServiceError;
 use crate::config::ThrottlePolicy;
 use crate::environment::{ExecutionEnvironment, FunctionContext, InitializationType};
 use crate::invocation::{Invocation, Outcome};
+use crate::logs;
+use crate::metrics::{EnvironmentCounts, FunctionMetrics};
 use crate::CoreError;
 
 /// The emulator-wide cap on execution environments, shared by every function.
@@ -45,23 +49,49 @@ impl EnvironmentCap {
     }
 }
 
+/// One environment as the pool sees it.
+struct Slot {
+    env: Arc<ExecutionEnvironment>,
+    /// Invocations in flight in it.
+    busy: u32,
+    /// Being initialised ahead of invokes.
+    starting: bool,
+    /// When it last finished an invocation (or was created).
+    last_used: Instant,
+    /// Whether it holds the fixed Runtime API address.
+    fixed_address: bool,
+}
+
 #[derive(Default)]
 struct Pool {
-    /// Idle environments; the most recently used is last.
-    idle: Vec<Arc<ExecutionEnvironment>>,
-    /// Every environment of the function, busy or idle.
-    all: Vec<Arc<ExecutionEnvironment>>,
+    slots: Vec<Slot>,
     /// Environments being created (counted against the limits).
     creating: u32,
-    /// Whether the fixed Runtime API address is taken by a live environment.
+    /// Whether the fixed Runtime API address is taken.
     fixed_address_taken: bool,
     shutting_down: bool,
+}
+
+impl Pool {
+    fn count(&self) -> u32 {
+        self.slots.len() as u32 + self.creating
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.slots.iter().map(|s| u64::from(s.busy)).sum()
+    }
 }
 
 /// Why no environment was handed out.
 enum Refused {
     Throttled { reserved: bool },
     ShuttingDown,
+}
+
+/// What `acquire` hands out: a place in an environment, or the right to create one.
+enum Lease {
+    Warm(Arc<ExecutionEnvironment>),
+    Cold { fixed_address: bool },
 }
 
 /// One function's pool of execution environments.
@@ -71,12 +101,7 @@ pub struct Scheduler {
     policy: ThrottlePolicy,
     pool: Mutex<Pool>,
     freed: Notify,
-}
-
-/// What `acquire` hands out: a warm environment, or the right to create one.
-enum Lease {
-    Warm(Arc<ExecutionEnvironment>),
-    Cold { fixed_address: bool },
+    metrics: FunctionMetrics,
 }
 
 impl Scheduler {
@@ -92,6 +117,7 @@ impl Scheduler {
             policy,
             pool: Mutex::new(Pool::default()),
             freed: Notify::new(),
+            metrics: FunctionMetrics::default(),
         }
     }
 
@@ -100,49 +126,19 @@ impl Scheduler {
         &self.function
     }
 
+    /// The function's counters.
+    pub fn metrics(&self) -> &FunctionMetrics {
+        &self.metrics
+    }
+
     fn pool(&self) -> MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Create an idle environment now (binds its Runtime API; starts no runtime). The CLI
-    /// does this at start-up so that a taken Runtime API port fails at once.
-    pub async fn add_idle_environment(&self) -> Result<(), CoreError> {
-        let fixed = {
-            let mut pool = self.pool();
-            if !self.cap.try_take() {
-                return Err(CoreError::Config("--max-environments is 0".to_owned()));
-            }
-            pool.creating += 1;
-            let fixed =
-                self.function.config.runtime_api_address.is_some() && !pool.fixed_address_taken;
-            pool.fixed_address_taken |= fixed;
-            fixed
-        };
-        let env = self.create(fixed, InitializationType::OnDemand).await?;
-        let mut pool = self.pool();
-        pool.creating -= 1;
-        pool.all.push(Arc::clone(&env));
-        pool.idle.push(env);
-        Ok(())
-    }
-
-    fn acquire(&self) -> Result<Lease, Refused> {
-        let mut pool = self.pool();
-        if pool.shutting_down {
-            return Err(Refused::ShuttingDown);
-        }
-        // Provisioned environments first, then the most recently used.
-        let pick = pool
-            .idle
-            .iter()
-            .rposition(|e| e.initialization_type() == InitializationType::ProvisionedConcurrency)
-            .or_else(|| pool.idle.len().checked_sub(1));
-        if let Some(i) = pick {
-            return Ok(Lease::Warm(pool.idle.remove(i)));
-        }
-        let count = pool.all.len() as u32 + pool.creating;
+    /// Reserve room for a new environment, or say which limit binds.
+    fn reserve(&self, pool: &mut Pool) -> Result<bool, Refused> {
         if let Some(reserved) = self.function.config.reserved_concurrency {
-            if count >= reserved {
+            if pool.count() >= reserved {
                 return Err(Refused::Throttled { reserved: true });
             }
         }
@@ -152,15 +148,25 @@ impl Scheduler {
         pool.creating += 1;
         let fixed = self.function.config.runtime_api_address.is_some() && !pool.fixed_address_taken;
         pool.fixed_address_taken |= fixed;
-        Ok(Lease::Cold {
-            fixed_address: fixed,
-        })
+        Ok(fixed)
+    }
+
+    fn unreserve(&self, fixed_address: bool) {
+        let mut pool = self.pool();
+        pool.creating -= 1;
+        if fixed_address {
+            pool.fixed_address_taken = false;
+        }
+        drop(pool);
+        self.cap.give_back();
+        self.freed.notify_one();
     }
 
     async fn create(
         &self,
         fixed_address: bool,
         init: InitializationType,
+        busy: u32,
     ) -> Result<Arc<ExecutionEnvironment>, CoreError> {
         let addr = match (fixed_address, self.function.config.runtime_api_address) {
             (true, Some(a)) => a,
@@ -168,17 +174,106 @@ impl Scheduler {
         };
         let id = self.cap.next_id.fetch_add(1, Ordering::Relaxed);
         match ExecutionEnvironment::create(id, Arc::clone(&self.function), addr, init).await {
-            Ok(env) => Ok(Arc::new(env)),
-            Err(e) => {
+            Ok(env) => {
+                let env = Arc::new(env);
                 let mut pool = self.pool();
                 pool.creating -= 1;
-                if fixed_address {
-                    pool.fixed_address_taken = false;
-                }
-                self.cap.give_back();
+                pool.slots.push(Slot {
+                    env: Arc::clone(&env),
+                    busy,
+                    starting: init == InitializationType::ProvisionedConcurrency,
+                    last_used: Instant::now(),
+                    fixed_address,
+                });
+                Ok(env)
+            }
+            Err(e) => {
+                self.unreserve(fixed_address);
                 Err(e)
             }
         }
+    }
+
+    /// Create an idle environment now (binds its Runtime API; starts no runtime). The CLI
+    /// does this at start-up so that a taken Runtime API port fails at once.
+    pub async fn add_idle_environment(&self) -> Result<(), CoreError> {
+        let fixed = {
+            let mut pool = self.pool();
+            self.reserve(&mut pool)
+                .map_err(|_| CoreError::Config("no room for an environment".to_owned()))?
+        };
+        self.create(fixed, InitializationType::OnDemand, 0).await?;
+        Ok(())
+    }
+
+    /// Create and initialise the provisioned environments (SPEC 4); they are never reaped.
+    pub async fn provision(&self) -> Result<(), CoreError> {
+        let n = self.function.config.provisioned_concurrency;
+        let mut envs = Vec::new();
+        for _ in 0..n {
+            let fixed = {
+                let mut pool = self.pool();
+                self.reserve(&mut pool).map_err(|_| {
+                    CoreError::Config(format!(
+                        "provisioned concurrency {n} of {} exceeds the environment limits",
+                        self.function.config.name
+                    ))
+                })?
+            };
+            envs.push(
+                self.create(fixed, InitializationType::ProvisionedConcurrency, 0)
+                    .await?,
+            );
+        }
+        let mut inits = tokio::task::JoinSet::new();
+        for env in envs {
+            inits.spawn(async move { (env.id(), env.prewarm().await) });
+        }
+        while let Some(Ok((id, result))) = inits.join_next().await {
+            match result {
+                Ok(init_ms) => self.metrics.init(init_ms),
+                Err(error_type) => logs::message(
+                    crate::config::LogLevel::Warn,
+                    &format!("provisioned environment {id} failed init: {error_type}"),
+                ),
+            }
+            let mut pool = self.pool();
+            if let Some(slot) = pool.slots.iter_mut().find(|s| s.env.id() == id) {
+                slot.starting = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn acquire(&self) -> Result<Lease, Refused> {
+        let mut pool = self.pool();
+        if pool.shutting_down {
+            return Err(Refused::ShuttingDown);
+        }
+        let room = self.function.config.max_concurrency;
+        // An idle provisioned environment first, then the most recently used one with room.
+        let pick = pool
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.starting && s.busy < room)
+            .max_by_key(|(_, s)| {
+                let provisioned = s.env.initialization_type()
+                    == InitializationType::ProvisionedConcurrency
+                    && s.busy == 0;
+                (provisioned, s.last_used)
+            })
+            .map(|(i, _)| i);
+        let lease = if let Some(i) = pick {
+            pool.slots[i].busy += 1;
+            Lease::Warm(Arc::clone(&pool.slots[i].env))
+        } else {
+            Lease::Cold {
+                fixed_address: self.reserve(&mut pool)?,
+            }
+        };
+        self.metrics.concurrency(pool.in_flight() + 1);
+        Ok(lease)
     }
 
     /// Run `invocation` in an environment of this function, or refuse it with AWS's error.
@@ -188,6 +283,7 @@ impl Scheduler {
                 Ok(lease) => break lease,
                 Err(Refused::ShuttingDown) => return Err(ServiceError::shutting_down()),
                 Err(Refused::Throttled { reserved }) if self.policy == ThrottlePolicy::Reject => {
+                    self.metrics.throttled();
                     return Err(ServiceError::throttled(reserved));
                 }
                 Err(Refused::Throttled { .. }) => {
@@ -204,35 +300,94 @@ impl Scheduler {
         };
         let env = match lease {
             Lease::Warm(env) => env,
-            Lease::Cold { fixed_address } => {
-                let env = self
-                    .create(fixed_address, InitializationType::OnDemand)
-                    .await
-                    .map_err(|e| ServiceError::service(&e.to_string()))?;
-                let mut pool = self.pool();
-                pool.creating -= 1;
-                pool.all.push(Arc::clone(&env));
-                env
-            }
+            Lease::Cold { fixed_address } => self
+                .create(fixed_address, InitializationType::OnDemand, 1)
+                .await
+                .map_err(|e| ServiceError::service(&e.to_string()))?,
         };
         let outcome = env.invoke(Arc::new(invocation)).await;
-        self.release(env);
+        self.metrics.invocation(
+            outcome.kind,
+            outcome.duration_ms,
+            outcome.init_duration_ms,
+            outcome.cold_start,
+        );
+        self.release(&env);
         Ok(outcome)
     }
 
-    fn release(&self, env: Arc<ExecutionEnvironment>) {
+    fn release(&self, env: &Arc<ExecutionEnvironment>) {
         let mut pool = self.pool();
-        if pool.shutting_down {
-            return;
+        if let Some(slot) = pool.slots.iter_mut().find(|s| Arc::ptr_eq(&s.env, env)) {
+            slot.busy -= 1;
+            slot.last_used = Instant::now();
         }
-        pool.idle.push(env);
         drop(pool);
         self.freed.notify_one();
     }
 
     /// Environments that exist now, busy or idle.
     pub fn environments(&self) -> Vec<Arc<ExecutionEnvironment>> {
-        self.pool().all.clone()
+        self.pool()
+            .slots
+            .iter()
+            .map(|s| Arc::clone(&s.env))
+            .collect()
+    }
+
+    /// Environments by state and invocations in flight, for metrics.
+    pub fn environment_counts(&self) -> EnvironmentCounts {
+        let pool = self.pool();
+        let mut c = EnvironmentCounts {
+            starting: u64::from(pool.creating),
+            ..EnvironmentCounts::default()
+        };
+        for s in &pool.slots {
+            if s.starting {
+                c.starting += 1;
+            } else if s.busy > 0 {
+                c.busy += 1;
+            } else {
+                c.idle += 1;
+            }
+            c.concurrent += u64::from(s.busy);
+        }
+        c
+    }
+
+    /// Stop and forget on-demand environments idle for longer than the idle timeout.
+    pub async fn reap_idle(&self) {
+        let idle_timeout = self.function.config.idle_timeout;
+        let reaped: Vec<Slot> = {
+            let mut pool = self.pool();
+            let now = Instant::now();
+            let (old, keep): (Vec<Slot>, Vec<Slot>) =
+                std::mem::take(&mut pool.slots).into_iter().partition(|s| {
+                    s.busy == 0
+                        && !s.starting
+                        && s.env.initialization_type() == InitializationType::OnDemand
+                        && now.duration_since(s.last_used) >= idle_timeout
+                });
+            pool.slots = keep;
+            if old.iter().any(|s| s.fixed_address) {
+                pool.fixed_address_taken = false;
+            }
+            old
+        };
+        for slot in reaped {
+            logs::message(
+                crate::config::LogLevel::Debug,
+                &format!("reaping idle environment {}", slot.env.id()),
+            );
+            slot.env.stop().await;
+            self.cap.give_back();
+        }
+    }
+
+    /// How often the reaper should look.
+    pub fn reap_interval(&self) -> Duration {
+        (self.function.config.idle_timeout / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(30))
     }
 
     /// Refuse new invocations and stop every environment's runtime (SIGTERM, then SIGKILL).
@@ -240,12 +395,11 @@ impl Scheduler {
         let all = {
             let mut pool = self.pool();
             pool.shutting_down = true;
-            pool.idle.clear();
-            std::mem::take(&mut pool.all)
+            std::mem::take(&mut pool.slots)
         };
         let mut stops = tokio::task::JoinSet::new();
-        for env in &all {
-            let env = Arc::clone(env);
+        for slot in &all {
+            let env = Arc::clone(&slot.env);
             stops.spawn(async move { env.stop().await });
         }
         while stops.join_next().await.is_some() {}

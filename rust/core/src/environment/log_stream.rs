@@ -14,11 +14,11 @@ const CAPTURE_LIMIT: usize = 1 << 20;
 
 enum Command {
     /// Start capturing an invocation's log.
-    Begin,
+    Begin(String),
     /// Write platform lines after everything the runtime wrote so far.
     Lines(String),
     /// Write the closing lines, stop capturing, and hand back the captured log.
-    Finish(String, oneshot::Sender<Bytes>),
+    Finish(String, String, oneshot::Sender<Bytes>),
 }
 
 /// Handle to the environment's log task; the task ends when the handle is dropped.
@@ -43,9 +43,10 @@ impl LogStream {
         &self.write_end
     }
 
-    /// Start capturing a new invocation's log (before a cold start, so it includes init).
-    pub fn begin(&self) {
-        let _ = self.tx.send(Command::Begin);
+    /// Start capturing `request_id`'s log (before a cold start, so it includes init).
+    /// Overlapping invocations (multi-concurrency) each capture everything written meanwhile.
+    pub fn begin(&self, request_id: &str) {
+        let _ = self.tx.send(Command::Begin(request_id.to_owned()));
     }
 
     /// Write platform lines (each ending in `\n`) after the runtime's output so far.
@@ -53,10 +54,14 @@ impl LogStream {
         let _ = self.tx.send(Command::Lines(lines));
     }
 
-    /// Write the closing lines and return the invocation's captured log.
-    pub async fn finish(&self, lines: String) -> Bytes {
+    /// Write the closing lines and return `request_id`'s captured log.
+    pub async fn finish(&self, request_id: &str, lines: String) -> Bytes {
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Command::Finish(lines, tx)).is_err() {
+        if self
+            .tx
+            .send(Command::Finish(request_id.to_owned(), lines, tx))
+            .is_err()
+        {
             return Bytes::new();
         }
         rx.await.unwrap_or_default()
@@ -65,7 +70,7 @@ impl LogStream {
 
 struct Sink {
     partial: Vec<u8>,
-    capture: Option<Vec<u8>>,
+    captures: Vec<(String, Vec<u8>)>,
     out: Vec<u8>,
 }
 
@@ -91,7 +96,7 @@ impl Sink {
 
     fn emit(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);
-        if let Some(cap) = self.capture.as_mut() {
+        for (_, cap) in &mut self.captures {
             cap.extend_from_slice(bytes);
             if cap.len() > CAPTURE_LIMIT {
                 let cut = cap.len() - CAPTURE_LIMIT;
@@ -124,7 +129,7 @@ fn drain(receiver: &pipe::Receiver, sink: &mut Sink) {
 async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>) {
     let mut sink = Sink {
         partial: Vec::new(),
-        capture: None,
+        captures: Vec::new(),
         out: Vec::new(),
     };
     loop {
@@ -136,15 +141,20 @@ async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>)
                 // are in the pipe by now; draining first keeps AWS's order (output before END).
                 drain(&receiver, &mut sink);
                 match cmd {
-                    Command::Begin => sink.capture = Some(Vec::new()),
+                    Command::Begin(id) => sink.captures.push((id, Vec::new())),
                     Command::Lines(lines) => {
                         sink.close_partial();
                         sink.emit(lines.as_bytes());
                     }
-                    Command::Finish(lines, reply) => {
+                    Command::Finish(id, lines, reply) => {
                         sink.close_partial();
                         sink.emit(lines.as_bytes());
-                        let captured = sink.capture.take().unwrap_or_default();
+                        let captured = sink
+                            .captures
+                            .iter()
+                            .position(|(c, _)| *c == id)
+                            .map(|i| sink.captures.swap_remove(i).1)
+                            .unwrap_or_default();
                         let _ = reply.send(Bytes::from(captured));
                     }
                 }

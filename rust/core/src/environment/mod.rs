@@ -157,7 +157,7 @@ impl ExecutionEnvironment {
 
     /// Run one invocation to its outcome; never fails, every invocation gets an answer.
     pub async fn invoke(&self, invocation: Arc<Invocation>) -> Outcome {
-        self.logs.begin();
+        self.logs.begin(&invocation.request_id);
         let started = match self.live_process() {
             Some(process) => Started {
                 process,
@@ -172,22 +172,27 @@ impl ExecutionEnvironment {
         self.run(started, invocation).await
     }
 
-    /// Start the runtime ahead of any invoke (provisioned concurrency).
-    pub async fn prewarm(&self) -> Result<(), String> {
+    /// Start the runtime ahead of any invoke (provisioned concurrency); the init duration, or
+    /// the init error type.
+    pub async fn prewarm(&self) -> Result<f64, String> {
         let _guard = self.start_lock.lock().await;
         if self.live_process().is_some() {
-            return Ok(());
+            return Ok(0.0);
         }
         self.logs.lines(logs::init_start_line(
             &self.function.config.command[0],
             &self.function.region,
         ));
-        let limit =
-            Instant::now() + crate::config::INIT_TIMEOUT.max(self.function.config.timeout());
-        self.start_runtime(limit)
-            .await
-            .map(|_| ())
-            .map_err(|f| f.error_type().to_owned())
+        let limit = Instant::now()
+            + crate::config::PROVISIONED_INIT_TIMEOUT.max(self.function.config.timeout());
+        match self.start_runtime(limit).await {
+            Ok((_, init_ms)) => {
+                self.logs
+                    .lines(logs::init_report_line(init_ms, "init", "success", None));
+                Ok(init_ms)
+            }
+            Err(f) => Err(f.error_type().to_owned()),
+        }
     }
 
     async fn run(&self, started: Started, inv: Arc<Invocation>) -> Outcome {
@@ -286,7 +291,7 @@ impl ExecutionEnvironment {
         let mut lines = closing.lines;
         lines.push_str(&logs::end_line(&inv.request_id));
         lines.push_str(&report.line());
-        let log_tail = self.logs.finish(lines).await;
+        let log_tail = self.logs.finish(&inv.request_id, lines).await;
         Outcome {
             kind,
             payload,

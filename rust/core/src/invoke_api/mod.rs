@@ -13,6 +13,8 @@ use crate::http::{self, Response};
 pub use routing::Directory;
 
 const FUNCTIONS_PREFIX: &str = "/2015-03-31/functions/";
+/// The emulator's own metrics endpoint.
+pub const METRICS_PATH: &str = "/_lambda-rie/metrics";
 
 /// Dispatch one Invoke API request.
 pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Response {
@@ -21,6 +23,15 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
     let name = path
         .strip_prefix(FUNCTIONS_PREFIX)
         .and_then(|rest| rest.strip_suffix("/invocations"));
+    if path == METRICS_PATH {
+        // GET /_lambda-rie/metrics: Prometheus text.
+        let mut r = http::response(200, directory.metrics_text());
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        return r;
+    }
     match (method, name) {
         // POST /2015-03-31/functions/{name}/invocations: Invoke.
         (Method::POST, Some(name)) => {

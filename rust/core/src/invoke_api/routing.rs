@@ -76,6 +76,22 @@ fn split(id: &str) -> Identifier<'_> {
 }
 
 impl Directory {
+    /// Prometheus text of every function's metrics.
+    pub fn metrics_text(&self) -> String {
+        let counts: Vec<_> = self
+            .functions
+            .iter()
+            .map(|s| {
+                (
+                    s.function().config.name.as_str(),
+                    s.metrics(),
+                    s.environment_counts(),
+                )
+            })
+            .collect();
+        crate::metrics::render_all(&counts)
+    }
+
     fn arn(&self, name: &str) -> String {
         format!(
             "arn:aws:lambda:{}:{}:function:{name}",

@@ -8,7 +8,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::event_json::{Declined, MAX_DEPTH};
+use super::event_json::{next_special, Declined, MAX_DEPTH};
 
 extern "C" {
     // NOTE: exported by every CPython 3.x and in the stable ABI from 3.10; pyo3 hides it under
@@ -143,7 +143,9 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut run = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
+    let mut index = next_special(bytes, 0);
+    while index < bytes.len() {
+        let byte = bytes[index];
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -152,8 +154,7 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0..=0x1f => &[],
-            _ => continue,
+            _ => &[],
         };
         out.extend_from_slice(&bytes[run..index]);
         if escape.is_empty() {
@@ -164,6 +165,7 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             out.extend_from_slice(escape);
         }
         run = index + 1;
+        index = next_special(bytes, run);
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
