@@ -1,12 +1,14 @@
 """lambda-rie: a fast, faithful emulator of the AWS Lambda runtime interface.
 
 Imports are lazy (PEP 562) so that the built-in runtime, which lives in this package, pays
-nothing at cold start for parts of the package it does not use.
+nothing at cold start for parts of the package it does not use (not even `typing`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LambdaRieError", "__version__"]
 

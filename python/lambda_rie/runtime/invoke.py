@@ -1,0 +1,127 @@
+"""The invoke loop: wait on `/next`, run the handler, post its result or its error."""
+
+from __future__ import annotations
+
+import os
+
+from lambda_rie.runtime import errors, logs, payload
+from lambda_rie.runtime.context import LambdaContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from lambda_rie._core import RuntimeClient
+    from lambda_rie.runtime.async_loop import AsyncRunner
+
+
+class Invoker:
+    """Runs one handler for every invocation of this environment."""
+
+    def __init__(
+        self,
+        client: RuntimeClient,
+        handler: Callable[[Any, Any], Any],
+        runner: Optional[AsyncRunner],
+        tolerant: bool = False,
+    ) -> None:
+        self.client = client
+        self.handler = handler
+        self.runner = runner
+        # NOTE: with several workers (AWS_LAMBDA_MAX_CONCURRENCY) a refused post is logged and
+        # the worker carries on, as awslambdaric does.
+        self.tolerant = tolerant
+        self.sink = logs.current_sink() or logs.StandardLogSink()
+        self.json_logs = logs.settings().json_format
+
+    def serve_forever(self) -> None:
+        """Serve invocations until SIGTERM (the client raises `SystemExit(0)`)."""
+        while True:
+            self.serve_one()
+
+    def serve_one(self) -> None:
+        """Wait for one invocation and answer it."""
+        body, headers = self.client.next()
+        get = headers.get
+        request_id = get("lambda-runtime-aws-request-id") or ""
+        tenant_id = get("lambda-runtime-aws-tenant-id")
+        logs.invocation.request_id = request_id
+        logs.invocation.tenant_id = tenant_id
+        trace_id = get("lambda-runtime-trace-id")
+        if trace_id is not None:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        invocation_id = get("lambda-runtime-invocation-id")
+        try:
+            context = LambdaContext(
+                request_id,
+                _json_header(get("lambda-runtime-client-context"), "Client Context"),
+                _json_header(get("lambda-runtime-cognito-identity"), "Cognito Identity"),
+                int(get("lambda-runtime-deadline-ms") or 0),
+                get("lambda-runtime-invoked-function-arn"),
+                tenant_id,
+            )
+            event = payload.decode_event(body, get("content-type"))
+            result = self.handler(event, context)
+            if self.runner is not None or _is_awaitable(result):
+                result = self._await(result)
+            response, content_type = payload.encode_result(result)
+        except errors.FaultError as fault:
+            error = errors.make_error(fault.message, fault.error_type, fault.trace, request_id)
+            self._post_error(
+                request_id, error, errors.fault_xray_cause(fault.message), invocation_id
+            )
+            return
+        except Exception as exc:
+            error = errors.error_from_exception(exc, request_id)
+            self._post_error(request_id, error, errors.xray_cause(exc), invocation_id)
+            return
+        status = self.client.post_response(request_id, response, content_type, invocation_id)
+        if status != 202:
+            self._refused("response", status)
+
+    def _await(self, result: Any) -> Any:
+        if not _is_awaitable(result):
+            return result
+        if self.runner is None:
+            from lambda_rie.runtime.async_loop import AsyncRunner
+
+            self.runner = AsyncRunner()
+        return self.runner.run(result)
+
+    def _post_error(
+        self, request_id: str, error: errors.ErrorResult, cause: str, invocation_id: Optional[str]
+    ) -> None:
+        if self.json_logs:
+            self.sink.log_error([errors.json_error_line(error)])
+        else:
+            self.sink.log_error(errors.text_error_lines(error))
+        body = errors.to_json(error).encode("utf-8")
+        status = self.client.post_error(request_id, body, error["errorType"], cause, invocation_id)
+        if status != 202:
+            self._refused("error", status)
+
+    def _refused(self, what: str, status: int) -> None:
+        message = f"Runtime API refused the invocation {what}: HTTP {status}"
+        if self.tolerant:
+            import logging
+
+            logging.warning(f"{message}: This won't kill the Runtime loop")
+        else:
+            errors.report_exit(message)
+
+
+def _is_awaitable(value: Any) -> bool:
+    return hasattr(type(value), "__await__")
+
+
+def _json_header(value: Optional[str], name: str) -> Any:
+    if not value:
+        return None
+    try:
+        return payload.loads(value)
+    except Exception as exc:
+        raise errors.FaultError(
+            errors.LAMBDA_CONTEXT_UNMARSHAL_ERROR, f"Unable to parse {name} JSON: {exc}"
+        ) from None

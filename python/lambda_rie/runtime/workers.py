@@ -1,0 +1,100 @@
+"""`AWS_LAMBDA_MAX_CONCURRENCY=N`: N worker processes, each running init and its own `/next`
+loop, as awslambdaric 4.x does for Lambda Managed Instances.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# Where AWS hands out per-worker log streams (a Unix socket), if anywhere.
+_LOG_SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
+
+
+def run_workers(handler: str, address: str, count: int) -> None:
+    """Fork `count` workers and wait for all of them; SIGTERM is passed on to them."""
+    _announce(count)
+    socket_path = os.environ.get(_LOG_SOCKET_ENV)
+    children: list[int] = []
+    for _ in range(max(1, count)):
+        pid = os.fork()
+        if pid == 0:
+            _run_worker(handler, address, socket_path)
+        children.append(pid)
+    _forward_sigterm(children)
+    for pid in children:
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                break
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+
+
+def _run_worker(handler: str, address: str, socket_path: str | None) -> None:
+    code = 0
+    try:
+        if socket_path:
+            _redirect_output(socket_path)
+        from lambda_rie.runtime.bootstrap import run
+
+        run(handler, address, worker=True)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _redirect_output(socket_path: str) -> None:
+    import socket
+
+    for fd in (sys.stdout.fileno(), sys.stderr.fileno()):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.connect(socket_path)
+            os.dup2(connection.fileno(), fd)
+
+
+def _announce(count: int) -> None:
+    """The worker pool's debug event, visible with `AWS_LAMBDA_LOG_LEVEL=DEBUG`."""
+    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    if level not in ("DEBUG", "TRACE"):
+        return
+    import logging
+
+    from lambda_rie.runtime import logs
+
+    logs.setup_streams()
+    logs.setup()
+    root = logging.getLogger()
+    event: dict[str, Any] = {
+        "event": "runtime_worker_pool_initializing",
+        "workerCount": count,
+        "executionEnvironmentMaxConcurrency": count,
+    }
+    root.debug(event)
+    root.handlers.clear()
+
+
+def _forward_sigterm(children: list[int]) -> None:
+    import contextlib
+    import signal
+
+    def forward(signum: int, frame: Any) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
