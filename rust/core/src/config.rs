@@ -115,6 +115,10 @@ pub struct FunctionConfig {
     pub idle_timeout: Duration,
     /// Address of the first environment's Runtime API; `None` for an ephemeral port.
     pub runtime_api_address: Option<SocketAddr>,
+    /// CPU quota of memory/1769 vCPUs (`--cpu-by-memory`).
+    pub cpu_by_memory: bool,
+    /// Freeze environments between invocations (`--freeze`).
+    pub freeze: bool,
 }
 
 impl FunctionConfig {
@@ -136,6 +140,8 @@ impl FunctionConfig {
             max_concurrency: 1,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             runtime_api_address: None,
+            cpu_by_memory: false,
+            freeze: false,
         }
     }
 

@@ -48,8 +48,7 @@ impl Emulator {
             if scheduler.function().config.provisioned_concurrency > 0 {
                 scheduler.provision().await?;
             } else if fixed_address {
-                // NOTE: bind the fixed Runtime API port now, so a taken port fails at start-up.
-                scheduler.add_idle_environment().await?;
+                scheduler.reserve_fixed_address()?;
             }
             tokio::spawn(reap_idle(Arc::downgrade(&scheduler)));
             schedulers.push(scheduler);

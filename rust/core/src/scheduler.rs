@@ -102,6 +102,8 @@ pub struct Scheduler {
     pool: Mutex<Pool>,
     freed: Notify,
     metrics: FunctionMetrics,
+    /// The fixed Runtime API address, bound at start-up until its environment exists.
+    fixed_listener: Mutex<Option<std::net::TcpListener>>,
 }
 
 impl Scheduler {
@@ -118,6 +120,7 @@ impl Scheduler {
             pool: Mutex::new(Pool::default()),
             freed: Notify::new(),
             metrics: FunctionMetrics::default(),
+            fixed_listener: Mutex::new(None),
         }
     }
 
@@ -173,7 +176,18 @@ impl Scheduler {
             _ => SocketAddr::from(([127, 0, 0, 1], 0)),
         };
         let id = self.cap.next_id.fetch_add(1, Ordering::Relaxed);
-        match ExecutionEnvironment::create(id, Arc::clone(&self.function), addr, init).await {
+        let listener = if fixed_address {
+            self.fixed_listener
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        } else {
+            None
+        };
+        let created =
+            ExecutionEnvironment::create(id, Arc::clone(&self.function), addr, listener, init)
+                .await;
+        match created {
             Ok(env) => {
                 let env = Arc::new(env);
                 let mut pool = self.pool();
@@ -194,15 +208,20 @@ impl Scheduler {
         }
     }
 
-    /// Create an idle environment now (binds its Runtime API; starts no runtime). The CLI
-    /// does this at start-up so that a taken Runtime API port fails at once.
-    pub async fn add_idle_environment(&self) -> Result<(), CoreError> {
-        let fixed = {
-            let mut pool = self.pool();
-            self.reserve(&mut pool)
-                .map_err(|_| CoreError::Config("no room for an environment".to_owned()))?
+    /// Bind the fixed Runtime API address now and keep it for the first environment, so that a
+    /// taken port fails at start-up rather than at the first invoke.
+    pub fn reserve_fixed_address(&self) -> Result<(), CoreError> {
+        let Some(addr) = self.function.config.runtime_api_address else {
+            return Ok(());
         };
-        self.create(fixed, InitializationType::OnDemand, 0).await?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|source| CoreError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        *self
+            .fixed_listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(listener);
         Ok(())
     }
 
@@ -272,7 +291,9 @@ impl Scheduler {
                 fixed_address: self.reserve(&mut pool)?,
             }
         };
-        self.metrics.concurrency(pool.in_flight() + 1);
+        // Invocations whose environment is being created are not in a slot yet.
+        self.metrics
+            .concurrency(pool.in_flight() + u64::from(pool.creating));
         Ok(lease)
     }
 
@@ -347,6 +368,8 @@ impl Scheduler {
                 c.starting += 1;
             } else if s.busy > 0 {
                 c.busy += 1;
+            } else if s.env.is_frozen() {
+                c.frozen += 1;
             } else {
                 c.idle += 1;
             }

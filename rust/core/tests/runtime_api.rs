@@ -43,21 +43,31 @@ fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-async fn emulator() -> (Emulator, SocketAddr, SocketAddr) {
+async fn emulator() -> (Emulator, SocketAddr) {
     let mut f = FunctionConfig::new("f", vec!["sleep".into(), "60".into()], Defaults::FUNCTION);
     f.runtime_api_address = Some("127.0.0.1:0".parse().unwrap());
     let cfg = EmulatorConfig::new("127.0.0.1:0".parse().unwrap());
     let emu = Emulator::start(&cfg, vec![f]).await.expect("start");
-    let api = emu.schedulers()[0].environments()[0].runtime_api_addr();
     let invoke = emu.invoke_address();
-    (emu, invoke, api)
+    (emu, invoke)
+}
+
+/// The Runtime API of the environment the first invoke created (bounded wait).
+async fn runtime_api(emu: &Emulator) -> SocketAddr {
+    for _ in 0..500 {
+        if let Some(env) = emu.schedulers()[0].environments().first() {
+            return env.runtime_api_addr();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no environment was created");
 }
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_machine_and_misuse_answers() {
-    let (emu, invoke, api) = emulator().await;
+    let (emu, invoke) = emulator().await;
     let client = tokio::task::spawn_blocking(move || {
         http(
             invoke,
@@ -66,6 +76,7 @@ async fn state_machine_and_misuse_answers() {
             br#"{"x":1}"#,
         )
     });
+    let api = runtime_api(&emu).await;
     let (status, headers, body) = tokio::task::spawn_blocking(move || http(api, "GET", NEXT, b""))
         .await
         .unwrap();
@@ -142,7 +153,7 @@ async fn state_machine_and_misuse_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_error_answers_the_invoke_after_suppressed_init() {
-    let (emu, invoke, api) = emulator().await;
+    let (emu, invoke) = emulator().await;
     let client = tokio::task::spawn_blocking(move || {
         http(
             invoke,
@@ -151,6 +162,7 @@ async fn init_error_answers_the_invoke_after_suppressed_init() {
             b"",
         )
     });
+    let api = runtime_api(&emu).await;
     let body: &'static [u8] = br#"{"errorMessage":"boom","errorType":"Runtime.ImportModuleError"}"#;
     // Init phase and the suppressed init both fail.
     for _ in 0..2 {

@@ -4,63 +4,24 @@
 mod event_json;
 mod http;
 mod result_json;
+mod signals;
+mod wire;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PySystemExit, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use http::{Connection, Response};
+use http::{Connection, Response, RETAINED_BYTES};
+use signals::{install_sigterm_handler, terminated};
 
 const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";
 const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
 const XRAY_CAUSE_HEADER: &str = "Lambda-Runtime-Function-XRay-Error-Cause";
 const INVOCATION_ID_HEADER: &str = "Lambda-Runtime-Invocation-Id";
-
-/// Set by the SIGTERM handler; the next wait on `/next` ends the process with status 0.
-static TERMINATED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigterm(_signal: libc::c_int) {
-    TERMINATED.store(true, Ordering::SeqCst);
-}
-
-/// Install the SIGTERM handler unless someone installed one already.
-fn install_sigterm_handler() {
-    // SAFETY: plain sigaction calls on a zeroed struct; the handler only stores an atomic,
-    // which is async-signal-safe.
-    unsafe {
-        let mut current: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(
-            libc::SIGTERM,
-            std::ptr::null(),
-            std::ptr::addr_of_mut!(current),
-        ) != 0
-            || current.sa_sigaction != libc::SIG_DFL
-        {
-            return;
-        }
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // NOTE: no SA_RESTART, so a blocked read returns EINTR at once (CPython does the same).
-        action.sa_flags = 0;
-        libc::sigemptyset(std::ptr::addr_of_mut!(action.sa_mask));
-        libc::sigaction(
-            libc::SIGTERM,
-            std::ptr::addr_of!(action),
-            std::ptr::null_mut(),
-        );
-    }
-}
-
-fn terminated() -> PyResult<()> {
-    if TERMINATED.load(Ordering::SeqCst) {
-        return Err(PySystemExit::new_err(0));
-    }
-    Ok(())
-}
+const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// Keep-alive HTTP/1.1 client of the Lambda Runtime API at `AWS_LAMBDA_RUNTIME_API`.
 ///
@@ -68,65 +29,54 @@ fn terminated() -> PyResult<()> {
 #[pyclass(frozen, module = "lambda_rie._core")]
 pub struct RuntimeClient {
     connection: Mutex<Connection>,
+    /// The JSON body staged by `stage_json_response`, in a buffer reused across invocations.
+    staged: Mutex<Vec<u8>>,
 }
 
-impl RuntimeClient {
-    fn lock(&self) -> PyResult<MutexGuard<'_, Connection>> {
-        match self.connection.try_lock() {
-            Ok(guard) => Ok(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => Err(PyRuntimeError::new_err(
-                "RuntimeClient is already in use by another call",
-            )),
-        }
+fn lock<T>(mutex: &Mutex<T>) -> PyResult<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Ok(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => Err(PyRuntimeError::new_err(
+            "RuntimeClient is already in use by another call",
+        )),
     }
+}
 
-    /// Send one request and wait for its response, releasing the GIL and checking signals
-    /// every poll interval.
-    fn exchange(
-        &self,
-        py: Python<'_>,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        wait_for_event: bool,
-    ) -> PyResult<Response> {
-        let mut guard = self.lock()?;
-        let connection: &mut Connection = &mut guard;
-        py.detach(|| connection.send(method, path, headers, body))
-            .map_err(|err| os_error(&err))?;
-        loop {
-            match py.detach(|| connection.poll_response(body)) {
-                Ok(Some(response)) => return Ok(response),
-                Ok(None) => {
-                    let checked = py.check_signals().and_then(|()| {
-                        if wait_for_event {
-                            terminated()
-                        } else {
-                            Ok(())
-                        }
-                    });
-                    if let Err(err) = checked {
-                        connection.reset();
-                        return Err(err);
-                    }
+/// Send one request and wait for its response, releasing the GIL and checking signals every
+/// poll interval. The response body stays in `connection` (see `Connection::body`).
+fn exchange(
+    py: Python<'_>,
+    connection: &mut Connection,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    wait_for_event: bool,
+) -> PyResult<Response> {
+    py.detach(|| connection.send(method, path, headers, body))
+        .map_err(|err| os_error(&err))?;
+    loop {
+        match py.detach(|| connection.poll_response(body)) {
+            Ok(Some(response)) => return Ok(response),
+            Ok(None) => {
+                let checked =
+                    py.check_signals().and_then(
+                        |()| {
+                            if wait_for_event {
+                                terminated()
+                            } else {
+                                Ok(())
+                            }
+                        },
+                    );
+                if let Err(err) = checked {
+                    connection.reset();
+                    return Err(err);
                 }
-                Err(err) => return Err(os_error(&err)),
             }
+            Err(err) => return Err(os_error(&err)),
         }
-    }
-
-    fn post(
-        &self,
-        py: Python<'_>,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> PyResult<u16> {
-        Ok(self
-            .exchange(py, "POST", path, headers, body, false)?
-            .status)
     }
 }
 
@@ -144,23 +94,29 @@ fn with_invocation_id<'a>(
     headers
 }
 
-#[pymethods]
+fn response_path(request_id: &str) -> String {
+    format!("/2018-06-01/runtime/invocation/{request_id}/response")
+}
+
 impl RuntimeClient {
-    /// A client of the Runtime API at `address` (`host:port`); connects on first use.
-    #[new]
-    fn new(address: String) -> Self {
-        install_sigterm_handler();
-        RuntimeClient {
-            connection: Mutex::new(Connection::new(address)),
-        }
+    fn post(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> PyResult<u16> {
+        let mut connection = lock(&self.connection)?;
+        Ok(exchange(py, &mut connection, "POST", path, headers, body, false)?.status)
     }
 
-    /// Wait for the next invocation: `(event bytes, headers with lower-case names)`.
-    ///
-    /// Raises `SystemExit(0)` once SIGTERM has been received.
-    fn next<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyDict>)> {
+    /// Wait on `/next`; the event body is left in `connection`.
+    fn next_invocation<'py>(
+        py: Python<'py>,
+        connection: &mut Connection,
+    ) -> PyResult<(Response, Bound<'py, PyDict>)> {
         terminated()?;
-        let response = self.exchange(py, "GET", NEXT_PATH, &[], &[], true)?;
+        let response = exchange(py, connection, "GET", NEXT_PATH, &[], &[], true)?;
         if response.status != 200 {
             return Err(PyRuntimeError::new_err(format!(
                 "Failed to get next invocation. Http Response code: {}",
@@ -171,7 +127,55 @@ impl RuntimeClient {
         for (name, value) in &response.headers {
             headers.set_item(name, value)?;
         }
-        Ok((PyBytes::new(py, &response.body), headers))
+        Ok((response, headers))
+    }
+}
+
+#[pymethods]
+impl RuntimeClient {
+    /// A client of the Runtime API at `address` (`host:port`); connects on first use.
+    #[new]
+    fn new(address: String) -> Self {
+        install_sigterm_handler();
+        RuntimeClient {
+            connection: Mutex::new(Connection::new(address)),
+            staged: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wait for the next invocation: `(event bytes, headers with lower-case names)`.
+    ///
+    /// Raises `SystemExit(0)` once SIGTERM has been received.
+    fn next<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyDict>)> {
+        let mut connection = lock(&self.connection)?;
+        let (response, headers) = Self::next_invocation(py, &mut connection)?;
+        Ok((PyBytes::new(py, connection.body(&response)), headers))
+    }
+
+    /// Wait for the next invocation: `(event, headers with lower-case names, decoded)`.
+    ///
+    /// An `application/json` event made of plain JSON values is decoded straight from the
+    /// receive buffer (`decoded` is true); any other event comes as its raw `bytes`.
+    /// Raises `SystemExit(0)` once SIGTERM has been received.
+    fn next_event<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>, bool)> {
+        let mut connection = lock(&self.connection)?;
+        let (response, headers) = Self::next_invocation(py, &mut connection)?;
+        let body = connection.body(&response);
+        // The last Content-Type wins, as in the headers dict.
+        let content_type = response
+            .headers
+            .iter()
+            .rev()
+            .find(|h| h.0 == "content-type");
+        if content_type.is_some_and(|(_, value)| value == JSON_CONTENT_TYPE) {
+            if let Ok(event) = event_json::loads(py, body) {
+                return Ok((event, headers, true));
+            }
+        }
+        Ok((PyBytes::new(py, body).into_any(), headers, false))
     }
 
     /// Post a result; returns the HTTP status (202 when accepted).
@@ -184,9 +188,43 @@ impl RuntimeClient {
         content_type: &str,
         invocation_id: Option<&str>,
     ) -> PyResult<u16> {
-        let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
         let headers = with_invocation_id(vec![("Content-Type", content_type)], invocation_id);
-        self.post(py, &path, &headers, body.as_bytes())
+        self.post(py, &response_path(request_id), &headers, body.as_bytes())
+    }
+
+    /// Encode `value` as the JSON body for `post_staged_response`, into a buffer the client
+    /// reuses; `False` (nothing staged) when it holds anything but exact `dict`/`list`/
+    /// `tuple`/`str`/`int`/finite `float`/`bool`/`None`/`Decimal` (the caller then applies
+    /// the full rules).
+    fn stage_json_response(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let mut staged = lock(&self.staged)?;
+        staged.clear();
+        if result_json::dumps_into(&mut staged, value).is_ok() {
+            return Ok(true);
+        }
+        staged.clear();
+        Ok(false)
+    }
+
+    /// Post the JSON body staged by `stage_json_response` as a result; returns the HTTP status.
+    #[pyo3(signature = (request_id, invocation_id=None))]
+    fn post_staged_response(
+        &self,
+        py: Python<'_>,
+        request_id: &str,
+        invocation_id: Option<&str>,
+    ) -> PyResult<u16> {
+        let mut staged = lock(&self.staged)?;
+        if staged.is_empty() {
+            return Err(PyRuntimeError::new_err("no JSON response is staged"));
+        }
+        let headers = with_invocation_id(vec![("Content-Type", JSON_CONTENT_TYPE)], invocation_id);
+        let status = self.post(py, &response_path(request_id), &headers, &staged);
+        if staged.capacity() > RETAINED_BYTES {
+            *staged = Vec::new();
+        }
+        staged.clear();
+        status
     }
 
     /// Post a handler error (JSON body); returns the HTTP status.
@@ -202,7 +240,7 @@ impl RuntimeClient {
     ) -> PyResult<u16> {
         let path = format!("/2018-06-01/runtime/invocation/{request_id}/error");
         let mut headers = vec![
-            ("Content-Type", "application/json"),
+            ("Content-Type", JSON_CONTENT_TYPE),
             (ERROR_TYPE_HEADER, error_type),
         ];
         if let Some(cause) = xray_cause.filter(|cause| !cause.is_empty()) {
@@ -220,7 +258,7 @@ impl RuntimeClient {
         error_type: &str,
     ) -> PyResult<u16> {
         let headers = [
-            ("Content-Type", "application/json"),
+            ("Content-Type", JSON_CONTENT_TYPE),
             (ERROR_TYPE_HEADER, error_type),
         ];
         self.post(py, INIT_ERROR_PATH, &headers, body.as_bytes())
@@ -242,8 +280,12 @@ impl RuntimeClient {
             headers.push((ERROR_TYPE_HEADER, error_type));
         }
         let body = body.map_or(&[][..], |b| b.as_bytes());
-        let response = self.exchange(py, method, path, &headers, body, false)?;
-        Ok((response.status, PyBytes::new(py, &response.body)))
+        let mut connection = lock(&self.connection)?;
+        let response = exchange(py, &mut connection, method, path, &headers, body, false)?;
+        Ok((
+            response.status,
+            PyBytes::new(py, connection.body(&response)),
+        ))
     }
 
     /// Decode JSON made of plain JSON values; raises `ValueError` for anything else

@@ -76,6 +76,10 @@ pub struct Args {
     pub region: String,
     /// Python runtime for HANDLER.
     pub python_runtime: PythonRuntime,
+    /// CPU quota by memory.
+    pub cpu_by_memory: bool,
+    /// Freeze between invocations.
+    pub freeze: bool,
 }
 
 /// The outcome of parsing.
@@ -121,8 +125,6 @@ const VALUE_OPTIONS: &[&str] = &[
 const NOT_YET: &[&str] = &[
     "--config",
     "--template",
-    "--cpu-by-memory",
-    "--freeze",
     "--watch",
     "--layer",
     "--extensions-dir",
@@ -134,6 +136,7 @@ const NOT_YET: &[&str] = &[
 /// Parse `argv` (program name first), reading defaults from `env`.
 pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     let mut values: Vec<(&str, String)> = Vec::new();
+    let mut switches: Vec<&str> = Vec::new();
     let mut positional: Vec<String> = Vec::new();
     let mut i = 1;
     while i < argv.len() {
@@ -152,6 +155,14 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
             "-V" | "--version" => return Ok(Parsed::Version),
             // RIE's init caching is SnapStart-like; accepted, emulated as a normal cold start.
             "--enable-init-caching" | "--snapstart" => continue,
+            "--cpu-by-memory" | "--freeze" => {
+                switches.push(if arg == "--freeze" {
+                    "--freeze"
+                } else {
+                    "--cpu-by-memory"
+                });
+                continue;
+            }
             _ => {}
         }
         let (name, inline) = match arg.split_once('=') {
@@ -184,7 +195,9 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
             .map(|(_, v)| v.clone())
             .or_else(|| var.iter().find_map(|v| env(v).filter(|s| !s.is_empty())))
     };
-    let args = build(&get, positional, env)?;
+    let mut args = build(&get, positional, env)?;
+    args.cpu_by_memory = switches.contains(&"--cpu-by-memory");
+    args.freeze = switches.contains(&"--freeze");
     Ok(Parsed::Serve(Box::new(args)))
 }
 
@@ -208,45 +221,8 @@ fn build(
                 }
             }
         };
-    let invoke_address = address(
-        "--runtime-interface-emulator-address",
-        &get("--runtime-interface-emulator-address", &[]).unwrap_or(DEFAULT_INVOKE_ADDRESS.into()),
-    )?;
-    let runtime_api_address = address(
-        "--runtime-api-address",
-        &get("--runtime-api-address", &[]).unwrap_or(DEFAULT_RUNTIME_API_ADDRESS.into()),
-    )?;
-    if !runtime_api_address.ip().is_loopback() {
-        return Err(UsageError(format!(
-            "--runtime-api-address: {runtime_api_address} is not a loopback address"
-        )));
-    }
-    let log_level = match get("--log-level", &["LOG_LEVEL"]) {
-        None => LogLevel::Info,
-        Some(v) => LogLevel::parse(&v).ok_or_else(|| {
-            UsageError(format!(
-                "--log-level: {v:?} is not one of error, warn, info, debug"
-            ))
-        })?,
-    };
-    let on_throttle = match get("--on-throttle", &[]).as_deref() {
-        None | Some("reject") => ThrottlePolicy::Reject,
-        Some("queue") => ThrottlePolicy::Queue,
-        Some(v) => {
-            return Err(UsageError(format!(
-                "--on-throttle: {v:?} is not reject or queue"
-            )))
-        }
-    };
-    let python_runtime = match get("--runtime", &[]).as_deref() {
-        None | Some("builtin") => PythonRuntime::Builtin,
-        Some("awslambdaric") => PythonRuntime::Awslambdaric,
-        Some(v) => {
-            return Err(UsageError(format!(
-                "--runtime: {v:?} is not builtin or awslambdaric"
-            )))
-        }
-    };
+    let (invoke_address, runtime_api_address) = addresses(get)?;
+    let (log_level, on_throttle, python_runtime) = choices(get)?;
     let reserved_concurrency = match get("--reserved-concurrency", &[]) {
         None => None,
         Some(_) => Some(int(
@@ -321,7 +297,62 @@ fn build(
         account_id: get("--account-id", &["AWS_ACCOUNT_ID"]).unwrap_or(DEFAULT_ACCOUNT_ID.into()),
         region: get("--region", &["AWS_REGION"]).unwrap_or(DEFAULT_REGION.into()),
         python_runtime,
+        cpu_by_memory: false,
+        freeze: false,
     })
+}
+
+/// The Invoke API and Runtime API addresses.
+fn addresses(
+    get: &dyn Fn(&str, &[&str]) -> Option<String>,
+) -> Result<(SocketAddr, SocketAddr), UsageError> {
+    let invoke_address = address(
+        "--runtime-interface-emulator-address",
+        &get("--runtime-interface-emulator-address", &[]).unwrap_or(DEFAULT_INVOKE_ADDRESS.into()),
+    )?;
+    let runtime_api_address = address(
+        "--runtime-api-address",
+        &get("--runtime-api-address", &[]).unwrap_or(DEFAULT_RUNTIME_API_ADDRESS.into()),
+    )?;
+    if !runtime_api_address.ip().is_loopback() {
+        return Err(UsageError(format!(
+            "--runtime-api-address: {runtime_api_address} is not a loopback address"
+        )));
+    }
+    Ok((invoke_address, runtime_api_address))
+}
+
+/// The options that take one of a few words.
+fn choices(
+    get: &dyn Fn(&str, &[&str]) -> Option<String>,
+) -> Result<(LogLevel, ThrottlePolicy, PythonRuntime), UsageError> {
+    let log_level = match get("--log-level", &["LOG_LEVEL"]) {
+        None => LogLevel::Info,
+        Some(v) => LogLevel::parse(&v).ok_or_else(|| {
+            UsageError(format!(
+                "--log-level: {v:?} is not one of error, warn, info, debug"
+            ))
+        })?,
+    };
+    let on_throttle = match get("--on-throttle", &[]).as_deref() {
+        None | Some("reject") => ThrottlePolicy::Reject,
+        Some("queue") => ThrottlePolicy::Queue,
+        Some(v) => {
+            return Err(UsageError(format!(
+                "--on-throttle: {v:?} is not reject or queue"
+            )))
+        }
+    };
+    let python_runtime = match get("--runtime", &[]).as_deref() {
+        None | Some("builtin") => PythonRuntime::Builtin,
+        Some("awslambdaric") => PythonRuntime::Awslambdaric,
+        Some(v) => {
+            return Err(UsageError(format!(
+                "--runtime: {v:?} is not builtin or awslambdaric"
+            )))
+        }
+    };
+    Ok((log_level, on_throttle, python_runtime))
 }
 
 /// `H:P` (an empty host means every interface; port 0 means an ephemeral port).

@@ -39,6 +39,8 @@ Options (flag > environment variable > default):
   --account-id ID              [012345678912] (AWS_ACCOUNT_ID)
   --region R                   [us-east-1] (AWS_REGION)
   --runtime builtin|awslambdaric  Python runtime for a HANDLER [builtin]
+  --cpu-by-memory              CPU quota of memory/1769 vCPUs, as on AWS [off]
+  --freeze                     freeze environments between invocations, as AWS does [off]
   --enable-init-caching, --snapstart  accepted (served as ordinary cold starts)
   -h, --help                   this text
   -V, --version                the version
@@ -177,10 +179,23 @@ fn function_config(
     f.max_concurrency = args.max_concurrency;
     f.idle_timeout = Duration::from_secs(args.idle_timeout_s);
     f.runtime_api_address = Some(args.runtime_api_address);
+    f.cpu_by_memory = args.cpu_by_memory;
+    f.freeze = args.freeze;
     f
 }
 
 async fn serve(args: Args, command: Vec<String>, python_version: Option<String>) -> i32 {
+    let capabilities = crate::environment::sandbox::Capabilities::get();
+    if capabilities.namespaces {
+        let code_dir = std::fs::canonicalize(&args.code_dir).unwrap_or(args.code_dir.clone());
+        if code_dir.starts_with("/tmp") {
+            eprintln!(
+                "lambda-rie: --code-dir: {} is under /tmp, which every execution environment replaces with its own private /tmp; serve the code from another directory",
+                code_dir.display()
+            );
+            return 2;
+        }
+    }
     pid1::become_subreaper();
     let mut config = EmulatorConfig::new(args.invoke_address);
     config.max_environments = args.max_environments;
@@ -211,6 +226,10 @@ async fn serve(args: Args, command: Vec<String>, python_version: Option<String>)
             args.code_dir.display(),
             args.handler.as_deref().unwrap_or("")
         ),
+    );
+    logs::message(
+        LogLevel::Info,
+        &capabilities.describe(args.cpu_by_memory, args.freeze),
     );
     logs::message(
         LogLevel::Info,

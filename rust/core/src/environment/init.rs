@@ -64,6 +64,7 @@ impl ExecutionEnvironment {
             cwd: &cfg.code_dir,
             env: &self.variables,
             log_pipe: self.logs.write_end(),
+            join: self.sandbox.join_spec(),
         };
         let process = RuntimeProcess::spawn(&spec)
             .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?;

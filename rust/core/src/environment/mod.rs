@@ -3,8 +3,10 @@
 //! crash, exactly as an AWS Lambda execution environment does.
 
 mod init;
+mod limits;
 mod log_stream;
 pub mod process;
+pub mod sandbox;
 pub mod variables;
 
 use std::fmt::Write as _;
@@ -23,6 +25,7 @@ use crate::runtime_api::RuntimeApi;
 use crate::CoreError;
 use log_stream::LogStream;
 use process::{ExitInfo, RuntimeProcess};
+use sandbox::Sandbox;
 
 /// What every environment of one function shares.
 #[derive(Debug)]
@@ -74,6 +77,9 @@ pub struct ExecutionEnvironment {
     process: Mutex<Option<Arc<RuntimeProcess>>>,
     start_lock: tokio::sync::Mutex<()>,
     initialization_type: InitializationType,
+    sandbox: Sandbox,
+    /// Invocations in flight; freezing and thawing happen under this lock.
+    in_flight: Mutex<u32>,
 }
 
 /// How the runtime that serves an invocation came to be.
@@ -86,23 +92,32 @@ struct Started {
 }
 
 impl ExecutionEnvironment {
-    /// Create an environment listening on `runtime_api` (no runtime process yet).
+    /// Create an environment listening on `runtime_api` (or on `listener`, bound earlier to
+    /// that address); no runtime process yet.
     pub async fn create(
         id: u64,
         function: Arc<FunctionContext>,
         runtime_api: SocketAddr,
+        listener: Option<std::net::TcpListener>,
         initialization_type: InitializationType,
     ) -> Result<Self, CoreError> {
-        let api = RuntimeApi::bind(runtime_api).await?;
+        let api = RuntimeApi::bind(runtime_api, listener).await?;
         let logs = LogStream::start()?;
+        let config = function.config.clone();
+        let sandbox = tokio::task::spawn_blocking(move || Sandbox::create(id, &config))
+            .await
+            .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
         let log_stream_name = variables::new_log_stream_name();
-        let variables = variables::runtime_environment(&variables::EnvironmentFacts {
+        let mut variables = variables::runtime_environment(&variables::EnvironmentFacts {
             function: &function.config,
             region: &function.region,
             runtime_api: api.addr(),
             log_stream_name: &log_stream_name,
             initialization_type: initialization_type.as_str(),
         });
+        if let Some(dir) = sandbox.tmpdir() {
+            variables.push(("TMPDIR".to_owned(), dir.to_string_lossy().into_owned()));
+        }
         Ok(Self {
             id,
             function,
@@ -112,6 +127,8 @@ impl ExecutionEnvironment {
             process: Mutex::new(None),
             start_lock: tokio::sync::Mutex::new(()),
             initialization_type,
+            sandbox,
+            in_flight: Mutex::new(0),
         })
     }
 
@@ -157,6 +174,13 @@ impl ExecutionEnvironment {
 
     /// Run one invocation to its outcome; never fails, every invocation gets an answer.
     pub async fn invoke(&self, invocation: Arc<Invocation>) -> Outcome {
+        self.enter_invocation();
+        let outcome = self.invoke_inner(invocation).await;
+        self.leave_invocation();
+        outcome
+    }
+
+    async fn invoke_inner(&self, invocation: Arc<Invocation>) -> Outcome {
         self.logs.begin(&invocation.request_id);
         let started = match self.live_process() {
             Some(process) => Started {
@@ -218,10 +242,16 @@ impl ExecutionEnvironment {
             }
         };
         let process = &started.process;
+        let guard = self.limit_guard();
         let ended = tokio::select! {
             biased;
             reply = answer => Ended::Reply(reply),
-            info = process.wait() => Ended::Exited(info),
+            info = process.wait() => if guard.killed_for_memory(self) {
+                Ended::OutOfMemory
+            } else {
+                Ended::Exited(info)
+            },
+            () = self.memory_exceeded() => Ended::OutOfMemory,
             () = tokio::time::sleep_until(deadline.into()) => Ended::Timeout,
         };
         let duration_ms = phase_start.elapsed().as_secs_f64() * 1000.0;
@@ -251,6 +281,13 @@ impl ExecutionEnvironment {
                 let body = closing.crash(&inv.request_id, info);
                 (OutcomeKind::Crash, Bytes::from(body), None)
             }
+            Ended::OutOfMemory => {
+                self.api.state().abandon(&inv.request_id);
+                process.kill().await;
+                self.forget_process(process);
+                let body = closing.out_of_memory(&inv.request_id);
+                (OutcomeKind::Crash, Bytes::from(body), None)
+            }
             Ended::Timeout => {
                 self.api.state().abandon(&inv.request_id);
                 let elapsed = phase_start.elapsed().as_secs_f64();
@@ -262,6 +299,16 @@ impl ExecutionEnvironment {
             }
         };
         let memory_mb = process.peak_memory_kb().div_ceil(1024);
+        let (kind, payload) = self
+            .after_invocation(
+                &guard,
+                process,
+                &inv.request_id,
+                &mut closing,
+                kind,
+                payload,
+            )
+            .await;
         self.finish(inv, closing, memory_mb, kind, payload, content_type)
             .await
     }
@@ -308,6 +355,7 @@ impl ExecutionEnvironment {
 
     /// Stop the runtime: SIGTERM to its group, SIGKILL after the grace period.
     pub async fn stop(&self) {
+        self.thaw();
         let process = self.slot().take();
         if let Some(p) = process {
             p.stop(STOP_GRACE).await;
@@ -319,6 +367,7 @@ impl ExecutionEnvironment {
 enum Ended {
     Reply(RuntimeReply),
     Exited(ExitInfo),
+    OutOfMemory,
     Timeout,
 }
 
@@ -355,6 +404,16 @@ impl Closing {
         self.lines.push_str("\nRuntime.ExitError\n");
         self.status = Some("Runtime.ExitError".to_owned());
         aws::platform_error("Runtime.ExitError", &message)
+    }
+
+    /// An out-of-memory kill: the log lines, the REPORT status and the payload.
+    fn out_of_memory(&mut self, request_id: &str) -> String {
+        let message =
+            format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed");
+        self.lines.push_str(&message);
+        self.lines.push_str("\nRuntime.OutOfMemory\n");
+        self.status = Some("Runtime.OutOfMemory".to_owned());
+        aws::platform_error("Runtime.OutOfMemory", &message)
     }
 
     /// A timeout: the log line; Duration is the configured timeout.

@@ -105,6 +105,8 @@ pub struct SpawnSpec<'a> {
     pub env: &'a [(String, String)],
     /// Write end of the environment's log pipe (stdout and stderr both go there).
     pub log_pipe: &'a OwnedFd,
+    /// How to enter the environment's sandbox before exec.
+    pub join: super::sandbox::JoinSpec,
 }
 
 /// A running (or exited, not yet replaced) runtime process, leader of its own process group.
@@ -128,12 +130,17 @@ impl RuntimeProcess {
             .stdout(Stdio::from(spec.log_pipe.try_clone()?))
             .stderr(Stdio::from(spec.log_pipe.try_clone()?))
             .process_group(0);
+        let join = spec.join.clone();
+        // NOTE: absolute, because entering a mount namespace resets the working directory.
+        let absolute = std::fs::canonicalize(spec.cwd)?;
+        let cwd = std::ffi::CString::new(absolute.as_os_str().as_encoded_bytes())
+            .map_err(io::Error::other)?;
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 // NOTE: if the emulator dies without cleaning up, the kernel kills the runtime.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
+                join.enter(&cwd)
             });
         }
         let started = Instant::now();
@@ -347,6 +354,7 @@ mod tests {
             cwd: std::path::Path::new("."),
             env: &env,
             log_pipe: &w,
+            join: super::super::sandbox::JoinSpec::default(),
         };
         let p = RuntimeProcess::spawn(&spec).unwrap();
         let info = p.wait().await;
@@ -363,6 +371,7 @@ mod tests {
             cwd: std::path::Path::new("."),
             env: &env,
             log_pipe: &w,
+            join: super::super::sandbox::JoinSpec::default(),
         };
         let p = RuntimeProcess::spawn(&spec).unwrap();
         let info = p.kill().await.unwrap();

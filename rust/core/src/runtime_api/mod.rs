@@ -23,14 +23,22 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Bind `addr` (port 0 for an ephemeral port) and start serving.
-    pub async fn bind(addr: SocketAddr) -> Result<Self, CoreError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| CoreError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
+    /// Serve on `listener`, or bind `addr` (port 0 for an ephemeral port) first.
+    pub async fn bind(
+        addr: SocketAddr,
+        listener: Option<std::net::TcpListener>,
+    ) -> Result<Self, CoreError> {
+        let bind_error = |source| CoreError::Bind {
+            addr: addr.to_string(),
+            source,
+        };
+        let listener = match listener {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                TcpListener::from_std(l)?
+            }
+            None => TcpListener::bind(addr).await.map_err(bind_error)?,
+        };
         let addr = listener.local_addr()?;
         let state = Arc::new(RuntimeApiState::new());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

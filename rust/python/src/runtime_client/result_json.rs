@@ -27,6 +27,12 @@ pub fn dumps(value: &Bound<'_, PyAny>) -> Result<Vec<u8>, Declined> {
     Ok(out)
 }
 
+/// [`dumps`] appending to `out`, whose capacity the caller reuses; on `Declined`, `out` holds
+/// a partial document.
+pub fn dumps_into(out: &mut Vec<u8>, value: &Bound<'_, PyAny>) -> Result<(), Declined> {
+    write_value(out, value, 0)
+}
+
 fn write_value(out: &mut Vec<u8>, value: &Bound<'_, PyAny>, depth: u32) -> Result<(), Declined> {
     if value.is_exact_instance_of::<PyString>() {
         write_str(out, value)

@@ -1,0 +1,158 @@
+//! Limits enforced around each invocation: out-of-memory detection, the process limit, the
+//! fallback `/tmp` size, and freezing the environment between invocations (SPEC 5).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::process::RuntimeProcess;
+use super::{Closing, ExecutionEnvironment};
+use crate::aws;
+use crate::invocation::OutcomeKind;
+
+/// How often anonymous memory is sampled while an invocation runs.
+const MEMORY_SAMPLE: Duration = Duration::from_millis(10);
+
+/// Counters read when an invocation starts, compared when it ends.
+pub(super) struct LimitGuard {
+    oom_kills: u64,
+    pid_limit_hits: u64,
+}
+
+impl LimitGuard {
+    /// Whether the kernel killed the runtime for memory since the invocation started.
+    pub(super) fn killed_for_memory(&self, env: &ExecutionEnvironment) -> bool {
+        env.sandbox
+            .cgroup
+            .as_ref()
+            .is_some_and(|c| c.oom_kills() > self.oom_kills)
+    }
+}
+
+impl ExecutionEnvironment {
+    /// Read the counters the invocation's end is compared with.
+    pub(super) fn limit_guard(&self) -> LimitGuard {
+        let cg = self.sandbox.cgroup.as_ref();
+        LimitGuard {
+            oom_kills: cg.map_or(0, super::sandbox::cgroup::EnvironmentCgroup::oom_kills),
+            pid_limit_hits: cg.map_or(0, super::sandbox::cgroup::EnvironmentCgroup::pid_limit_hits),
+        }
+    }
+
+    /// Resolves when the runtime's anonymous memory exceeds the function's memory size.
+    /// Only needed while `/tmp` pages are charged to the same cgroup (its limit then includes
+    /// the ephemeral storage); otherwise the kernel's own limit is the function's memory.
+    pub(super) async fn memory_exceeded(&self) {
+        let needed = self.sandbox.cgroup.is_some() && self.sandbox.tmpdir().is_none();
+        if !needed {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(MEMORY_SAMPLE).await;
+            if self.sandbox.over_memory() {
+                return;
+            }
+        }
+    }
+
+    /// Checks after an invocation: a process-limit hit restarts the runtime (so the processes it
+    /// left go too); an over-full fallback `/tmp` fails the invocation and discards the runtime.
+    pub(super) async fn after_invocation(
+        &self,
+        guard: &LimitGuard,
+        process: &Arc<RuntimeProcess>,
+        request_id: &str,
+        closing: &mut Closing,
+        kind: OutcomeKind,
+        payload: Bytes,
+    ) -> (OutcomeKind, Bytes) {
+        let hits = self
+            .sandbox
+            .cgroup
+            .as_ref()
+            .map_or(0, super::sandbox::cgroup::EnvironmentCgroup::pid_limit_hits);
+        if hits > guard.pid_limit_hits {
+            self.restart_runtime(process).await;
+        }
+        if self.sandbox.over_ephemeral() {
+            self.restart_runtime(process).await;
+            self.sandbox.tmp.clear();
+            let message = format!(
+                "RequestId: {request_id} Error: /tmp holds more than the function's ephemeral storage ({} MB)",
+                self.function.config.ephemeral_storage_mb
+            );
+            closing.status = Some("Runtime.EphemeralStorageExceeded".to_owned());
+            let body = aws::platform_error("Runtime.EphemeralStorageExceeded", &message);
+            return (OutcomeKind::Crash, Bytes::from(body));
+        }
+        (kind, payload)
+    }
+
+    async fn restart_runtime(&self, process: &Arc<RuntimeProcess>) {
+        if let Some(cg) = &self.sandbox.cgroup {
+            cg.kill_all();
+        }
+        process.kill().await;
+        self.forget_process(process);
+    }
+
+    /// An invocation begins: thaw the environment if it was frozen.
+    pub(super) fn enter_invocation(&self) {
+        let mut n = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *n == 0 && self.sandbox.freeze {
+            self.set_frozen(false);
+        }
+        *n += 1;
+    }
+
+    /// An invocation ended: freeze the environment when it has nothing left to run.
+    pub(super) fn leave_invocation(&self) {
+        let mut n = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *n -= 1;
+        if *n == 0 && self.sandbox.freeze {
+            self.set_frozen(true);
+        }
+    }
+
+    /// Thaw regardless of the count (before stopping the runtime).
+    pub(super) fn thaw(&self) {
+        if self.sandbox.freeze {
+            self.set_frozen(false);
+        }
+    }
+
+    fn set_frozen(&self, frozen: bool) {
+        let done = self
+            .sandbox
+            .cgroup
+            .as_ref()
+            .is_some_and(|c| c.set_frozen(frozen));
+        if !done {
+            if let Some(p) = self.live_process() {
+                p.signal_group(if frozen { libc::SIGSTOP } else { libc::SIGCONT });
+            }
+        }
+    }
+
+    /// Whether the environment is frozen now.
+    pub fn is_frozen(&self) -> bool {
+        self.sandbox.freeze
+            && *self
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                == 0
+            && self
+                .sandbox
+                .cgroup
+                .as_ref()
+                .is_none_or(super::sandbox::cgroup::EnvironmentCgroup::is_frozen)
+    }
+}

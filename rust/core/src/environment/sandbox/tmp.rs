@@ -1,0 +1,156 @@
+//! A private `/tmp` per execution environment: a mount namespace holding a size-limited tmpfs
+//! at `/tmp`, kept alive by an open namespace file descriptor (not by any runtime process), so
+//! `/tmp` survives timeout and crash restarts and goes away with the environment.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// How an environment's `/tmp` is provided.
+#[derive(Debug)]
+pub enum PrivateTmp {
+    /// Runtimes join this mount namespace, where `/tmp` is the environment's own tmpfs.
+    Namespace(OwnedFd),
+    /// Namespaces refused: `TMPDIR` points at this directory, checked for size after each invocation.
+    Directory(PathBuf),
+}
+
+impl PrivateTmp {
+    /// A mount namespace with a tmpfs of `size_mb` at `/tmp`.
+    pub fn namespace(size_mb: u32) -> io::Result<Self> {
+        let options = CString::new(format!("size={size_mb}m,mode=1777"))
+            .map_err(|_| io::Error::other("bad tmpfs options"))?;
+        let (ready_r, ready_w) = pipe()?;
+        let (done_r, done_w) = pipe()?;
+        // SAFETY: the child only makes async-signal-safe system calls, then _exit()s.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            // SAFETY: child side, system calls only.
+            unsafe {
+                // The child keeps only its own ends, so that the parent closing `done_w` is seen.
+                libc::close(ready_r.as_raw_fd());
+                libc::close(done_w.as_raw_fd());
+                prepare_and_wait(&options, ready_w.as_raw_fd(), done_r.as_raw_fd())
+            }
+        }
+        drop(ready_w);
+        drop(done_r);
+        let result = read_byte(&ready_r).and_then(|ok| {
+            if ok == 1 {
+                open_namespace(pid)
+            } else {
+                Err(io::Error::other(
+                    "the kernel refused a private mount namespace",
+                ))
+            }
+        });
+        drop(done_w); // lets the child exit
+        let mut status = 0;
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        result.map(Self::Namespace)
+    }
+
+    /// A plain directory for `TMPDIR`, the fallback where namespaces are refused.
+    pub fn directory(env_id: u64) -> io::Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("lambda-rie-{}-env{env_id}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self::Directory(dir))
+    }
+
+    /// Empty the fallback directory (a discarded environment starts with an empty `/tmp`).
+    pub fn clear(&self) {
+        if let Self::Directory(dir) = self {
+            let _ = std::fs::remove_dir_all(dir);
+            let _ = std::fs::create_dir_all(dir);
+        }
+    }
+
+    /// Bytes stored under the fallback directory (0 for a namespace: the tmpfs enforces its size).
+    pub fn used_bytes(&self) -> u64 {
+        match self {
+            Self::Namespace(_) => 0,
+            Self::Directory(dir) => dir_size(dir),
+        }
+    }
+}
+
+impl Drop for PrivateTmp {
+    fn drop(&mut self) {
+        if let Self::Directory(dir) = self {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Child side: new mount namespace, private propagation, tmpfs at /tmp; report; wait; exit.
+unsafe fn prepare_and_wait(options: &CString, ready: i32, done: i32) -> ! {
+    // SAFETY: plain system calls with valid, NUL-terminated arguments.
+    unsafe {
+        let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+            && libc::mount(
+                c"none".as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) == 0
+            && libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/tmp".as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                options.as_ptr().cast(),
+            ) == 0;
+        let byte = u8::from(ok);
+        libc::write(ready, (&raw const byte).cast(), 1);
+        let mut buf = 0u8;
+        libc::read(done, (&raw mut buf).cast(), 1);
+        libc::_exit(0)
+    }
+}
+
+fn open_namespace(pid: i32) -> io::Result<OwnedFd> {
+    let path = CString::new(format!("/proc/{pid}/ns/mnt")).map_err(io::Error::other)?;
+    // SAFETY: open(2) with a valid path.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    crate::environment::process::log_pipe()
+}
+
+fn read_byte(fd: &OwnedFd) -> io::Result<u8> {
+    let mut b = 0u8;
+    // SAFETY: reading one byte into a local.
+    let n = unsafe { libc::read(fd.as_raw_fd(), (&raw mut b).cast(), 1) };
+    if n == 1 {
+        Ok(b)
+    } else {
+        Err(io::Error::other("the namespace helper exited early"))
+    }
+}
