@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::aws::ServiceError;
 use crate::config::ThrottlePolicy;
@@ -70,6 +70,9 @@ struct Pool {
     /// Whether the fixed Runtime API address is taken.
     fixed_address_taken: bool,
     shutting_down: bool,
+    /// Environments being created that have seats left.
+    pending: Vec<Pending>,
+    next_token: u64,
 }
 
 impl Pool {
@@ -91,7 +94,20 @@ enum Refused {
 /// What `acquire` hands out: a place in an environment, or the right to create one.
 enum Lease {
     Warm(Arc<ExecutionEnvironment>),
-    Cold { fixed_address: bool },
+    Cold {
+        fixed_address: bool,
+        token: u64,
+    },
+    /// A seat in a multi-concurrency environment that another invocation is creating.
+    Joining(watch::Receiver<Option<Arc<ExecutionEnvironment>>>),
+}
+
+/// An environment being created whose spare seats (multi-concurrency) others may take.
+struct Pending {
+    token: u64,
+    seats: u32,
+    joined: u32,
+    ready: watch::Sender<Option<Arc<ExecutionEnvironment>>>,
 }
 
 /// One function's pool of execution environments.
@@ -170,6 +186,7 @@ impl Scheduler {
         fixed_address: bool,
         init: InitializationType,
         busy: u32,
+        token: u64,
     ) -> Result<Arc<ExecutionEnvironment>, CoreError> {
         let addr = match (fixed_address, self.function.config.runtime_api_address) {
             (true, Some(a)) => a,
@@ -192,16 +209,24 @@ impl Scheduler {
                 let env = Arc::new(env);
                 let mut pool = self.pool();
                 pool.creating -= 1;
+                let pending = take_pending(&mut pool, token);
+                let joined = pending.as_ref().map_or(0, |p| p.joined);
                 pool.slots.push(Slot {
                     env: Arc::clone(&env),
-                    busy,
+                    busy: busy + joined,
                     starting: init == InitializationType::ProvisionedConcurrency,
                     last_used: Instant::now(),
                     fixed_address,
                 });
+                drop(pool);
+                if let Some(p) = pending {
+                    p.ready.send_replace(Some(Arc::clone(&env)));
+                }
                 Ok(env)
             }
             Err(e) => {
+                // Joiners see the sender dropped and fail too.
+                drop(take_pending(&mut self.pool(), token));
                 self.unreserve(fixed_address);
                 Err(e)
             }
@@ -240,7 +265,7 @@ impl Scheduler {
                 })?
             };
             envs.push(
-                self.create(fixed, InitializationType::ProvisionedConcurrency, 0)
+                self.create(fixed, InitializationType::ProvisionedConcurrency, 0, 0)
                     .await?,
             );
         }
@@ -286,14 +311,31 @@ impl Scheduler {
         let lease = if let Some(i) = pick {
             pool.slots[i].busy += 1;
             Lease::Warm(Arc::clone(&pool.slots[i].env))
+        } else if let Some(p) = pool.pending.iter_mut().find(|p| p.seats > 0) {
+            p.seats -= 1;
+            p.joined += 1;
+            Lease::Joining(p.ready.subscribe())
         } else {
+            let fixed_address = self.reserve(&mut pool)?;
+            pool.next_token += 1;
+            let token = pool.next_token;
+            if room > 1 {
+                pool.pending.push(Pending {
+                    token,
+                    seats: room - 1,
+                    joined: 0,
+                    ready: watch::channel(None).0,
+                });
+            }
             Lease::Cold {
-                fixed_address: self.reserve(&mut pool)?,
+                fixed_address,
+                token,
             }
         };
         // Invocations whose environment is being created are not in a slot yet.
+        let joined: u32 = pool.pending.iter().map(|p| p.joined).sum();
         self.metrics
-            .concurrency(pool.in_flight() + u64::from(pool.creating));
+            .concurrency(pool.in_flight() + u64::from(pool.creating + joined));
         Ok(lease)
     }
 
@@ -303,7 +345,11 @@ impl Scheduler {
             match self.acquire() {
                 Ok(lease) => break lease,
                 Err(Refused::ShuttingDown) => return Err(ServiceError::shutting_down()),
-                Err(Refused::Throttled { reserved }) if self.policy == ThrottlePolicy::Reject => {
+                // NOTE: with reserved concurrency 0 nothing will ever free up: throttle at once.
+                Err(Refused::Throttled { reserved })
+                    if self.policy == ThrottlePolicy::Reject
+                        || self.function.config.reserved_concurrency == Some(0) =>
+                {
                     self.metrics.throttled();
                     return Err(ServiceError::throttled(reserved));
                 }
@@ -321,10 +367,23 @@ impl Scheduler {
         };
         let env = match lease {
             Lease::Warm(env) => env,
-            Lease::Cold { fixed_address } => self
-                .create(fixed_address, InitializationType::OnDemand, 1)
+            Lease::Cold {
+                fixed_address,
+                token,
+            } => self
+                .create(fixed_address, InitializationType::OnDemand, 1, token)
                 .await
                 .map_err(|e| ServiceError::service(&e.to_string()))?,
+            Lease::Joining(mut ready) => {
+                let env = ready
+                    .wait_for(Option::is_some)
+                    .await
+                    .ok()
+                    .and_then(|e| e.clone());
+                env.ok_or_else(|| {
+                    ServiceError::service("the execution environment could not be created")
+                })?
+            }
         };
         let outcome = env.invoke(Arc::new(invocation)).await;
         self.metrics.invocation(
@@ -430,4 +489,10 @@ impl Scheduler {
             self.cap.give_back();
         }
     }
+}
+
+/// Remove and return the pending record of `token`.
+fn take_pending(pool: &mut Pool, token: u64) -> Option<Pending> {
+    let i = pool.pending.iter().position(|p| p.token == token)?;
+    Some(pool.pending.swap_remove(i))
 }
