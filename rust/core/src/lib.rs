@@ -5,10 +5,12 @@
 //! [`environment::ExecutionEnvironment`]; the runtime inside it talks to that environment's
 //! Runtime API listener (`runtime_api`) exactly as on AWS Lambda.
 
+pub mod async_queue;
 pub mod aws;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod destinations;
 pub mod emulator;
 pub mod environment;
 pub mod error;

@@ -341,13 +341,22 @@ impl Scheduler {
 
     /// Run `invocation` in an environment of this function, or refuse it with AWS's error.
     pub async fn invoke(&self, invocation: Invocation) -> Result<Outcome, ServiceError> {
+        self.invoke_with(invocation, self.policy).await
+    }
+
+    /// Run `invocation`, waiting for a free environment (`Queue`) or not (`Reject`).
+    pub async fn invoke_with(
+        &self,
+        invocation: Invocation,
+        policy: ThrottlePolicy,
+    ) -> Result<Outcome, ServiceError> {
         let lease = loop {
             match self.acquire() {
                 Ok(lease) => break lease,
                 Err(Refused::ShuttingDown) => return Err(ServiceError::shutting_down()),
                 // NOTE: with reserved concurrency 0 nothing will ever free up: throttle at once.
                 Err(Refused::Throttled { reserved })
-                    if self.policy == ThrottlePolicy::Reject
+                    if policy == ThrottlePolicy::Reject
                         || self.function.config.reserved_concurrency == Some(0) =>
                 {
                     self.metrics.throttled();

@@ -33,6 +33,10 @@ pub enum Program {
     Command(Vec<String>),
     /// `module.function` run by a Python runtime.
     Handler(String),
+    /// Every function of a `lambda-rie.toml`.
+    Config(PathBuf),
+    /// Every function of a SAM template.
+    Template(PathBuf),
 }
 
 /// A parsed command line.
@@ -80,6 +84,12 @@ pub struct Args {
     pub cpu_by_memory: bool,
     /// Freeze between invocations.
     pub freeze: bool,
+    /// How long shutdown waits for in-flight invocations and queued events, s.
+    pub shutdown_timeout_s: u32,
+    /// Where queued events are kept across a restart.
+    pub async_state: Option<PathBuf>,
+    /// Multiplies async delays and ages.
+    pub async_delay_scale: f64,
 }
 
 /// The outcome of parsing.
@@ -119,19 +129,15 @@ const VALUE_OPTIONS: &[&str] = &[
     "--account-id",
     "--region",
     "--runtime",
+    "--config",
+    "--template",
+    "--shutdown-timeout",
+    "--async-state",
+    "--async-retry-delay-scale",
 ];
 
 /// Options that are planned but not emulated in this version: refused rather than ignored.
-const NOT_YET: &[&str] = &[
-    "--config",
-    "--template",
-    "--watch",
-    "--layer",
-    "--extensions-dir",
-    "--async-state",
-    "--shutdown-timeout",
-    "--async-retry-delay-scale",
-];
+const NOT_YET: &[&str] = &["--watch", "--layer", "--extensions-dir"];
 
 /// Parse `argv` (program name first), reading defaults from `env`.
 pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
@@ -206,21 +212,9 @@ fn build(
     positional: Vec<String>,
     env: Env<'_>,
 ) -> Result<Args, UsageError> {
-    let int =
-        |name: &str, vars: &[&str], default: u32, range: (u32, u32)| -> Result<u32, UsageError> {
-            match get(name, vars) {
-                None => Ok(default),
-                Some(v) => {
-                    let n: u32 = v.trim().parse().map_err(|_| {
-                        UsageError(format!(
-                            "{name}: {v:?} is not a whole number ({}-{})",
-                            range.0, range.1
-                        ))
-                    })?;
-                    check_range(name, n, range).map_err(UsageError)
-                }
-            }
-        };
+    let int = |name: &str, vars: &[&str], default: u32, range: (u32, u32)| {
+        whole_number(get(name, vars), name, default, range)
+    };
     let (invoke_address, runtime_api_address) = addresses(get)?;
     let (log_level, on_throttle, python_runtime) = choices(get)?;
     let reserved_concurrency = match get("--reserved-concurrency", &[]) {
@@ -240,7 +234,8 @@ fn build(
         )));
     }
     let explicit_handler = get("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
-    let (program, handler) = program(positional, explicit_handler, env)?;
+    let (program, handler) = program_or_file(get, positional, explicit_handler, env)?;
+    let async_delay_scale = async_delay_scale(get)?;
     Ok(Args {
         program,
         invoke_address,
@@ -299,6 +294,14 @@ fn build(
         python_runtime,
         cpu_by_memory: false,
         freeze: false,
+        shutdown_timeout_s: int(
+            "--shutdown-timeout",
+            &[],
+            config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs() as u32,
+            (0, 3600),
+        )?,
+        async_state: get("--async-state", &[]).map(PathBuf::from),
+        async_delay_scale,
     })
 }
 
@@ -353,6 +356,73 @@ fn choices(
         }
     };
     Ok((log_level, on_throttle, python_runtime))
+}
+
+/// A whole-number option within `range`, or its default.
+fn whole_number(
+    value: Option<String>,
+    name: &str,
+    default: u32,
+    range: (u32, u32),
+) -> Result<u32, UsageError> {
+    let Some(v) = value else { return Ok(default) };
+    let n: u32 = v.trim().parse().map_err(|_| {
+        UsageError(format!(
+            "{name}: {v:?} is not a whole number ({}-{})",
+            range.0, range.1
+        ))
+    })?;
+    check_range(name, n, range).map_err(UsageError)
+}
+
+/// A function file (`--config`, `--template`), or the argument rule.
+fn program_or_file(
+    get: &dyn Fn(&str, &[&str]) -> Option<String>,
+    positional: Vec<String>,
+    explicit_handler: Option<String>,
+    env: Env<'_>,
+) -> Result<(Program, Option<String>), UsageError> {
+    let file = match (get("--config", &[]), get("--template", &[])) {
+        (Some(_), Some(_)) => {
+            return Err(UsageError("give --config or --template, not both".into()))
+        }
+        (Some(c), None) => Some(Program::Config(existing_file("--config", &c)?)),
+        (None, Some(t)) => Some(Program::Template(existing_file("--template", &t)?)),
+        (None, None) => None,
+    };
+    match file {
+        Some(_) if !positional.is_empty() => Err(UsageError(format!(
+            "{}: give either a function to serve or --config/--template",
+            positional[0]
+        ))),
+        Some(p) => Ok((p, None)),
+        None => program(positional, explicit_handler, env),
+    }
+}
+
+/// `--async-retry-delay-scale`: a number >= 0.
+fn async_delay_scale(get: &dyn Fn(&str, &[&str]) -> Option<String>) -> Result<f64, UsageError> {
+    match get("--async-retry-delay-scale", &[]) {
+        None => Ok(1.0),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--async-retry-delay-scale: {v:?} is not a number >= 0"
+                ))
+            }),
+    }
+}
+
+fn existing_file(flag: &str, value: &str) -> Result<PathBuf, UsageError> {
+    let p = PathBuf::from(value);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(UsageError(format!("{flag}: {value} is not a file")))
+    }
 }
 
 /// `H:P` (an empty host means every interface; port 0 means an ephemeral port).

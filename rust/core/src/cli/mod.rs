@@ -1,14 +1,15 @@
 //! The `lambda-rie` command line, shared by the native binary and the Python console script.
 
 pub mod args;
+mod functions;
 mod pid1;
 
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use args::{Args, Parsed, Program, PythonRuntime};
+use args::{Args, Parsed};
 
-use crate::config::{self, EmulatorConfig, EnvInheritance, FunctionConfig, LogLevel};
+use crate::config::{EmulatorConfig, FunctionConfig, LogLevel};
 use crate::emulator::Emulator;
 use crate::logs;
 
@@ -17,6 +18,7 @@ Usage:
   lambda-rie [OPTIONS] [--] COMMAND [ARGS...]   serve one function run by COMMAND
   lambda-rie [OPTIONS] HANDLER                  serve module.function with a Python runtime
   lambda-rie [OPTIONS]                          serve /var/task/bootstrap, /opt/bootstrap or /var/runtime/bootstrap
+  lambda-rie [OPTIONS] --config lambda-rie.toml | --template template.yaml   serve many functions
 
 Invoke: POST http://HOST:PORT/2015-03-31/functions/function/invocations
 
@@ -39,6 +41,11 @@ Options (flag > environment variable > default):
   --account-id ID              [012345678912] (AWS_ACCOUNT_ID)
   --region R                   [us-east-1] (AWS_REGION)
   --runtime builtin|awslambdaric  Python runtime for a HANDLER [builtin]
+  --config FILE                serve every function of a lambda-rie.toml
+  --template FILE              serve every function of a SAM template (python*, provided*)
+  --shutdown-timeout S         wait for in-flight invocations and queued events [10]
+  --async-state FILE           keep queued Event invocations across a restart
+  --async-retry-delay-scale F  multiply async retry delays, backoff and event age [1]
   --cpu-by-memory              CPU quota of memory/1769 vCPUs, as on AWS [off]
   --freeze                     freeze environments between invocations, as AWS does [off]
   --enable-init-caching, --snapstart  accepted (served as ordinary cold starts)
@@ -77,15 +84,15 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
             return 2;
         }
     };
-    let command = match runtime_command(&args, python) {
-        Ok(c) => c,
+    let (functions, warnings) = match functions::load(&args, python) {
+        Ok(f) => f,
         Err(msg) => {
             eprintln!("lambda-rie: {msg}");
             return 2;
         }
     };
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        return passthrough(&command, &args);
+        return passthrough(&functions[0].command, &args);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -97,51 +104,9 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
             return 1;
         }
     };
-    let code = runtime.block_on(serve(args, command, python.version.clone()));
+    let code = runtime.block_on(serve(args, functions, warnings));
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
-}
-
-/// The argv every environment runs.
-fn runtime_command(args: &Args, python: &PythonInfo) -> Result<Vec<String>, String> {
-    match &args.program {
-        Program::Command(argv) => Ok(argv.clone()),
-        Program::Handler(handler) => {
-            let module = match args.python_runtime {
-                PythonRuntime::Builtin => "lambda_rie.runtime",
-                PythonRuntime::Awslambdaric => "awslambdaric",
-            };
-            let known_present =
-                args.python_runtime == PythonRuntime::Builtin && python.has_builtin_runtime;
-            if !known_present && !python_has_module(&python.executable, module) {
-                return Err(format!(
-                    "{} cannot import {module}: install it (pip install {}) to serve {handler}",
-                    python.executable,
-                    module.split('.').next().unwrap_or(module).replace('_', "-")
-                ));
-            }
-            Ok(vec![
-                python.executable.clone(),
-                "-m".to_owned(),
-                module.to_owned(),
-                handler.clone(),
-            ])
-        }
-    }
-}
-
-fn python_has_module(python: &str, module: &str) -> bool {
-    std::process::Command::new(python)
-        .args([
-            "-c",
-            &format!(
-                "import importlib.util,sys; sys.exit(importlib.util.find_spec('{module}') is None)"
-            ),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// On AWS Lambda itself: become the runtime (what `lambda-entrypoint.sh` does).
@@ -156,44 +121,19 @@ fn passthrough(command: &[String], args: &Args) -> i32 {
     127
 }
 
-fn function_config(
-    args: &Args,
-    command: Vec<String>,
-    python_version: Option<String>,
-) -> FunctionConfig {
-    let mut f = FunctionConfig::new(&args.function_name, command, config::Defaults::CLI);
-    f.handler.clone_from(&args.handler);
-    if matches!(args.program, Program::Handler(_)) {
-        f.execution_env = Some(format!(
-            "AWS_Lambda_python{}",
-            python_version.unwrap_or_else(|| "3".to_owned())
-        ));
-    }
-    f.code_dir.clone_from(&args.code_dir);
-    f.timeout_s = args.timeout_s;
-    f.memory_mb = args.memory_mb;
-    f.ephemeral_storage_mb = args.ephemeral_storage_mb;
-    f.inherit_env = EnvInheritance::All;
-    f.reserved_concurrency = args.reserved_concurrency;
-    f.provisioned_concurrency = args.provisioned_concurrency;
-    f.max_concurrency = args.max_concurrency;
-    f.idle_timeout = Duration::from_secs(args.idle_timeout_s);
-    f.runtime_api_address = Some(args.runtime_api_address);
-    f.cpu_by_memory = args.cpu_by_memory;
-    f.freeze = args.freeze;
-    f
-}
-
-async fn serve(args: Args, command: Vec<String>, python_version: Option<String>) -> i32 {
+async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>) -> i32 {
     let capabilities = crate::environment::sandbox::Capabilities::get();
     if capabilities.namespaces {
-        let code_dir = std::fs::canonicalize(&args.code_dir).unwrap_or(args.code_dir.clone());
-        if code_dir.starts_with("/tmp") {
-            eprintln!(
-                "lambda-rie: --code-dir: {} is under /tmp, which every execution environment replaces with its own private /tmp; serve the code from another directory",
-                code_dir.display()
-            );
-            return 2;
+        for f in &functions {
+            let code_dir = std::fs::canonicalize(&f.code_dir).unwrap_or(f.code_dir.clone());
+            if code_dir.starts_with("/tmp") {
+                eprintln!(
+                    "lambda-rie: code directory {} of {} is under /tmp, which every execution environment replaces with its own private /tmp; serve the code from another directory",
+                    code_dir.display(),
+                    f.name
+                );
+                return 2;
+            }
         }
     }
     pid1::become_subreaper();
@@ -203,7 +143,13 @@ async fn serve(args: Args, command: Vec<String>, python_version: Option<String>)
     config.region.clone_from(&args.region);
     config.on_throttle = args.on_throttle;
     config.log_level = args.log_level;
-    let function = function_config(&args, command.clone(), python_version);
+    config.shutdown_timeout = Duration::from_secs(u64::from(args.shutdown_timeout_s));
+    config.async_state.clone_from(&args.async_state);
+    config.async_delay_scale = args.async_delay_scale;
+    logs::set_level(args.log_level);
+    for w in &warnings {
+        logs::message(LogLevel::Warn, w);
+    }
     let signals = match pid1::ShutdownSignals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -211,22 +157,28 @@ async fn serve(args: Args, command: Vec<String>, python_version: Option<String>)
             return 1;
         }
     };
-    let emulator = match Emulator::start(&config, vec![function]).await {
+    let described: Vec<String> = functions
+        .iter()
+        .map(|f| {
+            format!(
+                "exec '{}' (function={}, cwd={}, handler={})",
+                f.command.join(" "),
+                f.name,
+                f.code_dir.display(),
+                f.handler.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    let emulator = match Emulator::start(&config, functions).await {
         Ok(e) => e,
         Err(e) => {
             eprintln!("lambda-rie: {e}");
             return 1;
         }
     };
-    logs::message(
-        LogLevel::Info,
-        &format!(
-            "exec '{}' (cwd={}, handler={})",
-            command.join(" "),
-            args.code_dir.display(),
-            args.handler.as_deref().unwrap_or("")
-        ),
-    );
+    for line in &described {
+        logs::message(LogLevel::Info, line);
+    }
     logs::message(
         LogLevel::Info,
         &capabilities.describe(args.cpu_by_memory, args.freeze),

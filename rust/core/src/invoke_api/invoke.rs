@@ -67,8 +67,24 @@ pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -
     match kind {
         InvocationType::DryRun => return http::response(204, Bytes::new()),
         InvocationType::Event => {
-            let msg = "The Event invocation type is not supported yet by this emulator; use RequestResponse.";
-            return error_response(&ServiceError::invalid_parameter(msg), None);
+            let event = crate::async_queue::QueuedEvent {
+                function: target.scheduler.function().config.name.clone(),
+                request_id: crate::invocation::new_request_id(),
+                payload,
+                invoked_arn: target.invoked_arn,
+                trace_id: trace_id.unwrap_or_else(crate::invocation::new_trace_id),
+                accepted_ms: crate::clock::epoch_ms(),
+                attempts: 0,
+            };
+            let id = event.request_id.clone();
+            directory
+                .async_invoker
+                .enqueue(std::sync::Arc::clone(&target.scheduler), event);
+            let mut r = http::response(202, Bytes::new());
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                r.headers_mut().insert("x-amzn-requestid", v);
+            }
+            return r;
         }
         InvocationType::RequestResponse => {}
     }

@@ -1,5 +1,6 @@
 //! The Invoke API front (SPEC 2): `POST /2015-03-31/functions/{name}/invocations`.
 
+mod describe;
 mod invoke;
 pub mod routing;
 
@@ -31,6 +32,11 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
             hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
         );
         return r;
+    }
+    if method == Method::GET {
+        if let Some(r) = describe(&directory, &path) {
+            return r;
+        }
     }
     match (method, name) {
         // POST /2015-03-31/functions/{name}/invocations: Invoke.
@@ -73,4 +79,30 @@ pub fn error_response(err: &ServiceError, request_id: Option<&str>) -> Response 
         h.insert("retry-after", hyper::header::HeaderValue::from_static("1"));
     }
     r
+}
+
+/// `ListFunctions`, `GetFunction` and `GetFunctionConfiguration`.
+fn describe(directory: &Directory, path: &str) -> Option<Response> {
+    let rest = path.strip_prefix("/2015-03-31/functions")?;
+    let rest = rest.trim_start_matches('/');
+    if rest.is_empty() {
+        // GET /2015-03-31/functions/: ListFunctions.
+        return Some(http::json(200, describe::list_functions(directory)));
+    }
+    let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let name = routing::percent_decode(name);
+    let body = match directory.resolve(&name, None) {
+        Err(arn) => {
+            return Some(error_response(
+                &ServiceError::function_not_found(&arn),
+                None,
+            ))
+        }
+        // GET /2015-03-31/functions/{name}: GetFunction.
+        Ok(t) if tail.is_empty() => describe::get_function(t.scheduler.function()),
+        // GET /2015-03-31/functions/{name}/configuration: GetFunctionConfiguration.
+        Ok(t) if tail == "configuration" => describe::get_configuration(t.scheduler.function()),
+        Ok(_) => return None,
+    };
+    Some(http::json(200, body))
 }

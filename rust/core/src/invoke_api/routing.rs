@@ -18,6 +18,8 @@ pub struct Target {
 pub struct Directory {
     /// Every function; the first is the default (`function`).
     pub functions: Vec<Arc<Scheduler>>,
+    /// The queue of `Event` invocations.
+    pub async_invoker: Arc<crate::async_queue::AsyncInvoker>,
     /// Region of every ARN.
     pub region: String,
     /// Account of every ARN.
@@ -120,7 +122,8 @@ impl Directory {
         let Some(scheduler) = scheduler else {
             return Err(not_found());
         };
-        if qualifier.is_some_and(|q| q != LATEST) {
+        let aliases = &scheduler.function().config.aliases;
+        if qualifier.is_some_and(|q| q != LATEST && !aliases.iter().any(|(a, _)| a == q)) {
             return Err(not_found());
         }
         let base = self.arn(&scheduler.function().config.name);

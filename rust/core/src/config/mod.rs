@@ -1,5 +1,8 @@
 //! Function and emulator configuration: every limit and default lives here and only here.
 
+pub mod file;
+pub mod template;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -119,7 +122,65 @@ pub struct FunctionConfig {
     pub cpu_by_memory: bool,
     /// Freeze environments between invocations (`--freeze`).
     pub freeze: bool,
+    /// Aliases: qualifier -> version (only `$LATEST` exists here).
+    pub aliases: Vec<(String, String)>,
+    /// Async invocations: further attempts after a failure, 0-2.
+    pub maximum_retry_attempts: u32,
+    /// Async invocations: oldest event still processed.
+    pub maximum_event_age: Duration,
+    /// Async destination on success.
+    pub on_success: Option<Destination>,
+    /// Async destination on failure.
+    pub on_failure: Option<Destination>,
+    /// Dead-letter target: receives the original event of a failed async invocation.
+    pub dead_letter: Option<Destination>,
 }
+
+/// Where an async invocation record (or a dead letter) goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Another configured function, invoked asynchronously with the record.
+    Function(String),
+    /// A file that receives one JSON line per record.
+    File(PathBuf),
+    /// An HTTP endpoint that receives each record as a POST.
+    Http(String),
+}
+
+impl Destination {
+    /// Parse `function:NAME`, `file:PATH` (relative to `base`) or `http://...`.
+    pub fn parse(value: &str, base: &std::path::Path) -> Result<Self, String> {
+        if let Some(name) = value.strip_prefix("function:") {
+            return Ok(Self::Function(name.to_owned()));
+        }
+        if let Some(path) = value.strip_prefix("file:") {
+            return Ok(Self::File(base.join(path)));
+        }
+        if value.starts_with("http://") {
+            return Ok(Self::Http(value.to_owned()));
+        }
+        if value.starts_with("https://") {
+            return Err(format!(
+                "{value}: https destinations are not supported (no TLS in this build); use http://, file: or function:"
+            ));
+        }
+        Err(format!(
+            "{value}: a destination is function:NAME, file:PATH or http://URL"
+        ))
+    }
+}
+
+/// Async retries allowed (AWS: 0-2).
+pub const MAX_RETRY_ATTEMPTS: u32 = 2;
+/// Maximum event age range, seconds.
+pub const EVENT_AGE_RANGE: (u32, u32) = (60, 21_600);
+/// Delays before the async retries (AWS: about 1 minute, then 2 minutes).
+pub const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
+/// Backoff for events that cannot run at all (reserved concurrency 0): 1 s doubling, at most 300 s.
+pub const THROTTLE_BACKOFF: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(300));
+/// Total size of the variables a function declares.
+pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
 
 impl FunctionConfig {
     /// A function running `command`, with the given defaults for everything else.
@@ -142,12 +203,41 @@ impl FunctionConfig {
             runtime_api_address: None,
             cpu_by_memory: false,
             freeze: false,
+            aliases: Vec::new(),
+            maximum_retry_attempts: MAX_RETRY_ATTEMPTS,
+            maximum_event_age: Duration::from_secs(u64::from(EVENT_AGE_RANGE.1)),
+            on_success: None,
+            on_failure: None,
+            dead_letter: None,
         }
     }
 
     /// The function timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(u64::from(self.timeout_s))
+    }
+}
+
+/// How a `handler` function is run: the built-in Python runtime of a given interpreter.
+#[derive(Debug, Clone)]
+pub struct HandlerRuntime {
+    /// The interpreter.
+    pub python: String,
+    /// The module run with `-m` (`lambda_rie.runtime` or `awslambdaric`).
+    pub module: String,
+    /// `AWS_EXECUTION_ENV`, e.g. `AWS_Lambda_python3.11`.
+    pub execution_env: String,
+}
+
+impl HandlerRuntime {
+    /// The argv serving `handler`.
+    pub fn command(&self, handler: &str) -> Vec<String> {
+        vec![
+            self.python.clone(),
+            "-m".to_owned(),
+            self.module.clone(),
+            handler.to_owned(),
+        ]
     }
 }
 
@@ -201,8 +291,12 @@ pub struct EmulatorConfig {
     pub on_throttle: ThrottlePolicy,
     /// The emulator's own verbosity.
     pub log_level: LogLevel,
-    /// How long shutdown waits for in-flight invocations.
+    /// How long shutdown waits for in-flight invocations and queued events.
     pub shutdown_timeout: Duration,
+    /// Multiplies every async delay and age (retries, backoff, maximum event age).
+    pub async_delay_scale: f64,
+    /// Where queued events are kept across a restart.
+    pub async_state: Option<PathBuf>,
 }
 
 impl EmulatorConfig {
@@ -216,6 +310,8 @@ impl EmulatorConfig {
             on_throttle: ThrottlePolicy::Reject,
             log_level: LogLevel::Info,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            async_delay_scale: 1.0,
+            async_state: None,
         }
     }
 }

@@ -1,0 +1,232 @@
+//! `lambda-rie.toml` (SPEC 9): `[defaults]` and `[functions.NAME]` tables mapped onto
+//! [`FunctionConfig`]; every error names the file, the function and the key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use toml::{Table, Value};
+
+use super::{
+    check_range, Defaults, Destination, FunctionConfig, HandlerRuntime, EPHEMERAL_STORAGE_RANGE,
+    EVENT_AGE_RANGE, MAX_CONCURRENCY_RANGE, MAX_ENVIRONMENT_BYTES, MAX_RETRY_ATTEMPTS,
+    MEMORY_RANGE, RESERVED_CONCURRENCY_RANGE, TIMEOUT_RANGE,
+};
+
+/// Every key a function table (or `[defaults]`) may hold.
+const KEYS: &[&str] = &[
+    "handler",
+    "command",
+    "code_dir",
+    "timeout",
+    "memory",
+    "ephemeral_storage",
+    "environment",
+    "reserved_concurrency",
+    "provisioned_concurrency",
+    "max_concurrency",
+    "idle_timeout",
+    "snapstart",
+    "aliases",
+    "maximum_retry_attempts",
+    "maximum_event_age",
+    "on_success",
+    "on_failure",
+    "dead_letter",
+];
+
+/// Load every function of a config file.
+pub fn load(path: &Path, runtime: &HandlerRuntime) -> Result<Vec<FunctionConfig>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), e.message()))?;
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let file = path.display().to_string();
+    for key in doc.keys() {
+        if key != "defaults" && key != "functions" {
+            return Err(format!(
+                "{file}: unknown key {key:?} (expected [defaults] and [functions.NAME])"
+            ));
+        }
+    }
+    let empty = Table::new();
+    let defaults = table(doc.get("defaults"), &empty, &file, "[defaults]")?;
+    let functions = table(doc.get("functions"), &empty, &file, "[functions]")?;
+    if functions.is_empty() {
+        return Err(format!("{file}: no [functions.NAME] table"));
+    }
+    functions
+        .iter()
+        .map(|(name, value)| {
+            let own = table(Some(value), &empty, &file, name)?;
+            let mut merged = defaults.clone();
+            merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+            function(name, &merged, &base, runtime)
+                .map_err(|e| format!("{file}: function {name}: {e}"))
+        })
+        .collect()
+}
+
+fn table<'a>(
+    v: Option<&'a Value>,
+    empty: &'a Table,
+    file: &str,
+    what: &str,
+) -> Result<&'a Table, String> {
+    match v {
+        None => Ok(empty),
+        Some(Value::Table(t)) => Ok(t),
+        Some(_) => Err(format!("{file}: {what} must be a table")),
+    }
+}
+
+fn int(t: &Table, key: &str, range: (u32, u32)) -> Result<Option<u32>, String> {
+    match t.get(key) {
+        None => Ok(None),
+        Some(Value::Integer(n)) => {
+            let n = u32::try_from(*n)
+                .map_err(|_| format!("{key}: {n} is out of range ({}-{})", range.0, range.1))?;
+            check_range(key, n, range).map(Some)
+        }
+        Some(other) => Err(format!(
+            "{key}: expected a whole number, got {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn string(t: &Table, key: &str) -> Result<Option<String>, String> {
+    match t.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!(
+            "{key}: expected a string, got {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn string_map(t: &Table, key: &str) -> Result<Vec<(String, String)>, String> {
+    match t.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Table(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Integer(_) | Value::Float(_) | Value::Boolean(_) => {
+                    Ok((k.clone(), v.to_string()))
+                }
+                other => Err(format!(
+                    "{key}.{k}: expected a string, got {}",
+                    other.type_str()
+                )),
+            })
+            .collect(),
+        Some(other) => Err(format!("{key}: expected a table, got {}", other.type_str())),
+    }
+}
+
+/// One function from its merged table.
+fn function(
+    name: &str,
+    t: &Table,
+    base: &Path,
+    runtime: &HandlerRuntime,
+) -> Result<FunctionConfig, String> {
+    if let Some(key) = t.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(format!("unknown key {key:?}"));
+    }
+    let handler = string(t, "handler")?;
+    let command = match t.get("command") {
+        None => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or("command: expected strings".to_owned())
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(Value::String(s)) => Some(vec![s.clone()]),
+        Some(other) => {
+            return Err(format!(
+                "command: expected an array of strings, got {}",
+                other.type_str()
+            ))
+        }
+    };
+    let code_dir = base.join(string(t, "code_dir")?.unwrap_or_else(|| ".".to_owned()));
+    let mut f = match (handler, command) {
+        (Some(h), None) => {
+            let mut f = FunctionConfig::new(name, runtime.command(&h), Defaults::FUNCTION);
+            f.execution_env = Some(runtime.execution_env.clone());
+            f.handler = Some(h);
+            f
+        }
+        (None, Some(c)) if !c.is_empty() => {
+            let mut c = c;
+            if c[0].contains('/') && !Path::new(&c[0]).is_absolute() {
+                c[0] = code_dir.join(&c[0]).to_string_lossy().into_owned();
+            }
+            FunctionConfig::new(name, c, Defaults::FUNCTION)
+        }
+        (Some(_), Some(_)) => {
+            return Err("give exactly one of handler and command, not both".to_owned())
+        }
+        _ => return Err("give one of handler (module.function) or command (argv)".to_owned()),
+    };
+    f.code_dir = code_dir;
+    apply_numbers(&mut f, t)?;
+    f.environment = string_map(t, "environment")?;
+    let env_bytes: usize = f.environment.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if env_bytes > MAX_ENVIRONMENT_BYTES {
+        return Err(format!(
+            "environment: {env_bytes} bytes of variables exceed the 4 KB limit"
+        ));
+    }
+    f.aliases = string_map(t, "aliases")?;
+    let dest = |key: &str| -> Result<Option<Destination>, String> {
+        string(t, key)?
+            .map(|v| Destination::parse(&v, base).map_err(|e| format!("{key}: {e}")))
+            .transpose()
+    };
+    f.on_success = dest("on_success")?;
+    f.on_failure = dest("on_failure")?;
+    f.dead_letter = dest("dead_letter")?;
+    if let Some(v) = t.get("snapstart") {
+        v.as_bool()
+            .ok_or("snapstart: expected true or false".to_owned())?;
+    }
+    Ok(f)
+}
+
+fn apply_numbers(f: &mut FunctionConfig, t: &Table) -> Result<(), String> {
+    if let Some(n) = int(t, "timeout", TIMEOUT_RANGE)? {
+        f.timeout_s = n;
+    }
+    if let Some(n) = int(t, "memory", MEMORY_RANGE)? {
+        f.memory_mb = n;
+    }
+    if let Some(n) = int(t, "ephemeral_storage", EPHEMERAL_STORAGE_RANGE)? {
+        f.ephemeral_storage_mb = n;
+    }
+    f.reserved_concurrency = int(t, "reserved_concurrency", RESERVED_CONCURRENCY_RANGE)?;
+    if let Some(n) = int(t, "provisioned_concurrency", (0, 1000))? {
+        f.provisioned_concurrency = n;
+    }
+    if let Some(n) = int(t, "max_concurrency", MAX_CONCURRENCY_RANGE)? {
+        f.max_concurrency = n;
+    }
+    if let Some(n) = int(t, "idle_timeout", (1, 86_400))? {
+        f.idle_timeout = Duration::from_secs(u64::from(n));
+    }
+    if let Some(n) = int(t, "maximum_retry_attempts", (0, MAX_RETRY_ATTEMPTS))? {
+        f.maximum_retry_attempts = n;
+    }
+    if let Some(n) = int(t, "maximum_event_age", EVENT_AGE_RANGE)? {
+        f.maximum_event_age = Duration::from_secs(u64::from(n));
+    }
+    Ok(())
+}
