@@ -31,6 +31,9 @@ pub struct Invocation {
     pub tenant_id: Option<String>,
     /// When the invoke request arrived.
     pub arrived: Instant,
+    /// Whether the caller wants this invocation's log back (`X-Amz-Log-Type: Tail`, the
+    /// Python API); otherwise the log is written without waiting for it.
+    pub want_log: bool,
 }
 
 impl Invocation {
@@ -47,6 +50,7 @@ impl Invocation {
             cognito_identity: None,
             tenant_id: None,
             arrived: Instant::now(),
+            want_log: false,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Limits enforced around each invocation: out-of-memory detection, the process limit, the
 //! fallback `/tmp` size, and freezing the environment between invocations (SPEC 5).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,30 +15,25 @@ use crate::invocation::OutcomeKind;
 /// How often anonymous memory is sampled while an invocation runs.
 const MEMORY_SAMPLE: Duration = Duration::from_millis(10);
 
-/// Counters read when an invocation starts, compared when it ends.
-pub(super) struct LimitGuard {
-    oom_kills: u64,
-    pid_limit_hits: u64,
-}
+/// What an invocation's end is compared with. Nothing is read when it starts: the counters
+/// are only read when something went wrong (a runtime exit, a failed invocation).
+pub(super) struct LimitGuard;
 
 impl LimitGuard {
-    /// Whether the kernel killed the runtime for memory since the invocation started.
+    /// Whether the kernel killed the runtime for memory since the last look.
     pub(super) fn killed_for_memory(&self, env: &ExecutionEnvironment) -> bool {
-        env.sandbox
-            .cgroup
-            .as_ref()
-            .is_some_and(|c| c.oom_kills() > self.oom_kills)
+        let Some(cg) = env.sandbox.cgroup.as_ref() else {
+            return false;
+        };
+        let now = cg.oom_kills();
+        now > env.oom_kills_seen.swap(now, Ordering::Relaxed)
     }
 }
 
 impl ExecutionEnvironment {
-    /// Read the counters the invocation's end is compared with.
+    /// The guard of one invocation.
     pub(super) fn limit_guard(&self) -> LimitGuard {
-        let cg = self.sandbox.cgroup.as_ref();
-        LimitGuard {
-            oom_kills: cg.map_or(0, super::sandbox::cgroup::EnvironmentCgroup::oom_kills),
-            pid_limit_hits: cg.map_or(0, super::sandbox::cgroup::EnvironmentCgroup::pid_limit_hits),
-        }
+        LimitGuard
     }
 
     /// Resolves when the runtime's anonymous memory exceeds the function's memory size.
@@ -67,15 +63,17 @@ impl ExecutionEnvironment {
         kind: OutcomeKind,
         payload: Bytes,
     ) -> (OutcomeKind, Bytes) {
-        let hits = self
-            .sandbox
-            .cgroup
-            .as_ref()
-            .map_or(0, super::sandbox::cgroup::EnvironmentCgroup::pid_limit_hits);
-        if hits > guard.pid_limit_hits {
-            self.restart_runtime(process).await;
+        let _ = guard;
+        // NOTE: only a failed invocation is checked: a fork that hit the process limit fails.
+        if kind != OutcomeKind::Success {
+            if let Some(cg) = &self.sandbox.cgroup {
+                let hits = cg.pid_limit_hits();
+                if hits > self.pid_limit_hits_seen.swap(hits, Ordering::Relaxed) {
+                    self.restart_runtime(process).await;
+                }
+            }
         }
-        if self.sandbox.over_ephemeral() {
+        if self.sandbox.tmpdir().is_some() && self.sandbox.over_ephemeral() {
             self.restart_runtime(process).await;
             self.sandbox.tmp.clear();
             let message = format!(

@@ -54,6 +54,11 @@ impl LogStream {
         let _ = self.tx.send(Command::Lines(lines));
     }
 
+    /// Write the closing lines of an invocation whose log nobody waits for.
+    pub fn finish_detached(&self, lines: String) {
+        let _ = self.tx.send(Command::Lines(lines));
+    }
+
     /// Write the closing lines and return `request_id`'s captured log.
     pub async fn finish(&self, request_id: &str, lines: String) -> Bytes {
         let (tx, rx) = oneshot::channel();

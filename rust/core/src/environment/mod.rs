@@ -80,6 +80,9 @@ pub struct ExecutionEnvironment {
     sandbox: Sandbox,
     /// Invocations in flight; freezing and thawing happen under this lock.
     in_flight: Mutex<u32>,
+    /// Kernel OOM kills and process-limit hits already accounted for.
+    oom_kills_seen: std::sync::atomic::AtomicU64,
+    pid_limit_hits_seen: std::sync::atomic::AtomicU64,
 }
 
 /// How the runtime that serves an invocation came to be.
@@ -129,6 +132,8 @@ impl ExecutionEnvironment {
             initialization_type,
             sandbox,
             in_flight: Mutex::new(0),
+            oom_kills_seen: std::sync::atomic::AtomicU64::new(0),
+            pid_limit_hits_seen: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -181,7 +186,9 @@ impl ExecutionEnvironment {
     }
 
     async fn invoke_inner(&self, invocation: Arc<Invocation>) -> Outcome {
-        self.logs.begin(&invocation.request_id);
+        if invocation.want_log {
+            self.logs.begin(&invocation.request_id);
+        }
         let started = match self.live_process() {
             Some(process) => Started {
                 process,
@@ -338,7 +345,12 @@ impl ExecutionEnvironment {
         let mut lines = closing.lines;
         lines.push_str(&logs::end_line(&inv.request_id));
         lines.push_str(&report.line());
-        let log_tail = self.logs.finish(&inv.request_id, lines).await;
+        let log_tail = if inv.want_log {
+            self.logs.finish(&inv.request_id, lines).await
+        } else {
+            self.logs.finish_detached(lines);
+            Bytes::new()
+        };
         Outcome {
             kind,
             payload,

@@ -92,6 +92,7 @@ pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -
     inv.content_type = content_type;
     inv.client_context = client_context;
     inv.tenant_id = tenant_id;
+    inv.want_log = tail;
     if let Some(t) = trace_id {
         inv.trace_id = t;
     }
