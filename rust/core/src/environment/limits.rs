@@ -15,25 +15,15 @@ use crate::invocation::OutcomeKind;
 /// How often anonymous memory is sampled while an invocation runs.
 const MEMORY_SAMPLE: Duration = Duration::from_millis(10);
 
-/// What an invocation's end is compared with. Nothing is read when it starts: the counters
-/// are only read when something went wrong (a runtime exit, a failed invocation).
-pub(super) struct LimitGuard;
-
-impl LimitGuard {
-    /// Whether the kernel killed the runtime for memory since the last look.
-    pub(super) fn killed_for_memory(&self, env: &ExecutionEnvironment) -> bool {
-        let Some(cg) = env.sandbox.cgroup.as_ref() else {
+impl ExecutionEnvironment {
+    /// Whether the kernel killed the runtime for memory since the last look (read only after
+    /// a runtime exit, so a normal invocation reads no cgroup file).
+    pub(super) fn killed_for_memory(&self) -> bool {
+        let Some(cg) = self.sandbox.cgroup.as_ref() else {
             return false;
         };
         let now = cg.oom_kills();
-        now > env.oom_kills_seen.swap(now, Ordering::Relaxed)
-    }
-}
-
-impl ExecutionEnvironment {
-    /// The guard of one invocation.
-    pub(super) fn limit_guard(&self) -> LimitGuard {
-        LimitGuard
+        now > self.oom_kills_seen.swap(now, Ordering::Relaxed)
     }
 
     /// Resolves when the runtime's anonymous memory exceeds the function's memory size.
@@ -56,14 +46,12 @@ impl ExecutionEnvironment {
     /// left go too); an over-full fallback `/tmp` fails the invocation and discards the runtime.
     pub(super) async fn after_invocation(
         &self,
-        guard: &LimitGuard,
         process: &Arc<RuntimeProcess>,
         request_id: &str,
         closing: &mut Closing,
         kind: OutcomeKind,
         payload: Bytes,
     ) -> (OutcomeKind, Bytes) {
-        let _ = guard;
         // NOTE: only a failed invocation is checked: a fork that hit the process limit fails.
         if kind != OutcomeKind::Success {
             if let Some(cg) = &self.sandbox.cgroup {

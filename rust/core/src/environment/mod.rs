@@ -249,11 +249,10 @@ impl ExecutionEnvironment {
             }
         };
         let process = &started.process;
-        let guard = self.limit_guard();
         let ended = tokio::select! {
             biased;
             reply = answer => Ended::Reply(reply),
-            info = process.wait() => if guard.killed_for_memory(self) {
+            info = process.wait() => if self.killed_for_memory() {
                 Ended::OutOfMemory
             } else {
                 Ended::Exited(info)
@@ -307,14 +306,7 @@ impl ExecutionEnvironment {
         };
         let memory_mb = process.peak_memory_kb().div_ceil(1024);
         let (kind, payload) = self
-            .after_invocation(
-                &guard,
-                process,
-                &inv.request_id,
-                &mut closing,
-                kind,
-                payload,
-            )
+            .after_invocation(process, &inv.request_id, &mut closing, kind, payload)
             .await;
         self.finish(inv, closing, memory_mb, kind, payload, content_type)
             .await
