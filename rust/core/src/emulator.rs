@@ -52,6 +52,9 @@ impl Emulator {
                 scheduler.reserve_fixed_address()?;
             }
             tokio::spawn(reap_idle(Arc::downgrade(&scheduler)));
+            if scheduler.function().config.watch {
+                tokio::spawn(crate::code_watch::watch(Arc::downgrade(&scheduler)));
+            }
             schedulers.push(scheduler);
         }
         let async_invoker = crate::async_queue::AsyncInvoker::new(config.async_delay_scale);

@@ -9,6 +9,7 @@ pub mod async_queue;
 pub mod aws;
 pub mod cli;
 pub mod clock;
+pub mod code_watch;
 pub mod config;
 pub mod destinations;
 pub mod emulator;

@@ -8,6 +8,14 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use crate::config::LogLevel;
 
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
+static FUNCTION_LOGS_TO_STDERR: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Send function and platform log lines to stderr instead of stdout (`lambda-rie invoke`
+/// keeps stdout for the payload).
+pub fn function_logs_to_stderr(yes: bool) {
+    FUNCTION_LOGS_TO_STDERR.store(yes, Ordering::Relaxed);
+}
 
 /// Set the emulator's own verbosity.
 pub fn set_level(level: LogLevel) {
@@ -38,8 +46,12 @@ pub fn message(level: LogLevel, text: &str) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
-/// Write function and platform log bytes (whole lines) to stdout.
+/// Write function and platform log bytes (whole lines) to stdout (or stderr, see above).
 pub fn write_stdout(bytes: &[u8]) {
+    if FUNCTION_LOGS_TO_STDERR.load(Ordering::Relaxed) {
+        let _ = std::io::stderr().lock().write_all(bytes);
+        return;
+    }
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes);
     let _ = out.flush();

@@ -60,6 +60,8 @@ struct Slot {
     last_used: Instant,
     /// Whether it holds the fixed Runtime API address.
     fixed_address: bool,
+    /// The code generation it runs (`--watch`); an older one is replaced.
+    generation: u64,
 }
 
 #[derive(Default)]
@@ -120,6 +122,8 @@ pub struct Scheduler {
     metrics: FunctionMetrics,
     /// The fixed Runtime API address, bound at start-up until its environment exists.
     fixed_listener: Mutex<Option<std::net::TcpListener>>,
+    /// Bumped when the code changes (`--watch`).
+    code_generation: AtomicU64,
 }
 
 impl Scheduler {
@@ -137,6 +141,7 @@ impl Scheduler {
             freed: Notify::new(),
             metrics: FunctionMetrics::default(),
             fixed_listener: Mutex::new(None),
+            code_generation: AtomicU64::new(0),
         }
     }
 
@@ -217,6 +222,7 @@ impl Scheduler {
                     starting: init == InitializationType::ProvisionedConcurrency,
                     last_used: Instant::now(),
                     fixed_address,
+                    generation: self.code_generation.load(Ordering::Acquire),
                 });
                 drop(pool);
                 if let Some(p) = pending {
@@ -295,12 +301,13 @@ impl Scheduler {
             return Err(Refused::ShuttingDown);
         }
         let room = self.function.config.max_concurrency;
+        let generation = self.code_generation.load(Ordering::Acquire);
         // An idle provisioned environment first, then the most recently used one with room.
         let pick = pool
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| !s.starting && s.busy < room)
+            .filter(|(_, s)| !s.starting && s.busy < room && s.generation == generation)
             .max_by_key(|(_, s)| {
                 let provisioned = s.env.initialization_type()
                     == InitializationType::ProvisionedConcurrency
@@ -411,8 +418,38 @@ impl Scheduler {
             slot.busy -= 1;
             slot.last_used = Instant::now();
         }
+        let stale = self.take_stale(&mut pool);
         drop(pool);
+        self.stop_slots(stale);
         self.freed.notify_one();
+    }
+
+    /// The code changed: idle environments go now, busy ones after their invocations.
+    pub fn code_changed(&self) {
+        self.code_generation.fetch_add(1, Ordering::AcqRel);
+        let stale = self.take_stale(&mut self.pool());
+        self.stop_slots(stale);
+        self.freed.notify_waiters();
+    }
+
+    /// Remove idle slots running older code.
+    fn take_stale(&self, pool: &mut Pool) -> Vec<Slot> {
+        let generation = self.code_generation.load(Ordering::Acquire);
+        let (stale, keep): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut pool.slots)
+            .into_iter()
+            .partition(|s| s.generation != generation && s.busy == 0 && !s.starting);
+        pool.slots = keep;
+        if stale.iter().any(|s| s.fixed_address) {
+            pool.fixed_address_taken = false;
+        }
+        stale
+    }
+
+    fn stop_slots(&self, slots: Vec<Slot>) {
+        for slot in slots {
+            self.cap.give_back();
+            tokio::spawn(async move { slot.env.stop().await });
+        }
     }
 
     /// Environments that exist now, busy or idle.

@@ -90,6 +90,17 @@ pub struct Args {
     pub async_state: Option<PathBuf>,
     /// Multiplies async delays and ages.
     pub async_delay_scale: f64,
+    /// Replace environments when the code changes.
+    pub watch: bool,
+}
+
+/// `lambda-rie invoke`: one invocation, then exit.
+#[derive(Debug, Clone, Default)]
+pub struct OneShot {
+    /// `--event FILE` or `-` for stdin; none means `{}`.
+    pub event: Option<String>,
+    /// `--function NAME` (with --config/--template); none means the first function.
+    pub function: Option<String>,
 }
 
 /// The outcome of parsing.
@@ -97,6 +108,10 @@ pub struct Args {
 pub enum Parsed {
     /// Serve with these arguments.
     Serve(Box<Args>),
+    /// Start, invoke once, print the result, stop.
+    Invoke(Box<Args>, OneShot),
+    /// `lambda-rie bench ...`: served by the Python package.
+    Bench,
     /// `--help`.
     Help,
     /// `--version`.
@@ -136,15 +151,57 @@ const VALUE_OPTIONS: &[&str] = &[
     "--async-retry-delay-scale",
 ];
 
+/// `lambda-rie invoke HANDLER --event -` reads naturally: move `--event`/`--function` (which
+/// may follow the HANDLER) before it, stopping at `--`.
+fn one_shot_options_first(argv: &[String]) -> Vec<String> {
+    let mut front: Vec<String> = argv.iter().take(2).cloned().collect();
+    let mut rest = Vec::new();
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a == "--" {
+            rest.extend(argv[i..].iter().cloned());
+            break;
+        }
+        let name = a.split_once('=').map_or(a.as_str(), |(n, _)| n);
+        if ONE_SHOT_OPTIONS.contains(&name) {
+            front.push(a.clone());
+            if !a.contains('=') && i + 1 < argv.len() {
+                front.push(argv[i + 1].clone());
+                i += 1;
+            }
+        } else {
+            rest.push(a.clone());
+        }
+        i += 1;
+    }
+    front.extend(rest);
+    front
+}
+
+/// Options of `lambda-rie invoke` only.
+const ONE_SHOT_OPTIONS: &[&str] = &["--event", "--function"];
+
 /// Options that are planned but not emulated in this version: refused rather than ignored.
-const NOT_YET: &[&str] = &["--watch", "--layer", "--extensions-dir"];
+const NOT_YET: &[&str] = &["--layer", "--extensions-dir"];
 
 /// Parse `argv` (program name first), reading defaults from `env`.
 pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     let mut values: Vec<(&str, String)> = Vec::new();
     let mut switches: Vec<&str> = Vec::new();
     let mut positional: Vec<String> = Vec::new();
-    let mut i = 1;
+    let one_shot = argv.get(1).map(String::as_str) == Some("invoke");
+    if argv.get(1).map(String::as_str) == Some("bench") {
+        return Ok(Parsed::Bench);
+    }
+    let reordered;
+    let argv = if one_shot {
+        reordered = one_shot_options_first(argv);
+        &reordered[..]
+    } else {
+        argv
+    };
+    let mut i = if one_shot { 2 } else { 1 };
     while i < argv.len() {
         let arg = argv[i].as_str();
         i += 1;
@@ -161,11 +218,11 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
             "-V" | "--version" => return Ok(Parsed::Version),
             // RIE's init caching is SnapStart-like; accepted, emulated as a normal cold start.
             "--enable-init-caching" | "--snapstart" => continue,
-            "--cpu-by-memory" | "--freeze" => {
-                switches.push(if arg == "--freeze" {
-                    "--freeze"
-                } else {
-                    "--cpu-by-memory"
+            "--cpu-by-memory" | "--freeze" | "--watch" => {
+                switches.push(match arg {
+                    "--freeze" => "--freeze",
+                    "--watch" => "--watch",
+                    _ => "--cpu-by-memory",
                 });
                 continue;
             }
@@ -180,7 +237,12 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
                 "{name} is not supported by this version"
             )));
         }
-        let Some(known) = VALUE_OPTIONS.iter().find(|o| **o == name) else {
+        let one_shot_option = one_shot && ONE_SHOT_OPTIONS.contains(&name);
+        let Some(known) = VALUE_OPTIONS
+            .iter()
+            .chain(ONE_SHOT_OPTIONS.iter().filter(|_| one_shot_option))
+            .find(|o| **o == name)
+        else {
             return Err(UsageError(format!("unknown flag {name} (see --help)")));
         };
         let value = match inline {
@@ -204,6 +266,14 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     let mut args = build(&get, positional, env)?;
     args.cpu_by_memory = switches.contains(&"--cpu-by-memory");
     args.freeze = switches.contains(&"--freeze");
+    args.watch = switches.contains(&"--watch");
+    if one_shot {
+        let shot = OneShot {
+            event: get("--event", &[]),
+            function: get("--function", &[]),
+        };
+        return Ok(Parsed::Invoke(Box::new(args), shot));
+    }
     Ok(Parsed::Serve(Box::new(args)))
 }
 
@@ -302,6 +372,7 @@ fn build(
         )?,
         async_state: get("--async-state", &[]).map(PathBuf::from),
         async_delay_scale,
+        watch: false,
     })
 }
 

@@ -43,6 +43,7 @@ pub fn load(
     for f in &mut functions {
         f.cpu_by_memory |= args.cpu_by_memory;
         f.freeze |= args.freeze;
+        f.watch |= args.watch;
     }
     let uses_python = functions
         .iter()

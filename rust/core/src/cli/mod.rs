@@ -2,6 +2,7 @@
 
 pub mod args;
 mod functions;
+mod one_shot;
 mod pid1;
 
 use std::os::unix::process::CommandExt;
@@ -19,6 +20,10 @@ Usage:
   lambda-rie [OPTIONS] HANDLER                  serve module.function with a Python runtime
   lambda-rie [OPTIONS]                          serve /var/task/bootstrap, /opt/bootstrap or /var/runtime/bootstrap
   lambda-rie [OPTIONS] --config lambda-rie.toml | --template template.yaml   serve many functions
+  lambda-rie invoke [OPTIONS] [--event FILE|-] [--function NAME] (HANDLER | COMMAND | --config F)
+                                                invoke once: payload on stdout, logs on stderr,
+                                                exit 1 on a function error
+  lambda-rie bench ...                          benchmark a function (Python package)
 
 Invoke: POST http://HOST:PORT/2015-03-31/functions/function/invocations
 
@@ -48,6 +53,7 @@ Options (flag > environment variable > default):
   --async-retry-delay-scale F  multiply async retry delays, backoff and event age [1]
   --cpu-by-memory              CPU quota of memory/1769 vCPUs, as on AWS [off]
   --freeze                     freeze environments between invocations, as AWS does [off]
+  --watch                      replace environments when a file under the code directory changes
   --enable-init-caching, --snapstart  accepted (served as ordinary cold starts)
   -h, --help                   this text
   -V, --version                the version
@@ -69,8 +75,13 @@ pub struct PythonInfo {
 /// Run the command line with `argv` (program name first); returns the exit code.
 pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
     let env = |k: &str| std::env::var(k).ok();
-    let args = match args::parse(argv, &env) {
-        Ok(Parsed::Serve(a)) => *a,
+    let (args, one_shot) = match args::parse(argv, &env) {
+        Ok(Parsed::Serve(a)) => (*a, None),
+        Ok(Parsed::Invoke(a, shot)) => (*a, Some(shot)),
+        Ok(Parsed::Bench) => {
+            eprintln!("lambda-rie: bench is part of the Python package: pip install lambda-rie, then run lambda-rie bench");
+            return 2;
+        }
         Ok(Parsed::Help) => {
             print!("{USAGE}");
             return 0;
@@ -84,6 +95,12 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
             return 2;
         }
     };
+    let mut args = args;
+    if one_shot.is_some() {
+        // NOTE: a one-shot run must not fight a server over the RIE's ports.
+        args.invoke_address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        args.runtime_api_address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    }
     let (functions, warnings) = match functions::load(&args, python) {
         Ok(f) => f,
         Err(msg) => {
@@ -104,7 +121,10 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
             return 1;
         }
     };
-    let code = runtime.block_on(serve(args, functions, warnings));
+    let code = match one_shot {
+        Some(shot) => runtime.block_on(one_shot::run(&args, functions, &shot)),
+        None => runtime.block_on(serve(args, functions, warnings)),
+    };
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
 }

@@ -122,6 +122,8 @@ pub struct FunctionConfig {
     pub cpu_by_memory: bool,
     /// Freeze environments between invocations (`--freeze`).
     pub freeze: bool,
+    /// Replace environments when a file under the code directory changes (`--watch`).
+    pub watch: bool,
     /// Aliases: qualifier -> version (only `$LATEST` exists here).
     pub aliases: Vec<(String, String)>,
     /// Async invocations: further attempts after a failure, 0-2.
@@ -203,6 +205,7 @@ impl FunctionConfig {
             runtime_api_address: None,
             cpu_by_memory: false,
             freeze: false,
+            watch: false,
             aliases: Vec::new(),
             maximum_retry_attempts: MAX_RETRY_ATTEMPTS,
             maximum_event_age: Duration::from_secs(u64::from(EVENT_AGE_RANGE.1)),
