@@ -24,12 +24,19 @@ async fn reap_orphans() {
     }
 }
 
-/// Zombie children of this process, read from `/proc`.
+/// Zombie children of this process, read from `/proc`, as pids of this process's namespace.
+///
+/// NOTE: `/proc` may belong to an outer PID namespace (`unshare --pid --fork` without a new
+/// `/proc`): its pids are then not ours, so this process is found through `/proc/self` and each
+/// zombie's own pid is read from the last `NSpid` field.
 fn adopted_zombies() -> Vec<i32> {
-    let me = std::process::id().to_string();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Some(me) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+    else {
         return Vec::new();
     };
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
@@ -39,6 +46,11 @@ fn adopted_zombies() -> Vec<i32> {
                 let mut fields = after.split_whitespace();
                 fields.next() == Some("Z") && fields.next() == Some(me.as_str())
             })
+        })
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+            nspid.split_whitespace().last()?.parse().ok()
         })
         .collect()
 }

@@ -189,18 +189,27 @@ impl ExecutionEnvironment {
         if invocation.want_log {
             self.logs.begin(&invocation.request_id);
         }
-        let started = match self.live_process() {
-            Some(process) => Started {
-                process,
-                init_ms: None,
-                invoke_phase: None,
-            },
-            None => match self.cold_start(&invocation).await {
-                Ok(started) => started,
-                Err(outcome) => return outcome,
-            },
-        };
-        self.run(started, invocation).await
+        let mut first_try = true;
+        loop {
+            let started = match self.live_process() {
+                Some(process) => Started {
+                    process,
+                    init_ms: None,
+                    invoke_phase: None,
+                },
+                None => match self.cold_start(&invocation).await {
+                    Ok(started) => started,
+                    Err(outcome) => return outcome,
+                },
+            };
+            match self.run(started, Arc::clone(&invocation), first_try).await {
+                Some(outcome) => return outcome,
+                // NOTE: the runtime died between invocations, before it took this one (e.g.
+                // a runtime that exits after its previous answer was refused): the
+                // invocation never started, so it runs on a fresh runtime instead of failing.
+                None => first_try = false,
+            }
+        }
     }
 
     /// Start the runtime ahead of any invoke (provisioned concurrency); the init duration, or
@@ -226,11 +235,18 @@ impl ExecutionEnvironment {
         }
     }
 
-    async fn run(&self, started: Started, inv: Arc<Invocation>) -> Outcome {
+    /// Deliver `inv` and wait for its outcome; `None` when the runtime died before taking it
+    /// (only on the first try).
+    async fn run(
+        &self,
+        started: Started,
+        inv: Arc<Invocation>,
+        first_try: bool,
+    ) -> Option<Outcome> {
         let cfg = &self.function.config;
         let phase_start = started.invoke_phase.unwrap_or_else(Instant::now);
         let deadline = phase_start + cfg.timeout();
-        if started.invoke_phase.is_none() {
+        if started.invoke_phase.is_none() && first_try {
             self.logs
                 .lines(logs::start_line(&inv.request_id, aws::LATEST));
         }
@@ -281,9 +297,13 @@ impl ExecutionEnvironment {
                 (OutcomeKind::ResponseTooLarge, body, None)
             }
             Ended::Exited(info) => {
+                let taken = self.api.state().holds(&inv.request_id);
                 self.api.state().abandon(&inv.request_id);
                 process.kill().await;
                 self.forget_process(process);
+                if !taken && first_try {
+                    return None;
+                }
                 let body = closing.crash(&inv.request_id, info);
                 (OutcomeKind::Crash, Bytes::from(body), None)
             }
@@ -308,8 +328,10 @@ impl ExecutionEnvironment {
         let (kind, payload) = self
             .after_invocation(process, &inv.request_id, &mut closing, kind, payload)
             .await;
-        self.finish(inv, closing, memory_mb, kind, payload, content_type)
-            .await
+        Some(
+            self.finish(inv, closing, memory_mb, kind, payload, content_type)
+                .await,
+        )
     }
 
     /// Write END and REPORT and build the outcome.

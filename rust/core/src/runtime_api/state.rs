@@ -137,6 +137,11 @@ impl RuntimeApiState {
         self.lock().in_flight.insert(request_id, reply);
     }
 
+    /// Whether the runtime took `request_id` from `/next` and has not answered it yet.
+    pub fn holds(&self, request_id: &str) -> bool {
+        self.lock().in_flight.contains_key(request_id)
+    }
+
     /// `/response` or `/error`: hand the answer to the waiting invocation.
     pub fn answer(&self, request_id: &str, reply: RuntimeReply) -> Result<(), Refusal> {
         let mut inner = self.lock();
