@@ -16,13 +16,23 @@ pub fn load(
         PythonRuntime::Builtin => "lambda_rie.runtime",
         PythonRuntime::Awslambdaric => "awslambdaric",
     };
+    let needs_python = matches!(
+        args.program,
+        Program::Handler(_) | Program::Config(_) | Program::Template(_)
+    );
+    // NOTE: the native binary learns the interpreter's version (and whether it can import the
+    // runtime) from one short run of it, only when Python handlers may be served.
+    let probe = (needs_python && python.version.is_none())
+        .then(|| probe_python(&python.executable, module))
+        .flatten();
+    let version = python
+        .version
+        .clone()
+        .or_else(|| probe.as_ref().map(|p| p.0.clone()));
     let runtime = HandlerRuntime {
         python: python.executable.clone(),
         module: module.to_owned(),
-        execution_env: format!(
-            "AWS_Lambda_python{}",
-            python.version.as_deref().unwrap_or("3")
-        ),
+        execution_env: format!("AWS_Lambda_python{}", version.as_deref().unwrap_or("3")),
     };
     let (functions, warnings) = match &args.program {
         Program::Command(argv) => (vec![single(args, argv.clone(), None)], Vec::new()),
@@ -48,7 +58,9 @@ pub fn load(
     let uses_python = functions
         .iter()
         .any(|f| f.command.first() == Some(&runtime.python));
-    let known_present = args.python_runtime == PythonRuntime::Builtin && python.has_builtin_runtime;
+    let known_present = (args.python_runtime == PythonRuntime::Builtin
+        && python.has_builtin_runtime)
+        || probe.as_ref().is_some_and(|p| p.1);
     if uses_python && !known_present && !python_has_module(&runtime.python, module) {
         return Err(format!(
             "{} cannot import {module}: install it (pip install {}) to serve Python handlers",
@@ -91,4 +103,21 @@ fn python_has_module(python: &str, module: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// `major.minor` of `python` and whether it can import `module`, in one run.
+fn probe_python(python: &str, module: &str) -> Option<(String, bool)> {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            &format!(
+                "import importlib.util,sys; print('%d.%d' % sys.version_info[:2], importlib.util.find_spec('{module}') is not None)"
+            ),
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    Some((words.next()?.to_owned(), words.next() == Some("True")))
 }

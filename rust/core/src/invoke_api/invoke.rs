@@ -65,7 +65,13 @@ pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -
         Err(e) => return error_response(&e, None),
     };
     match kind {
-        InvocationType::DryRun => return http::response(204, Bytes::new()),
+        InvocationType::DryRun => {
+            let mut r = http::response(204, Bytes::new());
+            if let Ok(v) = HeaderValue::from_str(&crate::invocation::new_request_id()) {
+                r.headers_mut().insert("x-amzn-requestid", v);
+            }
+            return r;
+        }
         InvocationType::Event => {
             let event = crate::async_queue::QueuedEvent {
                 function: target.scheduler.function().config.name.clone(),

@@ -22,23 +22,16 @@ impl PrivateTmp {
         let options = CString::new(format!("size={size_mb}m,mode=1777"))
             .map_err(|_| io::Error::other("bad tmpfs options"))?;
         let (ready_r, ready_w) = pipe()?;
-        let (done_r, done_w) = pipe()?;
-        // SAFETY: the child only makes async-signal-safe system calls, then _exit()s.
+        // SAFETY: the child only makes async-signal-safe system calls, and never returns.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
             // SAFETY: child side, system calls only.
-            unsafe {
-                // The child keeps only its own ends, so that the parent closing `done_w` is seen.
-                libc::close(ready_r.as_raw_fd());
-                libc::close(done_w.as_raw_fd());
-                prepare_and_wait(&options, ready_w.as_raw_fd(), done_r.as_raw_fd())
-            }
+            unsafe { prepare_and_wait(&options, ready_w.as_raw_fd()) }
         }
         drop(ready_w);
-        drop(done_r);
         let result = read_byte(&ready_r).and_then(|ok| {
             if ok == 1 {
                 open_namespace(pid)
@@ -48,10 +41,13 @@ impl PrivateTmp {
                 ))
             }
         });
-        drop(done_w); // lets the child exit
+        // NOTE: the namespace lives on through the fd; the helper is not needed any more.
         let mut status = 0;
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, &raw mut status, 0);
+        }
         result.map(Self::Namespace)
     }
 
@@ -102,10 +98,14 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// Child side: new mount namespace, private propagation, tmpfs at /tmp; report; wait; exit.
-unsafe fn prepare_and_wait(options: &CString, ready: i32, done: i32) -> ! {
+/// Child side: keep only the report pipe (other helpers forked at the same moment must not
+/// hold each other's pipes open), then new mount namespace, private propagation, tmpfs at
+/// /tmp; report; wait to be killed.
+unsafe fn prepare_and_wait(options: &CString, ready: i32) -> ! {
     // SAFETY: plain system calls with valid, NUL-terminated arguments.
     unsafe {
+        let ready = if libc::dup2(ready, 3) == 3 { 3 } else { ready };
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
         let ok = libc::unshare(libc::CLONE_NEWNS) == 0
             && libc::mount(
                 c"none".as_ptr(),
@@ -123,9 +123,10 @@ unsafe fn prepare_and_wait(options: &CString, ready: i32, done: i32) -> ! {
             ) == 0;
         let byte = u8::from(ok);
         libc::write(ready, (&raw const byte).cast(), 1);
-        let mut buf = 0u8;
-        libc::read(done, (&raw mut buf).cast(), 1);
-        libc::_exit(0)
+        libc::close(ready);
+        loop {
+            libc::pause();
+        }
     }
 }
 
