@@ -1,0 +1,82 @@
+# lambda-rie: build, gates and test suites.
+#
+#   make test    the full check from a clean clone: venv, build, gates, cargo test, pytest
+#   make serve   build and serve examples/hello/app.handler on http://localhost:8080
+#   make bench   pytest-benchmark with timings on (JSON in target/bench/)
+#   make stress  the stress tests at full size
+#
+# Everything is installed into .venv and target/ by these rules; nothing by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+NATIVE := target/release/lambda-rie
+
+# NOTE: one cargo target dir for maturin, the native binary, clippy and cargo test, and one
+# interpreter for pyo3's build script, so that no step invalidates another's build cache.
+export CARGO_TARGET_DIR := $(CURDIR)/target
+export PYO3_PYTHON := $(BIN)/python
+
+RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) \
+	$(shell find rust -name '*.rs' -o -name 'Cargo.toml' 2>/dev/null)
+
+.PHONY: test gates rust-gates python-gates native develop serve bench stress clean
+
+## The README's test command: gates first, then both suites; stops at the first failure.
+test: gates native
+	cargo test --workspace
+	$(BIN)/pytest
+
+gates: rust-gates python-gates
+
+rust-gates: $(BIN)/python
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+python-gates: develop
+	$(BIN)/ruff check python tests benches examples
+	$(BIN)/ruff format --check python tests benches examples
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest lambda_rie._core --allowlist .ci/stubtest-allowlist.txt
+
+## The native binary, for images without Python (cargo decides what is stale).
+native:
+	cargo build --release -p lambda-rie-cli
+
+## The Python package, installed into .venv with the dev extra (pytest, awslambdaric, ruff, mypy).
+develop: $(VENV)/.develop.stamp
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# NOTE: pip cannot resolve the `lambda-rie[test]` self-reference inside the `dev` extra before the
+# project is built, so the extra's requirements are expanded and installed first.
+$(VENV)/.deps.stamp: $(BIN)/python pyproject.toml .ci/dev_requirements.py
+	$(BIN)/python .ci/dev_requirements.py pyproject.toml dev > $(VENV)/dev-requirements.txt
+	$(BIN)/pip install --quiet 'maturin>=1.5,<2' -r $(VENV)/dev-requirements.txt
+	touch $@
+
+$(VENV)/.develop.stamp: $(VENV)/.deps.stamp pyproject.toml $(RUST_INPUTS)
+	VIRTUAL_ENV=$(VENV) $(BIN)/maturin develop --release
+	touch $@
+
+## Serve the example function on 0.0.0.0:8080; invoke it with
+##   curl -XPOST "http://localhost:8080/2015-03-31/functions/function/invocations" -d '{}'
+serve: develop
+	$(BIN)/lambda-rie --code-dir examples/hello app.handler
+
+bench: develop native
+	mkdir -p target/bench
+	$(BIN)/pytest benches --benchmark-enable --benchmark-json=target/bench/benchmarks.json
+
+stress: develop native
+	LAMBDA_RIE_STRESS=full $(BIN)/pytest tests -m stress
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache python/lambda_rie/*.so

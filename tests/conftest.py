@@ -1,0 +1,46 @@
+"""Fixtures of the black-box suite: lambda-rie run as a process through both faces of its CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import FACES, Emulator, EmulatorFactory, awslambdaric
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "stress: small in the normal run, full size with LAMBDA_RIE_STRESS=full"
+    )
+
+
+@pytest.fixture(scope="module", params=sorted(FACES))
+def face(request: pytest.FixtureRequest) -> list[str]:
+    """The argv prefix of one face of the CLI: the native binary or the console script."""
+    argv = FACES[request.param]
+    if not Path(argv[0]).exists():
+        pytest.fail(f"{argv[0]} is missing: `make test` builds both faces of the CLI")
+    return argv
+
+
+@pytest.fixture
+def emulator_factory(face: list[str]) -> Iterator[EmulatorFactory]:
+    """`emulator_factory(args, cwd=..., env=...)` starts lambda-rie; all are torn down after."""
+    factory = EmulatorFactory(face)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def echo_emulator(face: list[str]) -> Iterator[Emulator]:
+    """One emulator per face and module serving `app.handler` with awslambdaric.
+
+    Only for tests that leave the environment warm and healthy.
+    """
+    factory = EmulatorFactory(face)
+    try:
+        yield factory(awslambdaric("app.handler"))
+    finally:
+        factory.close()
