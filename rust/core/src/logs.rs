@@ -147,6 +147,48 @@ impl Report<'_> {
     }
 }
 
+/// Everything written when an invocation ends, but the measured memory (read later, off the
+/// answer's path): lines before END, END, and REPORT.
+#[derive(Debug, Clone)]
+pub struct ClosingLines {
+    /// Timeout or crash lines, written before END.
+    pub before_end: String,
+    /// The request id.
+    pub request_id: String,
+    /// Invocation duration.
+    pub duration_ms: f64,
+    /// Configured memory size.
+    pub memory_mb: u32,
+    /// Init duration, on a cold start.
+    pub init_duration_ms: Option<f64>,
+    /// `Some("timeout")` for a timeout, else the error type of a failure.
+    pub timed_out: bool,
+    /// The error type of a failed invocation.
+    pub error_type: Option<String>,
+}
+
+impl ClosingLines {
+    /// The lines, with the measured peak memory.
+    pub fn render(&self, max_memory_used_mb: u64) -> String {
+        let report = Report {
+            request_id: &self.request_id,
+            duration_ms: self.duration_ms,
+            memory_mb: self.memory_mb,
+            max_memory_used_mb,
+            init_duration_ms: self.init_duration_ms,
+            status: if self.timed_out {
+                Some(ReportStatus::Timeout)
+            } else {
+                self.error_type.as_deref().map(ReportStatus::Error)
+            },
+        };
+        let mut s = self.before_end.clone();
+        s.push_str(&end_line(&self.request_id));
+        s.push_str(&report.line());
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,7 +181,7 @@ impl ExecutionEnvironment {
                 (OutcomeKind::Timeout, Bytes::from(body))
             }
         };
-        self.finish(Arc::new(inv.clone()), closing, 0, kind, payload, None)
+        self.finish(Arc::new(inv.clone()), closing, None, kind, payload, None)
             .await
     }
 }

@@ -6,8 +6,13 @@ use std::io;
 use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
+use std::sync::Arc;
+
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
+
+use super::process::RuntimeProcess;
+use crate::logs::ClosingLines;
 
 /// Most bytes of one invocation's log kept in memory (the Tail header takes the last 4 KiB).
 const CAPTURE_LIMIT: usize = 1 << 20;
@@ -17,8 +22,14 @@ enum Command {
     Begin(String),
     /// Write platform lines after everything the runtime wrote so far.
     Lines(String),
-    /// Write the closing lines, stop capturing, and hand back the captured log.
-    Finish(String, String, oneshot::Sender<Bytes>),
+    /// Measure the runtime's peak memory, write the closing lines, stop capturing `id`, and
+    /// hand back the captured log and the memory figure (when someone waits for them).
+    Finish {
+        id: Option<String>,
+        lines: ClosingLines,
+        process: Option<Arc<RuntimeProcess>>,
+        reply: Option<oneshot::Sender<(Bytes, u64)>>,
+    },
 }
 
 /// Handle to the environment's log task; the task ends when the handle is dropped.
@@ -54,20 +65,33 @@ impl LogStream {
         let _ = self.tx.send(Command::Lines(lines));
     }
 
-    /// Write the closing lines of an invocation whose log nobody waits for.
-    pub fn finish_detached(&self, lines: String) {
-        let _ = self.tx.send(Command::Lines(lines));
+    /// Close an invocation whose log nobody waits for: memory is measured and the lines are
+    /// written by the log task, after the answer has gone out.
+    pub fn finish_detached(&self, lines: ClosingLines, process: Option<Arc<RuntimeProcess>>) {
+        let _ = self.tx.send(Command::Finish {
+            id: None,
+            lines,
+            process,
+            reply: None,
+        });
     }
 
-    /// Write the closing lines and return `request_id`'s captured log.
-    pub async fn finish(&self, request_id: &str, lines: String) -> Bytes {
+    /// Close `request_id` and return its captured log and the peak memory, MB.
+    pub async fn finish(
+        &self,
+        request_id: &str,
+        lines: ClosingLines,
+        process: Option<Arc<RuntimeProcess>>,
+    ) -> (Bytes, u64) {
         let (tx, rx) = oneshot::channel();
-        if self
-            .tx
-            .send(Command::Finish(request_id.to_owned(), lines, tx))
-            .is_err()
-        {
-            return Bytes::new();
+        let cmd = Command::Finish {
+            id: Some(request_id.to_owned()),
+            lines,
+            process,
+            reply: Some(tx),
+        };
+        if self.tx.send(cmd).is_err() {
+            return (Bytes::new(), 0);
         }
         rx.await.unwrap_or_default()
     }
@@ -151,16 +175,17 @@ async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>)
                         sink.close_partial();
                         sink.emit(lines.as_bytes());
                     }
-                    Command::Finish(id, lines, reply) => {
+                    Command::Finish { id, lines, process, reply } => {
+                        let memory_mb = process.map_or(0, |p| p.peak_memory_kb().div_ceil(1024));
                         sink.close_partial();
-                        sink.emit(lines.as_bytes());
-                        let captured = sink
-                            .captures
-                            .iter()
-                            .position(|(c, _)| *c == id)
+                        sink.emit(lines.render(memory_mb).as_bytes());
+                        let captured = id
+                            .and_then(|id| sink.captures.iter().position(|(c, _)| *c == id))
                             .map(|i| sink.captures.swap_remove(i).1)
                             .unwrap_or_default();
-                        let _ = reply.send(Bytes::from(captured));
+                        if let Some(reply) = reply {
+                            let _ = reply.send((Bytes::from(captured), memory_mb));
+                        }
                     }
                 }
                 sink.flush();

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use crate::aws;
 use crate::config::{FunctionConfig, STOP_GRACE};
 use crate::invocation::{Delivery, Invocation, Outcome, OutcomeKind, RuntimeReply};
-use crate::logs::{self, Report, ReportStatus};
+use crate::logs;
 use crate::runtime_api::RuntimeApi;
 use crate::CoreError;
 use log_stream::LogStream;
@@ -324,46 +324,42 @@ impl ExecutionEnvironment {
                 (OutcomeKind::Timeout, Bytes::from(body), None)
             }
         };
-        let memory_mb = process.peak_memory_kb().div_ceil(1024);
         let (kind, payload) = self
             .after_invocation(process, &inv.request_id, &mut closing, kind, payload)
             .await;
         Some(
-            self.finish(inv, closing, memory_mb, kind, payload, content_type)
+            self.finish(inv, closing, Some(process), kind, payload, content_type)
                 .await,
         )
     }
 
-    /// Write END and REPORT and build the outcome.
+    /// Write END and REPORT (with the measured peak memory) and build the outcome.
     async fn finish(
         &self,
         inv: Arc<Invocation>,
         closing: Closing,
-        max_memory_used_mb: u64,
+        process: Option<&Arc<RuntimeProcess>>,
         kind: OutcomeKind,
         payload: Bytes,
         content_type: Option<String>,
     ) -> Outcome {
-        let report = Report {
-            request_id: &inv.request_id,
+        let lines = logs::ClosingLines {
+            before_end: closing.lines,
+            request_id: inv.request_id.clone(),
             duration_ms: closing.duration_ms,
             memory_mb: self.function.config.memory_mb,
-            max_memory_used_mb,
             init_duration_ms: closing.init_ms,
-            status: if closing.timed_out {
-                Some(ReportStatus::Timeout)
-            } else {
-                closing.status.as_deref().map(ReportStatus::Error)
-            },
+            timed_out: closing.timed_out,
+            error_type: closing.status,
         };
-        let mut lines = closing.lines;
-        lines.push_str(&logs::end_line(&inv.request_id));
-        lines.push_str(&report.line());
-        let log_tail = if inv.want_log {
-            self.logs.finish(&inv.request_id, lines).await
+        let process = process.map(Arc::clone);
+        // NOTE: when nobody waits for the log, memory is read and REPORT written after the
+        // answer has gone out (the log task keeps AWS's line order).
+        let (log_tail, max_memory_used_mb) = if inv.want_log {
+            self.logs.finish(&inv.request_id, lines, process).await
         } else {
-            self.logs.finish_detached(lines);
-            Bytes::new()
+            self.logs.finish_detached(lines, process);
+            (Bytes::new(), 0)
         };
         Outcome {
             kind,
