@@ -230,3 +230,58 @@ fn apply_numbers(f: &mut FunctionConfig, t: &Table) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> HandlerRuntime {
+        HandlerRuntime {
+            python: "python3".into(),
+            module: "lambda_rie.runtime".into(),
+            execution_env: "AWS_Lambda_python3.11".into(),
+        }
+    }
+
+    fn load_str(text: &str) -> Result<Vec<FunctionConfig>, String> {
+        let dir = std::env::temp_dir().join(format!("lambda-rie-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lambda-rie.toml");
+        std::fs::write(&path, text).unwrap();
+        let result = load(&path, &runtime());
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    #[test]
+    fn defaults_apply_and_functions_override() {
+        let fs = load_str(
+            "[defaults]\ntimeout = 10\nmemory = 256\n\n[functions.a]\nhandler = \"app.a\"\n\n[functions.b]\ncommand = [\"./bootstrap\"]\ntimeout = 20\nenvironment = { K = \"v\" }\non_failure = \"file:f.jsonl\"\n",
+        )
+        .unwrap();
+        let a = fs.iter().find(|f| f.name == "a").unwrap();
+        let b = fs.iter().find(|f| f.name == "b").unwrap();
+        assert_eq!((a.timeout_s, a.memory_mb), (10, 256));
+        assert_eq!(a.command[2], "lambda_rie.runtime");
+        assert_eq!(b.timeout_s, 20);
+        assert_eq!(b.environment, vec![("K".to_owned(), "v".to_owned())]);
+        assert!(matches!(b.on_failure, Some(Destination::File(_))));
+        assert!(b.command[0].ends_with("bootstrap"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_function_and_key() {
+        let e = load_str("[functions.a]\nhandler = \"app.a\"\ntimeuot = 3\n").unwrap_err();
+        assert!(e.contains("lambda-rie.toml"), "{e}");
+        assert!(e.contains("function a"), "{e}");
+        assert!(e.contains("timeuot"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_and_both_handler_and_command_are_errors() {
+        let e = load_str("[functions.a]\nhandler = \"app.a\"\nmemory = 64\n").unwrap_err();
+        assert!(e.contains("memory") && e.contains("128-10240"), "{e}");
+        let e = load_str("[functions.a]\nhandler = \"app.a\"\ncommand = [\"x\"]\n").unwrap_err();
+        assert!(e.contains("exactly one"), "{e}");
+    }
+}

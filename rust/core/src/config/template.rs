@@ -400,3 +400,90 @@ fn destination(
     ));
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> HandlerRuntime {
+        HandlerRuntime {
+            python: "python3".into(),
+            module: "lambda_rie.runtime".into(),
+            execution_env: "AWS_Lambda_python3.11".into(),
+        }
+    }
+
+    fn load_str(text: &str) -> Result<(Vec<FunctionConfig>, Vec<String>), String> {
+        let dir =
+            std::env::temp_dir().join(format!("lambda-rie-template-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("template.yaml");
+        std::fs::write(&path, text).unwrap();
+        let result = load(&path, &runtime(), "eu-west-1", "111122223333");
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    const TEMPLATE: &str = r#"
+Parameters:
+  Stage: {Type: String, Default: prod}
+Globals:
+  Function:
+    Runtime: python3.12
+    Timeout: 9
+    Environment:
+      Variables:
+        STAGE: !Ref Stage
+Resources:
+  Api:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub "api-${Stage}-${AWS::Region}"
+      Handler: app.api
+      MemorySize: 512
+      Environment:
+        Variables:
+          WORKER: !GetAtt Worker.Arn
+          PATHS: !Join [":", [a, b]]
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+        DestinationConfig:
+          OnFailure: {Type: Lambda, Destination: !GetAtt Worker.Arn}
+          OnSuccess: {Type: SQS, Destination: arn:aws:sqs:eu-west-1:1:q}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.worker
+      Runtime: provided.al2023
+      CodeUri: worker/
+"#;
+
+    #[test]
+    fn globals_parameters_and_intrinsics_resolve() {
+        let (fs, warnings) = load_str(TEMPLATE).unwrap();
+        let api = fs.iter().find(|f| f.name == "api-prod-eu-west-1").unwrap();
+        assert_eq!((api.timeout_s, api.memory_mb), (9, 512));
+        let env: std::collections::HashMap<_, _> = api.environment.iter().cloned().collect();
+        assert_eq!(env["STAGE"], "prod");
+        assert_eq!(
+            env["WORKER"],
+            "arn:aws:lambda:eu-west-1:111122223333:function:Worker"
+        );
+        assert_eq!(env["PATHS"], "a:b");
+        assert_eq!(api.maximum_retry_attempts, 0);
+        assert_eq!(api.on_failure, Some(Destination::Function("Worker".into())));
+        assert_eq!(api.execution_env.as_deref(), Some("AWS_Lambda_python3.12"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let worker = fs.iter().find(|f| f.name == "Worker").unwrap();
+        assert!(worker.command[0].ends_with("worker/bootstrap"));
+    }
+
+    #[test]
+    fn unsupported_runtime_names_the_function() {
+        let e = load_str(&TEMPLATE.replace("provided.al2023", "nodejs20.x")).unwrap_err();
+        assert!(
+            e.contains("function Worker") && e.contains("nodejs20.x"),
+            "{e}"
+        );
+    }
+}
