@@ -143,19 +143,6 @@ fn passthrough(command: &[String], args: &Args) -> i32 {
 
 async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>) -> i32 {
     let capabilities = crate::environment::sandbox::Capabilities::get();
-    if capabilities.namespaces {
-        for f in &functions {
-            let code_dir = std::fs::canonicalize(&f.code_dir).unwrap_or(f.code_dir.clone());
-            if code_dir.starts_with("/tmp") {
-                eprintln!(
-                    "lambda-rie: code directory {} of {} is under /tmp, which every execution environment replaces with its own private /tmp; serve the code from another directory",
-                    code_dir.display(),
-                    f.name
-                );
-                return 2;
-            }
-        }
-    }
     pid1::become_subreaper();
     let mut config = EmulatorConfig::new(args.invoke_address);
     config.max_environments = args.max_environments;

@@ -48,6 +48,8 @@ pub enum Refusal {
 
 #[derive(Default)]
 struct Inner {
+    /// Whether a runtime was ever started here.
+    started: bool,
     /// True between a runtime's start and its first `/next`.
     initializing: bool,
     init_signal: Option<oneshot::Sender<InitSignal>>,
@@ -89,9 +91,14 @@ impl RuntimeApiState {
     /// A new runtime process is about to start: drop the old one's connections and holdings,
     /// and return what will tell how its init ends.
     pub fn begin_init(&self) -> oneshot::Receiver<InitSignal> {
-        self.generation.send_modify(|g| *g += 1);
         let (tx, rx) = oneshot::channel();
         let mut inner = self.lock();
+        // NOTE: only a replaced runtime's connections are dropped; before the first start
+        // there is nothing to drop (and a client may already be waiting on /next).
+        if inner.started {
+            self.generation.send_modify(|g| *g += 1);
+        }
+        inner.started = true;
         inner.initializing = true;
         inner.init_signal = Some(tx);
         inner.in_flight.clear();

@@ -38,7 +38,7 @@ impl Capabilities {
                 };
             }
             Capabilities {
-                namespaces: PrivateTmp::namespace(1).is_ok(),
+                namespaces: PrivateTmp::namespace(1, &[]).is_ok(),
                 cgroups: Controller::ALL
                     .iter()
                     .filter_map(|c| cgroup::parent_dir(*c).map(|d| (*c, d)))
@@ -105,7 +105,20 @@ impl Sandbox {
         let memory_bytes = u64::from(function.memory_mb) << 20;
         let ephemeral_bytes = u64::from(function.ephemeral_storage_mb) << 20;
         let tmp = if caps.namespaces {
-            PrivateTmp::namespace(function.ephemeral_storage_mb)?
+            // NOTE: code or a runtime that lives under /tmp (a checkout or a virtualenv there)
+            // stays visible at its path; everything else under /tmp is the private tmpfs.
+            let mut paths = vec![function.code_dir.clone()];
+            paths.extend(
+                function
+                    .command
+                    .iter()
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_absolute()),
+            );
+            if let Ok(cwd) = std::env::current_dir() {
+                paths.push(cwd);
+            }
+            PrivateTmp::namespace(function.ephemeral_storage_mb, &tmp::kept_dirs(&paths))?
         } else {
             PrivateTmp::directory(env_id)?
         };

@@ -17,10 +17,16 @@ pub enum PrivateTmp {
 }
 
 impl PrivateTmp {
-    /// A mount namespace with a tmpfs of `size_mb` at `/tmp`.
-    pub fn namespace(size_mb: u32) -> io::Result<Self> {
+    /// A mount namespace with a tmpfs of `size_mb` at `/tmp`, in which the host directories
+    /// `keep` (directories directly under `/tmp` that hold the function's code or runtime, e.g.
+    /// a checkout or a virtualenv there) stay visible at their own paths.
+    pub fn namespace(size_mb: u32, keep: &[PathBuf]) -> io::Result<Self> {
         let options = CString::new(format!("size={size_mb}m,mode=1777"))
             .map_err(|_| io::Error::other("bad tmpfs options"))?;
+        let keep: Vec<CString> = keep
+            .iter()
+            .filter_map(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok())
+            .collect();
         let (ready_r, ready_w) = pipe()?;
         // SAFETY: the child only makes async-signal-safe system calls, and never returns.
         let pid = unsafe { libc::fork() };
@@ -29,7 +35,7 @@ impl PrivateTmp {
         }
         if pid == 0 {
             // SAFETY: child side, system calls only.
-            unsafe { prepare_and_wait(&options, ready_w.as_raw_fd()) }
+            unsafe { prepare_and_wait(&options, &keep, ready_w.as_raw_fd()) }
         }
         drop(ready_w);
         let result = read_byte(&ready_r).and_then(|ok| {
@@ -101,19 +107,28 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 /// Child side: keep only the report pipe (other helpers forked at the same moment must not
 /// hold each other's pipes open), then new mount namespace, private propagation, tmpfs at
 /// /tmp; report; wait to be killed.
-unsafe fn prepare_and_wait(options: &CString, ready: i32) -> ! {
+unsafe fn prepare_and_wait(options: &CString, keep: &[CString], ready: i32) -> ! {
     // SAFETY: plain system calls with valid, NUL-terminated arguments.
     unsafe {
         let ready = if libc::dup2(ready, 3) == 3 { 3 } else { ready };
         libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
-        let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+        let mut ok = libc::unshare(libc::CLONE_NEWNS) == 0
             && libc::mount(
                 c"none".as_ptr(),
                 c"/".as_ptr(),
                 std::ptr::null(),
                 libc::MS_REC | libc::MS_PRIVATE,
                 std::ptr::null(),
-            ) == 0
+            ) == 0;
+        // Kept directories are opened before the tmpfs hides them, then bound back.
+        let mut held = [-1i32; MAX_KEPT];
+        for (slot, dir) in held.iter_mut().zip(keep) {
+            *slot = libc::open(
+                dir.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+        }
+        ok = ok
             && libc::mount(
                 c"tmpfs".as_ptr(),
                 c"/tmp".as_ptr(),
@@ -121,6 +136,21 @@ unsafe fn prepare_and_wait(options: &CString, ready: i32) -> ! {
                 libc::MS_NOSUID | libc::MS_NODEV,
                 options.as_ptr().cast(),
             ) == 0;
+        for (fd, dir) in held.iter().zip(keep) {
+            if !ok || *fd < 0 {
+                continue;
+            }
+            let mut source = [0u8; 32];
+            fd_path(*fd, &mut source);
+            ok = libc::mkdir(dir.as_ptr(), 0o755) == 0
+                && libc::mount(
+                    source.as_ptr().cast(),
+                    dir.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ) == 0;
+        }
         let byte = u8::from(ok);
         libc::write(ready, (&raw const byte).cast(), 1);
         libc::close(ready);
@@ -128,6 +158,47 @@ unsafe fn prepare_and_wait(options: &CString, ready: i32) -> ! {
             libc::pause();
         }
     }
+}
+
+/// Most host directories under `/tmp` kept visible in one environment.
+pub const MAX_KEPT: usize = 8;
+
+/// `/proc/self/fd/<fd>` as a NUL-terminated string, without allocating (runs after fork).
+fn fd_path(fd: i32, out: &mut [u8; 32]) {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    out[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 10];
+    let mut n = fd.unsigned_abs();
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        out[PREFIX.len() + i] = digits[len - 1 - i];
+    }
+    out[PREFIX.len() + len] = 0;
+}
+
+/// The directories directly under `/tmp` that hold any of `paths` (canonicalised).
+pub fn kept_dirs(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut kept: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .filter_map(|p| {
+            let rest = p.strip_prefix("/tmp").ok()?;
+            let first = rest.components().next()?;
+            Some(PathBuf::from("/tmp").join(first))
+        })
+        .collect();
+    kept.sort();
+    kept.dedup();
+    kept.truncate(MAX_KEPT);
+    kept
 }
 
 fn open_namespace(pid: i32) -> io::Result<OwnedFd> {
@@ -153,5 +224,19 @@ fn read_byte(fd: &OwnedFd) -> io::Result<u8> {
         Ok(b)
     } else {
         Err(io::Error::other("the namespace helper exited early"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_paths_are_nul_terminated() {
+        let mut out = [0u8; 32];
+        fd_path(4, &mut out);
+        assert_eq!(&out[..16], b"/proc/self/fd/4\0");
+        fd_path(1234, &mut out);
+        assert_eq!(&out[..19], b"/proc/self/fd/1234\0");
     }
 }
