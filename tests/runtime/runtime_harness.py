@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -21,13 +22,22 @@ from typing import Any, Optional
 import pytest
 
 CORPUS = Path(__file__).parent / "handlers"
+REPO = Path(__file__).resolve().parents[2]
 # NOTE: a module with a syntax error cannot live in the repository (linters parse every file);
-# the corpus is copied and it is written into the copy.
-HANDLERS = Path(tempfile.mkdtemp(prefix="lambda-rie-handlers-")) / "handlers"
+# the corpus is copied and it is written into the copy. Not under /tmp: lambda-rie refuses a
+# code directory there, since every environment gets its own private /tmp.
+(REPO / "target").mkdir(exist_ok=True)
+_HANDLERS_ROOT = tempfile.mkdtemp(prefix="runtime-handlers-", dir=REPO / "target")
+atexit.register(shutil.rmtree, _HANDLERS_ROOT, ignore_errors=True)
+HANDLERS = Path(_HANDLERS_ROOT) / "handlers"
 shutil.copytree(CORPUS, HANDLERS, ignore=shutil.ignore_patterns("__pycache__"))
 (HANDLERS / "syntax_error.py").write_text("def handler(event, context):\n    return (1 +\n")
-REPO = Path(__file__).resolve().parents[2]
-OURS = [sys.executable, "-m", "lambda_rie.runtime"]
+# The launch the emulator uses (the same entry point as `python -m lambda_rie.runtime`).
+OURS = [
+    sys.executable,
+    "-c",
+    "import sys; from lambda_rie.runtime.bootstrap import main; main(sys.argv)",
+]
 AWSLAMBDARIC = [sys.executable, "-m", "awslambdaric"]
 NEXT_PATH = "/2018-06-01/runtime/invocation/next"
 
@@ -192,7 +202,11 @@ class RuntimeProcess:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
+            # NOTE: bounded too: a descendant that kept the pipe open must not hang the suite.
+            try:
+                out, _ = self.proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                out = b""
         self.output += out or b""
         return self.output.decode("utf-8", "replace")
 

@@ -38,6 +38,10 @@ def main(argv: list[str]) -> None:
     if not address:
         errors.report_exit("AWS_LAMBDA_RUNTIME_API is not set")
         sys.exit(1)
+    if sys.path and sys.path[0] == "":
+        # NOTE: started as `python -c "...main(sys.argv)" HANDLER`, which skips the ~3 ms that
+        # runpy's imports add to `python -m`: pin the working directory as `-m` does.
+        sys.path[0] = os.getcwd()
     task_root = os.environ.get("LAMBDA_TASK_ROOT")
     if task_root and (not sys.path or sys.path[0] != task_root):
         sys.path.insert(0, task_root)

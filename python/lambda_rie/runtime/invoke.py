@@ -41,7 +41,7 @@ class Invoker:
 
     def serve_one(self) -> None:
         """Wait for one invocation and answer it."""
-        body, headers = self.client.next()
+        event, headers, decoded = self.client.next_event()
         get = headers.get
         request_id = get("lambda-runtime-aws-request-id") or ""
         tenant_id = get("lambda-runtime-aws-tenant-id")
@@ -62,11 +62,12 @@ class Invoker:
                 get("lambda-runtime-invoked-function-arn"),
                 tenant_id,
             )
-            event = payload.decode_event(body, get("content-type"))
+            if not decoded:
+                event = payload.decode_event(event, get("content-type"), native_declined=True)
             result = self.handler(event, context)
             if self.runner is not None or _is_awaitable(result):
                 result = self._await(result)
-            response, content_type = payload.encode_result(result)
+            response, content_type = payload.stage_result(self.client, result)
         except errors.FaultError as fault:
             error = errors.make_error(fault.message, fault.error_type, fault.trace, request_id)
             self._post_error(
@@ -77,7 +78,10 @@ class Invoker:
             error = errors.error_from_exception(exc, request_id)
             self._post_error(request_id, error, errors.xray_cause(exc), invocation_id)
             return
-        status = self.client.post_response(request_id, response, content_type, invocation_id)
+        if response is None:
+            status = self.client.post_staged_response(request_id, invocation_id)
+        else:
+            status = self.client.post_response(request_id, response, content_type, invocation_id)
         if status != 202:
             self._refused("response", status)
 

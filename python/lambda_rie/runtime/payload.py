@@ -31,6 +31,10 @@ def loads(data: bytes | str) -> Any:
         return _fast_loads(raw)
     except ValueError:
         pass
+    return _loads_compatible(data)
+
+
+def _loads_compatible(data: bytes | str) -> Any:
     # NOTE: only malformed or unusual documents get here. simplejson, where installed, gives
     # awslambdaric's exact error messages; the standard library otherwise.
     try:
@@ -47,12 +51,15 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"Expecting value: {name} is not JSON")
 
 
-def decode_event(body: bytes, content_type: str | None) -> Any:
-    """The handler's event: JSON when the content type is exactly ``application/json``."""
+def decode_event(body: bytes, content_type: str | None, native_declined: bool = False) -> Any:
+    """The handler's event: JSON when the content type is exactly ``application/json``.
+
+    ``native_declined`` says the Rust codec already turned this body down.
+    """
     if content_type != JSON_CONTENT_TYPE:
         return body
     try:
-        return loads(body)
+        return _loads_compatible(body) if native_declined else loads(body)
     except Exception as exc:
         raise FaultError(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
 
@@ -64,8 +71,23 @@ def encode_result(result: Any) -> tuple[bytes, str]:
     fast = _fast_dumps(result)
     if fast is not None:
         return fast, JSON_CONTENT_TYPE
+    return _encode_compatible(result), JSON_CONTENT_TYPE
+
+
+def stage_result(client: RuntimeClient, result: Any) -> tuple[bytes | None, str]:
+    """Like `encode_result`, but a plain JSON result is encoded into the client's reused
+    buffer (body ``None``: send it with `RuntimeClient.post_staged_response`).
+    """
+    if isinstance(result, bytes):
+        return result, BYTES_CONTENT_TYPE
+    if client.stage_json_response(result):
+        return None, JSON_CONTENT_TYPE
+    return _encode_compatible(result), JSON_CONTENT_TYPE
+
+
+def _encode_compatible(result: Any) -> bytes:
     try:
-        return dumps_compatible(result).encode("utf-8"), JSON_CONTENT_TYPE
+        return dumps_compatible(result).encode("utf-8")
     except Exception as exc:
         raise FaultError(MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
 

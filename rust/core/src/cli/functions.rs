@@ -13,7 +13,7 @@ pub fn load(
     python: &PythonInfo,
 ) -> Result<(Vec<FunctionConfig>, Vec<String>), String> {
     let module = match args.python_runtime {
-        PythonRuntime::Builtin => "lambda_rie.runtime",
+        PythonRuntime::Builtin => config::BUILTIN_RUNTIME_MODULE,
         PythonRuntime::Awslambdaric => "awslambdaric",
     };
     let needs_python = matches!(

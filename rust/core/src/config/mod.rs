@@ -221,6 +221,12 @@ impl FunctionConfig {
     }
 }
 
+/// The built-in Python runtime's module (`python -m lambda_rie.runtime HANDLER`).
+pub const BUILTIN_RUNTIME_MODULE: &str = "lambda_rie.runtime";
+/// How the emulator starts the built-in runtime: the same entry point as `-m`, faster.
+pub const BUILTIN_RUNTIME_LAUNCH: &str =
+    "import sys; from lambda_rie.runtime.bootstrap import main; main(sys.argv)";
+
 /// How a `handler` function is run: the built-in Python runtime of a given interpreter.
 #[derive(Debug, Clone)]
 pub struct HandlerRuntime {
@@ -235,6 +241,15 @@ pub struct HandlerRuntime {
 impl HandlerRuntime {
     /// The argv serving `handler`.
     pub fn command(&self, handler: &str) -> Vec<String> {
+        if self.module == BUILTIN_RUNTIME_MODULE {
+            // NOTE: `-c` skips the ~3 ms of runpy imports that `-m` costs every cold start.
+            return vec![
+                self.python.clone(),
+                "-c".to_owned(),
+                BUILTIN_RUNTIME_LAUNCH.to_owned(),
+                handler.to_owned(),
+            ];
+        }
         vec![
             self.python.clone(),
             "-m".to_owned(),

@@ -108,7 +108,7 @@ impl Connection {
         self.write_head(method, path, headers, body.len());
         self.filled = 0;
         self.head = None;
-        if self.inbox.len() > RETAINED_BYTES {
+        if self.inbox.capacity() > RETAINED_BYTES {
             self.inbox = Vec::new();
         }
         let was_open = self.stream.is_some();
