@@ -92,6 +92,9 @@ pub struct Args {
     pub async_delay_scale: f64,
     /// Replace environments when the code changes.
     pub watch: bool,
+    /// Per-function flags given on the command line; with --config/--template they override
+    /// every function's value (flag > config file).
+    pub explicit: Vec<String>,
 }
 
 /// `lambda-rie invoke`: one invocation, then exit.
@@ -267,6 +270,7 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     args.cpu_by_memory = switches.contains(&"--cpu-by-memory");
     args.freeze = switches.contains(&"--freeze");
     args.watch = switches.contains(&"--watch");
+    args.explicit = values.iter().map(|(name, _)| (*name).to_owned()).collect();
     if one_shot {
         let shot = OneShot {
             event: get("--event", &[]),
@@ -373,6 +377,7 @@ fn build(
         async_state: get("--async-state", &[]).map(PathBuf::from),
         async_delay_scale,
         watch: false,
+        explicit: Vec::new(),
     })
 }
 

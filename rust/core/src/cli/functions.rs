@@ -20,15 +20,15 @@ pub fn load(
         args.program,
         Program::Handler(_) | Program::Config(_) | Program::Template(_)
     );
-    // NOTE: the native binary learns the interpreter's version (and whether it can import the
-    // runtime) from one short run of it, only when Python handlers may be served.
-    let probe = (needs_python && python.version.is_none())
-        .then(|| probe_python(&python.executable, module))
-        .flatten();
-    let version = python
-        .version
-        .clone()
-        .or_else(|| probe.as_ref().map(|p| p.0.clone()));
+    // NOTE: the native binary reads the interpreter's version off its resolved file name
+    // (python3 -> python3.11), and runs it only when the name does not tell.
+    let version = python.version.clone().or_else(|| {
+        needs_python
+            .then(|| {
+                version_from_name(&python.executable).or_else(|| probe_version(&python.executable))
+            })
+            .flatten()
+    });
     let runtime = HandlerRuntime {
         python: python.executable.clone(),
         module: module.to_owned(),
@@ -50,25 +50,49 @@ pub fn load(
         }
     };
     let mut functions = functions;
+    let from_file = matches!(args.program, Program::Config(_) | Program::Template(_));
     for f in &mut functions {
         f.cpu_by_memory |= args.cpu_by_memory;
         f.freeze |= args.freeze;
         f.watch |= args.watch;
+        if from_file {
+            override_from_flags(f, args);
+        }
     }
     let uses_python = functions
         .iter()
         .any(|f| f.command.first() == Some(&runtime.python));
-    let known_present = (args.python_runtime == PythonRuntime::Builtin
-        && python.has_builtin_runtime)
-        || probe.as_ref().is_some_and(|p| p.1);
-    if uses_python && !known_present && !python_has_module(&runtime.python, module) {
-        return Err(format!(
-            "{} cannot import {module}: install it (pip install {}) to serve Python handlers",
-            runtime.python,
-            module.split('.').next().unwrap_or(module).replace('_', "-")
-        ));
+    let known_present = args.python_runtime == PythonRuntime::Builtin && python.has_builtin_runtime;
+    if uses_python && !known_present {
+        check_module_in_background(runtime.python.clone(), module.to_owned());
     }
     Ok((functions, warnings))
+}
+
+/// Flags given on the command line beat the config file (SPEC 1's precedence).
+fn override_from_flags(f: &mut FunctionConfig, args: &Args) {
+    let given = |flag: &str| args.explicit.iter().any(|e| e == flag);
+    if given("--timeout") {
+        f.timeout_s = args.timeout_s;
+    }
+    if given("--memory") {
+        f.memory_mb = args.memory_mb;
+    }
+    if given("--ephemeral-storage") {
+        f.ephemeral_storage_mb = args.ephemeral_storage_mb;
+    }
+    if given("--reserved-concurrency") {
+        f.reserved_concurrency = args.reserved_concurrency;
+    }
+    if given("--provisioned-concurrency") {
+        f.provisioned_concurrency = args.provisioned_concurrency;
+    }
+    if given("--max-concurrency") {
+        f.max_concurrency = args.max_concurrency;
+    }
+    if given("--idle-timeout") {
+        f.idle_timeout = Duration::from_secs(args.idle_timeout_s);
+    }
 }
 
 /// The single function of the RIE-style command line.
@@ -91,33 +115,48 @@ fn single(args: &Args, command: Vec<String>, execution_env: Option<String>) -> F
     f
 }
 
-fn python_has_module(python: &str, module: &str) -> bool {
-    std::process::Command::new(python)
-        .args([
-            "-c",
-            &format!(
-                "import importlib.util,sys; sys.exit(importlib.util.find_spec('{module}') is None)"
-            ),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// Say loudly (without delaying start-up by an interpreter run) when the runtime module is
+/// missing: every cold start would then fail with the interpreter's import error.
+fn check_module_in_background(python: String, module: String) {
+    std::thread::spawn(move || {
+        let found = std::process::Command::new(&python)
+            .args([
+                "-c",
+                &format!("import importlib.util,sys; sys.exit(importlib.util.find_spec('{module}') is None)"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            crate::logs::message(
+                crate::config::LogLevel::Error,
+                &format!(
+                    "{python} cannot import {module}: install it (pip install {}) to serve Python handlers",
+                    module.split('.').next().unwrap_or(&module).replace('_', "-")
+                ),
+            );
+        }
+    });
 }
 
-/// `major.minor` of `python` and whether it can import `module`, in one run.
-fn probe_python(python: &str, module: &str) -> Option<(String, bool)> {
+/// `3.11` from an interpreter whose resolved name is `python3.11`.
+fn version_from_name(python: &str) -> Option<String> {
+    let path = super::args::find_on_path(python, &|k| std::env::var(k).ok())?;
+    let resolved = std::fs::canonicalize(path).ok()?;
+    let name = resolved.file_name()?.to_str()?;
+    let version = name.strip_prefix("python")?;
+    let (major, minor) = version.split_once('.')?;
+    (major.parse::<u32>().is_ok() && minor.parse::<u32>().is_ok()).then(|| version.to_owned())
+}
+
+/// `major.minor` of `python`, by running it.
+fn probe_version(python: &str) -> Option<String> {
     let out = std::process::Command::new(python)
-        .args([
-            "-c",
-            &format!(
-                "import importlib.util,sys; print('%d.%d' % sys.version_info[:2], importlib.util.find_spec('{module}') is not None)"
-            ),
-        ])
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut words = text.split_whitespace();
-    Some((words.next()?.to_owned(), words.next() == Some("True")))
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (!text.is_empty()).then_some(text)
 }
