@@ -1,0 +1,206 @@
+"""Shared pieces of the latency and start-up benchmarks: events of exact sizes, the echo emulator,
+a kept-alive Python client, `wrk` with a Lua script, CPU time from `/proc`, the in-process floor.
+"""
+
+from __future__ import annotations
+
+import compileall
+import http.client
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import orjson
+
+import lambda_rie
+from harness import FACES, INVOKE_PATH, ROOT, Emulator, EmulatorFactory
+
+BENCH_HANDLERS = ROOT / "examples" / "bench"
+NATIVE = FACES["native"]
+#: The Python runtimes lambda-rie can serve a HANDLER with (`--runtime`).
+RUNTIMES = ("builtin", "awslambdaric")
+#: Event sizes of the round-trip benchmarks; 6 MB is the largest synchronous request AWS takes.
+SIZES = {"128B": 128, "64KB": 64 * 1024, "1MB": 1024 * 1024, "6MB": 6 * 1024 * 1024}
+HTTP_TIMEOUT_S = 60.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PREFIX = '{"data":"'
+_SUFFIX = '"}'
+
+
+def event_of(size: int) -> bytes:
+    """A JSON event of exactly `size` bytes."""
+    padding = size - len(_PREFIX) - len(_SUFFIX)
+    return (_PREFIX + "x" * padding + _SUFFIX).encode()
+
+
+def compile_handlers() -> None:
+    """Write bytecode for the handlers and the built-in runtime, as an installed wheel has.
+
+    The harness runs lambda-rie with PYTHONDONTWRITEBYTECODE (nothing is written into the
+    repository by the runtimes), so without this every cold start would compile from source.
+    """
+    compileall.compile_dir(BENCH_HANDLERS, quiet=1)
+    compileall.compile_dir(Path(lambda_rie.__file__).parent, quiet=1)
+
+
+def start_emulator(
+    factory: EmulatorFactory, runtime: str, handler: str = "echo.handler"
+) -> Emulator:
+    """lambda-rie (native binary) serving `examples/bench/<handler>` with the `runtime`."""
+    return factory(["--runtime", runtime, "--code-dir", str(BENCH_HANDLERS), handler])
+
+
+class KeepAliveClient:
+    """One HTTP/1.1 connection kept open for every invocation, like an SDK client's pool."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._conn = http.client.HTTPConnection(emulator.host, emulator.port, HTTP_TIMEOUT_S)
+        self._headers = {"Content-Type": "application/json"}
+
+    def invoke(self, event: bytes) -> tuple[int, bytes]:
+        """(status, body) of one synchronous invocation."""
+        self._conn.request("POST", INVOKE_PATH, body=event, headers=self._headers)
+        answer = self._conn.getresponse()
+        return answer.status, answer.read()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def echoed(status: int, body: bytes, event: bytes) -> bool:
+    """The answer is the event, decoded (runtimes may write the JSON with other spacing)."""
+    return status == 200 and orjson.loads(body) == orjson.loads(event)
+
+
+# --- wrk ----------------------------------------------------------------------------------------
+
+WRK_MARKER = "lambda-rie-wrk"
+_WRK_SCRIPT = """\
+local file = assert(io.open({body_path}, "rb"))
+wrk.method = "POST"
+wrk.body = file:read("*a")
+file:close()
+wrk.headers["Content-Type"] = "application/json"
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "{marker} requests=%d duration_us=%d errors=%d status_errors=%d " ..
+    "p50_us=%d p90_us=%d p99_us=%d max_us=%d mean_us=%.3f\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    """What `wrk` measured over one connection (latencies in milliseconds)."""
+
+    requests: int
+    invocations_per_s: float
+    errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+
+    def figures(self) -> dict[str, Any]:
+        """The run as `extra_info` entries."""
+        return {key: round(value, 4) for key, value in vars(self).items()}
+
+
+def wrk_binary() -> Optional[str]:
+    """The `wrk` on PATH (Debian/Ubuntu package `wrk`), or None."""
+    return shutil.which("wrk")
+
+
+def wrk_version(binary: str) -> str:
+    """wrk's version line (it prints it with its usage and exits 1)."""
+    output = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+    return (output.stdout or output.stderr).splitlines()[0].strip()
+
+
+def run_wrk(binary: str, emulator: Emulator, event: bytes, seconds: int) -> WrkRun:
+    """POST `event` for `seconds` over one kept-alive connection from one wrk thread."""
+    with tempfile.TemporaryDirectory(prefix="lambda-rie-wrk-") as scratch:
+        body_path = Path(scratch) / "event.json"
+        body_path.write_bytes(event)
+        script = Path(scratch) / "post.lua"
+        script.write_text(_WRK_SCRIPT.format(body_path=_lua_string(body_path), marker=WRK_MARKER))
+        argv = [binary, "-t1", "-c1", f"-d{seconds}s", "--timeout", "30s", "-s", str(script)]
+        output = subprocess.run(
+            [*argv, f"{emulator.url}{INVOKE_PATH}"],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        ).stdout
+    match = re.search(WRK_MARKER + r" (.*)", output)
+    if match is None:
+        raise AssertionError(f"wrk printed no summary:\n{output}")
+    found = {key: float(value) for key, value in re.findall(r"(\w+)=([0-9.]+)", match.group(1))}
+    return WrkRun(
+        requests=int(found["requests"]),
+        invocations_per_s=found["requests"] / (found["duration_us"] / 1e6),
+        errors=int(found["errors"] + found["status_errors"]),
+        p50_ms=found["p50_us"] / 1000,
+        p90_ms=found["p90_us"] / 1000,
+        p99_ms=found["p99_us"] / 1000,
+        max_ms=found["max_us"] / 1000,
+        mean_ms=found["mean_us"] / 1000,
+    )
+
+
+def _lua_string(path: Path) -> str:
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --- CPU time -----------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # NOTE: the command name may contain spaces and parentheses; fields follow the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def tree_cpu_seconds(emulator: Emulator) -> tuple[float, float]:
+    """(lambda-rie, its runtime processes) CPU seconds so far."""
+    runtimes = 0.0
+    for pid in emulator.descendants():
+        try:
+            runtimes += cpu_seconds(pid)
+        except (OSError, ValueError):
+            continue  # exited in between
+    return cpu_seconds(emulator.pid), runtimes
+
+
+# --- the floor ----------------------------------------------------------------------------------
+
+
+class _Context:
+    """The few context fields a handler reads; the floor needs no more."""
+
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    function_name = "floor"
+    memory_limit_in_mb = "3008"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000
+
+
+def in_process_call(handler: Callable[[Any, Any], Any], event: bytes) -> bytes:
+    """What any runtime must do at least: decode the event, call the handler, encode the result."""
+    return orjson.dumps(handler(orjson.loads(event), _Context()))
