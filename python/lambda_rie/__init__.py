@@ -10,16 +10,50 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["LambdaRieError", "__version__"]
+    from lambda_rie._core import (
+        InvalidRequestContentError,
+        LambdaRieError,
+        RequestTooLargeError,
+        ResourceNotFoundError,
+        TooManyRequestsError,
+        __version__,
+    )
+    from lambda_rie.api import Emulator, Function, InvokeResult
+
+__all__ = [
+    "Emulator",
+    "Function",
+    "InvalidRequestContentError",
+    "InvokeResult",
+    "LambdaRieError",
+    "RequestTooLargeError",
+    "ResourceNotFoundError",
+    "TooManyRequestsError",
+    "__version__",
+]
+
+# Which submodule defines each public name.
+_HOMES = {
+    "Emulator": "lambda_rie.api",
+    "Function": "lambda_rie.api",
+    "InvokeResult": "lambda_rie.api",
+    "LambdaRieError": "lambda_rie._core",
+    "ResourceNotFoundError": "lambda_rie._core",
+    "TooManyRequestsError": "lambda_rie._core",
+    "RequestTooLargeError": "lambda_rie._core",
+    "InvalidRequestContentError": "lambda_rie._core",
+    "__version__": "lambda_rie._core",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from lambda_rie._core import __version__
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lambda_rie' has no attribute {name!r}")
+    value = getattr(__import__(home, fromlist=[name]), name)
+    globals()[name] = value
+    return value
 
-        return __version__
-    if name == "LambdaRieError":
-        from lambda_rie._core import LambdaRieError
 
-        return LambdaRieError
-    raise AttributeError(f"module 'lambda_rie' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,10 +1,24 @@
 """Type stubs of the native extension `lambda_rie._core`."""
 
-from typing import Any, final
+from collections.abc import Sequence
+from typing import Any, Optional, TypeAlias, final
 
 __version__: str
 
-class LambdaRieError(Exception): ...
+class LambdaRieError(Exception):
+    """Base class of every lambda-rie error."""
+
+class ResourceNotFoundError(LambdaRieError):
+    """No function answers to the name or ARN (AWS's `ResourceNotFoundException`)."""
+
+class TooManyRequestsError(LambdaRieError):
+    """No execution environment is free (AWS's `TooManyRequestsException`)."""
+
+class RequestTooLargeError(LambdaRieError):
+    """The event is over the invoke payload limit (AWS's `RequestEntityTooLargeException`)."""
+
+class InvalidRequestContentError(LambdaRieError):
+    """The event or client context is not valid JSON (AWS's `InvalidRequestContentException`)."""
 
 def cli_main(argv: list[str], python: str, version: str) -> int: ...
 
@@ -14,6 +28,7 @@ class RuntimeClient:
 
     def __new__(cls, address: str) -> RuntimeClient: ...
     def next(self) -> tuple[bytes, dict[str, str]]: ...
+    def next_event(self) -> tuple[Any, dict[str, str], bool]: ...
     def post_response(
         self,
         request_id: str,
@@ -21,6 +36,8 @@ class RuntimeClient:
         content_type: str,
         invocation_id: str | None = None,
     ) -> int: ...
+    def stage_json_response(self, value: object) -> bool: ...
+    def post_staged_response(self, request_id: str, invocation_id: str | None = None) -> int: ...
     def post_error(
         self,
         request_id: str,
@@ -41,3 +58,50 @@ class RuntimeClient:
     def json_loads(data: bytes) -> Any: ...
     @staticmethod
     def json_dumps(value: object) -> bytes | None: ...
+
+# (payload, function_error, log_tail, request_id, cold_start, init_duration_ms, duration_ms,
+#  max_memory_used_mb)
+_Outcome: TypeAlias = tuple[bytes, Optional[str], str, str, bool, Optional[float], float, int]
+
+def function_defaults() -> dict[str, int]:
+    """The core's defaults of every optional `Function` argument, by argument name."""
+
+@final
+class Emulator:
+    """A running emulator serving `Function`s, with its Invoke API on `endpoint_url`."""
+
+    def __new__(
+        cls,
+        functions: Sequence[object],
+        address: str,
+        *,
+        file: str | None = None,
+        max_environments: int | None = None,
+        on_throttle: str | None = None,
+        region: str | None = None,
+        account_id: str | None = None,
+        log_level: str | None = None,
+    ) -> Emulator: ...
+    @property
+    def endpoint_url(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def functions(self) -> list[dict[str, Any]]: ...
+    def invoke(self, name: str, payload: bytes, client_context: str | None = None) -> _Outcome: ...
+    def submit(
+        self, name: str, payload: bytes, client_context: str | None = None
+    ) -> PendingInvocation: ...
+    def invoke_event(self, name: str, payload: bytes) -> str: ...
+    def metrics(self) -> dict[str, float]: ...
+    def close(self) -> None: ...
+
+@final
+class PendingInvocation:
+    """An invocation started by `Emulator.submit`."""
+
+    def fileno(self) -> int: ...
+    def result(self) -> _Outcome | None: ...

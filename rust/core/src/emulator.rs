@@ -94,6 +94,11 @@ impl Emulator {
         self.invoke_address
     }
 
+    /// The functions as the Invoke API routes them, with the `Event` queue.
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.directory
+    }
+
     /// The functions' schedulers, default first.
     pub fn schedulers(&self) -> &[Arc<Scheduler>] {
         &self.directory.functions

@@ -161,3 +161,26 @@ impl Outcome {
         (self.kind != OutcomeKind::Success).then_some("Unhandled")
     }
 }
+
+/// The invoke body as AWS checks it (SPEC 2): the size limit of its invocation type, JSON, and
+/// an empty (or all-whitespace) body meaning `{}`.
+pub fn check_payload(payload: Bytes, event: bool) -> Result<Bytes, crate::aws::ServiceError> {
+    use crate::aws::ServiceError;
+    use crate::config::{MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
+    if event && payload.len() > MAX_EVENT_BYTES {
+        return Err(ServiceError::event_too_large(
+            payload.len(),
+            MAX_EVENT_BYTES,
+        ));
+    }
+    if payload.len() > MAX_REQUEST_BYTES {
+        return Err(ServiceError::request_too_large());
+    }
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        return Err(ServiceError::invalid_json(&e.to_string()));
+    }
+    Ok(payload)
+}

@@ -1,6 +1,7 @@
 //! The `lambda_rie._core` extension module: exports only; logic lives in `lambda-rie-core`.
 
 mod cli;
+mod emulator;
 mod errors;
 mod runtime_client;
 
@@ -12,6 +13,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_class::<runtime_client::RuntimeClient>()?;
+    m.add_class::<emulator::Emulator>()?;
+    m.add_class::<emulator::PendingInvocation>()?;
+    m.add_function(wrap_pyfunction!(emulator::function_defaults, m)?)?;
     errors::register(m)?;
     Ok(())
 }

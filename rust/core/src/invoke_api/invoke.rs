@@ -73,19 +73,7 @@ pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -
             return r;
         }
         InvocationType::Event => {
-            let event = crate::async_queue::QueuedEvent {
-                function: target.scheduler.function().config.name.clone(),
-                request_id: crate::invocation::new_request_id(),
-                payload,
-                invoked_arn: target.invoked_arn,
-                trace_id: trace_id.unwrap_or_else(crate::invocation::new_trace_id),
-                accepted_ms: crate::clock::epoch_ms(),
-                attempts: 0,
-            };
-            let id = event.request_id.clone();
-            directory
-                .async_invoker
-                .enqueue(std::sync::Arc::clone(&target.scheduler), event);
+            let id = directory.enqueue_event(target, payload, trace_id);
             let mut r = http::response(202, Bytes::new());
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-amzn-requestid", v);
@@ -123,19 +111,7 @@ async fn read_payload(body: Incoming, kind: InvocationType) -> Result<Bytes, Ser
         }
         Err(BodyError::Broken) => return Err(ServiceError::invalid_json("the body ended early")),
     };
-    if kind == InvocationType::Event && payload.len() > MAX_EVENT_BYTES {
-        return Err(ServiceError::event_too_large(
-            payload.len(),
-            MAX_EVENT_BYTES,
-        ));
-    }
-    if payload.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Bytes::from_static(b"{}"));
-    }
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-        return Err(ServiceError::invalid_json(&e.to_string()));
-    }
-    Ok(payload)
+    crate::invocation::check_payload(payload, kind == InvocationType::Event)
 }
 
 /// Base64 of a JSON object, at most 3583 bytes decoded.

@@ -94,6 +94,27 @@ impl Directory {
         crate::metrics::render_all(&counts)
     }
 
+    /// Queue an `Event` invocation of `payload` for `target`; its request id.
+    pub fn enqueue_event(
+        &self,
+        target: Target,
+        payload: bytes::Bytes,
+        trace_id: Option<String>,
+    ) -> String {
+        let event = crate::async_queue::QueuedEvent {
+            function: target.scheduler.function().config.name.clone(),
+            request_id: crate::invocation::new_request_id(),
+            payload,
+            invoked_arn: target.invoked_arn,
+            trace_id: trace_id.unwrap_or_else(crate::invocation::new_trace_id),
+            accepted_ms: crate::clock::epoch_ms(),
+            attempts: 0,
+        };
+        let id = event.request_id.clone();
+        self.async_invoker.enqueue(target.scheduler, event);
+        id
+    }
+
     fn arn(&self, name: &str) -> String {
         format!(
             "arn:aws:lambda:{}:{}:function:{name}",

@@ -1,0 +1,370 @@
+"""The Python API: serve Lambda functions in this process and invoke them, from tests or tools.
+
+`Emulator.invoke` hands the event straight to the function's scheduler in the Rust core (no
+HTTP hop) and waits with the GIL released; `endpoint_url` serves the same functions to boto3
+and the aws CLI. Function-side failures do not raise: they set `InvokeResult.function_error`.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+import orjson
+
+from lambda_rie import _core
+from lambda_rie._core import (
+    InvalidRequestContentError,
+    LambdaRieError,
+    RequestTooLargeError,
+    ResourceNotFoundError,
+    TooManyRequestsError,
+)
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = [
+    "Emulator",
+    "Function",
+    "InvalidRequestContentError",
+    "InvokeResult",
+    "LambdaRieError",
+    "RequestTooLargeError",
+    "ResourceNotFoundError",
+    "TooManyRequestsError",
+]
+
+# NOTE: the defaults are the core's (one source of truth); reading them here puts the real
+# numbers in the signatures that help() and IDEs show.
+_DEFAULTS = _core.function_defaults()
+
+#: Called with the function name and the result of every answered invocation.
+InvokeObserver = Callable[[str, "InvokeResult"], None]
+
+
+class Function:
+    """One Lambda function: what runs it and under which limits.
+
+    The names and defaults are those of the `lambda-rie.toml` keys. Give exactly one of
+    `handler` (`module.function`, run by the built-in Python runtime with this interpreter) or
+    `command` (the argv of any runtime speaking the Runtime API, e.g. `["./bootstrap"]`).
+    `code_dir` is the working directory and `LAMBDA_TASK_ROOT`; a relative one is taken from
+    the current directory when the emulator starts. The runtime sees the Lambda variables,
+    `environment`, and `PATH`, `HOME`, `LANG`, `LD_LIBRARY_PATH`, `PYTHONPATH` and
+    `VIRTUAL_ENV` from this process. Values are checked when an `Emulator` starts.
+    """
+
+    __slots__ = (
+        "code_dir",
+        "command",
+        "environment",
+        "ephemeral_storage",
+        "handler",
+        "idle_timeout",
+        "max_concurrency",
+        "memory",
+        "name",
+        "provisioned_concurrency",
+        "reserved_concurrency",
+        "timeout",
+    )
+
+    name: str
+    handler: Optional[str]
+    command: Optional[list[str]]
+    code_dir: Union[str, os.PathLike[str]]
+    timeout: int
+    memory: int
+    ephemeral_storage: int
+    environment: dict[str, str]
+    reserved_concurrency: Optional[int]
+    provisioned_concurrency: int
+    max_concurrency: int
+    idle_timeout: float
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        handler: Optional[str] = None,
+        command: Optional[Sequence[str]] = None,
+        code_dir: Union[str, os.PathLike[str]] = ".",
+        timeout: int = _DEFAULTS["timeout"],
+        memory: int = _DEFAULTS["memory"],
+        ephemeral_storage: int = _DEFAULTS["ephemeral_storage"],
+        environment: Optional[Mapping[str, str]] = None,
+        reserved_concurrency: Optional[int] = None,
+        provisioned_concurrency: int = _DEFAULTS["provisioned_concurrency"],
+        max_concurrency: int = _DEFAULTS["max_concurrency"],
+        idle_timeout: float = _DEFAULTS["idle_timeout"],
+    ) -> None:
+        if isinstance(command, str):
+            raise TypeError("command is an argv list, e.g. ['./bootstrap']")
+        self.name = name
+        self.handler = handler
+        self.command = None if command is None else list(command)
+        self.code_dir = code_dir
+        self.timeout = timeout
+        self.memory = memory
+        self.ephemeral_storage = ephemeral_storage
+        self.environment = dict(environment or {})
+        self.reserved_concurrency = reserved_concurrency
+        self.provisioned_concurrency = provisioned_concurrency
+        self.max_concurrency = max_concurrency
+        self.idle_timeout = idle_timeout
+
+    def __repr__(self) -> str:
+        runs = f"handler={self.handler!r}" if self.handler else f"command={self.command!r}"
+        return f"Function({self.name!r}, {runs}, timeout={self.timeout}, memory={self.memory})"
+
+
+class InvokeResult:
+    """The answer to one invocation, with the figures of its REPORT line."""
+
+    __slots__ = (
+        "cold_start",
+        "duration_ms",
+        "function_error",
+        "init_duration_ms",
+        "log_tail",
+        "max_memory_used_mb",
+        "payload",
+        "request_id",
+        "status_code",
+    )
+
+    #: 200 for a synchronous invocation (also when the function failed).
+    status_code: int
+    #: Exactly the bytes the function returned (or the error JSON when it failed).
+    payload: bytes
+    #: `"Unhandled"` when the function failed (error, timeout, crash), else `None`.
+    function_error: Optional[str]
+    #: This invocation's log lines, START to REPORT (the last 4 KB at most).
+    log_tail: str
+    #: The request id (`context.aws_request_id`).
+    request_id: str
+    #: Whether a new runtime process was started for this invocation.
+    cold_start: bool
+    #: Init duration of a cold start; `None` on a warm start.
+    init_duration_ms: Optional[float]
+    #: Invocation duration, as in REPORT.
+    duration_ms: float
+    #: Peak memory of the execution environment, as in REPORT.
+    max_memory_used_mb: int
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        payload: bytes,
+        function_error: Optional[str] = None,
+        log_tail: str = "",
+        request_id: str = "",
+        cold_start: bool = False,
+        init_duration_ms: Optional[float] = None,
+        duration_ms: float = 0.0,
+        max_memory_used_mb: int = 0,
+    ) -> None:
+        self.status_code = status_code
+        self.payload = payload
+        self.function_error = function_error
+        self.log_tail = log_tail
+        self.request_id = request_id
+        self.cold_start = cold_start
+        self.init_duration_ms = init_duration_ms
+        self.duration_ms = duration_ms
+        self.max_memory_used_mb = max_memory_used_mb
+
+    def json(self) -> Any:
+        """The payload decoded from JSON."""
+        return orjson.loads(self.payload)
+
+    def __repr__(self) -> str:
+        error = f", function_error={self.function_error!r}" if self.function_error else ""
+        return (
+            f"<InvokeResult {self.status_code} request_id={self.request_id!r}{error} "
+            f"cold_start={self.cold_start} duration_ms={self.duration_ms:.2f} "
+            f"payload={self.payload[:80]!r}>"
+        )
+
+
+def _encode(event: Any) -> bytes:
+    """The invoke body: `bytes`/`str` as given (a JSON document), `None` as empty, else JSON."""
+    if event is None:
+        return b""
+    if isinstance(event, bytes):
+        return event
+    if isinstance(event, (bytearray, memoryview)):
+        return bytes(event)
+    if isinstance(event, str):
+        return event.encode()
+    return orjson.dumps(event)
+
+
+def _client_context(client_context: Optional[Mapping[str, Any]]) -> Optional[str]:
+    return None if client_context is None else orjson.dumps(client_context).decode()
+
+
+def _set_ready(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+class Emulator:
+    """lambda-rie serving `functions` in this process; a context manager that stops everything.
+
+    `config` adds the functions of a `lambda-rie.toml` (a `.toml` file) or of a SAM template
+    (any other file), read as the command line reads them. The Invoke API listens on `address`
+    (loopback with an ephemeral port by default) for HTTP clients; `invoke` and `ainvoke` skip
+    HTTP. Every execution environment gets its own ephemeral Runtime API port. The first
+    function is also reachable as `function`.
+    """
+
+    def __init__(
+        self,
+        functions: Sequence[Function] = (),
+        *,
+        config: Union[str, os.PathLike[str], None] = None,
+        address: str = "127.0.0.1:0",
+        max_environments: Optional[int] = None,
+        on_throttle: str = "reject",
+        region: Optional[str] = None,
+        account_id: Optional[str] = None,
+        log_level: str = "info",
+    ) -> None:
+        self._native = _core.Emulator(
+            list(functions),
+            address,
+            file=None if config is None else os.fspath(config),
+            max_environments=max_environments,
+            on_throttle=on_throttle,
+            region=region,
+            account_id=account_id,
+            log_level=log_level,
+        )
+        #: Every served function, default first (those of `config` included).
+        self.functions: tuple[Function, ...] = tuple(
+            Function(**described) for described in self._native.functions()
+        )
+        self._observers: list[InvokeObserver] = []
+        # NOTE: an emulator that is never closed is stopped when collected or at exit.
+        self._finalizer = weakref.finalize(self, self._native.close)
+
+    @property
+    def endpoint_url(self) -> str:
+        """`http://127.0.0.1:PORT`, the Invoke API: `boto3.client("lambda", endpoint_url=...)`."""
+        return self._native.endpoint_url
+
+    @property
+    def region(self) -> str:
+        """The region of the functions' ARNs (`us-east-1` unless given)."""
+        return self._native.region
+
+    @property
+    def account_id(self) -> str:
+        """The account of the functions' ARNs (`012345678912` unless given)."""
+        return self._native.account_id
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` has run."""
+        return self._native.closed
+
+    def invoke(
+        self,
+        name: str,
+        event: Any = None,
+        *,
+        client_context: Optional[Mapping[str, Any]] = None,
+    ) -> InvokeResult:
+        """Invoke `name` (a function name, `function`, or an ARN) and wait for its answer.
+
+        `event` is sent as JSON; `bytes` or `str` are sent as they are (a JSON document) and
+        `None` as an empty body (the function receives `{}`). Ctrl-C interrupts the wait.
+        Raises `ResourceNotFoundError`, `TooManyRequestsError`, `RequestTooLargeError` or
+        `InvalidRequestContentError` for service errors; function errors do not raise.
+        """
+        raw = self._native.invoke(name, _encode(event), _client_context(client_context))
+        return self._answered(name, raw)
+
+    async def ainvoke(
+        self,
+        name: str,
+        event: Any = None,
+        *,
+        client_context: Optional[Mapping[str, Any]] = None,
+    ) -> InvokeResult:
+        """`invoke` for asyncio: the event loop keeps running while the function does."""
+        import asyncio
+
+        pending = self._native.submit(name, _encode(event), _client_context(client_context))
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        # NOTE: the core signals an eventfd when the answer is in; no thread is spent waiting.
+        fd = pending.fileno()
+        loop.add_reader(fd, _set_ready, ready)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        raw = pending.result()
+        if raw is None:
+            raise LambdaRieError("the invocation was not answered")
+        return self._answered(name, raw)
+
+    def invoke_async(self, name: str, event: Any = None) -> str:
+        """Queue an `Event` invocation (retries, event age and destinations as configured);
+        returns its request id at once."""
+        return self._native.invoke_event(name, _encode(event))
+
+    def metrics(self) -> dict[str, float]:
+        """The metrics of the `/_lambda-rie/metrics` endpoint as `name:label:...` -> value,
+        e.g. `lambda_rie_invocations_total:orders:success`; after `close()`, the final ones."""
+        return self._native.metrics()
+
+    def close(self) -> None:
+        """Stop every execution environment, the Invoke API and the emulator's threads."""
+        self._finalizer()
+
+    def __enter__(self) -> Emulator:
+        """The emulator itself (it is already running)."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        """`close()`, whatever ended the block."""
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.endpoint_url
+        names = ", ".join(f.name for f in self.functions)
+        return f"<Emulator {state} functions=[{names}]>"
+
+    def _observe(self, observer: InvokeObserver) -> None:
+        """Call `observer` with every answered invocation (used by the pytest plugin)."""
+        self._observers.append(observer)
+
+    def _answered(self, name: str, raw: _core._Outcome) -> InvokeResult:
+        payload, function_error, log_tail, request_id, cold, init_ms, duration_ms, memory = raw
+        result = InvokeResult(
+            status_code=200,
+            payload=payload,
+            function_error=function_error,
+            log_tail=log_tail,
+            request_id=request_id,
+            cold_start=cold,
+            init_duration_ms=init_ms,
+            duration_ms=duration_ms,
+            max_memory_used_mb=memory,
+        )
+        for observer in self._observers:
+            observer(name, result)
+        return result
