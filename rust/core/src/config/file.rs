@@ -262,7 +262,8 @@ mod tests {
         let a = fs.iter().find(|f| f.name == "a").unwrap();
         let b = fs.iter().find(|f| f.name == "b").unwrap();
         assert_eq!((a.timeout_s, a.memory_mb), (10, 256));
-        assert_eq!(a.command[2], "lambda_rie.runtime");
+        assert_eq!(a.command[2], crate::config::BUILTIN_RUNTIME_LAUNCH);
+        assert_eq!(a.command[3], "app.a");
         assert_eq!(b.timeout_s, 20);
         assert_eq!(b.environment, vec![("K".to_owned(), "v".to_owned())]);
         assert!(matches!(b.on_failure, Some(Destination::File(_))));
