@@ -58,7 +58,23 @@ pub fn parent_dir(controller: Controller) -> Option<PathBuf> {
     let probe = dir.join(format!("lambda-rie-probe-{}", std::process::id()));
     fs::create_dir(&probe).ok()?;
     let _ = fs::remove_dir(&probe);
+    remove_stale(&dir);
     Some(dir)
+}
+
+/// Remove the (empty) cgroups left by emulators that were killed before they could clean up.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("lambda-rie-")) else {
+            continue;
+        };
+        let owner = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
 }
 
 /// One environment's cgroup directories, removed (after killing what is left) on drop.
