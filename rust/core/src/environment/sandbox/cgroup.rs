@@ -64,7 +64,9 @@ pub fn parent_dir(controller: Controller) -> Option<PathBuf> {
 
 /// Remove the (empty) cgroups left by emulators that were killed before they could clean up.
 fn remove_stale(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("lambda-rie-")) else {
