@@ -111,8 +111,18 @@ async fn read_payload(body: Incoming, kind: InvocationType) -> Result<Bytes, Ser
         }
         Err(BodyError::Broken) => return Err(ServiceError::invalid_json("the body ended early")),
     };
-    crate::invocation::check_payload(payload, kind == InvocationType::Event)
+    let event = kind == InvocationType::Event;
+    if payload.len() < LARGE_PAYLOAD {
+        return crate::invocation::check_payload(payload, event);
+    }
+    // NOTE: validating megabytes of JSON takes milliseconds: off the event loop.
+    tokio::task::spawn_blocking(move || crate::invocation::check_payload(payload, event))
+        .await
+        .unwrap_or_else(|e| Err(ServiceError::service(&e.to_string())))
 }
+
+/// Payloads at least this large are validated on the blocking pool.
+const LARGE_PAYLOAD: usize = 256 * 1024;
 
 /// Base64 of a JSON object, at most 3583 bytes decoded.
 fn decode_client_context(value: &str) -> Result<String, ServiceError> {
