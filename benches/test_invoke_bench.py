@@ -6,12 +6,12 @@ times them. Each records whether the answer was correct beside the time.
 
 from __future__ import annotations
 
-import http.client
 import json
 
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness import INVOKE_PATH, Emulator, EmulatorFactory, Response, awslambdaric
+from bench_support import measure_warm_round_trip
+from harness import Emulator, EmulatorFactory, Response, awslambdaric
 
 # A 128-byte JSON event.
 EVENT = json.dumps({"payload": "x" * 113}).encode()
@@ -23,22 +23,10 @@ def test_warm_invoke_round_trip(
     benchmark: BenchmarkFixture, emulator_factory: EmulatorFactory
 ) -> None:
     emulator = emulator_factory(awslambdaric("app.handler"))
-    conn = http.client.HTTPConnection(emulator.host, emulator.port, timeout=60)
-
-    def invoke() -> tuple[int, bytes]:
-        conn.request("POST", INVOKE_PATH, body=EVENT)
-        answer = conn.getresponse()
-        return answer.status, answer.read()
-
-    try:
-        assert invoke()[0] == 200  # the cold start stays out of the figures
-        status, body = benchmark(invoke)
-    finally:
-        conn.close()
-    correct = status == 200 and json.loads(body) == json.loads(EVENT)
+    correct = measure_warm_round_trip(benchmark, emulator, EVENT)
     benchmark.extra_info["correct"] = correct
     benchmark.extra_info["event_bytes"] = len(EVENT)
-    assert correct, (status, body[:200])
+    assert correct
 
 
 def test_launch_to_first_answer(

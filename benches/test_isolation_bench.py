@@ -8,14 +8,14 @@ times them. Each records whether the answer was correct and which mechanisms wer
 
 from __future__ import annotations
 
-import http.client
 import json
 from typing import Any, Optional
 
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness import FUNCTIONS, INVOKE_PATH, Emulator, EmulatorFactory, Response, clean_env
+from bench_support import measure_warm_round_trip
+from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, clean_env
 
 HANDLERS = FUNCTIONS / "isolation"
 HANDLER = "isolation_handlers.handler"
@@ -79,22 +79,10 @@ def test_warm_round_trip(
     benchmark: BenchmarkFixture, emulator_factory: EmulatorFactory, isolation: str
 ) -> None:
     emulator, line = start(emulator_factory, [], isolation)
-    conn = http.client.HTTPConnection(emulator.host, emulator.port, timeout=60)
-
-    def invoke() -> tuple[int, bytes]:
-        conn.request("POST", INVOKE_PATH, body=EVENT)
-        answer = conn.getresponse()
-        return answer.status, answer.read()
-
-    try:
-        assert invoke()[0] == 200  # the cold start stays out of the figures
-        status, body = benchmark(invoke)
-    finally:
-        conn.close()
-    correct = status == 200 and json.loads(body) == json.loads(EVENT)
+    correct = measure_warm_round_trip(benchmark, emulator, EVENT)
     benchmark.extra_info["correct"] = correct
     benchmark.extra_info["isolation"] = line
-    assert correct, (status, body[:200])
+    assert correct
 
 
 @pytest.mark.parametrize("memory", [885, 1769])
