@@ -228,7 +228,9 @@ def native_emulator() -> Iterator[Emulator]:
     """
     factory = EmulatorFactory(FACES["native"])
     try:
-        yield factory(["--config", str(CONFIG)], cwd=MANY)
+        # Eight sync invokes and one Event run side by side: room for all of them, whatever the
+        # machine's default cap (four per CPU).
+        yield factory(["--config", str(CONFIG), "--max-environments", "16"], cwd=MANY)
     finally:
         factory.close()
 
