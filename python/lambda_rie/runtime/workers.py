@@ -20,12 +20,17 @@ def run_workers(handler: str, address: str, count: int) -> None:
     _announce(count)
     socket_path = os.environ.get(_LOG_SOCKET_ENV)
     children: list[int] = []
+    # NOTE: installed before the first fork: a SIGTERM that arrives while workers start (they
+    # answer invocations at once) must reach them, not end this process by the default action.
+    _forward_sigterm(children)
     for _ in range(max(1, count)):
         pid = os.fork()
         if pid == 0:
+            import signal
+
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             _run_worker(handler, address, socket_path)
         children.append(pid)
-    _forward_sigterm(children)
     for pid in children:
         while True:
             try:

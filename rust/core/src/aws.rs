@@ -185,6 +185,109 @@ pub mod runtime {
     }
 }
 
+/// Extensions API and Telemetry API answers (SPEC 3), as AWS's Runtime API renders them.
+pub mod extension {
+    use super::json_escape;
+
+    /// Most extensions one environment registers (external and internal together).
+    pub const MAX_EXTENSIONS: usize = 10;
+
+    /// `{"errorMessage": .., "errorType": ..}` as every Extensions API refusal reads.
+    pub fn error(error_type: &str, message: &str) -> String {
+        format!(
+            "{{\"errorMessage\":\"{}\",\"errorType\":\"{error_type}\"}}\n",
+            json_escape(message)
+        )
+    }
+
+    /// 403: `register` without a `Lambda-Extension-Name`.
+    pub fn empty_name() -> String {
+        error("Extension.InvalidExtensionName", "Empty extension name")
+    }
+
+    /// 403: `register` once init is over.
+    pub fn registration_closed() -> String {
+        error(
+            "Extension.RegistrationClosed",
+            "Extension registration closed already",
+        )
+    }
+
+    /// 403: an eleventh extension.
+    pub fn too_many() -> String {
+        error(
+            "Extension.TooManyExtensions",
+            &format!("Extension limit ({MAX_EXTENSIONS}) reached"),
+        )
+    }
+
+    /// 403: a second registration under one name.
+    pub fn name_taken() -> String {
+        error(
+            "Extension.InvalidExtensionState",
+            "Extension with this name already registered",
+        )
+    }
+
+    /// 403: an event type the extension may not subscribe to.
+    pub fn invalid_event(event: &str, why: &str) -> String {
+        error("Extension.InvalidEventType", &format!("{event}: {why}"))
+    }
+
+    /// 403: a register body that is not `{"events": [..]}`.
+    pub fn invalid_request(why: &str) -> String {
+        error("InvalidRequestFormat", why)
+    }
+
+    /// 403: no `Lambda-Extension-Identifier` header.
+    pub fn missing_identifier() -> String {
+        error(
+            "Extension.MissingExtensionIdentifier",
+            "Missing Lambda-Extension-Identifier header",
+        )
+    }
+
+    /// 403: a `Lambda-Extension-Identifier` that is not a UUID.
+    pub fn invalid_identifier() -> String {
+        error(
+            "Extension.InvalidExtensionIdentifier",
+            "Invalid Lambda-Extension-Identifier",
+        )
+    }
+
+    /// 403: an identifier this environment never gave out.
+    pub fn unknown_identifier(id: &str) -> String {
+        error(
+            "Extension.UnknownExtensionIdentifier",
+            &format!("Unknown extension {id}"),
+        )
+    }
+
+    /// 403: a call the extension's state does not allow (e.g. `init/error` after init).
+    pub fn invalid_state(from: &str, to: &str, id: &str) -> String {
+        error(
+            "Extension.InvalidExtensionState",
+            &format!(
+                "State transition from {from} to {to} failed for extension {id}. Error: State transition is not allowed"
+            ),
+        )
+    }
+
+    /// 400: a Telemetry or Logs API subscription AWS would refuse.
+    pub fn validation(message: &str) -> String {
+        error("ValidationError", message)
+    }
+
+    /// The invoke answer when init fails because of an extension (`Extension.Crash`,
+    /// `Extension.InitError`, `Extension.ExitError`).
+    pub fn init_failure(error_type: &str, request_id: &str, reason: &str) -> String {
+        super::platform_error(
+            error_type,
+            &format!("RequestId: {request_id} Error: {reason}"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,10 +36,29 @@ impl Emulator {
         let mut schedulers = Vec::with_capacity(functions.len());
         for f in functions {
             let fixed_address = f.runtime_api_address.is_some();
+            let layers = if f.layers.is_empty() {
+                None
+            } else {
+                let mounted = crate::environment::sandbox::Capabilities::get().namespaces;
+                let merged = crate::layers::MergedLayers::merge(&f.name, &f.layers, mounted)
+                    .map_err(|e| CoreError::Config(format!("function {}: {e}", f.name)))?;
+                if !mounted {
+                    logs::message(
+                        crate::config::LogLevel::Warn,
+                        &format!(
+                            "layers of {} are at {} (not /opt: mount namespaces are refused here)",
+                            f.name,
+                            merged.dir().display()
+                        ),
+                    );
+                }
+                Some(Arc::new(merged))
+            };
             let context = Arc::new(FunctionContext {
                 config: f,
                 region: config.region.clone(),
                 account_id: config.account_id.clone(),
+                layers,
             });
             let scheduler = Arc::new(Scheduler::new(
                 context,

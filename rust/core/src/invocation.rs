@@ -130,6 +130,16 @@ impl OutcomeKind {
             Self::Crash => "crash",
         }
     }
+
+    /// The `status` of the Telemetry API's `platform.runtimeDone` and `platform.report`.
+    pub fn telemetry_status(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::HandlerError | Self::InitError | Self::ResponseTooLarge => "error",
+            Self::Timeout => "timeout",
+            Self::Crash => "failure",
+        }
+    }
 }
 
 /// The answer to one invocation.

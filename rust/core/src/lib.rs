@@ -18,9 +18,11 @@ pub mod error;
 mod http;
 pub mod invocation;
 pub mod invoke_api;
+pub mod layers;
 pub mod logs;
 pub mod metrics;
 pub mod runtime_api;
 pub mod scheduler;
+pub mod telemetry;
 
 pub use error::CoreError;

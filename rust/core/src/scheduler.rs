@@ -347,13 +347,13 @@ impl Scheduler {
     }
 
     /// Run `invocation` in an environment of this function, or refuse it with AWS's error.
-    pub async fn invoke(&self, invocation: Invocation) -> Result<Outcome, ServiceError> {
+    pub async fn invoke(self: &Arc<Self>, invocation: Invocation) -> Result<Outcome, ServiceError> {
         self.invoke_with(invocation, self.policy).await
     }
 
     /// Run `invocation`, waiting for a free environment (`Queue`) or not (`Reject`).
     pub async fn invoke_with(
-        &self,
+        self: &Arc<Self>,
         invocation: Invocation,
         policy: ThrottlePolicy,
     ) -> Result<Outcome, ServiceError> {
@@ -401,14 +401,27 @@ impl Scheduler {
                 })?
             }
         };
-        let outcome = env.invoke(Arc::new(invocation)).await;
+        let invoked = env.invoke(Arc::new(invocation)).await;
+        let outcome = invoked.outcome;
         self.metrics.invocation(
             outcome.kind,
             outcome.duration_ms,
             outcome.init_duration_ms,
             outcome.cold_start,
         );
-        self.release(&env);
+        match invoked.settle {
+            // NOTE: the answer goes out now; the environment takes no other invocation until
+            // its extensions are done with this one (AWS's post-invoke phase).
+            Some(deadline) => {
+                let scheduler = Arc::clone(self);
+                let kind = outcome.kind;
+                tokio::spawn(async move {
+                    env.settle(kind, deadline).await;
+                    scheduler.release(&env);
+                });
+            }
+            None => self.release(&env),
+        }
         Ok(outcome)
     }
 

@@ -92,6 +92,10 @@ pub struct Args {
     pub async_delay_scale: f64,
     /// Replace environments when the code changes.
     pub watch: bool,
+    /// `--layer DIR|ZIP`, in order.
+    pub layers: Vec<PathBuf>,
+    /// `--extensions-dir DIR`.
+    pub extensions_dir: Option<PathBuf>,
     /// Per-function flags given on the command line; with --config/--template they override
     /// every function's value (flag > config file).
     pub explicit: Vec<String>,
@@ -152,6 +156,8 @@ const VALUE_OPTIONS: &[&str] = &[
     "--shutdown-timeout",
     "--async-state",
     "--async-retry-delay-scale",
+    "--layer",
+    "--extensions-dir",
 ];
 
 /// `lambda-rie invoke HANDLER --event -` reads naturally: move `--event`/`--function` (which
@@ -184,9 +190,6 @@ fn one_shot_options_first(argv: &[String]) -> Vec<String> {
 
 /// Options of `lambda-rie invoke` only.
 const ONE_SHOT_OPTIONS: &[&str] = &["--event", "--function"];
-
-/// Options that are planned but not emulated in this version: refused rather than ignored.
-const NOT_YET: &[&str] = &["--layer", "--extensions-dir"];
 
 /// Parse `argv` (program name first), reading defaults from `env`.
 pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
@@ -235,11 +238,6 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
             Some((n, v)) => (n, Some(v.to_owned())),
             None => (arg, None),
         };
-        if NOT_YET.contains(&name) {
-            return Err(UsageError(format!(
-                "{name} is not supported by this version"
-            )));
-        }
         let one_shot_option = one_shot && ONE_SHOT_OPTIONS.contains(&name);
         let Some(known) = VALUE_OPTIONS
             .iter()
@@ -270,6 +268,15 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     args.cpu_by_memory = switches.contains(&"--cpu-by-memory");
     args.freeze = switches.contains(&"--freeze");
     args.watch = switches.contains(&"--watch");
+    args.layers = layers(&values)?;
+    args.extensions_dir = match get("--extensions-dir", &[]) {
+        Some(d) if !Path::new(&d).is_dir() => {
+            return Err(UsageError(format!(
+                "--extensions-dir: {d} is not a directory"
+            )))
+        }
+        d => d.map(PathBuf::from),
+    };
     args.explicit = values.iter().map(|(name, _)| (*name).to_owned()).collect();
     if one_shot {
         let shot = OneShot {
@@ -279,6 +286,28 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
         return Ok(Parsed::Invoke(Box::new(args), shot));
     }
     Ok(Parsed::Serve(Box::new(args)))
+}
+
+/// Every `--layer`, in order: existing directories or zip files, at most five.
+fn layers(values: &[(&str, String)]) -> Result<Vec<PathBuf>, UsageError> {
+    let layers: Vec<PathBuf> = values
+        .iter()
+        .filter(|(n, _)| *n == "--layer")
+        .map(|(_, v)| PathBuf::from(v))
+        .collect();
+    if layers.len() > config::MAX_LAYERS {
+        return Err(UsageError(format!(
+            "--layer: at most {} layers per function",
+            config::MAX_LAYERS
+        )));
+    }
+    if let Some(missing) = layers.iter().find(|l| !l.exists()) {
+        return Err(UsageError(format!(
+            "--layer: {} is not a directory or a zip file",
+            missing.display()
+        )));
+    }
+    Ok(layers)
 }
 
 fn build(
@@ -377,6 +406,8 @@ fn build(
         async_state: get("--async-state", &[]).map(PathBuf::from),
         async_delay_scale,
         watch: false,
+        layers: Vec::new(),
+        extensions_dir: None,
         explicit: Vec::new(),
     })
 }

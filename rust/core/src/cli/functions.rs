@@ -93,6 +93,12 @@ fn override_from_flags(f: &mut FunctionConfig, args: &Args) {
     if given("--idle-timeout") {
         f.idle_timeout = Duration::from_secs(args.idle_timeout_s);
     }
+    if given("--layer") {
+        f.layers.clone_from(&args.layers);
+    }
+    if given("--extensions-dir") {
+        f.extensions_dir.clone_from(&args.extensions_dir);
+    }
 }
 
 /// The single function of the RIE-style command line.
@@ -112,6 +118,8 @@ fn single(args: &Args, command: Vec<String>, execution_env: Option<String>) -> F
     f.runtime_api_address = Some(args.runtime_api_address);
     f.cpu_by_memory = args.cpu_by_memory;
     f.freeze = args.freeze;
+    f.layers.clone_from(&args.layers);
+    f.extensions_dir.clone_from(&args.extensions_dir);
     f
 }
 

@@ -51,6 +51,8 @@ Options (flag > environment variable > default):
   --shutdown-timeout S         wait for in-flight invocations and queued events [10]
   --async-state FILE           keep queued Event invocations across a restart
   --async-retry-delay-scale F  multiply async retry delays, backoff and event age [1]
+  --layer DIR|ZIP              a layer, seen at /opt (repeatable, in order, at most 5)
+  --extensions-dir DIR         external extensions to start in every environment [/opt/extensions]
   --cpu-by-memory              CPU quota of memory/1769 vCPUs, as on AWS [off]
   --freeze                     freeze environments between invocations, as AWS does [off]
   --watch                      replace environments when a file under the code directory changes

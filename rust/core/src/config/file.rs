@@ -32,6 +32,8 @@ const KEYS: &[&str] = &[
     "on_success",
     "on_failure",
     "dead_letter",
+    "layers",
+    "extensions_dir",
 ];
 
 /// Load every function of a config file.
@@ -195,11 +197,39 @@ fn function(
     f.on_success = dest("on_success")?;
     f.on_failure = dest("on_failure")?;
     f.dead_letter = dest("dead_letter")?;
+    f.layers = layers(t, base)?;
+    f.extensions_dir = string(t, "extensions_dir")?.map(|d| base.join(d));
     if let Some(v) = t.get("snapstart") {
         v.as_bool()
             .ok_or("snapstart: expected true or false".to_owned())?;
     }
     Ok(f)
+}
+
+/// `layers = ["layer-dir", "layer.zip"]`, relative to the config file; each must exist.
+fn layers(t: &Table, base: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let Some(v) = t.get("layers") else {
+        return Ok(Vec::new());
+    };
+    let list = v
+        .as_array()
+        .ok_or("layers: expected an array of paths (directories or zip files)")?;
+    if list.len() > super::MAX_LAYERS {
+        return Err(format!(
+            "layers: at most {} layers per function",
+            super::MAX_LAYERS
+        ));
+    }
+    list.iter()
+        .map(|l| {
+            let p = base.join(l.as_str().ok_or("layers: expected paths (strings)")?);
+            if p.exists() {
+                Ok(p)
+            } else {
+                Err(format!("layers: {} does not exist", p.display()))
+            }
+        })
+        .collect()
 }
 
 fn apply_numbers(f: &mut FunctionConfig, t: &Table) -> Result<(), String> {
@@ -284,5 +314,22 @@ mod tests {
         assert!(e.contains("memory") && e.contains("128-10240"), "{e}");
         let e = load_str("[functions.a]\nhandler = \"app.a\"\ncommand = [\"x\"]\n").unwrap_err();
         assert!(e.contains("exactly one"), "{e}");
+    }
+
+    #[test]
+    fn layers_and_extensions_dir_are_relative_to_the_file() {
+        // NOTE: "." exists next to every config file; a missing layer is an error.
+        let fs = load_str(
+            "[functions.a]\nhandler = \"app.a\"\nlayers = [\".\"]\nextensions_dir = \"ext\"\n",
+        )
+        .unwrap();
+        assert_eq!(fs[0].layers.len(), 1);
+        assert!(fs[0].layers[0]
+            .to_string_lossy()
+            .contains("lambda-rie-config-"));
+        assert!(fs[0].extensions_dir.as_ref().unwrap().ends_with("ext"));
+        let e =
+            load_str("[functions.a]\nhandler = \"app.a\"\nlayers = [\"nope.zip\"]\n").unwrap_err();
+        assert!(e.contains("layers") && e.contains("nope.zip"), "{e}");
     }
 }

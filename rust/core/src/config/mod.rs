@@ -136,7 +136,16 @@ pub struct FunctionConfig {
     pub on_failure: Option<Destination>,
     /// Dead-letter target: receives the original event of a failed async invocation.
     pub dead_letter: Option<Destination>,
+    /// Layers (directories or zip files), merged in order and presented at `/opt`.
+    pub layers: Vec<PathBuf>,
+    /// Where external extensions are found (default: `/opt/extensions`).
+    pub extensions_dir: Option<PathBuf>,
 }
+
+/// Where external extensions live when no directory is configured (inside `/opt`).
+pub const DEFAULT_EXTENSIONS_DIR: &str = "/opt/extensions";
+/// Most layers one function may use (AWS: 5).
+pub const MAX_LAYERS: usize = 5;
 
 /// Where an async invocation record (or a dead letter) goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +221,8 @@ impl FunctionConfig {
             on_success: None,
             on_failure: None,
             dead_letter: None,
+            layers: Vec::new(),
+            extensions_dir: None,
         }
     }
 

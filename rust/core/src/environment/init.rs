@@ -24,6 +24,13 @@ pub(super) enum InitFailure {
     Spawn(String),
     /// The limit passed before the runtime was ready.
     TimedOut,
+    /// An extension crashed, could not start, or reported an init or exit error.
+    Extension {
+        /// `Extension.Crash`, `Extension.LaunchError`, `Extension.InitError`, `Extension.ExitError`.
+        error_type: &'static str,
+        /// What happened.
+        reason: String,
+    },
 }
 
 impl InitFailure {
@@ -34,6 +41,7 @@ impl InitFailure {
             Self::Exited(_) => "Runtime.ExitError",
             Self::Spawn(_) => "Runtime.InvalidEntrypoint",
             Self::TimedOut => "Sandbox.Timedout",
+            Self::Extension { error_type, .. } => error_type,
         }
     }
 }
@@ -57,7 +65,43 @@ impl ExecutionEnvironment {
         &self,
         limit: Instant,
     ) -> Result<(Arc<RuntimeProcess>, f64), InitFailure> {
+        let began = Instant::now();
+        // NOTE: extensions of a runtime that died go with it (AWS resets the whole sandbox).
+        self.stop_extensions(super::extensions::ShutdownReason::Failure)
+            .await;
         let signal = self.api.state().begin_init();
+        let hub = &self.api.state().telemetry;
+        hub.begin_init();
+        let init_type = self.initialization_type.as_str();
+        self.logs.platform(
+            "platform.initStart",
+            crate::telemetry::init_start(init_type, &self.function.config.name),
+        );
+        let result = self.init_phase(signal, limit).await;
+        let error_type = result.as_ref().err().map(InitFailure::error_type);
+        if hub.is_active() {
+            let done = crate::telemetry::init_runtime_done(init_type, error_type);
+            self.logs.platform("platform.initRuntimeDone", done);
+            let ms = began.elapsed().as_secs_f64() * 1000.0;
+            let report = crate::telemetry::init_report(init_type, error_type, ms);
+            self.logs.platform("platform.initReport", report);
+        }
+        hub.end_init();
+        if result.is_err() {
+            self.stop_extensions(super::extensions::ShutdownReason::Failure)
+                .await;
+        }
+        result
+    }
+
+    /// Extension init, runtime init and function init, until every party is ready.
+    async fn init_phase(
+        &self,
+        signal: tokio::sync::oneshot::Receiver<InitSignal>,
+        limit: Instant,
+    ) -> Result<(Arc<RuntimeProcess>, f64), InitFailure> {
+        let began = Instant::now();
+        self.launch_extensions(limit).await?;
         let cfg = &self.function.config;
         let spec = SpawnSpec {
             argv: &cfg.command,
@@ -72,7 +116,7 @@ impl ExecutionEnvironment {
         let result = tokio::select! {
             biased;
             s = signal => match s {
-                Ok(InitSignal::Ready) => Ok(process.started().elapsed().as_secs_f64() * 1000.0),
+                Ok(InitSignal::Ready) => Ok(()),
                 Ok(InitSignal::Failed { body, error_type }) => {
                     let error_type = init_error_type(&body, error_type);
                     Err(InitFailure::Error { body, error_type })
@@ -80,7 +124,20 @@ impl ExecutionEnvironment {
                 Err(_) => Err(InitFailure::Exited(process.wait().await)),
             },
             info = process.wait() => Err(InitFailure::Exited(info)),
+            failure = self.extension_failure() => Err(failure),
             () = tokio::time::sleep_until(limit.into()) => Err(InitFailure::TimedOut),
+        };
+        // NOTE: init completes when the runtime and every extension wait for their next event.
+        let result = match result {
+            Ok(()) => tokio::select! {
+                biased;
+                ready = self.extensions_ready() => {
+                    ready.map(|()| began.elapsed().as_secs_f64() * 1000.0)
+                }
+                info = process.wait() => Err(InitFailure::Exited(info)),
+                () = tokio::time::sleep_until(limit.into()) => Err(InitFailure::TimedOut),
+            },
+            Err(failure) => Err(failure),
         };
         match result {
             Ok(ms) => Ok((process, ms)),
@@ -172,6 +229,11 @@ impl ExecutionEnvironment {
                 closing.status = Some("Runtime.InvalidEntrypoint".to_owned());
                 let message = format!("RequestId: {} Error: {message}", inv.request_id);
                 let body = aws::platform_error("Runtime.InvalidEntrypoint", &message);
+                (OutcomeKind::InitError, Bytes::from(body))
+            }
+            InitFailure::Extension { error_type, reason } => {
+                closing.status = Some(error_type.to_owned());
+                let body = aws::extension::init_failure(error_type, &inv.request_id, &reason);
                 (OutcomeKind::InitError, Bytes::from(body))
             }
             InitFailure::TimedOut => {

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::process::RuntimeProcess;
 use crate::logs::ClosingLines;
+use crate::telemetry::{self, Category, TelemetryHub};
 
 /// Most bytes of one invocation's log kept in memory (the Tail header takes the last 4 KiB).
 const CAPTURE_LIMIT: usize = 1 << 20;
@@ -22,6 +23,8 @@ enum Command {
     Begin(String),
     /// Write platform lines after everything the runtime wrote so far.
     Lines(String),
+    /// Publish a platform telemetry record after everything the runtime wrote so far.
+    Platform(&'static str, serde_json::Value),
     /// Measure the runtime's peak memory, write the closing lines, stop capturing `id`, and
     /// hand back the captured log and the memory figure (when someone waits for them).
     Finish {
@@ -29,6 +32,8 @@ enum Command {
         lines: ClosingLines,
         process: Option<Arc<RuntimeProcess>>,
         reply: Option<oneshot::Sender<(Bytes, u64)>>,
+        /// The `platform.report` status (`success`, `error`, `timeout`, `failure`).
+        status: &'static str,
     },
 }
 
@@ -40,13 +45,26 @@ pub struct LogStream {
 }
 
 impl LogStream {
-    /// Create the pipe and start the task that drains it to stdout.
-    pub fn start() -> io::Result<Self> {
+    /// Create the pipe and start the task that drains it to stdout; its lines are `category`
+    /// records for the environment's telemetry subscribers.
+    pub fn start(hub: Arc<TelemetryHub>, category: Category) -> io::Result<Self> {
         let (read_end, write_end) = super::process::log_pipe()?;
         let receiver = pipe::Receiver::from_owned_fd(read_end)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(receiver, rx));
+        let sink = Sink {
+            partial: Vec::new(),
+            captures: Vec::new(),
+            out: Vec::new(),
+            hub,
+            category,
+        };
+        tokio::spawn(run(receiver, rx, sink));
         Ok(Self { tx, write_end })
+    }
+
+    /// Publish a platform record in log order (after the runtime's output so far).
+    pub fn platform(&self, kind: &'static str, record: serde_json::Value) {
+        let _ = self.tx.send(Command::Platform(kind, record));
     }
 
     /// The write end runtimes inherit as stdout and stderr.
@@ -67,12 +85,18 @@ impl LogStream {
 
     /// Close an invocation whose log nobody waits for: memory is measured and the lines are
     /// written by the log task, after the answer has gone out.
-    pub fn finish_detached(&self, lines: ClosingLines, process: Option<Arc<RuntimeProcess>>) {
+    pub fn finish_detached(
+        &self,
+        lines: ClosingLines,
+        process: Option<Arc<RuntimeProcess>>,
+        status: &'static str,
+    ) {
         let _ = self.tx.send(Command::Finish {
             id: None,
             lines,
             process,
             reply: None,
+            status,
         });
     }
 
@@ -82,6 +106,7 @@ impl LogStream {
         request_id: &str,
         lines: ClosingLines,
         process: Option<Arc<RuntimeProcess>>,
+        status: &'static str,
     ) -> (Bytes, u64) {
         let (tx, rx) = oneshot::channel();
         let cmd = Command::Finish {
@@ -89,6 +114,7 @@ impl LogStream {
             lines,
             process,
             reply: Some(tx),
+            status,
         };
         if self.tx.send(cmd).is_err() {
             return (Bytes::new(), 0);
@@ -101,6 +127,8 @@ struct Sink {
     partial: Vec<u8>,
     captures: Vec<(String, Vec<u8>)>,
     out: Vec<u8>,
+    hub: Arc<TelemetryHub>,
+    category: Category,
 }
 
 impl Sink {
@@ -110,7 +138,17 @@ impl Sink {
         if let Some(pos) = self.partial.iter().rposition(|&b| b == b'\n') {
             let rest = self.partial.split_off(pos + 1);
             let lines = std::mem::replace(&mut self.partial, rest);
+            self.publish(&lines);
             self.emit(&lines);
+        }
+    }
+
+    /// Runtime (or extension) lines as telemetry records, when anyone subscribed.
+    fn publish(&self, lines: &[u8]) {
+        if self.hub.is_active() {
+            for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                self.hub.log_line(self.category, line);
+            }
         }
     }
 
@@ -119,6 +157,7 @@ impl Sink {
         if !self.partial.is_empty() {
             let mut line = std::mem::take(&mut self.partial);
             line.push(b'\n');
+            self.publish(&line);
             self.emit(&line);
         }
     }
@@ -155,12 +194,7 @@ fn drain(receiver: &pipe::Receiver, sink: &mut Sink) {
     }
 }
 
-async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>) {
-    let mut sink = Sink {
-        partial: Vec::new(),
-        captures: Vec::new(),
-        out: Vec::new(),
-    };
+async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>, mut sink: Sink) {
     loop {
         tokio::select! {
             biased;
@@ -175,10 +209,17 @@ async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>)
                         sink.close_partial();
                         sink.emit(lines.as_bytes());
                     }
-                    Command::Finish { id, lines, process, reply } => {
+                    Command::Platform(kind, record) => {
+                        sink.close_partial();
+                        sink.hub.platform(kind, record);
+                    }
+                    Command::Finish { id, lines, process, reply, status } => {
                         let memory_mb = process.map_or(0, |p| p.peak_memory_kb().div_ceil(1024));
                         sink.close_partial();
                         sink.emit(lines.render(memory_mb).as_bytes());
+                        if sink.hub.is_active() {
+                            sink.hub.platform("platform.report", telemetry::report(&lines, memory_mb, status));
+                        }
                         let captured = id
                             .and_then(|id| sink.captures.iter().position(|(c, _)| *c == id))
                             .map(|i| sink.captures.swap_remove(i).1)

@@ -2,6 +2,7 @@
 //! runtime process tree. It runs invocations and restarts its runtime after a timeout or a
 //! crash, exactly as an AWS Lambda execution environment does.
 
+pub mod extensions;
 mod init;
 mod limits;
 mod log_stream;
@@ -11,6 +12,7 @@ pub mod variables;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -22,6 +24,7 @@ use crate::config::{FunctionConfig, STOP_GRACE};
 use crate::invocation::{Delivery, Invocation, Outcome, OutcomeKind, RuntimeReply};
 use crate::logs;
 use crate::runtime_api::RuntimeApi;
+use crate::telemetry::Category;
 use crate::CoreError;
 use log_stream::LogStream;
 use process::{ExitInfo, RuntimeProcess};
@@ -36,6 +39,8 @@ pub struct FunctionContext {
     pub region: String,
     /// Account of the ARNs.
     pub account_id: String,
+    /// The function's layers, merged (presented at `/opt`).
+    pub layers: Option<Arc<crate::layers::MergedLayers>>,
 }
 
 impl FunctionContext {
@@ -45,6 +50,22 @@ impl FunctionContext {
             "arn:aws:lambda:{}:{}:function:{}",
             self.region, self.account_id, self.config.name
         )
+    }
+
+    /// Where external extensions are looked for, and the same directory as the environment's
+    /// processes see it (inside the mount namespace, merged layers are at `/opt`).
+    pub fn extensions_dirs(&self) -> Option<(PathBuf, PathBuf)> {
+        if let Some(dir) = &self.config.extensions_dir {
+            return Some((dir.clone(), dir.clone()));
+        }
+        let default = PathBuf::from(crate::config::DEFAULT_EXTENSIONS_DIR);
+        match &self.layers {
+            Some(layers) => Some((
+                layers.dir().join("extensions"),
+                layers.seen_as().join("extensions"),
+            )),
+            None => Some((default.clone(), default)),
+        }
     }
 }
 
@@ -73,6 +94,10 @@ pub struct ExecutionEnvironment {
     function: Arc<FunctionContext>,
     api: RuntimeApi,
     logs: LogStream,
+    /// Output of the external extensions (their own pipe: `extension` telemetry records).
+    extension_logs: LogStream,
+    /// External extensions started by the last init.
+    extensions: Mutex<Vec<extensions::ExternalExtension>>,
     variables: Vec<(String, String)>,
     process: Mutex<Option<Arc<RuntimeProcess>>>,
     start_lock: tokio::sync::Mutex<()>,
@@ -105,11 +130,21 @@ impl ExecutionEnvironment {
         initialization_type: InitializationType,
     ) -> Result<Self, CoreError> {
         let api = RuntimeApi::bind(runtime_api, listener).await?;
-        let logs = LogStream::start()?;
+        api.state()
+            .set_function_meta(crate::runtime_api::FunctionMeta {
+                function_name: function.config.name.clone(),
+                handler: function.config.handler.clone().unwrap_or_default(),
+                account_id: function.account_id.clone(),
+            });
+        let hub = Arc::clone(&api.state().telemetry);
+        let logs = LogStream::start(Arc::clone(&hub), Category::Function)?;
+        let extension_logs = LogStream::start(hub, Category::Extension)?;
         let config = function.config.clone();
-        let sandbox = tokio::task::spawn_blocking(move || Sandbox::create(id, &config))
-            .await
-            .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
+        let layers = function.layers.as_ref().map(|l| l.dir().to_owned());
+        let sandbox =
+            tokio::task::spawn_blocking(move || Sandbox::create(id, &config, layers.as_deref()))
+                .await
+                .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
         let log_stream_name = variables::new_log_stream_name();
         let mut variables = variables::runtime_environment(&variables::EnvironmentFacts {
             function: &function.config,
@@ -121,11 +156,16 @@ impl ExecutionEnvironment {
         if let Some(dir) = sandbox.tmpdir() {
             variables.push(("TMPDIR".to_owned(), dir.to_string_lossy().into_owned()));
         }
+        if let Some(layers) = &function.layers {
+            variables::add_python_path(&mut variables, &layers.python_path());
+        }
         Ok(Self {
             id,
             function,
             api,
             logs,
+            extension_logs,
+            extensions: Mutex::new(Vec::new()),
             variables,
             process: Mutex::new(None),
             start_lock: tokio::sync::Mutex::new(()),
@@ -177,12 +217,20 @@ impl ExecutionEnvironment {
         }
     }
 
-    /// Run one invocation to its outcome; never fails, every invocation gets an answer.
-    pub async fn invoke(&self, invocation: Arc<Invocation>) -> Outcome {
+    /// Run one invocation to its outcome; never fails, every invocation gets an answer. When
+    /// the answer says `settle`, the environment stays busy until [`Self::settle`] returns.
+    pub async fn invoke(&self, invocation: Arc<Invocation>) -> Invoked {
         self.enter_invocation();
+        let deadline = Instant::now() + self.function.config.timeout();
         let outcome = self.invoke_inner(invocation).await;
-        self.leave_invocation();
-        outcome
+        let settle = self.has_extensions();
+        if !settle {
+            self.leave_invocation();
+        }
+        Invoked {
+            outcome,
+            settle: settle.then_some(deadline),
+        }
     }
 
     async fn invoke_inner(&self, invocation: Arc<Invocation>) -> Outcome {
@@ -251,12 +299,18 @@ impl ExecutionEnvironment {
                 .lines(logs::start_line(&inv.request_id, aws::LATEST));
         }
         let (tx, rx) = oneshot::channel();
+        if self.api.state().telemetry.is_active() {
+            let record = crate::telemetry::start(&inv.request_id, &inv.trace_id);
+            self.logs.platform("platform.start", record);
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
+        let deadline_ms = crate::clock::epoch_ms() + remaining.as_millis() as u64;
         self.api.state().deliver(Delivery {
             invocation: Arc::clone(&inv),
-            deadline_ms: crate::clock::epoch_ms() + remaining.as_millis() as u64,
+            deadline_ms,
             reply: tx,
         });
+        self.dispatch_invoke(&inv, deadline_ms);
         let answer = async move {
             match rx.await {
                 Ok(reply) => reply,
@@ -353,12 +407,25 @@ impl ExecutionEnvironment {
             error_type: closing.status,
         };
         let process = process.map(Arc::clone);
+        let status = kind.telemetry_status();
+        if self.api.state().telemetry.is_active() {
+            let record = crate::telemetry::runtime_done(
+                &inv.request_id,
+                status,
+                lines.error_type.as_deref(),
+                lines.duration_ms,
+                payload.len(),
+            );
+            self.logs.platform("platform.runtimeDone", record);
+        }
         // NOTE: when nobody waits for the log, memory is read and REPORT written after the
         // answer has gone out (the log task keeps AWS's line order).
         let (log_tail, max_memory_used_mb) = if inv.want_log {
-            self.logs.finish(&inv.request_id, lines, process).await
+            self.logs
+                .finish(&inv.request_id, lines, process, status)
+                .await
         } else {
-            self.logs.finish_detached(lines, process);
+            self.logs.finish_detached(lines, process, status);
             (Bytes::new(), 0)
         };
         Outcome {
@@ -379,10 +446,22 @@ impl ExecutionEnvironment {
     pub async fn stop(&self) {
         self.thaw();
         let process = self.slot().take();
+        let extensions = self.stop_extensions(extensions::ShutdownReason::Spindown);
         if let Some(p) = process {
-            p.stop(STOP_GRACE).await;
+            tokio::join!(p.stop(STOP_GRACE), extensions);
+        } else {
+            extensions.await;
         }
     }
+}
+
+/// An invocation's answer, and whether the environment still waits for its extensions.
+pub struct Invoked {
+    /// The answer.
+    pub outcome: Outcome,
+    /// When set, call [`ExecutionEnvironment::settle`] (bounded by this deadline) before the
+    /// environment takes another invocation.
+    pub settle: Option<Instant>,
 }
 
 /// How the wait for an answer ended.

@@ -96,6 +96,26 @@ pub fn runtime_environment(facts: &EnvironmentFacts<'_>) -> Vec<(String, String)
     vars
 }
 
+/// Put `paths` in front of `PYTHONPATH` (layers' Python packages, as AWS's runtimes do).
+pub fn add_python_path(vars: &mut Vec<(String, String)>, paths: &[std::path::PathBuf]) {
+    if paths.is_empty() {
+        return;
+    }
+    let mut entries: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if let Some((_, existing)) = vars.iter().find(|(k, _)| k == "PYTHONPATH") {
+        entries.extend(
+            existing
+                .split(':')
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    set(vars, "PYTHONPATH", entries.join(":"));
+}
+
 fn set(vars: &mut Vec<(String, String)>, key: &str, value: String) {
     if let Some(slot) = vars.iter_mut().find(|(k, _)| k == key) {
         slot.1 = value;

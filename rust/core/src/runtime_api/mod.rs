@@ -1,5 +1,7 @@
 //! The Lambda Runtime API of one execution environment (SPEC 3), on its own loopback listener.
 
+mod extension_routes;
+pub mod extensions;
 mod routes;
 pub mod state;
 
@@ -10,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use state::{InitSignal, RuntimeApiState};
+pub use state::{FunctionMeta, InitSignal, RuntimeApiState};
 
 use crate::CoreError;
 

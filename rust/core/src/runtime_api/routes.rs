@@ -26,6 +26,9 @@ enum AnswerKind {
 pub async fn route(state: Arc<RuntimeApiState>, req: Request<Incoming>) -> Response {
     let path = req.uri().path().to_owned();
     let Some(rest) = path.strip_prefix(PREFIX) else {
+        if super::extension_routes::owns(&path) {
+            return super::extension_routes::route(state, req).await;
+        }
         return json(404, answers::NOT_FOUND);
     };
     let parts: Vec<&str> = rest.split('/').collect();

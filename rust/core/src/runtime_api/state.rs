@@ -6,7 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::extensions::ExtensionRegistry;
 use crate::invocation::{Delivery, RuntimeReply};
+use crate::telemetry::TelemetryHub;
 
 /// How many answered invocations are remembered, to tell a second answer (403) or a late one
 /// (410) from an unknown id (400).
@@ -57,12 +59,28 @@ struct Inner {
     finished: VecDeque<(String, Finished)>,
 }
 
+/// What `register` answers about the function.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionMeta {
+    /// `functionName`.
+    pub function_name: String,
+    /// `handler`.
+    pub handler: String,
+    /// `accountId` (with the `accountId` feature).
+    pub account_id: String,
+}
+
 /// Shared between the environment (which delivers) and the listener (which serves the runtime).
 pub struct RuntimeApiState {
     inbox_tx: mpsc::UnboundedSender<Delivery>,
     inbox_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
     inner: std::sync::Mutex<Inner>,
     generation: watch::Sender<u64>,
+    /// The Extensions API's registrations and mailboxes.
+    pub extensions: ExtensionRegistry,
+    /// Telemetry and Logs API subscriptions.
+    pub telemetry: std::sync::Arc<TelemetryHub>,
+    meta: std::sync::OnceLock<FunctionMeta>,
 }
 
 impl RuntimeApiState {
@@ -74,7 +92,20 @@ impl RuntimeApiState {
             inbox_rx: tokio::sync::Mutex::new(inbox_rx),
             inner: std::sync::Mutex::new(Inner::default()),
             generation: watch::channel(0).0,
+            extensions: ExtensionRegistry::default(),
+            telemetry: std::sync::Arc::default(),
+            meta: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Say what `register` answers about the function (once, when the environment is made).
+    pub fn set_function_meta(&self, meta: FunctionMeta) {
+        let _ = self.meta.set(meta);
+    }
+
+    /// What `register` answers about the function.
+    pub fn function_meta(&self) -> FunctionMeta {
+        self.meta.get().cloned().unwrap_or_default()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -123,6 +154,8 @@ impl RuntimeApiState {
             let mut inner = self.lock();
             if inner.initializing {
                 inner.initializing = false;
+                // NOTE: internal extensions register before the runtime's first /next.
+                self.extensions.close();
                 if let Some(tx) = inner.init_signal.take() {
                     let _ = tx.send(InitSignal::Ready);
                 }

@@ -38,7 +38,7 @@ impl Capabilities {
                 };
             }
             Capabilities {
-                namespaces: PrivateTmp::namespace(1, &[]).is_ok(),
+                namespaces: PrivateTmp::namespace(1, &[], None).is_ok(),
                 cgroups: Controller::ALL
                     .iter()
                     .filter_map(|c| cgroup::parent_dir(*c).map(|d| (*c, d)))
@@ -99,8 +99,13 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Set up isolation for environment `env_id` of `function`.
-    pub fn create(env_id: u64, function: &FunctionConfig) -> std::io::Result<Self> {
+    /// Set up isolation for environment `env_id` of `function`, with its merged layers (if any)
+    /// at `/opt`.
+    pub fn create(
+        env_id: u64,
+        function: &FunctionConfig,
+        layers: Option<&std::path::Path>,
+    ) -> std::io::Result<Self> {
         let caps = Capabilities::get();
         let memory_bytes = u64::from(function.memory_mb) << 20;
         let ephemeral_bytes = u64::from(function.ephemeral_storage_mb) << 20;
@@ -118,7 +123,11 @@ impl Sandbox {
             if let Ok(cwd) = std::env::current_dir() {
                 paths.push(cwd);
             }
-            PrivateTmp::namespace(function.ephemeral_storage_mb, &tmp::kept_dirs(&paths))?
+            PrivateTmp::namespace(
+                function.ephemeral_storage_mb,
+                &tmp::kept_dirs(&paths),
+                layers,
+            )?
         } else {
             PrivateTmp::directory(env_id)?
         };

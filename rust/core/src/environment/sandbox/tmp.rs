@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How an environment's `/tmp` is provided.
 #[derive(Debug)]
@@ -20,13 +20,21 @@ impl PrivateTmp {
     /// A mount namespace with a tmpfs of `size_mb` at `/tmp`, in which the host directories
     /// `keep` (directories directly under `/tmp` that hold the function's code or runtime, e.g.
     /// a checkout or a virtualenv there) stay visible at their own paths.
-    pub fn namespace(size_mb: u32, keep: &[PathBuf]) -> io::Result<Self> {
+    /// With `opt`, that directory (the function's merged layers) is bound at `/opt`.
+    pub fn namespace(size_mb: u32, keep: &[PathBuf], opt: Option<&Path>) -> io::Result<Self> {
         let options = CString::new(format!("size={size_mb}m,mode=1777"))
             .map_err(|_| io::Error::other("bad tmpfs options"))?;
         let keep: Vec<CString> = keep
             .iter()
             .filter_map(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok())
             .collect();
+        let opt = match opt {
+            Some(dir) => Some(
+                CString::new(dir.as_os_str().as_encoded_bytes())
+                    .map_err(|_| io::Error::other("bad layers path"))?,
+            ),
+            None => None,
+        };
         let (ready_r, ready_w) = pipe()?;
         // SAFETY: the child only makes async-signal-safe system calls, and never returns.
         let pid = unsafe { libc::fork() };
@@ -35,7 +43,7 @@ impl PrivateTmp {
         }
         if pid == 0 {
             // SAFETY: child side, system calls only.
-            unsafe { prepare_and_wait(&options, &keep, ready_w.as_raw_fd()) }
+            unsafe { prepare_and_wait(&options, &keep, opt.as_ref(), ready_w.as_raw_fd()) }
         }
         drop(ready_w);
         let result = read_byte(&ready_r).and_then(|ok| {
@@ -107,7 +115,12 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 /// Child side: keep only the report pipe (other helpers forked at the same moment must not
 /// hold each other's pipes open), then new mount namespace, private propagation, tmpfs at
 /// /tmp; report; wait to be killed.
-unsafe fn prepare_and_wait(options: &CString, keep: &[CString], ready: i32) -> ! {
+unsafe fn prepare_and_wait(
+    options: &CString,
+    keep: &[CString],
+    opt: Option<&CString>,
+    ready: i32,
+) -> ! {
     // SAFETY: plain system calls with valid, NUL-terminated arguments.
     unsafe {
         let ready = if libc::dup2(ready, 3) == 3 { 3 } else { ready };
@@ -120,7 +133,14 @@ unsafe fn prepare_and_wait(options: &CString, keep: &[CString], ready: i32) -> !
                 libc::MS_REC | libc::MS_PRIVATE,
                 std::ptr::null(),
             ) == 0;
-        // Kept directories are opened before the tmpfs hides them, then bound back.
+        // Kept directories (and the layers) are opened before the tmpfs hides them, then bound.
+        let layers = opt.map_or(-1, |dir| {
+            libc::open(
+                dir.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        });
+        ok = ok && (opt.is_none() || layers >= 0);
         let mut held = [-1i32; MAX_KEPT];
         for (slot, dir) in held.iter_mut().zip(keep) {
             *slot = libc::open(
@@ -150,6 +170,20 @@ unsafe fn prepare_and_wait(options: &CString, keep: &[CString], ready: i32) -> !
                     libc::MS_BIND | libc::MS_REC,
                     std::ptr::null(),
                 ) == 0;
+        }
+        if ok && layers >= 0 {
+            let mut source = [0u8; 32];
+            fd_path(layers, &mut source);
+            // NOTE: /opt may not exist on the host; creating it is harmless (mkdir fails with
+            // EEXIST otherwise), and what the environment sees there is the layers only.
+            libc::mkdir(c"/opt".as_ptr(), 0o755);
+            ok = libc::mount(
+                source.as_ptr().cast(),
+                c"/opt".as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ) == 0;
         }
         let byte = u8::from(ok);
         libc::write(ready, (&raw const byte).cast(), 1);
