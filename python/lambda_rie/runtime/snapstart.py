@@ -18,8 +18,11 @@ RESTORE_NEXT_PATH = "/2018-06-01/runtime/restore/next"
 RESTORE_ERROR_PATH = "/2018-06-01/runtime/restore/error"
 
 
-def run_hooks(client: RuntimeClient) -> None:
-    """Run the hooks around the snapshot; a failing hook reports its error and exits."""
+def run_hooks(client: RuntimeClient, before: bool = True) -> None:
+    """Run the hooks around the snapshot; a failing hook reports its error and exits.
+
+    `before=False` in a child of lambda-rie's template, which ran them before forking.
+    """
     try:
         from snapshot_restore_py import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
             get_after_restore,
@@ -30,9 +33,9 @@ def run_hooks(client: RuntimeClient) -> None:
     from lambda_rie.runtime.bootstrap import fail_init, log_error
 
     try:
-        before = get_before_snapshot()
-        while before:
-            function, args, kwargs = before.pop()
+        hooks = get_before_snapshot() if before else []
+        while hooks:
+            function, args, kwargs = hooks.pop()
             function(*args, **kwargs)
         client.request("GET", RESTORE_NEXT_PATH)
     except Exception as exc:

@@ -54,11 +54,17 @@ impl Emulator {
                 }
                 Some(Arc::new(merged))
             };
+            let snapstart = if f.snapstart {
+                snapstart_template(&f, config, layers.as_deref()).await
+            } else {
+                None
+            };
             let context = Arc::new(FunctionContext {
                 config: f,
                 region: config.region.clone(),
                 account_id: config.account_id.clone(),
                 layers,
+                snapstart,
             });
             let scheduler = Arc::new(Scheduler::new(
                 context,
@@ -192,6 +198,71 @@ fn restore_events(directory: &Arc<Directory>, path: &std::path::PathBuf) {
                     event.request_id, event.function
                 ),
             ),
+        }
+    }
+}
+
+/// Start `f`'s SnapStart template; `None` (with a log line saying why) serves ordinary cold
+/// starts instead.
+async fn snapstart_template(
+    f: &FunctionConfig,
+    config: &EmulatorConfig,
+    layers: Option<&crate::layers::MergedLayers>,
+) -> Option<Arc<crate::snapstart::SnapStartTemplate>> {
+    let builtin = f.command.len() == 4 && f.command[2] == crate::config::BUILTIN_RUNTIME_LAUNCH;
+    if !builtin {
+        logs::message(
+            crate::config::LogLevel::Warn,
+            &format!(
+                "--snapstart needs a HANDLER served by the built-in Python runtime; {} gets ordinary cold starts",
+                f.name
+            ),
+        );
+        return None;
+    }
+    let mut env = crate::environment::variables::runtime_environment(
+        &crate::environment::variables::EnvironmentFacts {
+            function: f,
+            region: &config.region,
+            runtime_api: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_stream_name: "",
+            initialization_type: crate::environment::InitializationType::SnapStart.as_str(),
+        },
+    );
+    env.retain(|(k, _)| k != "AWS_LAMBDA_RUNTIME_API" && k != "AWS_LAMBDA_LOG_STREAM_NAME");
+    if let Some(layers) = layers {
+        let paths = layers.python_path_at(layers.dir());
+        crate::environment::variables::add_python_path(&mut env, &paths);
+    }
+    let started = std::time::Instant::now();
+    match crate::snapstart::SnapStartTemplate::start(
+        &f.command[0],
+        &f.command[3],
+        &f.code_dir,
+        &env,
+    )
+    .await
+    {
+        Ok(template) => {
+            logs::message(
+                crate::config::LogLevel::Info,
+                &format!(
+                    "SnapStart: {} initialised once in {:.2} ms; environments are restored from it",
+                    f.name,
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+            );
+            Some(template)
+        }
+        Err(e) => {
+            logs::message(
+                crate::config::LogLevel::Error,
+                &format!(
+                    "SnapStart: the init of {} failed ({e}); it gets ordinary cold starts",
+                    f.name
+                ),
+            );
+            None
         }
     }
 }

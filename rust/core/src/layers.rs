@@ -60,6 +60,12 @@ impl MergedLayers {
     /// `PYTHONPATH` entries AWS's Python runtimes add for layers, in its order: each
     /// `/opt/python/lib/python3.X/site-packages` present, then `/opt/python`.
     pub fn python_path(&self) -> Vec<PathBuf> {
+        self.python_path_at(&self.seen_as)
+    }
+
+    /// The same entries under `root` (the merged directory itself, for processes outside any
+    /// environment such as the SnapStart template).
+    pub fn python_path_at(&self, root: &Path) -> Vec<PathBuf> {
         let mut paths = Vec::new();
         let python = self.dir.join("python");
         if let Ok(entries) = std::fs::read_dir(python.join("lib")) {
@@ -72,12 +78,12 @@ impl MergedLayers {
             for v in versions {
                 let site = Path::new("python/lib").join(&v).join("site-packages");
                 if self.dir.join(&site).is_dir() {
-                    paths.push(self.seen_as.join(site));
+                    paths.push(root.join(site));
                 }
             }
         }
         if python.is_dir() {
-            paths.push(self.seen_as.join("python"));
+            paths.push(root.join("python"));
         }
         paths
     }

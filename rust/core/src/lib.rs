@@ -23,6 +23,7 @@ pub mod logs;
 pub mod metrics;
 pub mod runtime_api;
 pub mod scheduler;
+pub mod snapstart;
 pub mod telemetry;
 
 pub use error::CoreError;

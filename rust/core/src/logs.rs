@@ -64,6 +64,18 @@ pub fn init_start_line(runtime_version: &str, region: &str) -> String {
     )
 }
 
+/// `RESTORE_START Runtime Version: ...`: a SnapStart environment is being restored.
+pub fn restore_start_line(runtime_version: &str, region: &str) -> String {
+    format!(
+        "RESTORE_START Runtime Version: {runtime_version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:lambda-rie\n"
+    )
+}
+
+/// `RESTORE_REPORT Restore Duration: <ms> ms`.
+pub fn restore_report_line(restore_ms: f64) -> String {
+    format!("RESTORE_REPORT Restore Duration: {restore_ms:.2} ms\n")
+}
+
 /// `INIT_REPORT Init Duration: <ms> ms\tPhase: <phase>\tStatus: <status>[\tError Type: <type>]`.
 pub fn init_report_line(
     init_ms: f64,
@@ -112,6 +124,8 @@ pub struct Report<'a> {
     pub max_memory_used_mb: u64,
     /// Init duration, on a cold start's first invocation only.
     pub init_duration_ms: Option<f64>,
+    /// The cold start was a SnapStart restore: `Restore Duration` instead of `Init Duration`.
+    pub restored: bool,
     /// Set on failures.
     pub status: Option<ReportStatus<'a>>,
 }
@@ -119,7 +133,12 @@ pub struct Report<'a> {
 impl Report<'_> {
     /// Billed duration: ceil(Duration), plus init on a cold start (AWS bills init since 2025-08).
     pub fn billed_ms(&self) -> u64 {
-        (self.duration_ms + self.init_duration_ms.unwrap_or(0.0)).ceil() as u64
+        let init = if self.restored {
+            0.0
+        } else {
+            self.init_duration_ms.unwrap_or(0.0)
+        };
+        (self.duration_ms + init).ceil() as u64
     }
 
     /// The REPORT line, TAB-separated and TAB-terminated, in AWS's field order.
@@ -132,8 +151,18 @@ impl Report<'_> {
             self.memory_mb,
             self.max_memory_used_mb
         );
-        if let Some(init) = self.init_duration_ms {
-            let _ = write!(s, "Init Duration: {init:.2} ms\t");
+        match (self.init_duration_ms, self.restored) {
+            (Some(restore), true) => {
+                let billed = restore.ceil() as u64;
+                let _ = write!(
+                    s,
+                    "Restore Duration: {restore:.2} ms\tBilled Restore Duration: {billed} ms\t"
+                );
+            }
+            (Some(init), false) => {
+                let _ = write!(s, "Init Duration: {init:.2} ms\t");
+            }
+            (None, _) => {}
         }
         match self.status {
             Some(ReportStatus::Timeout) => s.push_str("Status: timeout\t"),
@@ -161,6 +190,8 @@ pub struct ClosingLines {
     pub memory_mb: u32,
     /// Init duration, on a cold start.
     pub init_duration_ms: Option<f64>,
+    /// The cold start was a SnapStart restore.
+    pub restored: bool,
     /// `Some("timeout")` for a timeout, else the error type of a failure.
     pub timed_out: bool,
     /// The error type of a failed invocation.
@@ -176,6 +207,7 @@ impl ClosingLines {
             memory_mb: self.memory_mb,
             max_memory_used_mb,
             init_duration_ms: self.init_duration_ms,
+            restored: self.restored,
             status: if self.timed_out {
                 Some(ReportStatus::Timeout)
             } else {
@@ -201,6 +233,7 @@ mod tests {
             memory_mb: 128,
             max_memory_used_mb: 36,
             init_duration_ms: Some(110.1),
+            restored: false,
             status: None,
         };
         assert_eq!(
@@ -217,6 +250,7 @@ mod tests {
             memory_mb: 128,
             max_memory_used_mb: 20,
             init_duration_ms: None,
+            restored: false,
             status: Some(ReportStatus::Error("Runtime.ExitError")),
         };
         assert!(r

@@ -40,6 +40,8 @@ pub enum Program {
 }
 
 /// A parsed command line.
+// NOTE: the bools are independent on/off flags of the command line, one field each.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
 pub struct Args {
     /// What runs in environments.
@@ -96,6 +98,8 @@ pub struct Args {
     pub layers: Vec<PathBuf>,
     /// `--extensions-dir DIR`.
     pub extensions_dir: Option<PathBuf>,
+    /// `--snapstart` / `--enable-init-caching`.
+    pub snapstart: bool,
     /// Per-function flags given on the command line; with --config/--template they override
     /// every function's value (flag > config file).
     pub explicit: Vec<String>,
@@ -222,13 +226,17 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
         match arg {
             "-h" | "--help" => return Ok(Parsed::Help),
             "-V" | "--version" => return Ok(Parsed::Version),
-            // RIE's init caching is SnapStart-like; accepted, emulated as a normal cold start.
-            "--enable-init-caching" | "--snapstart" => continue,
-            "--cpu-by-memory" | "--freeze" | "--watch" => {
+            // NOTE: RIE's init caching is what SnapStart does: init once, restore per environment.
+            "--cpu-by-memory"
+            | "--freeze"
+            | "--watch"
+            | "--enable-init-caching"
+            | "--snapstart" => {
                 switches.push(match arg {
                     "--freeze" => "--freeze",
                     "--watch" => "--watch",
-                    _ => "--cpu-by-memory",
+                    "--cpu-by-memory" => "--cpu-by-memory",
+                    _ => "--snapstart",
                 });
                 continue;
             }
@@ -268,6 +276,7 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     args.cpu_by_memory = switches.contains(&"--cpu-by-memory");
     args.freeze = switches.contains(&"--freeze");
     args.watch = switches.contains(&"--watch");
+    args.snapstart = switches.contains(&"--snapstart");
     args.layers = layers(&values)?;
     args.extensions_dir = match get("--extensions-dir", &[]) {
         Some(d) if !Path::new(&d).is_dir() => {
@@ -408,6 +417,7 @@ fn build(
         watch: false,
         layers: Vec::new(),
         extensions_dir: None,
+        snapstart: false,
         explicit: Vec::new(),
     })
 }

@@ -55,6 +55,7 @@ pub fn load(
         f.cpu_by_memory |= args.cpu_by_memory;
         f.freeze |= args.freeze;
         f.watch |= args.watch;
+        f.snapstart |= args.snapstart;
         if from_file {
             override_from_flags(f, args);
         }

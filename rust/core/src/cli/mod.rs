@@ -56,7 +56,7 @@ Options (flag > environment variable > default):
   --cpu-by-memory              CPU quota of memory/1769 vCPUs, as on AWS [off]
   --freeze                     freeze environments between invocations, as AWS does [off]
   --watch                      replace environments when a file under the code directory changes
-  --enable-init-caching, --snapstart  accepted (served as ordinary cold starts)
+  --snapstart, --enable-init-caching  init once in a template, fork each environment from it
   -h, --help                   this text
   -V, --version                the version
 

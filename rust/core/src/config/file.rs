@@ -200,7 +200,8 @@ fn function(
     f.layers = layers(t, base)?;
     f.extensions_dir = string(t, "extensions_dir")?.map(|d| base.join(d));
     if let Some(v) = t.get("snapstart") {
-        v.as_bool()
+        f.snapstart = v
+            .as_bool()
             .ok_or("snapstart: expected true or false".to_owned())?;
     }
     Ok(f)

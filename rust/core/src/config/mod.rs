@@ -86,6 +86,8 @@ pub enum EnvInheritance {
 }
 
 /// One function: what to run and under which limits.
+// NOTE: the bools are independent switches (CPU by memory, freeze, watch, SnapStart).
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
     /// The function name.
@@ -140,6 +142,8 @@ pub struct FunctionConfig {
     pub layers: Vec<PathBuf>,
     /// Where external extensions are found (default: `/opt/extensions`).
     pub extensions_dir: Option<PathBuf>,
+    /// SnapStart: environments are forks of a template that ran init once.
+    pub snapstart: bool,
 }
 
 /// Where external extensions live when no directory is configured (inside `/opt`).
@@ -223,6 +227,7 @@ impl FunctionConfig {
             dead_letter: None,
             layers: Vec::new(),
             extensions_dir: None,
+            snapstart: false,
         }
     }
 

@@ -110,8 +110,17 @@ impl ExecutionEnvironment {
             log_pipe: self.logs.write_end(),
             join: self.sandbox.join_spec(),
         };
-        let process = RuntimeProcess::spawn(&spec)
-            .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?;
+        let process = match &self.function.snapstart {
+            Some(template) => {
+                let pid = template
+                    .fork(&self.variables, &cfg.code_dir, &spec.join, spec.log_pipe)
+                    .await
+                    .map_err(|e| InitFailure::Spawn(format!("restore from the template: {e}")))?;
+                RuntimeProcess::adopt(pid, template.exit_status(pid))
+            }
+            None => RuntimeProcess::spawn(&spec)
+                .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?,
+        };
         *self.slot() = Some(Arc::clone(&process));
         let result = tokio::select! {
             biased;
@@ -160,18 +169,24 @@ impl ExecutionEnvironment {
             });
         }
         let cfg = &self.function.config;
-        self.logs.lines(logs::init_start_line(
-            &cfg.command[0],
-            &self.function.region,
-        ));
+        let restore = self.function.snapstart.is_some();
+        let region = &self.function.region;
+        self.logs.lines(if restore {
+            logs::restore_start_line(&cfg.command[0], region)
+        } else {
+            logs::init_start_line(&cfg.command[0], region)
+        });
         let init_began = Instant::now();
         let failure = match self.start_runtime(init_began + INIT_TIMEOUT).await {
             Ok((process, init_ms)) => {
+                if restore {
+                    self.logs.lines(logs::restore_report_line(init_ms));
+                }
                 return Ok(Started {
                     process,
                     init_ms: Some(init_ms),
                     invoke_phase: None,
-                })
+                });
             }
             Err(failure) => failure,
         };

@@ -41,6 +41,8 @@ pub struct FunctionContext {
     pub account_id: String,
     /// The function's layers, merged (presented at `/opt`).
     pub layers: Option<Arc<crate::layers::MergedLayers>>,
+    /// The SnapStart template environments are forked from (`--snapstart`).
+    pub snapstart: Option<Arc<crate::snapstart::SnapStartTemplate>>,
 }
 
 impl FunctionContext {
@@ -76,6 +78,8 @@ pub enum InitializationType {
     OnDemand,
     /// Started ahead of invokes by provisioned concurrency.
     ProvisionedConcurrency,
+    /// Restored from a SnapStart template.
+    SnapStart,
 }
 
 impl InitializationType {
@@ -84,6 +88,7 @@ impl InitializationType {
         match self {
             Self::OnDemand => "on-demand",
             Self::ProvisionedConcurrency => "provisioned-concurrency",
+            Self::SnapStart => "snap-start",
         }
     }
 }
@@ -146,12 +151,19 @@ impl ExecutionEnvironment {
                 .await
                 .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
         let log_stream_name = variables::new_log_stream_name();
+        // NOTE: the scheduler keeps its own notion (on-demand or provisioned); the runtime is
+        // told `snap-start` when it is restored from a template.
+        let seen_type = if function.snapstart.is_some() {
+            InitializationType::SnapStart
+        } else {
+            initialization_type
+        };
         let mut variables = variables::runtime_environment(&variables::EnvironmentFacts {
             function: &function.config,
             region: &function.region,
             runtime_api: api.addr(),
             log_stream_name: &log_stream_name,
-            initialization_type: initialization_type.as_str(),
+            initialization_type: seen_type.as_str(),
         });
         if let Some(dir) = sandbox.tmpdir() {
             variables.push(("TMPDIR".to_owned(), dir.to_string_lossy().into_owned()));
@@ -403,6 +415,7 @@ impl ExecutionEnvironment {
             duration_ms: closing.duration_ms,
             memory_mb: self.function.config.memory_mb,
             init_duration_ms: closing.init_ms,
+            restored: self.function.snapstart.is_some(),
             timed_out: closing.timed_out,
             error_type: closing.status,
         };

@@ -161,6 +161,42 @@ impl RuntimeProcess {
         }))
     }
 
+    /// Watch `pid`, a runtime forked by someone else (the SnapStart template, which reaps it):
+    /// its exit is seen through a pidfd and its status comes from `status`.
+    pub fn adopt(
+        pid: i32,
+        status: impl std::future::Future<Output = Option<i32>> + Send + 'static,
+    ) -> Arc<Self> {
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(async move {
+            if let Ok(fd) = pidfd_open(pid) {
+                // SAFETY: `fd` is an open pidfd owned by the AsyncFd for its whole life.
+                if let Ok(async_fd) =
+                    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+                {
+                    let _ = async_fd.readable().await;
+                }
+            }
+            let termination = tokio::time::timeout(Duration::from_secs(2), status)
+                .await
+                .ok()
+                .flatten()
+                .map_or(
+                    Termination::Signaled(libc::SIGKILL),
+                    Termination::from_wait_status,
+                );
+            let _ = tx.send(Some(ExitInfo {
+                termination,
+                max_rss_kb: 0,
+            }));
+        });
+        Arc::new(Self {
+            pid,
+            started: Instant::now(),
+            exit: rx,
+        })
+    }
+
     /// Process id (and process group id).
     pub fn pid(&self) -> i32 {
         self.pid

@@ -44,12 +44,17 @@ pub async fn route(state: Arc<RuntimeApiState>, req: Request<Incoming>) -> Respo
         (Method::POST, ["invocation", id, "error"]) => {
             answer(&state, id, AnswerKind::Error, req).await
         }
-        // POST /runtime/init/error: init failed before the first /next.
-        (Method::POST, ["init", "error"]) => init_error(&state, req).await,
+        // POST /runtime/init/error: init failed before the first /next; and (SnapStart)
+        // POST /runtime/restore/error: an after-restore hook failed, which fails init too.
+        (Method::POST, ["init" | "restore", "error"]) => init_error(&state, req).await,
+        // GET /runtime/restore/next (SnapStart): the environment is restored, go on at once.
+        (Method::GET, ["restore", "next"]) => http::response(200, Bytes::new()),
         // A known path with the wrong method.
         (
             _,
-            ["invocation", "next"] | ["invocation", _, "response" | "error"] | ["init", "error"],
+            ["invocation" | "restore", "next"]
+            | ["invocation", _, "response" | "error"]
+            | ["init" | "restore", "error"],
         ) => json(405, answers::METHOD_NOT_ALLOWED),
         _ => json(404, answers::NOT_FOUND),
     }

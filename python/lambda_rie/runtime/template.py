@@ -1,0 +1,194 @@
+"""SnapStart (`--snapstart`): the template process of one function.
+
+It runs init once (imports the handler, runs the `register_before_snapshot` hooks of
+`snapshot_restore_py`), then forks one child per execution environment on the emulator's
+request. A child enters its environment's sandbox (cgroups, mount namespace, rlimits), takes its
+log pipe and variables, gets a fresh random seed, asks the Runtime API for `/restore/next`, runs
+the `register_after_restore` hooks and serves invocations. What init opened (sockets, files under
+the template's `/tmp`) is the snapshot's: reopen such things in an after-restore hook, as on AWS.
+
+The control socket (a SOCK_SEQPACKET pair, fd 3) carries one JSON message per packet:
+template -> emulator `{"ready": true}` or `{"error": ERROR}`, then `{"pid": N}` per fork and
+`{"exit": PID, "status": WAIT_STATUS}` when a child ends; emulator -> template a fork request
+`{"env": [[K, V], ...], "cwd": DIR, "ns": BOOL, "cgroups": N, "nofile": N, "address_space": N}`
+with its descriptors (log pipe, mount namespace, cgroup.procs files) attached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+from lambda_rie.runtime import errors, logs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+CONTROL_FD = 3
+MAX_MESSAGE = 1 << 20
+CLONE_NEWNS = 0x00020000
+PR_SET_PDEATHSIG = 1
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: `python -c "...template.main(sys.argv)" MODULE.FUNCTION`."""
+    control = socket.socket(fileno=CONTROL_FD)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    if sys.path and sys.path[0] == "":
+        sys.path[0] = os.getcwd()
+    if not sys.path or sys.path[0] != task_root:
+        sys.path.insert(0, task_root)
+    logs.setup_streams()
+    logs.setup()
+    handler = _init(argv[1] if len(argv) > 1 else os.environ.get("_HANDLER", ""), control)
+    _preload()
+    signal.signal(signal.SIGCHLD, lambda *_: _reap(control))
+    control.send(b'{"ready": true}')
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 16)
+        if not message:
+            sys.exit(0)
+        request = json.loads(message)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _restore(request, fds, control, handler)
+        for fd in fds:
+            os.close(fd)
+        control.send(json.dumps({"pid": pid}).encode())
+
+
+def _init(handler_name: str, control: socket.socket) -> Any:
+    """Import the handler and run the before-snapshot hooks; report a failure and exit."""
+    from lambda_rie.runtime.handler import load_handler
+
+    try:
+        handler = load_handler(handler_name)
+        try:
+            from snapshot_restore_py import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
+                get_before_snapshot,
+            )
+        except ImportError:
+            return handler
+        before = get_before_snapshot()
+        while before:
+            function, args, kwargs = before.pop()
+            function(*args, **kwargs)
+        return handler
+    except errors.FaultError as fault:
+        error = errors.make_error(fault.message, fault.error_type, fault.trace)
+    except Exception as exc:
+        error = errors.error_from_exception(exc)
+    from lambda_rie.runtime.bootstrap import log_error
+
+    log_error(error)
+    control.send(json.dumps({"error": error}).encode())
+    sys.exit(1)
+
+
+def _preload() -> None:
+    """Import now what every restored child needs, so that no child pays for it (the snapshot
+    holds it, as on AWS)."""
+    import ctypes  # noqa: F401
+    import random  # noqa: F401
+    import resource  # noqa: F401
+
+    import lambda_rie._core
+    import lambda_rie.runtime.bootstrap
+    import lambda_rie.runtime.invoke
+    import lambda_rie.runtime.payload
+    import lambda_rie.runtime.snapstart  # noqa: F401
+
+
+def _reap(control: socket.socket) -> None:
+    """Collect ended children and tell the emulator how each ended."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        try:
+            control.send(json.dumps({"exit": pid, "status": status}).encode())
+        except OSError:
+            return
+
+
+def _restore(
+    request: dict[str, Any], fds: list[int], control: socket.socket, handler: Any
+) -> NoReturn:
+    """In the child: become the environment's runtime and serve it; never returns."""
+    code = 0
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        control.close()
+        _enter_sandbox(request, fds)
+        os.environ.clear()
+        os.environ.update(dict(request["env"]))
+        import random
+
+        random.seed()
+        _serve(handler)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _enter_sandbox(request: dict[str, Any], fds: list[int]) -> None:
+    """Process group, cgroups, rlimits, mount namespace, working directory, log pipe."""
+    import ctypes
+    import resource
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setpgid(0, 0)
+    log_fd, rest = fds[0], fds[1:]
+    ns_fd = rest.pop(0) if request.get("ns") else None
+    for fd in rest:
+        os.write(fd, b"0")
+        os.close(fd)
+    nofile = int(request.get("nofile", 1024))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if request.get("address_space"):
+        limit = int(request["address_space"])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if ns_fd is not None:
+        if libc.setns(ns_fd, CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "setns into the environment's mount namespace")
+        os.close(ns_fd)
+    os.chdir(request["cwd"])
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+
+
+def _serve(handler: Any) -> None:
+    """Restore through the Runtime API, run the after-restore hooks, then the invoke loop."""
+    from lambda_rie._core import RuntimeClient
+    from lambda_rie.runtime import snapstart
+    from lambda_rie.runtime.handler import is_async
+    from lambda_rie.runtime.invoke import Invoker
+
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    snapstart.run_hooks(client, before=False)
+    runner = None
+    if is_async(handler):
+        from lambda_rie.runtime.async_loop import AsyncRunner
+
+        runner = AsyncRunner()
+    Invoker(client, handler, runner).serve_forever()

@@ -1,0 +1,101 @@
+"""SnapStart (`--snapstart`, RIE's `--enable-init-caching`): init runs once in a template process,
+every execution environment is a fork of it restored into its own sandbox.
+
+`snapstart/snap.py` appends its pid to a file when its module is imported, records where its
+`register_before_snapshot` and `register_after_restore` hooks ran, and reports its pid, parent,
+a random number and the content of `/tmp` (after writing a marker there).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import FUNCTIONS, ROOT, Emulator, EmulatorFactory, clean_env
+
+SNAPSTART = FUNCTIONS / "snapstart"
+ENVIRONMENTS = 4
+
+
+@pytest.fixture
+def imports() -> Iterator[Path]:
+    """A file the function's import code appends to, outside `/tmp` (environments have their
+    own) so that both the template and the environments can reach it."""
+    path = ROOT / "target" / "test-scratch" / f"imports-{uuid.uuid4().hex}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def start(factory: EmulatorFactory, imports: Path, *flags: str) -> Emulator:
+    return factory(
+        [*flags, "snap.handler"], cwd=SNAPSTART, env=clean_env({"SNAP_IMPORTS": str(imports)})
+    )
+
+
+def parallel(emulator: Emulator, count: int) -> list[dict[str, Any]]:
+    """`count` invocations at once, each holding its environment for a while, so that every one
+    of them gets its own environment."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        answers = list(pool.map(lambda _: emulator.invoke({"sleep": 1.0}), range(count)))
+    for answer in answers:
+        assert answer.status == 200, answer.body
+    return [a.json() for a in answers]
+
+
+def test_init_runs_once_and_environments_are_forks_of_the_template(
+    emulator_factory: EmulatorFactory, imports: Path
+) -> None:
+    emulator = start(emulator_factory, imports, "--snapstart")
+    results = parallel(emulator, ENVIRONMENTS)
+    # Module import code ran exactly once in total, in the template.
+    template = {int(line) for line in imports.read_text().splitlines()}
+    assert len(imports.read_text().splitlines()) == 1
+    pids = {r["pid"] for r in results}
+    assert len(pids) == ENVIRONMENTS
+    # Each environment's runtime is a child of the template, which ran the before hooks.
+    assert {r["ppid"] for r in results} == template
+    assert all(r["before"] == sorted(template) for r in results)
+    # after_restore ran once per environment, in that environment.
+    assert all(r["restored"] == [r["pid"]] for r in results)
+    restored = re.findall(r"^after_restore pid=(\d+) ppid=(\d+)$", emulator.stdout.text(), re.M)
+    assert sorted(int(p) for p, _ in restored) == sorted(pids)
+    assert all(r["init_type"] == "snap-start" for r in results)
+    # Each has its own Runtime API, /tmp and random seed.
+    assert len({r["runtime_api"] for r in results}) == ENVIRONMENTS
+    assert len({r["random"] for r in results}) == ENVIRONMENTS
+    if "mount namespace" in emulator.stderr.text():
+        assert all(r["tmp"] == [f"marker-{r['pid']}"] for r in results)
+
+
+def test_report_shows_restore_duration(emulator_factory: EmulatorFactory, imports: Path) -> None:
+    emulator = start(emulator_factory, imports, "--enable-init-caching")
+    answer = emulator.invoke({}, {"X-Amz-Log-Type": "Tail"})
+    assert answer.status == 200
+    rid = answer.header("x-amzn-RequestId")
+    report = emulator.stdout.wait_for(rf"^REPORT RequestId: {rid}\t.*$").group(0)
+    assert re.search(r"\tRestore Duration: \d+\.\d\d ms\tBilled Restore Duration: \d+ ms\t", report)
+    assert "Init Duration" not in report
+    text = emulator.stdout.text()
+    assert re.search(r"^RESTORE_START Runtime Version: ", text, re.M)
+    assert re.search(r"^RESTORE_REPORT Restore Duration: \d+\.\d\d ms$", text, re.M)
+    assert "INIT_START" not in text
+    # A warm invocation afterwards is an ordinary one.
+    again = emulator.invoke({})
+    assert again.json()["pid"] == answer.json()["pid"]
+
+
+def test_without_snapstart_every_environment_runs_init(
+    emulator_factory: EmulatorFactory, imports: Path
+) -> None:
+    emulator = start(emulator_factory, imports)
+    results = parallel(emulator, 2)
+    assert len(imports.read_text().splitlines()) == 2
+    assert all(r["init_type"] == "on-demand" for r in results)
+    assert all(r["before"] == [] and r["restored"] == [] for r in results)
