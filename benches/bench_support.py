@@ -50,10 +50,10 @@ def compile_handlers() -> None:
 
 
 def start_emulator(
-    factory: EmulatorFactory, runtime: str, handler: str = "echo.handler"
+    factory: EmulatorFactory, runtime: str, handler: str = "echo.handler", *flags: str
 ) -> Emulator:
     """lambda-rie (native binary) serving `examples/bench/<handler>` with the `runtime`."""
-    return factory(["--runtime", runtime, "--code-dir", str(BENCH_HANDLERS), handler])
+    return factory(["--runtime", runtime, "--code-dir", str(BENCH_HANDLERS), *flags, handler])
 
 
 class KeepAliveClient:

@@ -6,6 +6,10 @@ built-in runtime and under awslambdaric, in the same run:
 - environment cold start: invoke arrival with no idle environment to answer;
 - launch to first answer: lambda-rie process start to first answer (the benchmark's time).
 
+The built-in runtime is also measured with `--snapstart`: init runs once in a template at
+start-up (inside "launch to first answer"), and the environment cold start is a restore
+(REPORT's `Restore Duration` stands in for the init duration).
+
 Each round starts a fresh lambda-rie (the native binary) and sends it one invocation; the last
 round's lambda-rie is stopped before the next starts, outside the timing. The medians of the
 three figures over the rounds are in `extra_info`, with whether every answer was correct.
@@ -35,7 +39,9 @@ from harness import UUID, Emulator, EmulatorFactory
 HANDLERS = {"stdlib": "echo.handler", "boto3": "heavy.handler"}
 ROUNDS = {"stdlib": 20, "boto3": 10}
 EVENT = event_of(128)
-_INIT = re.compile(rf"^REPORT RequestId: ({UUID})\t.*\tInit Duration: ([0-9.]+) ms\t")
+_INIT = re.compile(rf"^REPORT RequestId: ({UUID})\t.*\t(?:Init|Restore) Duration: ([0-9.]+) ms\t")
+#: Runtime variants: the runtimes, and the built-in one with SnapStart.
+VARIANTS = [*RUNTIMES, "builtin+snapstart"]
 
 
 @pytest.fixture
@@ -49,9 +55,10 @@ def factory() -> Iterator[EmulatorFactory]:
 class StartUps:
     """Every round's fresh lambda-rie and the figures of its first invocation."""
 
-    def __init__(self, factory: EmulatorFactory, runtime: str, handler: str) -> None:
+    def __init__(self, factory: EmulatorFactory, variant: str, handler: str) -> None:
         self._factory = factory
-        self._runtime = runtime
+        self._runtime, _, snapstart = variant.partition("+")
+        self._flags = ["--snapstart"] if snapstart else []
         self._handler = handler
         self._previous: list[Emulator] = []
         self.launch_to_first_answer_ms: list[float] = []
@@ -70,7 +77,7 @@ class StartUps:
     def launch(self) -> None:
         """Start lambda-rie, wait for its Invoke API, invoke once: launch to first answer."""
         launched = time.perf_counter()
-        emulator = start_emulator(self._factory, self._runtime, self._handler)
+        emulator = start_emulator(self._factory, self._runtime, self._handler, *self._flags)
         self._previous.append(emulator)
         client = KeepAliveClient(emulator)
         try:
@@ -88,7 +95,7 @@ def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples), 2)
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("runtime", VARIANTS)
 @pytest.mark.parametrize("handler", sorted(HANDLERS))
 def test_start_up(
     benchmark: BenchmarkFixture, factory: EmulatorFactory, runtime: str, handler: str
