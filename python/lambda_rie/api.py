@@ -56,6 +56,9 @@ class Function:
     the current directory when the emulator starts. The runtime sees the Lambda variables,
     `environment`, and `PATH`, `HOME`, `LANG`, `LD_LIBRARY_PATH`, `PYTHONPATH` and
     `VIRTUAL_ENV` from this process. Values are checked when an `Emulator` starts.
+    `layers` (directories or zip files) are merged at `/opt`; `extensions_dir` holds external
+    extensions (default `/opt/extensions`); `snapstart` runs init once and restores every
+    environment from it (built-in runtime only).
     """
 
     __slots__ = (
@@ -63,13 +66,16 @@ class Function:
         "command",
         "environment",
         "ephemeral_storage",
+        "extensions_dir",
         "handler",
         "idle_timeout",
+        "layers",
         "max_concurrency",
         "memory",
         "name",
         "provisioned_concurrency",
         "reserved_concurrency",
+        "snapstart",
         "timeout",
     )
 
@@ -85,6 +91,9 @@ class Function:
     provisioned_concurrency: int
     max_concurrency: int
     idle_timeout: float
+    layers: list[Union[str, os.PathLike[str]]]
+    extensions_dir: Optional[Union[str, os.PathLike[str]]]
+    snapstart: bool
 
     def __init__(
         self,
@@ -101,6 +110,9 @@ class Function:
         provisioned_concurrency: int = _DEFAULTS["provisioned_concurrency"],
         max_concurrency: int = _DEFAULTS["max_concurrency"],
         idle_timeout: float = _DEFAULTS["idle_timeout"],
+        layers: Sequence[Union[str, os.PathLike[str]]] = (),
+        extensions_dir: Optional[Union[str, os.PathLike[str]]] = None,
+        snapstart: bool = False,
     ) -> None:
         if isinstance(command, str):
             raise TypeError("command is an argv list, e.g. ['./bootstrap']")
@@ -116,6 +128,9 @@ class Function:
         self.provisioned_concurrency = provisioned_concurrency
         self.max_concurrency = max_concurrency
         self.idle_timeout = idle_timeout
+        self.layers = list(layers)
+        self.extensions_dir = extensions_dir
+        self.snapstart = snapstart
 
     def __repr__(self) -> str:
         runs = f"handler={self.handler!r}" if self.handler else f"command={self.command!r}"

@@ -32,6 +32,9 @@ pub struct FunctionSpec {
     provisioned_concurrency: i64,
     max_concurrency: i64,
     idle_timeout: f64,
+    layers: Vec<PathBuf>,
+    extensions_dir: Option<PathBuf>,
+    snapstart: bool,
 }
 
 /// The interpreter that runs `handler` functions: the one this module is loaded in.
@@ -130,6 +133,18 @@ impl FunctionSpec {
                 "environment: {env_bytes} bytes of variables exceed the {MAX_ENVIRONMENT_BYTES}-byte limit"
             ));
         }
+        if self.layers.len() > config::MAX_LAYERS {
+            return Err(format!("layers: at most {} layers", config::MAX_LAYERS));
+        }
+        if let Some(missing) = self.layers.iter().find(|l| !l.exists()) {
+            return Err(format!(
+                "layers: {} is not a directory or a zip file",
+                missing.display()
+            ));
+        }
+        f.layers.clone_from(&self.layers);
+        f.extensions_dir.clone_from(&self.extensions_dir);
+        f.snapstart = self.snapstart;
         Ok(f)
     }
 }
@@ -188,6 +203,9 @@ pub fn describe<'py>(py: Python<'py>, f: &FunctionConfig) -> PyResult<Bound<'py,
     d.set_item("provisioned_concurrency", f.provisioned_concurrency)?;
     d.set_item("max_concurrency", f.max_concurrency)?;
     d.set_item("idle_timeout", f.idle_timeout.as_secs_f64())?;
+    d.set_item("layers", &f.layers)?;
+    d.set_item("extensions_dir", &f.extensions_dir)?;
+    d.set_item("snapstart", f.snapstart)?;
     Ok(d)
 }
 
