@@ -6,6 +6,7 @@ mod init;
 mod limits;
 mod log_stream;
 pub mod process;
+mod response_stream;
 pub mod sandbox;
 pub mod variables;
 
@@ -265,17 +266,17 @@ impl ExecutionEnvironment {
             }
         };
         let process = &started.process;
-        let ended = tokio::select! {
+        let mut ended = tokio::select! {
             biased;
             reply = answer => Ended::Reply(reply),
-            info = process.wait() => if self.killed_for_memory() {
-                Ended::OutOfMemory
-            } else {
-                Ended::Exited(info)
-            },
+            info = process.wait() => self.exited(info),
             () = self.memory_exceeded() => Ended::OutOfMemory,
             () = tokio::time::sleep_until(deadline.into()) => Ended::Timeout,
         };
+        let streamed = matches!(ended, Ended::Reply(RuntimeReply::Stream(_)));
+        if let Ended::Reply(RuntimeReply::Stream(stream)) = ended {
+            ended = self.follow_stream(stream, &inv, process, deadline).await;
+        }
         let duration_ms = phase_start.elapsed().as_secs_f64() * 1000.0;
         let mut closing = Closing::new(duration_ms, started.init_ms);
         let (kind, payload, content_type) = match ended {
@@ -289,15 +290,18 @@ impl ExecutionEnvironment {
                 } else {
                     body
                 };
+                closing.error_type = error_type;
                 (OutcomeKind::HandlerError, body, None)
             }
-            Ended::Reply(RuntimeReply::ResponseTooLarge) => {
-                closing.status = Some("Function.ResponseSizeTooLarge".to_owned());
-                let body = Bytes::from(aws::response_too_large_payload());
+            Ended::Reply(RuntimeReply::ResponseTooLarge { limit }) => {
+                closing.status = Some(aws::RESPONSE_TOO_LARGE.to_owned());
+                let body = Bytes::from(aws::response_too_large_payload(limit));
                 (OutcomeKind::ResponseTooLarge, body, None)
             }
+            // NOTE: `follow_stream` turned the stream into one of the other answers.
+            Ended::Reply(RuntimeReply::Stream(_)) => (OutcomeKind::Success, Bytes::new(), None),
             Ended::Exited(info) => {
-                let taken = self.api.state().holds(&inv.request_id);
+                let taken = streamed || self.api.state().holds(&inv.request_id);
                 self.api.state().abandon(&inv.request_id);
                 process.kill().await;
                 self.forget_process(process);
@@ -343,6 +347,10 @@ impl ExecutionEnvironment {
         payload: Bytes,
         content_type: Option<String>,
     ) -> Outcome {
+        let error_type = closing
+            .error_type
+            .or_else(|| closing.status.clone())
+            .or_else(|| closing.timed_out.then(|| aws::TIMED_OUT.to_owned()));
         let lines = logs::ClosingLines {
             before_end: closing.lines,
             request_id: inv.request_id.clone(),
@@ -372,6 +380,7 @@ impl ExecutionEnvironment {
             duration_ms: closing.duration_ms,
             max_memory_used_mb,
             log_tail,
+            error_type,
         }
     }
 
@@ -386,7 +395,7 @@ impl ExecutionEnvironment {
 }
 
 /// How the wait for an answer ended.
-enum Ended {
+pub(super) enum Ended {
     Reply(RuntimeReply),
     Exited(ExitInfo),
     OutOfMemory,
@@ -400,6 +409,8 @@ struct Closing {
     cold: bool,
     timed_out: bool,
     status: Option<String>,
+    /// The runtime's `Lambda-Runtime-Function-Error-Type` of a handler error.
+    error_type: Option<String>,
     /// Lines written before END.
     lines: String,
 }
@@ -412,6 +423,7 @@ impl Closing {
             cold: init_ms.is_some(),
             timed_out: false,
             status: None,
+            error_type: None,
             lines: String::new(),
         }
     }

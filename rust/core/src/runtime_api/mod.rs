@@ -2,6 +2,7 @@
 
 mod routes;
 pub mod state;
+mod streaming;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
