@@ -21,6 +21,8 @@ import pytest
 from botocore.config import Config
 
 from harness import DEFAULT_REGION, FUNCTIONS, UUID, Emulator, EmulatorFactory
+from lambda_rie import Emulator as EmbeddedEmulator
+from lambda_rie import Function
 
 STREAMING = FUNCTIONS / "streaming"
 THREE_CHUNKS = [b"chunk-0\n", b"chunk-1\n", b"chunk-2\n"]
@@ -186,3 +188,11 @@ def test_dry_run_and_unknown_function(client: Any) -> None:
     assert missing.value.response["Error"]["Message"] == (
         "Function not found: arn:aws:lambda:us-east-1:012345678912:function:nope:$LATEST"
     )
+
+
+def test_the_python_api_gets_the_collected_stream() -> None:
+    function = Function("generator", handler="app.chunks", code_dir=STREAMING)
+    with EmbeddedEmulator([function]) as emu:
+        result = emu.invoke("generator", {"chunks": 3, "delay": 0})
+    assert result.function_error is None
+    assert result.payload == b"".join(THREE_CHUNKS)

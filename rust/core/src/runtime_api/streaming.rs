@@ -106,3 +106,47 @@ fn from_trailers(trailers: &HeaderMap) -> StreamPart {
     });
     StreamPart::Failed { body, error_type }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trailers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let Ok(v) = value.parse() {
+                map.insert(*name, v);
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn no_error_trailer_is_a_clean_end() {
+        assert!(matches!(from_trailers(&HeaderMap::new()), StreamPart::End));
+    }
+
+    #[test]
+    fn error_trailers_give_the_type_and_the_decoded_body() {
+        let body = base64::engine::general_purpose::STANDARD.encode(br#"{"errorType":"E"}"#);
+        let part = from_trailers(&trailers(&[
+            (ERROR_TYPE_TRAILER, "E"),
+            (ERROR_BODY_TRAILER, &body),
+        ]));
+        let StreamPart::Failed { body, error_type } = part else {
+            panic!("not a failure: {part:?}");
+        };
+        assert_eq!(error_type.as_deref(), Some("E"));
+        assert_eq!(&body[..], br#"{"errorType":"E"}"#);
+    }
+
+    #[test]
+    fn a_body_trailer_that_is_not_base64_is_kept_as_sent() {
+        let part = from_trailers(&trailers(&[(ERROR_BODY_TRAILER, "not base64!")]));
+        let StreamPart::Failed { body, error_type } = part else {
+            panic!("not a failure: {part:?}");
+        };
+        assert_eq!(error_type, None);
+        assert_eq!(&body[..], b"not base64!");
+    }
+}

@@ -80,11 +80,7 @@ impl ResponseStream {
     #[pyo3(signature = (error=None))]
     // NOTE: pyo3 hands a tuple argument over as owned values.
     #[allow(clippy::needless_pass_by_value)]
-    fn finish(
-        &self,
-        py: Python<'_>,
-        error: Option<(String, Bound<'_, PyBytes>)>,
-    ) -> PyResult<u16> {
+    fn finish(&self, py: Python<'_>, error: Option<(String, Bound<'_, PyBytes>)>) -> PyResult<u16> {
         let state = self.state.swap(FINISHED, Ordering::AcqRel);
         if state == FINISHED {
             return Err(PyRuntimeError::new_err("the response stream is finished"));
@@ -92,9 +88,9 @@ impl ResponseStream {
         let mut guard = lock(&self.client.get().connection)?;
         let connection: &mut Connection = &mut guard;
         if state == OPEN {
-            let body = error.as_ref().map(|(_, json)| {
-                base64::engine::general_purpose::STANDARD.encode(json.as_bytes())
-            });
+            let body = error
+                .as_ref()
+                .map(|(_, json)| base64::engine::general_purpose::STANDARD.encode(json.as_bytes()));
             let mut trailers = Vec::new();
             if let (Some((error_type, _)), Some(body)) = (&error, &body) {
                 trailers.push((ERROR_TYPE_HEADER, error_type.as_str()));
