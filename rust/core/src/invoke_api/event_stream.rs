@@ -102,9 +102,9 @@ mod tests {
         let m = message(&[("a", "bc")], b"xyz");
         let total = u32::from_be_bytes([m[0], m[1], m[2], m[3]]) as usize;
         assert_eq!(total, m.len());
-        assert_eq!(&m[4..8], &6u32.to_be_bytes());
+        assert_eq!(&m[4..8], &7u32.to_be_bytes());
         assert_eq!(&m[8..12], &crc32(&m[..8]).to_be_bytes());
-        assert_eq!(&m[12..18], &[1, b'a', 7, 0, 2, b'b'][..]);
+        assert_eq!(&m[12..19], &[1, b'a', 7, 0, 2, b'b', b'c'][..]);
         assert_eq!(&m[19..22], b"xyz");
         assert_eq!(&m[22..], &crc32(&m[..22]).to_be_bytes());
     }
