@@ -2,6 +2,7 @@
 //! runtime process tree. It runs invocations and restarts its runtime after a timeout or a
 //! crash, exactly as an AWS Lambda execution environment does.
 
+mod closing;
 mod init;
 mod limits;
 mod log_stream;
@@ -10,7 +11,6 @@ mod response_stream;
 pub mod sandbox;
 pub mod variables;
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -24,6 +24,7 @@ use crate::invocation::{Delivery, Invocation, Outcome, OutcomeKind, RuntimeReply
 use crate::logs;
 use crate::runtime_api::RuntimeApi;
 use crate::CoreError;
+use closing::Closing;
 use log_stream::LogStream;
 use process::{ExitInfo, RuntimeProcess};
 use sandbox::Sandbox;
@@ -400,72 +401,4 @@ pub(super) enum Ended {
     Exited(ExitInfo),
     OutOfMemory,
     Timeout,
-}
-
-/// What goes into the log and the REPORT line after an invocation.
-struct Closing {
-    duration_ms: f64,
-    init_ms: Option<f64>,
-    cold: bool,
-    timed_out: bool,
-    status: Option<String>,
-    /// The runtime's `Lambda-Runtime-Function-Error-Type` of a handler error.
-    error_type: Option<String>,
-    /// Lines written before END.
-    lines: String,
-}
-
-impl Closing {
-    fn new(duration_ms: f64, init_ms: Option<f64>) -> Self {
-        Self {
-            duration_ms,
-            init_ms,
-            cold: init_ms.is_some(),
-            timed_out: false,
-            status: None,
-            error_type: None,
-            lines: String::new(),
-        }
-    }
-
-    /// A crash: the log lines, the REPORT status and the payload.
-    fn crash(&mut self, request_id: &str, info: ExitInfo) -> String {
-        let message = format!(
-            "RequestId: {request_id} Error: {}",
-            exit_reason(info.termination)
-        );
-        self.lines.push_str(&message);
-        self.lines.push_str("\nRuntime.ExitError\n");
-        self.status = Some("Runtime.ExitError".to_owned());
-        aws::platform_error("Runtime.ExitError", &message)
-    }
-
-    /// An out-of-memory kill: the log lines, the REPORT status and the payload.
-    fn out_of_memory(&mut self, request_id: &str) -> String {
-        let message =
-            format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed");
-        self.lines.push_str(&message);
-        self.lines.push_str("\nRuntime.OutOfMemory\n");
-        self.status = Some("Runtime.OutOfMemory".to_owned());
-        aws::platform_error("Runtime.OutOfMemory", &message)
-    }
-
-    /// A timeout: the log line; Duration is the configured timeout.
-    fn timeout(&mut self, request_id: &str, elapsed_s: f64, timeout_s: u32) {
-        let _ = writeln!(
-            self.lines,
-            "{} {request_id} Task timed out after {elapsed_s:.2} seconds",
-            crate::clock::iso8601(crate::clock::epoch_ms())
-        );
-        self.timed_out = true;
-        self.duration_ms = f64::from(timeout_s) * 1000.0;
-    }
-}
-
-/// `Runtime exited with error: exit status 1`, or `Runtime exited without providing a reason`.
-fn exit_reason(termination: process::Termination) -> String {
-    match termination {
-        process::Termination::Exited(0) => "Runtime exited without providing a reason".to_owned(),
-        t => format!("Runtime exited with error: {}", t.describe()),
-    }
 }

@@ -55,6 +55,62 @@ pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -
     }
 }
 
+/// The invoke request headers AWS honours (SPEC 2), checked.
+struct InvokeHeaders {
+    kind: InvocationType,
+    tail: bool,
+    client_context: Option<String>,
+    content_type: String,
+    trace_id: Option<String>,
+    tenant_id: Option<String>,
+}
+
+impl InvokeHeaders {
+    fn read(req: &Request<Incoming>, operation: Operation) -> Result<Self, ServiceError> {
+        let kind = match (header(req, "x-amz-invocation-type"), operation) {
+            (None | Some("RequestResponse"), _) => InvocationType::RequestResponse,
+            (Some("Event"), Operation::Invoke) => InvocationType::Event,
+            (Some("DryRun"), _) => InvocationType::DryRun,
+            (Some(other), Operation::Invoke) => {
+                return Err(ServiceError::invalid_parameter(&format!(
+                    "Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun"
+                )))
+            }
+            (Some(other), Operation::InvokeWithResponseStream) => {
+                return Err(ServiceError::invalid_parameter(&format!(
+                    "Invalid InvocationType: {other}; expected RequestResponse or DryRun"
+                )))
+            }
+        };
+        let tail = match header(req, "x-amz-log-type") {
+            None | Some("None") => false,
+            Some("Tail") => true,
+            Some(other) => {
+                return Err(ServiceError::invalid_parameter(&format!(
+                    "Invalid LogType: {other}; expected None or Tail"
+                )))
+            }
+        };
+        let client_context = header(req, "x-amz-client-context")
+            .map(decode_client_context)
+            .transpose()?;
+        let content_type = match header(req, CONTENT_TYPE.as_str()) {
+            // NOTE: curl's default for `-d`; the body is JSON whatever the header says, so the
+            // runtime is told so (as the RIE does), keeping `curl -d '{...}'` working.
+            None | Some("application/x-www-form-urlencoded") => DEFAULT_CONTENT_TYPE.to_owned(),
+            Some(ct) => ct.to_owned(),
+        };
+        Ok(Self {
+            kind,
+            tail,
+            client_context,
+            content_type,
+            trace_id: header(req, "x-amzn-trace-id").map(str::to_owned),
+            tenant_id: header(req, "x-amz-tenant-id").map(str::to_owned),
+        })
+    }
+}
+
 /// Check an invoke request's target, headers and body as AWS does (SPEC 2); answer `DryRun`
 /// and `Event` invocations, and build the synchronous invocation.
 pub(super) async fn accept(
@@ -63,54 +119,17 @@ pub(super) async fn accept(
     req: Request<Incoming>,
     operation: Operation,
 ) -> Accepted {
+    let fail = |e: &ServiceError| Accepted::Answered(error_response(e, None));
     let qualifier = query_param(req.uri().query(), "Qualifier");
     let target = match directory.resolve(name, qualifier.as_deref()) {
         Ok(t) => t,
-        Err(arn) => {
-            return Accepted::Answered(error_response(
-                &ServiceError::function_not_found(&arn),
-                None,
-            ))
-        }
+        Err(arn) => return fail(&ServiceError::function_not_found(&arn)),
     };
-    let fail = |e: &ServiceError| Accepted::Answered(error_response(e, None));
-    let kind = match (header(&req, "x-amz-invocation-type"), operation) {
-        (None | Some("RequestResponse"), _) => InvocationType::RequestResponse,
-        (Some("Event"), Operation::Invoke) => InvocationType::Event,
-        (Some("DryRun"), _) => InvocationType::DryRun,
-        (Some(other), Operation::Invoke) => {
-            let msg = format!(
-                "Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun"
-            );
-            return fail(&ServiceError::invalid_parameter(&msg));
-        }
-        (Some(other), Operation::InvokeWithResponseStream) => {
-            let msg =
-                format!("Invalid InvocationType: {other}; expected RequestResponse or DryRun");
-            return fail(&ServiceError::invalid_parameter(&msg));
-        }
+    let headers = match InvokeHeaders::read(&req, operation) {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
     };
-    let tail = match header(&req, "x-amz-log-type") {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            let msg = format!("Invalid LogType: {other}; expected None or Tail");
-            return fail(&ServiceError::invalid_parameter(&msg));
-        }
-    };
-    let client_context = match header(&req, "x-amz-client-context").map(decode_client_context) {
-        None => None,
-        Some(Ok(cc)) => Some(cc),
-        Some(Err(e)) => return fail(&e),
-    };
-    let content_type = match header(&req, CONTENT_TYPE.as_str()) {
-        // NOTE: curl's default for `-d`; the body is JSON whatever the header says, so the
-        // runtime is told so (as the RIE does), keeping `curl -d '{...}'` working.
-        None | Some("application/x-www-form-urlencoded") => DEFAULT_CONTENT_TYPE.to_owned(),
-        Some(ct) => ct.to_owned(),
-    };
-    let trace_id = header(&req, "x-amzn-trace-id").map(str::to_owned);
-    let tenant_id = header(&req, "x-amz-tenant-id").map(str::to_owned);
+    let kind = headers.kind;
     let payload = match read_payload(req.into_body(), kind).await {
         Ok(p) => p,
         Err(e) => return fail(&e),
@@ -124,7 +143,7 @@ pub(super) async fn accept(
             return Accepted::Answered(r);
         }
         InvocationType::Event => {
-            let id = directory.enqueue_event(target, payload, trace_id);
+            let id = directory.enqueue_event(target, payload, headers.trace_id);
             let mut r = http::response(202, Bytes::new());
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-amzn-requestid", v);
@@ -134,11 +153,11 @@ pub(super) async fn accept(
         InvocationType::RequestResponse => {}
     }
     let mut inv = Invocation::new(payload, target.invoked_arn);
-    inv.content_type = content_type;
-    inv.client_context = client_context;
-    inv.tenant_id = tenant_id;
-    inv.want_log = tail;
-    if let Some(t) = trace_id {
+    inv.content_type = headers.content_type;
+    inv.client_context = headers.client_context;
+    inv.tenant_id = headers.tenant_id;
+    inv.want_log = headers.tail;
+    if let Some(t) = headers.trace_id {
         inv.trace_id = t;
     }
     Accepted::Run(target.scheduler, inv)
