@@ -69,7 +69,8 @@ class Invoker:
             result = self.handler(event, context)
             if self.runner is not None or _is_awaitable(result):
                 result = self._await(result)
-            if _is_generator(result):
+            # NOTE: a dict, the usual result, costs no call.
+            if type(result) is not dict and _is_generator(result):
                 from lambda_rie.runtime import streaming
 
                 first = streaming.first_chunk(result, self._await)
@@ -152,9 +153,6 @@ def _is_awaitable(value: Any) -> bool:
 def _is_generator(value: Any) -> bool:
     """A generator or an async generator (streamed); no plain iterator, no container."""
     kind = type(value)
-    # NOTE: a dict, the usual result, skips the attribute lookups.
-    if kind is dict:
-        return False
     return hasattr(kind, "__anext__") or (hasattr(kind, "__next__") and hasattr(kind, "throw"))
 
 
