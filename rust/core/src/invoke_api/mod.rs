@@ -1,7 +1,7 @@
 //! The Invoke API front (SPEC 2): `POST /2015-03-31/functions/{name}/invocations`.
 
 mod describe;
-pub mod event_stream;
+mod event_stream;
 mod invoke;
 mod response_stream;
 pub mod routing;
