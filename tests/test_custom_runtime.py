@@ -33,6 +33,9 @@ DOUBLE_RESPONSE = (
     b'"errorType":"InvalidStateTransition"}\n'
 )
 DOUBLE_ERROR = DOUBLE_RESPONSE.replace(b"to InvocationResponse", b"to InvocationErrorResponse")
+INVALID_RESPONSE_MODE = (
+    b'{"errorMessage":"Invalid function response mode","errorType":"InvalidFunctionResponseMode"}\n'
+)
 
 
 @pytest.mark.parametrize(
@@ -155,6 +158,14 @@ def test_runtime_api_misuse_gets_the_spec_answers(emulator_factory: EmulatorFact
         assert runtime.call("GET", "/no/such/path").status == 404
         assert runtime.call("POST", "/invocation/next").status == 405
         assert runtime.call("GET", f"/invocation/{request_id}/response").status == 405
+
+        bad_mode = runtime.call(
+            "POST",
+            f"/invocation/{request_id}/response",
+            b"{}",
+            {"Lambda-Runtime-Function-Response-Mode": "chunky"},
+        )
+        assert (bad_mode.status, bad_mode.body) == (400, INVALID_RESPONSE_MODE)
 
         done = runtime.call("POST", f"/invocation/{request_id}/response", b'"first"')
         assert done.status == 202

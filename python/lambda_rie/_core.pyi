@@ -38,6 +38,12 @@ class RuntimeClient:
     ) -> int: ...
     def stage_json_response(self, value: object) -> bool: ...
     def post_staged_response(self, request_id: str, invocation_id: str | None = None) -> int: ...
+    def start_stream(
+        self,
+        request_id: str,
+        content_type: str,
+        invocation_id: str | None = None,
+    ) -> ResponseStream: ...
     def post_error(
         self,
         request_id: str,
@@ -58,6 +64,13 @@ class RuntimeClient:
     def json_loads(data: bytes) -> Any: ...
     @staticmethod
     def json_dumps(value: object) -> bytes | None: ...
+
+@final
+class ResponseStream:
+    """A streamed result being written to the Runtime API (`RuntimeClient.start_stream`)."""
+
+    def write(self, data: bytes) -> None: ...
+    def finish(self, error: tuple[str, bytes] | None = None) -> int: ...
 
 # (payload, function_error, log_tail, request_id, cold_start, init_duration_ms, duration_ms,
 #  max_memory_used_mb)

@@ -53,6 +53,8 @@ class Invoker:
         else:
             os.environ.pop("_X_AMZN_TRACE_ID", None)
         invocation_id = get("lambda-runtime-invocation-id")
+        streamed = False
+        first: Optional[bytes] = None
         try:
             context = LambdaContext(
                 request_id,
@@ -67,7 +69,14 @@ class Invoker:
             result = self.handler(event, context)
             if self.runner is not None or _is_awaitable(result):
                 result = self._await(result)
-            response, content_type = payload.stage_result(self.client, result)
+            # NOTE: a dict, the usual result, costs no call.
+            if type(result) is not dict and _is_generator(result):
+                from lambda_rie.runtime import streaming
+
+                first = streaming.first_chunk(result, self._await)
+                streamed = True
+            else:
+                response, content_type = payload.stage_result(self.client, result)
         except errors.FaultError as fault:
             error = errors.make_error(fault.message, fault.error_type, fault.trace, request_id)
             self._post_error(
@@ -77,6 +86,9 @@ class Invoker:
         except Exception as exc:
             error = errors.error_from_exception(exc, request_id)
             self._post_error(request_id, error, errors.xray_cause(exc), invocation_id)
+            return
+        if streamed:
+            self._stream(request_id, invocation_id, result, first)
             return
         if response is None:
             status = self.client.post_staged_response(request_id, invocation_id)
@@ -94,13 +106,31 @@ class Invoker:
             self.runner = AsyncRunner()
         return self.runner.run(result)
 
-    def _post_error(
-        self, request_id: str, error: errors.ErrorResult, cause: str, invocation_id: Optional[str]
+    def _stream(
+        self, request_id: str, invocation_id: Optional[str], result: Any, first: Optional[bytes]
     ) -> None:
+        """Stream a generator's chunks (its first already taken); an error midway is logged
+        and sent in the trailers."""
+        from lambda_rie.runtime import streaming
+
+        status, failure = streaming.send(
+            self.client, request_id, invocation_id, result, first=first, run=self._await
+        )
+        if failure is not None:
+            self._log_error(failure)
+        if status != 202:
+            self._refused("response", status)
+
+    def _log_error(self, error: errors.ErrorResult) -> None:
         if self.json_logs:
             self.sink.log_error([errors.json_error_line(error)])
         else:
             self.sink.log_error(errors.text_error_lines(error))
+
+    def _post_error(
+        self, request_id: str, error: errors.ErrorResult, cause: str, invocation_id: Optional[str]
+    ) -> None:
+        self._log_error(error)
         body = errors.to_json(error).encode("utf-8")
         status = self.client.post_error(request_id, body, error["errorType"], cause, invocation_id)
         if status != 202:
@@ -118,6 +148,12 @@ class Invoker:
 
 def _is_awaitable(value: Any) -> bool:
     return hasattr(type(value), "__await__")
+
+
+def _is_generator(value: Any) -> bool:
+    """A generator or an async generator (streamed); no plain iterator, no container."""
+    kind = type(value)
+    return hasattr(kind, "__anext__") or (hasattr(kind, "__next__") and hasattr(kind, "throw"))
 
 
 def _json_header(value: Optional[str], name: str) -> Any:

@@ -1,7 +1,7 @@
 //! Every byte-exact AWS string the emulator writes: service error bodies, Runtime API
 //! answers and the platform's function-error payloads. One source of truth (SPEC 2 and 3).
 
-use crate::config::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+use crate::config::MAX_REQUEST_BYTES;
 
 /// The qualifier every unqualified invoke runs.
 pub const LATEST: &str = "$LATEST";
@@ -105,6 +105,11 @@ impl ServiceError {
         }
     }
 
+    /// 405 for an invoke path with a method other than POST.
+    pub fn method_not_allowed() -> Self {
+        Self::user(405, "MethodNotAllowedException", "Method not allowed")
+    }
+
     /// 500 for a failure of the emulator itself (e.g. no port for a new environment).
     pub fn service(message: &str) -> Self {
         Self::user(500, "ServiceException", message)
@@ -129,25 +134,30 @@ pub fn platform_error(error_type: &str, message: &str) -> String {
     )
 }
 
+/// The error type of an invocation that ran past its timeout.
+pub const TIMED_OUT: &str = "Sandbox.Timedout";
+
 /// `Sandbox.Timedout` payload for a timeout after `elapsed_s` seconds.
 pub fn timeout_payload(request_id: &str, elapsed_s: f64) -> String {
     platform_error(
-        "Sandbox.Timedout",
+        TIMED_OUT,
         &format!("RequestId: {request_id} Error: Task timed out after {elapsed_s:.2} seconds"),
     )
 }
 
-/// The function response that exceeded the 6 MB response limit.
-pub fn response_too_large_payload() -> String {
+/// The error type of a response over its size limit.
+pub const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
+
+/// The function response that exceeded its size limit (`limit`: 6291556 bytes buffered,
+/// 200 MB streamed).
+pub fn response_too_large_payload(limit: usize) -> String {
     format!(
-        "{{\"errorMessage\":\"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).\",\"errorType\":\"Function.ResponseSizeTooLarge\"}}"
+        "{{\"errorMessage\":\"Response payload size exceeded maximum allowed payload size ({limit} bytes).\",\"errorType\":\"Function.ResponseSizeTooLarge\"}}"
     )
 }
 
 /// Runtime API answers (SPEC 3), each a status and a body ending in a newline.
 pub mod runtime {
-    use crate::config::MAX_RESPONSE_BYTES;
-
     /// 202 to `/response`, `/error` and `/init/error`.
     pub const ACCEPTED: &str = "{\"status\":\"OK\"}\n";
     /// 400 for an unknown or malformed request id.
@@ -177,10 +187,10 @@ pub mod runtime {
         "{\"errorMessage\":\"State transition from Ready to InitError failed for runtime. Error: State transition is not allowed\",\"errorType\":\"InvalidStateTransition\"}\n".to_owned()
     }
 
-    /// 413 for a response body over the limit.
-    pub fn response_too_large() -> String {
+    /// 413 for a response body over `limit` bytes (6291556 buffered, 200 MB streamed).
+    pub fn response_too_large(limit: usize) -> String {
         format!(
-            "{{\"errorMessage\":\"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).\",\"errorType\":\"RequestEntityTooLarge\"}}\n"
+            "{{\"errorMessage\":\"Exceeded maximum allowed payload size ({limit} bytes).\",\"errorType\":\"RequestEntityTooLarge\"}}\n"
         )
     }
 }

@@ -3,29 +3,56 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Incoming};
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::{Body as _, Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-/// Response body type of both servers.
-pub type Body = Full<Bytes>;
+/// Response body type of both servers: whole bytes, or bytes sent as they are produced.
+pub type Body = Either<Full<Bytes>, ChannelBody>;
 /// Response type of both servers.
 pub type Response = hyper::Response<Body>;
 
 /// A response with a status and a body.
 pub fn response(status: u16, body: impl Into<Bytes>) -> Response {
-    let mut r = hyper::Response::new(Full::new(body.into()));
+    let mut r = hyper::Response::new(Either::Left(Full::new(body.into())));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r
+}
+
+/// A 200 response whose body is whatever is sent through the returned sender, in order,
+/// ending when the sender is dropped.
+pub fn streaming_response(queued: usize) -> (Response, mpsc::Sender<Bytes>) {
+    let (tx, rx) = mpsc::channel(queued);
+    (hyper::Response::new(Either::Right(ChannelBody(rx))), tx)
+}
+
+/// A response body fed through a channel (chunked transfer encoding on the wire).
+#[derive(Debug)]
+pub struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|data| data.map(|d| Ok(Frame::data(d))))
+    }
 }
 
 /// A JSON response.

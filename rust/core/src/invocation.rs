@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// Content type of an event when the caller names none.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
@@ -34,6 +34,9 @@ pub struct Invocation {
     /// Whether the caller wants this invocation's log back (`X-Amz-Log-Type: Tail`, the
     /// Python API); otherwise the log is written without waiting for it.
     pub want_log: bool,
+    /// Where a streamed response's chunks go as they arrive (InvokeWithResponseStream);
+    /// without it a streamed response is collected up to the buffered limit.
+    pub stream_to: Option<mpsc::Sender<Bytes>>,
 }
 
 impl Invocation {
@@ -51,6 +54,7 @@ impl Invocation {
             tenant_id: None,
             arrived: Instant::now(),
             want_log: false,
+            stream_to: None,
         }
     }
 }
@@ -88,8 +92,41 @@ pub enum RuntimeReply {
         /// `Lambda-Runtime-Function-Error-Type`.
         error_type: Option<String>,
     },
-    /// A response over the 6 MB limit.
-    ResponseTooLarge,
+    /// A response over its limit (`MAX_RESPONSE_BYTES`, or `MAX_STREAMED_RESPONSE_BYTES`).
+    ResponseTooLarge {
+        /// The limit it exceeded, in bytes.
+        limit: usize,
+    },
+    /// `POST /response` with `Lambda-Runtime-Function-Response-Mode: streaming`: the body
+    /// follows as it is written.
+    Stream(ResponseStream),
+}
+
+/// A streamed response on its way from the Runtime API to the environment.
+#[derive(Debug)]
+pub struct ResponseStream {
+    /// The content type the runtime posted.
+    pub content_type: Option<String>,
+    /// The body's parts, in order; the last one is `End`, `Failed` or `TooLarge`.
+    pub parts: mpsc::Receiver<StreamPart>,
+}
+
+/// One part of a streamed response.
+#[derive(Debug)]
+pub enum StreamPart {
+    /// Bytes the runtime wrote.
+    Chunk(Bytes),
+    /// The runtime ended the body without an error.
+    End,
+    /// The runtime ended the body with the error trailers.
+    Failed {
+        /// The error JSON (`Lambda-Runtime-Function-Error-Body`, base64-decoded).
+        body: Bytes,
+        /// `Lambda-Runtime-Function-Error-Type`.
+        error_type: Option<String>,
+    },
+    /// The body went past `MAX_STREAMED_RESPONSE_BYTES`; the Runtime API stopped reading it.
+    TooLarge,
 }
 
 /// An invocation handed to a runtime's `/next`, with the way back.
@@ -163,6 +200,9 @@ pub struct Outcome {
     pub max_memory_used_mb: u64,
     /// This invocation's log: START .. REPORT, the last bytes of it.
     pub log_tail: Bytes,
+    /// The function error's type when it failed (`Sandbox.Timedout`, the runtime's
+    /// `Lambda-Runtime-Function-Error-Type`, ...).
+    pub error_type: Option<String>,
 }
 
 impl Outcome {

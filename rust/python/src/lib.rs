@@ -13,6 +13,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_class::<runtime_client::RuntimeClient>()?;
+    m.add_class::<runtime_client::ResponseStream>()?;
     m.add_class::<emulator::Emulator>()?;
     m.add_class::<emulator::PendingInvocation>()?;
     m.add_function(wrap_pyfunction!(emulator::function_defaults, m)?)?;

@@ -5,6 +5,7 @@ mod event_json;
 mod http;
 mod result_json;
 mod signals;
+mod stream;
 mod wire;
 
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -15,6 +16,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use http::{Connection, Response, RETAINED_BYTES};
 use signals::{install_sigterm_handler, terminated};
+pub use stream::ResponseStream;
 
 const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";
@@ -56,6 +58,16 @@ fn exchange(
 ) -> PyResult<Response> {
     py.detach(|| connection.send(method, path, headers, body))
         .map_err(|err| os_error(&err))?;
+    await_response(py, connection, body, wait_for_event)
+}
+
+/// Wait for the response to the request just sent (`body` is replayed on a stale connection).
+fn await_response(
+    py: Python<'_>,
+    connection: &mut Connection,
+    body: &[u8],
+    wait_for_event: bool,
+) -> PyResult<Response> {
     loop {
         match py.detach(|| connection.poll_response(body)) {
             Ok(Some(response)) => return Ok(response),
@@ -225,6 +237,18 @@ impl RuntimeClient {
         }
         staged.clear();
         status
+    }
+
+    /// Begin a streamed result (`Lambda-Runtime-Function-Response-Mode: streaming`): write
+    /// its chunks with `ResponseStream.write`, end it with `ResponseStream.finish`.
+    #[pyo3(signature = (request_id, content_type, invocation_id=None))]
+    fn start_stream(
+        slf: &Bound<'_, Self>,
+        request_id: &str,
+        content_type: &str,
+        invocation_id: Option<&str>,
+    ) -> PyResult<ResponseStream> {
+        ResponseStream::start(slf, &response_path(request_id), content_type, invocation_id)
     }
 
     /// Post a handler error (JSON body); returns the HTTP status.

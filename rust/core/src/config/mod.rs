@@ -11,6 +11,8 @@ use std::time::Duration;
 pub const MAX_REQUEST_BYTES: usize = 6_291_456;
 /// Largest function response accepted by the Runtime API; exactly this many bytes pass.
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+/// Largest streamed function response (`Lambda-Runtime-Function-Response-Mode: streaming`).
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
 /// Largest `Event` invoke request body.
 pub const MAX_EVENT_BYTES: usize = 1_048_576;
 /// Largest decoded `X-Amz-Client-Context`.

@@ -2,15 +2,16 @@
 //! runtime process tree. It runs invocations and restarts its runtime after a timeout or a
 //! crash, exactly as an AWS Lambda execution environment does.
 
+mod closing;
 pub mod extensions;
 mod init;
 mod limits;
 mod log_stream;
 pub mod process;
+mod response_stream;
 pub mod sandbox;
 pub mod variables;
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,6 +27,7 @@ use crate::logs;
 use crate::runtime_api::RuntimeApi;
 use crate::telemetry::Category;
 use crate::CoreError;
+use closing::Closing;
 use log_stream::LogStream;
 use process::{ExitInfo, RuntimeProcess};
 use sandbox::Sandbox;
@@ -331,17 +333,17 @@ impl ExecutionEnvironment {
             }
         };
         let process = &started.process;
-        let ended = tokio::select! {
+        let mut ended = tokio::select! {
             biased;
             reply = answer => Ended::Reply(reply),
-            info = process.wait() => if self.killed_for_memory() {
-                Ended::OutOfMemory
-            } else {
-                Ended::Exited(info)
-            },
+            info = process.wait() => self.exited(info),
             () = self.memory_exceeded() => Ended::OutOfMemory,
             () = tokio::time::sleep_until(deadline.into()) => Ended::Timeout,
         };
+        let streamed = matches!(ended, Ended::Reply(RuntimeReply::Stream(_)));
+        if let Ended::Reply(RuntimeReply::Stream(stream)) = ended {
+            ended = self.follow_stream(stream, &inv, process, deadline).await;
+        }
         let duration_ms = phase_start.elapsed().as_secs_f64() * 1000.0;
         let mut closing = Closing::new(duration_ms, started.init_ms);
         let (kind, payload, content_type) = match ended {
@@ -355,15 +357,18 @@ impl ExecutionEnvironment {
                 } else {
                     body
                 };
+                closing.error_type = error_type;
                 (OutcomeKind::HandlerError, body, None)
             }
-            Ended::Reply(RuntimeReply::ResponseTooLarge) => {
-                closing.status = Some("Function.ResponseSizeTooLarge".to_owned());
-                let body = Bytes::from(aws::response_too_large_payload());
+            Ended::Reply(RuntimeReply::ResponseTooLarge { limit }) => {
+                closing.status = Some(aws::RESPONSE_TOO_LARGE.to_owned());
+                let body = Bytes::from(aws::response_too_large_payload(limit));
                 (OutcomeKind::ResponseTooLarge, body, None)
             }
+            // NOTE: `follow_stream` turned the stream into one of the other answers.
+            Ended::Reply(RuntimeReply::Stream(_)) => (OutcomeKind::Success, Bytes::new(), None),
             Ended::Exited(info) => {
-                let taken = self.api.state().holds(&inv.request_id);
+                let taken = streamed || self.api.state().holds(&inv.request_id);
                 self.api.state().abandon(&inv.request_id);
                 process.kill().await;
                 self.forget_process(process);
@@ -409,6 +414,10 @@ impl ExecutionEnvironment {
         payload: Bytes,
         content_type: Option<String>,
     ) -> Outcome {
+        let error_type = closing
+            .error_type
+            .or_else(|| closing.status.clone())
+            .or_else(|| closing.timed_out.then(|| aws::TIMED_OUT.to_owned()));
         let lines = logs::ClosingLines {
             before_end: closing.lines,
             request_id: inv.request_id.clone(),
@@ -452,6 +461,7 @@ impl ExecutionEnvironment {
             duration_ms: closing.duration_ms,
             max_memory_used_mb,
             log_tail,
+            error_type,
         }
     }
 
@@ -478,74 +488,9 @@ pub struct Invoked {
 }
 
 /// How the wait for an answer ended.
-enum Ended {
+pub(super) enum Ended {
     Reply(RuntimeReply),
     Exited(ExitInfo),
     OutOfMemory,
     Timeout,
-}
-
-/// What goes into the log and the REPORT line after an invocation.
-struct Closing {
-    duration_ms: f64,
-    init_ms: Option<f64>,
-    cold: bool,
-    timed_out: bool,
-    status: Option<String>,
-    /// Lines written before END.
-    lines: String,
-}
-
-impl Closing {
-    fn new(duration_ms: f64, init_ms: Option<f64>) -> Self {
-        Self {
-            duration_ms,
-            init_ms,
-            cold: init_ms.is_some(),
-            timed_out: false,
-            status: None,
-            lines: String::new(),
-        }
-    }
-
-    /// A crash: the log lines, the REPORT status and the payload.
-    fn crash(&mut self, request_id: &str, info: ExitInfo) -> String {
-        let message = format!(
-            "RequestId: {request_id} Error: {}",
-            exit_reason(info.termination)
-        );
-        self.lines.push_str(&message);
-        self.lines.push_str("\nRuntime.ExitError\n");
-        self.status = Some("Runtime.ExitError".to_owned());
-        aws::platform_error("Runtime.ExitError", &message)
-    }
-
-    /// An out-of-memory kill: the log lines, the REPORT status and the payload.
-    fn out_of_memory(&mut self, request_id: &str) -> String {
-        let message =
-            format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed");
-        self.lines.push_str(&message);
-        self.lines.push_str("\nRuntime.OutOfMemory\n");
-        self.status = Some("Runtime.OutOfMemory".to_owned());
-        aws::platform_error("Runtime.OutOfMemory", &message)
-    }
-
-    /// A timeout: the log line; Duration is the configured timeout.
-    fn timeout(&mut self, request_id: &str, elapsed_s: f64, timeout_s: u32) {
-        let _ = writeln!(
-            self.lines,
-            "{} {request_id} Task timed out after {elapsed_s:.2} seconds",
-            crate::clock::iso8601(crate::clock::epoch_ms())
-        );
-        self.timed_out = true;
-        self.duration_ms = f64::from(timeout_s) * 1000.0;
-    }
-}
-
-/// `Runtime exited with error: exit status 1`, or `Runtime exited without providing a reason`.
-fn exit_reason(termination: process::Termination) -> String {
-    match termination {
-        process::Termination::Exited(0) => "Runtime exited without providing a reason".to_owned(),
-        t => format!("Runtime exited with error: {}", t.describe()),
-    }
 }

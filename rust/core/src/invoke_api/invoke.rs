@@ -1,5 +1,7 @@
 //! The Invoke operation: headers and body checks, then the scheduler, then AWS's response.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -12,6 +14,7 @@ use crate::aws::{ServiceError, LATEST};
 use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
 use crate::http::{self, header, BodyError, Response};
 use crate::invocation::{Invocation, Outcome, DEFAULT_CONTENT_TYPE};
+use crate::scheduler::Scheduler;
 
 /// `X-Amz-Invocation-Type`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -21,48 +24,115 @@ enum InvocationType {
     DryRun,
 }
 
+/// Which operation a request is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Operation {
+    /// `Invoke`: all three invocation types.
+    Invoke,
+    /// `InvokeWithResponseStream`: `RequestResponse` and `DryRun`.
+    InvokeWithResponseStream,
+}
+
+/// A checked invoke request: answered already (`DryRun`, `Event`, an error), or to be run.
+pub(super) enum Accepted {
+    /// The whole answer.
+    Answered(Response),
+    /// A synchronous invocation of the function behind the scheduler.
+    Run(Arc<Scheduler>, Invocation),
+}
+
 /// Handle `POST /2015-03-31/functions/{name}/invocations`.
 pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -> Response {
+    let (scheduler, inv) = match accept(directory, name, req, Operation::Invoke).await {
+        Accepted::Answered(r) => return r,
+        Accepted::Run(scheduler, inv) => (scheduler, inv),
+    };
+    let tail = inv.want_log;
+    let request_id = inv.request_id.clone();
+    match scheduler.invoke(inv).await {
+        Ok(outcome) => outcome_response(&outcome, tail),
+        Err(e) => error_response(&e, Some(&request_id)),
+    }
+}
+
+/// The invoke request headers AWS honours (SPEC 2), checked.
+struct InvokeHeaders {
+    kind: InvocationType,
+    tail: bool,
+    client_context: Option<String>,
+    content_type: String,
+    trace_id: Option<String>,
+    tenant_id: Option<String>,
+}
+
+impl InvokeHeaders {
+    fn read(req: &Request<Incoming>, operation: Operation) -> Result<Self, ServiceError> {
+        let kind = match (header(req, "x-amz-invocation-type"), operation) {
+            (None | Some("RequestResponse"), _) => InvocationType::RequestResponse,
+            (Some("Event"), Operation::Invoke) => InvocationType::Event,
+            (Some("DryRun"), _) => InvocationType::DryRun,
+            (Some(other), Operation::Invoke) => {
+                return Err(ServiceError::invalid_parameter(&format!(
+                    "Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun"
+                )))
+            }
+            (Some(other), Operation::InvokeWithResponseStream) => {
+                return Err(ServiceError::invalid_parameter(&format!(
+                    "Invalid InvocationType: {other}; expected RequestResponse or DryRun"
+                )))
+            }
+        };
+        let tail = match header(req, "x-amz-log-type") {
+            None | Some("None") => false,
+            Some("Tail") => true,
+            Some(other) => {
+                return Err(ServiceError::invalid_parameter(&format!(
+                    "Invalid LogType: {other}; expected None or Tail"
+                )))
+            }
+        };
+        let client_context = header(req, "x-amz-client-context")
+            .map(decode_client_context)
+            .transpose()?;
+        let content_type = match header(req, CONTENT_TYPE.as_str()) {
+            // NOTE: curl's default for `-d`; the body is JSON whatever the header says, so the
+            // runtime is told so (as the RIE does), keeping `curl -d '{...}'` working.
+            None | Some("application/x-www-form-urlencoded") => DEFAULT_CONTENT_TYPE.to_owned(),
+            Some(ct) => ct.to_owned(),
+        };
+        Ok(Self {
+            kind,
+            tail,
+            client_context,
+            content_type,
+            trace_id: header(req, "x-amzn-trace-id").map(str::to_owned),
+            tenant_id: header(req, "x-amz-tenant-id").map(str::to_owned),
+        })
+    }
+}
+
+/// Check an invoke request's target, headers and body as AWS does (SPEC 2); answer `DryRun`
+/// and `Event` invocations, and build the synchronous invocation.
+pub(super) async fn accept(
+    directory: &Directory,
+    name: &str,
+    req: Request<Incoming>,
+    operation: Operation,
+) -> Accepted {
+    let fail = |e: &ServiceError| Accepted::Answered(error_response(e, None));
     let qualifier = query_param(req.uri().query(), "Qualifier");
     let target = match directory.resolve(name, qualifier.as_deref()) {
         Ok(t) => t,
-        Err(arn) => return error_response(&ServiceError::function_not_found(&arn), None),
+        Err(arn) => return fail(&ServiceError::function_not_found(&arn)),
     };
-    let kind = match header(&req, "x-amz-invocation-type") {
-        None | Some("RequestResponse") => InvocationType::RequestResponse,
-        Some("Event") => InvocationType::Event,
-        Some("DryRun") => InvocationType::DryRun,
-        Some(other) => {
-            let msg = format!(
-                "Invalid InvocationType: {other}; expected RequestResponse, Event or DryRun"
-            );
-            return error_response(&ServiceError::invalid_parameter(&msg), None);
-        }
+    let headers = match InvokeHeaders::read(&req, operation) {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
     };
-    let tail = match header(&req, "x-amz-log-type") {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            let msg = format!("Invalid LogType: {other}; expected None or Tail");
-            return error_response(&ServiceError::invalid_parameter(&msg), None);
-        }
-    };
-    let client_context = match header(&req, "x-amz-client-context").map(decode_client_context) {
-        None => None,
-        Some(Ok(cc)) => Some(cc),
-        Some(Err(e)) => return error_response(&e, None),
-    };
-    let content_type = match header(&req, CONTENT_TYPE.as_str()) {
-        // NOTE: curl's default for `-d`; the body is JSON whatever the header says, so the
-        // runtime is told so (as the RIE does), keeping `curl -d '{...}'` working.
-        None | Some("application/x-www-form-urlencoded") => DEFAULT_CONTENT_TYPE.to_owned(),
-        Some(ct) => ct.to_owned(),
-    };
-    let trace_id = header(&req, "x-amzn-trace-id").map(str::to_owned);
-    let tenant_id = header(&req, "x-amz-tenant-id").map(str::to_owned);
+    let kind = headers.kind;
     let payload = match read_payload(req.into_body(), kind).await {
         Ok(p) => p,
-        Err(e) => return error_response(&e, None),
+        Err(e) => return fail(&e),
     };
     match kind {
         InvocationType::DryRun => {
@@ -70,31 +140,27 @@ pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -
             if let Ok(v) = HeaderValue::from_str(&crate::invocation::new_request_id()) {
                 r.headers_mut().insert("x-amzn-requestid", v);
             }
-            return r;
+            return Accepted::Answered(r);
         }
         InvocationType::Event => {
-            let id = directory.enqueue_event(target, payload, trace_id);
+            let id = directory.enqueue_event(target, payload, headers.trace_id);
             let mut r = http::response(202, Bytes::new());
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-amzn-requestid", v);
             }
-            return r;
+            return Accepted::Answered(r);
         }
         InvocationType::RequestResponse => {}
     }
     let mut inv = Invocation::new(payload, target.invoked_arn);
-    inv.content_type = content_type;
-    inv.client_context = client_context;
-    inv.tenant_id = tenant_id;
-    inv.want_log = tail;
-    if let Some(t) = trace_id {
+    inv.content_type = headers.content_type;
+    inv.client_context = headers.client_context;
+    inv.tenant_id = headers.tenant_id;
+    inv.want_log = headers.tail;
+    if let Some(t) = headers.trace_id {
         inv.trace_id = t;
     }
-    let request_id = inv.request_id.clone();
-    match target.scheduler.invoke(inv).await {
-        Ok(outcome) => outcome_response(&outcome, tail),
-        Err(e) => error_response(&e, Some(&request_id)),
-    }
+    Accepted::Run(target.scheduler, inv)
 }
 
 /// Read and check the body: size limit by invocation type, JSON, empty means `{}`.
@@ -155,12 +221,16 @@ fn outcome_response(outcome: &Outcome, tail: bool) -> Response {
         h.insert("x-amz-function-error", HeaderValue::from_static(e));
     }
     if tail {
-        let log = &outcome.log_tail;
-        let last = &log[log.len().saturating_sub(LOG_TAIL_BYTES)..];
-        let encoded = base64::engine::general_purpose::STANDARD.encode(last);
-        if let Ok(v) = HeaderValue::from_str(&encoded) {
+        if let Ok(v) = HeaderValue::from_str(&log_result(outcome)) {
             h.insert("x-amz-log-result", v);
         }
     }
     r
+}
+
+/// `LogResult`: base64 of the last 4 KB of the invocation's log.
+pub(super) fn log_result(outcome: &Outcome) -> String {
+    let log = &outcome.log_tail;
+    let last = &log[log.len().saturating_sub(LOG_TAIL_BYTES)..];
+    base64::engine::general_purpose::STANDARD.encode(last)
 }

@@ -1,7 +1,9 @@
 //! The Invoke API front (SPEC 2): `POST /2015-03-31/functions/{name}/invocations`.
 
 mod describe;
+mod event_stream;
 mod invoke;
+mod response_stream;
 pub mod routing;
 
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use crate::http::{self, Response};
 pub use routing::Directory;
 
 const FUNCTIONS_PREFIX: &str = "/2015-03-31/functions/";
+const STREAMING_PREFIX: &str = "/2021-11-15/functions/";
 /// The emulator's own metrics endpoint.
 pub const METRICS_PATH: &str = "/_lambda-rie/metrics";
 
@@ -38,6 +41,17 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
             return r;
         }
     }
+    let streaming_name = path
+        .strip_prefix(STREAMING_PREFIX)
+        .and_then(|rest| rest.strip_suffix("/response-streaming-invocations"));
+    if let Some(name) = streaming_name {
+        if method != Method::POST {
+            return error_response(&ServiceError::method_not_allowed(), None);
+        }
+        // POST /2021-11-15/functions/{name}/response-streaming-invocations: InvokeWithResponseStream.
+        let name = routing::percent_decode(name);
+        return response_stream::invoke_with_response_stream(&directory, &name, req).await;
+    }
     match (method, name) {
         // POST /2015-03-31/functions/{name}/invocations: Invoke.
         (Method::POST, Some(name)) => {
@@ -45,14 +59,7 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
             invoke::invoke(&directory, &name, req).await
         }
         // Any other method on the invoke path.
-        (_, Some(_)) => error_response(
-            &ServiceError {
-                status: 405,
-                code: "MethodNotAllowedException",
-                body: "{\"Type\": \"User\", \"message\": \"Method not allowed\"}".to_owned(),
-            },
-            None,
-        ),
+        (_, Some(_)) => error_response(&ServiceError::method_not_allowed(), None),
         _ => error_response(
             &ServiceError {
                 status: 404,

@@ -4,6 +4,7 @@ mod extension_routes;
 pub mod extensions;
 mod routes;
 pub mod state;
+mod streaming;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -13,11 +13,13 @@ use crate::config::MAX_RESPONSE_BYTES;
 use crate::http::{self, header, json, BodyError, Response};
 use crate::invocation::{Delivery, RuntimeReply};
 
+use super::streaming;
+
 const PREFIX: &str = "/2018-06-01/runtime/";
 
 /// Which answer a runtime posts for an invocation.
 #[derive(Clone, Copy)]
-enum AnswerKind {
+pub(super) enum AnswerKind {
     Response,
     Error,
 }
@@ -107,39 +109,48 @@ async fn answer(
     kind: AnswerKind,
     req: Request<Incoming>,
 ) -> Response {
-    if let AnswerKind::Response = kind {
-        match header(&req, "lambda-runtime-function-response-mode") {
-            // NOTE: streamed responses are collected whole until streaming lands.
-            None | Some("streaming" | "buffered") => {}
-            Some(_) => return json(400, answers::INVALID_RESPONSE_MODE),
-        }
-    }
     // NOTE: curl's default content type for `-d` says nothing about the body; drop it.
     let content_type = header(&req, CONTENT_TYPE.as_str())
         .filter(|ct| *ct != "application/x-www-form-urlencoded")
         .map(str::to_owned);
+    if let AnswerKind::Response = kind {
+        match header(&req, "lambda-runtime-function-response-mode") {
+            None | Some("buffered") => {}
+            Some("streaming") => return streaming::receive(state, id, content_type, req).await,
+            Some(_) => return json(400, answers::INVALID_RESPONSE_MODE),
+        }
+    }
     let error_type = header(&req, "lambda-runtime-function-error-type").map(str::to_owned);
     let reply = match http::read_capped(req.into_body(), MAX_RESPONSE_BYTES).await {
         Ok(body) => match kind {
             AnswerKind::Response => RuntimeReply::Response { body, content_type },
             AnswerKind::Error => RuntimeReply::Error { body, error_type },
         },
-        Err(BodyError::TooLarge(_)) => RuntimeReply::ResponseTooLarge,
+        Err(BodyError::TooLarge(_)) => RuntimeReply::ResponseTooLarge {
+            limit: MAX_RESPONSE_BYTES,
+        },
         Err(BodyError::Broken) => return json(400, answers::INVALID_REQUEST_ID),
     };
-    let too_large = matches!(reply, RuntimeReply::ResponseTooLarge);
+    let too_large = matches!(reply, RuntimeReply::ResponseTooLarge { .. });
     match state.answer(id, reply) {
-        Ok(()) if too_large => json(413, answers::response_too_large()),
+        Ok(()) if too_large => json(413, answers::response_too_large(MAX_RESPONSE_BYTES)),
         Ok(()) => json(202, answers::ACCEPTED),
-        Err(Refusal::UnknownId) => json(400, answers::INVALID_REQUEST_ID),
-        Err(Refusal::AlreadyAnswered) => json(
+        Err(refusal) => refused(refusal, kind),
+    }
+}
+
+/// The answer to a `/response` or `/error` the state refused.
+pub(super) fn refused(refusal: Refusal, kind: AnswerKind) -> Response {
+    match refusal {
+        Refusal::UnknownId => json(400, answers::INVALID_REQUEST_ID),
+        Refusal::AlreadyAnswered => json(
             403,
             answers::already_answered(match kind {
                 AnswerKind::Response => "InvocationResponse",
                 AnswerKind::Error => "InvocationErrorResponse",
             }),
         ),
-        Err(Refusal::TimedOut) => json(410, answers::INVOKE_TIMEOUT),
+        Refusal::TimedOut => json(410, answers::INVOKE_TIMEOUT),
     }
 }
 

@@ -210,6 +210,13 @@ impl RuntimeApiState {
         }
     }
 
+    /// Whether `request_id` ended by timing out (or its runtime dying) rather than by an answer.
+    pub fn timed_out(&self, request_id: &str) -> bool {
+        let inner = self.lock();
+        let last = inner.finished.iter().rev().find(|(id, _)| id == request_id);
+        matches!(last, Some((_, Finished::TimedOut)))
+    }
+
     /// `/init/error`: accepted only before the first `/next`.
     pub fn init_error(&self, body: Bytes, error_type: Option<String>) -> bool {
         let mut inner = self.lock();

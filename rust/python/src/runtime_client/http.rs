@@ -105,7 +105,7 @@ impl Connection {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<()> {
-        self.write_head(method, path, headers, body.len());
+        self.write_head(method, path, headers, Some(body.len()));
         self.filled = 0;
         self.head = None;
         if self.inbox.capacity() > RETAINED_BYTES {
@@ -125,7 +125,62 @@ impl Connection {
         }
     }
 
-    fn write_head(&mut self, method: &str, path: &str, headers: &[(&str, &str)], length: usize) {
+    /// Write the head of a request whose body follows in chunks (`write_chunk`, `end_chunks`).
+    /// A stale keep-alive connection is replaced once; after the head nothing is replayed.
+    pub fn start_chunks(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> io::Result<()> {
+        self.write_head(method, path, headers, None);
+        self.filled = 0;
+        self.head = None;
+        let was_open = self.stream.is_some();
+        let result = match self.write_pending(&[]) {
+            Err(err) if was_open && is_stale(&err) => {
+                self.stream = None;
+                self.write_pending(&[])
+            }
+            other => other,
+        };
+        // NOTE: a body already partly sent cannot be replayed.
+        self.reused = false;
+        result
+    }
+
+    /// Write one chunk of the body begun by `start_chunks` (an empty one writes nothing).
+    pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let size = format!("{:x}\r\n", data.len());
+        // NOTE: a failed write keeps the socket: the server may have answered (413, 410)
+        // before it stopped reading, and `poll_response` can still read that answer.
+        self.connect()
+            .and_then(|stream| write_request(stream, size.as_bytes(), data))
+            .and_then(|()| self.connect()?.write_all(b"\r\n"))
+    }
+
+    /// End the chunked body with `trailers`; then read the response with `poll_response`.
+    pub fn end_chunks(&mut self, trailers: &[(&str, &str)]) -> io::Result<()> {
+        let mut end = b"0\r\n".to_vec();
+        for (name, value) in trailers {
+            for part in [*name, ": ", *value, "\r\n"] {
+                end.extend_from_slice(part.as_bytes());
+            }
+        }
+        end.extend_from_slice(b"\r\n");
+        self.connect().and_then(|stream| stream.write_all(&end))
+    }
+
+    fn write_head(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        length: Option<usize>,
+    ) {
         let head = &mut self.pending;
         head.clear();
         for part in [
@@ -151,8 +206,12 @@ impl Connection {
                 head.extend_from_slice(part.as_bytes());
             }
         }
-        if method != "GET" || length > 0 {
-            head.extend_from_slice(format!("Content-Length: {length}\r\n").as_bytes());
+        match length {
+            None => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            Some(length) if method != "GET" || length > 0 => {
+                head.extend_from_slice(format!("Content-Length: {length}\r\n").as_bytes());
+            }
+            Some(_) => {}
         }
         head.extend_from_slice(b"\r\n");
     }
