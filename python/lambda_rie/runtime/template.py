@@ -100,6 +100,7 @@ def _preload() -> None:
 
     import lambda_rie._core
     import lambda_rie.runtime.bootstrap
+    import lambda_rie.runtime.forked
     import lambda_rie.runtime.invoke
     import lambda_rie.runtime.payload
     import lambda_rie.runtime.snapstart  # noqa: F401
@@ -124,8 +125,9 @@ def _restore(
     request: dict[str, Any], fds: list[int], control: socket.socket, handler: Any
 ) -> NoReturn:
     """In the child: become the environment's runtime and serve it; never returns."""
-    code = 0
-    try:
+    from lambda_rie.runtime.forked import run_then_exit
+
+    def body() -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         control.close()
         _enter_sandbox(request, fds)
@@ -135,17 +137,8 @@ def _restore(
 
         random.seed()
         _serve(handler)
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException:
-        import traceback
 
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    run_then_exit(body)
 
 
 def _enter_sandbox(request: dict[str, Any], fds: list[int]) -> None:

@@ -43,24 +43,16 @@ def run_workers(handler: str, address: str, count: int) -> None:
 
 
 def _run_worker(handler: str, address: str, socket_path: str | None) -> None:
-    code = 0
-    try:
+    from lambda_rie.runtime.forked import run_then_exit
+
+    def body() -> None:
         if socket_path:
             _redirect_output(socket_path)
         from lambda_rie.runtime.bootstrap import run
 
         run(handler, address, worker=True)
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException:
-        import traceback
 
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    run_then_exit(body)
 
 
 def _redirect_output(socket_path: str) -> None:
