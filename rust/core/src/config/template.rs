@@ -373,8 +373,56 @@ fn function(
         f.on_success = dest("OnSuccess", warnings);
         f.on_failure = dest("OnFailure", warnings);
     }
-    let _ = ctx;
+    f.layers = layers(props, base, ctx, &name, warnings)?;
+    // NOTE: SnapStart applies to published versions on AWS; here every environment is one.
+    f.snapstart = props
+        .get("SnapStart")
+        .and_then(|s| s.get("ApplyOn"))
+        .and_then(Value::as_str)
+        == Some("PublishedVersions");
     Ok(f)
+}
+
+/// `Layers`: references to `AWS::Serverless::LayerVersion` resources become their `ContentUri`
+/// directories; layer ARNs cannot be fetched and are left out with a warning.
+fn layers(
+    props: &Value,
+    base: &Path,
+    ctx: &Context<'_>,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    let Some(list) = props.get("Layers").and_then(Value::as_sequence) else {
+        return Ok(Vec::new());
+    };
+    let mut layers = Vec::new();
+    for layer in list.iter().map(scalar) {
+        let content = ctx
+            .resources
+            .get(layer.as_str())
+            .filter(|r| {
+                r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::LayerVersion")
+            })
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("ContentUri"))
+            .and_then(Value::as_str);
+        match content {
+            Some(dir) => {
+                let path = base.join(dir);
+                if !path.exists() {
+                    return Err(format!("Layers: {layer}: {} does not exist", path.display()));
+                }
+                layers.push(path);
+            }
+            None => warnings.push(format!(
+                "function {name}: layer {layer} is not a local AWS::Serverless::LayerVersion; left out"
+            )),
+        }
+    }
+    if layers.len() > super::MAX_LAYERS {
+        return Err(format!("Layers: at most {} layers", super::MAX_LAYERS));
+    }
+    Ok(layers)
 }
 
 /// A `Type: Lambda` destination becomes `function:NAME`; other types are ignored with a warning.
@@ -484,6 +532,34 @@ Resources:
         assert!(
             e.contains("function Worker") && e.contains("nodejs20.x"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn local_layers_and_snapstart_are_read() {
+        let (fs, warnings) = load_str(
+            r"
+Resources:
+  Deps:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: .
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Layers: [!Ref Deps, 'arn:aws:lambda:us-east-1:123456789012:layer:remote:3']
+      SnapStart:
+        ApplyOn: PublishedVersions
+",
+        )
+        .unwrap();
+        assert_eq!(fs[0].layers.len(), 1);
+        assert!(fs[0].snapstart);
+        assert!(
+            warnings.iter().any(|w| w.contains("layer:remote:3")),
+            "{warnings:?}"
         );
     }
 }
