@@ -209,6 +209,17 @@ async fn snapstart_template(
     config: &EmulatorConfig,
     layers: Option<&crate::layers::MergedLayers>,
 ) -> Option<Arc<crate::snapstart::SnapStartTemplate>> {
+    if f.watch {
+        // NOTE: a template holds the code it imported; reloading means ordinary cold starts.
+        logs::message(
+            crate::config::LogLevel::Warn,
+            &format!(
+                "--watch reloads {} with ordinary cold starts: --snapstart is off for it",
+                f.name
+            ),
+        );
+        return None;
+    }
     let builtin = f.command.len() == 4 && f.command[2] == crate::config::BUILTIN_RUNTIME_LAUNCH;
     if !builtin {
         logs::message(
