@@ -79,13 +79,18 @@ impl ExecutionEnvironment {
             .clone()
     }
 
-    /// Open registration, start the external extensions and wait until each has registered.
-    pub(super) async fn launch_extensions(&self, limit: Instant) -> Result<(), InitFailure> {
+    /// Open registration, start the external extensions and wait until each has registered;
+    /// what moves them into the environment's cgroup.
+    pub(super) async fn launch_extensions(
+        &self,
+        limit: Instant,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, InitFailure> {
         let files = self.extension_files();
         let registry = &self.api.state().extensions;
         registry.open(files.iter().map(|(name, _)| name.clone()).collect());
+        let mut moves = Vec::new();
         if files.is_empty() {
-            return Ok(());
+            return Ok(moves);
         }
         let cfg = &self.function.config;
         for (name, path) in &files {
@@ -95,12 +100,13 @@ impl ExecutionEnvironment {
                 cwd: &cfg.code_dir,
                 env: &self.variables,
                 log_pipe: self.extension_logs.write_end(),
-                join: self.sandbox.join_spec(),
+                join: self.join_before_exec(),
             };
             let process = RuntimeProcess::spawn(&spec).map_err(|e| InitFailure::Extension {
                 error_type: "Extension.LaunchError",
                 reason: format!("fork/exec {}: {e}", path.display()),
             })?;
+            moves.extend(self.move_into_cgroup(process.pid()));
             self.extensions
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -122,7 +128,7 @@ impl ExecutionEnvironment {
                 error_type: f.error_type,
                 reason: f.reason,
             }),
-            None => Ok(()),
+            None => Ok(moves),
         }
     }
 

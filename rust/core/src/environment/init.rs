@@ -101,14 +101,14 @@ impl ExecutionEnvironment {
         limit: Instant,
     ) -> Result<(Arc<RuntimeProcess>, f64), InitFailure> {
         let began = Instant::now();
-        self.launch_extensions(limit).await?;
+        let mut moves = self.launch_extensions(limit).await?;
         let cfg = &self.function.config;
         let spec = SpawnSpec {
             argv: &cfg.command,
             cwd: &cfg.code_dir,
             env: &self.variables,
             log_pipe: self.logs.write_end(),
-            join: self.sandbox.join_spec(),
+            join: self.join_before_exec(),
         };
         let process = match &self.function.snapstart {
             Some(template) => {
@@ -122,6 +122,7 @@ impl ExecutionEnvironment {
                 .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?,
         };
         *self.slot() = Some(Arc::clone(&process));
+        moves.extend(self.move_into_cgroup(process.pid()));
         let result = tokio::select! {
             biased;
             s = signal => match s {
@@ -140,16 +141,18 @@ impl ExecutionEnvironment {
         let result = match result {
             Ok(()) => tokio::select! {
                 biased;
-                ready = self.extensions_ready() => {
-                    ready.map(|()| began.elapsed().as_secs_f64() * 1000.0)
-                }
+                ready = self.extensions_ready() => ready,
                 info = process.wait() => Err(InitFailure::Exited(info)),
                 () = tokio::time::sleep_until(limit.into()) => Err(InitFailure::TimedOut),
             },
             Err(failure) => Err(failure),
         };
+        // NOTE: every process is in the environment's cgroup before init counts as complete.
+        for moving in moves {
+            let _ = moving.await;
+        }
         match result {
-            Ok(ms) => Ok((process, ms)),
+            Ok(()) => Ok((process, began.elapsed().as_secs_f64() * 1000.0)),
             Err(failure) => {
                 process.kill().await;
                 self.forget_process(&process);

@@ -151,6 +151,7 @@ impl Sandbox {
                 &name,
                 cgroup_limit,
                 cpu,
+                !function.snapstart,
             )?)
         };
         Ok(Self {
