@@ -2,7 +2,8 @@
 
 It runs init once (imports the handler, runs the `register_before_snapshot` hooks of
 `snapshot_restore_py`), then forks one child per execution environment on the emulator's
-request. A child enters its environment's sandbox (cgroups, mount namespace, rlimits), takes its
+request. A child enters its environment's sandbox (mount namespace, rlimits, and any cgroup.procs
+files it is given; lambda-rie moves it into the cgroups itself), takes its
 log pipe and variables, gets a fresh random seed, asks the Runtime API for `/restore/next`, runs
 the `register_after_restore` hooks and serves invocations. What init opened (sockets, files under
 the template's `/tmp`) is the snapshot's: reopen such things in an after-restore hook, as on AWS.
