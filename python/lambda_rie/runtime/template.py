@@ -2,8 +2,8 @@
 
 It runs init once (imports the handler, runs the `register_before_snapshot` hooks of
 `snapshot_restore_py`), then forks one child per execution environment on the emulator's
-request. A child enters its environment's sandbox (mount namespace, rlimits, and any cgroup.procs
-files it is given; lambda-rie moves it into the cgroups itself), takes its
+request. A child enters its environment's sandbox (mount namespace, rlimits; lambda-rie moves it
+into the environment's cgroups), takes its
 log pipe and variables, gets a fresh random seed, asks the Runtime API for `/restore/next`, runs
 the `register_after_restore` hooks and serves invocations. What init opened (sockets, files under
 the template's `/tmp`) is the snapshot's: reopen such things in an after-restore hook, as on AWS.
@@ -11,8 +11,8 @@ the template's `/tmp`) is the snapshot's: reopen such things in an after-restore
 The control socket (a SOCK_SEQPACKET pair, fd 3) carries one JSON message per packet:
 template -> emulator `{"ready": true}` or `{"error": ERROR}`, then `{"pid": N}` per fork and
 `{"exit": PID, "status": WAIT_STATUS}` when a child ends; emulator -> template a fork request
-`{"env": [[K, V], ...], "cwd": DIR, "ns": BOOL, "cgroups": N, "nofile": N, "address_space": N}`
-with its descriptors (log pipe, mount namespace, cgroup.procs files) attached.
+`{"env": [[K, V], ...], "cwd": DIR, "ns": BOOL, "nofile": N, "address_space": N}` with its
+descriptors (log pipe, then the mount namespace) attached.
 """
 
 from __future__ import annotations
@@ -143,18 +143,15 @@ def _restore(
 
 
 def _enter_sandbox(request: dict[str, Any], fds: list[int]) -> None:
-    """Process group, cgroups, rlimits, mount namespace, working directory, log pipe."""
+    """Process group, rlimits, mount namespace, working directory, log pipe."""
     import ctypes
     import resource
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.setpgid(0, 0)
-    log_fd, rest = fds[0], fds[1:]
-    ns_fd = rest.pop(0) if request.get("ns") else None
-    for fd in rest:
-        os.write(fd, b"0")
-        os.close(fd)
+    log_fd = fds[0]
+    ns_fd = fds[1] if request.get("ns") and len(fds) > 1 else None
     nofile = int(request.get("nofile", 1024))
     resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -134,13 +134,11 @@ impl SnapStartTemplate {
             "env": env,
             "cwd": cwd,
             "ns": join.mount_ns.is_some(),
-            "cgroups": join.cgroup_procs.len(),
             "nofile": crate::environment::sandbox::NOFILE_LIMIT,
             "address_space": join.address_space,
         });
         let mut fds = vec![log_pipe.as_raw_fd()];
         fds.extend(join.mount_ns);
-        fds.extend(join.cgroup_procs.iter().copied());
         let (tx, rx) = oneshot::channel();
         {
             let _guard = self.send.lock().unwrap_or_else(PoisonError::into_inner);

@@ -100,7 +100,7 @@ impl ExecutionEnvironment {
                 cwd: &cfg.code_dir,
                 env: &self.variables,
                 log_pipe: self.extension_logs.write_end(),
-                join: self.join_before_exec(),
+                join: self.sandbox.join_spec(),
             };
             let process = RuntimeProcess::spawn(&spec).map_err(|e| InitFailure::Extension {
                 error_type: "Extension.LaunchError",

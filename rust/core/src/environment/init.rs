@@ -108,7 +108,7 @@ impl ExecutionEnvironment {
             cwd: &cfg.code_dir,
             env: &self.variables,
             log_pipe: self.logs.write_end(),
-            join: self.join_before_exec(),
+            join: self.sandbox.join_spec(),
         };
         let process = match &self.function.snapstart {
             Some(template) => {

@@ -75,14 +75,6 @@ impl ExecutionEnvironment {
         (kind, payload)
     }
 
-    /// The sandbox a new process enters before exec: everything but the cgroups, which it is
-    /// moved into while it starts ([`Self::move_into_cgroup`]).
-    pub(super) fn join_before_exec(&self) -> super::sandbox::JoinSpec {
-        let mut join = self.sandbox.join_spec();
-        join.cgroup_procs.clear();
-        join
-    }
-
     /// Move `pid` into the environment's cgroup in the background (none without cgroups).
     pub(super) fn move_into_cgroup(&self, pid: i32) -> Option<tokio::task::JoinHandle<()>> {
         self.sandbox.cgroup.as_ref().map(|cg| cg.move_in(pid))

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -83,7 +83,7 @@ fn remove_stale(dir: &Path) {
 #[derive(Debug)]
 pub struct EnvironmentCgroup {
     dirs: Vec<(Controller, PathBuf)>,
-    /// `cgroup.procs` of every controller, opened for the runtime to join before exec.
+    /// `cgroup.procs` of every controller, opened once for every process moved in.
     procs: Vec<OwnedFd>,
 }
 
@@ -135,11 +135,6 @@ impl EnvironmentCgroup {
             cg.procs.push(OwnedFd::from(file));
         }
         Ok(cg)
-    }
-
-    /// Raw fds of the `cgroup.procs` files, for the runtime's pre-exec join.
-    pub fn join_fds(&self) -> Vec<i32> {
-        self.procs.iter().map(AsRawFd::as_raw_fd).collect()
     }
 
     /// Move the running process `pid` into every controller's group, off the event loop.

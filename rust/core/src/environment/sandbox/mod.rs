@@ -163,18 +163,14 @@ impl Sandbox {
         })
     }
 
-    /// What a runtime must do between fork and exec to enter the sandbox.
+    /// What a runtime must do between fork and exec to enter the sandbox; the cgroups it is
+    /// moved into while it starts ([`EnvironmentCgroup::move_in`]).
     pub fn join_spec(&self) -> JoinSpec {
         JoinSpec {
             mount_ns: match &self.tmp {
                 PrivateTmp::Namespace(fd) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
                 PrivateTmp::Directory(_) => None,
             },
-            cgroup_procs: self
-                .cgroup
-                .as_ref()
-                .map(EnvironmentCgroup::join_fds)
-                .unwrap_or_default(),
             address_space: self
                 .cgroup
                 .as_ref()
@@ -210,25 +206,18 @@ impl Sandbox {
 pub struct JoinSpec {
     /// Mount namespace to enter.
     pub mount_ns: Option<i32>,
-    /// `cgroup.procs` files to write `0` to.
-    pub cgroup_procs: Vec<i32>,
     /// RLIMIT_AS, when no memory cgroup is available.
     pub address_space: Option<u64>,
 }
 
 impl JoinSpec {
-    /// Enter the sandbox: cgroups, rlimits, mount namespace, then back to `cwd` (setns resets it).
+    /// Enter the sandbox: rlimits, mount namespace, then back to `cwd` (setns resets it).
     ///
     /// # Safety
     /// Must run in a forked child before exec; only async-signal-safe calls are made.
     pub unsafe fn enter(&self, cwd: &std::ffi::CStr) -> std::io::Result<()> {
         // SAFETY: system calls on descriptors owned by the parent and inherited by this child.
         unsafe {
-            for fd in &self.cgroup_procs {
-                if libc::write(*fd, b"0".as_ptr().cast(), 1) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
             let nofile = libc::rlimit {
                 rlim_cur: NOFILE_LIMIT,
                 rlim_max: NOFILE_LIMIT,
