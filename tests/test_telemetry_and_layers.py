@@ -155,3 +155,23 @@ def test_layer_zip_is_importable_and_its_extension_starts(
         assert result["file"] == "/opt/python/mylib.py"
         assert result["opt"] == ["extensions", "python"]
         assert started.group(1) == "/opt/extensions/layer-agent"
+
+
+def test_the_extension_example_reports_each_invocation(emulator_factory: EmulatorFactory) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "extension"
+    emulator = emulator_factory(
+        [
+            "--code-dir",
+            str(example),
+            "--extensions-dir",
+            str(example / "extensions"),
+            "app.handler",
+        ],
+        cwd=example,
+    )
+    answer = emulator.invoke({})
+    assert answer.json() == {"ok": True}
+    rid = answer.header("x-amzn-RequestId")
+    emulator.stdout.wait_for(
+        rf"^request-logger: {rid} success in [0-9.]+ ms, [0-9]+ MB$", DELIVERY_DEADLINE_S
+    )
