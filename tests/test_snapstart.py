@@ -8,7 +8,10 @@ a random number and the content of `/tmp` (after writing a marker there).
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness import FUNCTIONS, ROOT, Emulator, EmulatorFactory, clean_env
+from harness import FUNCTIONS, ROOT, Emulator, EmulatorFactory, clean_env, pid_alive
 
 SNAPSTART = FUNCTIONS / "snapstart"
 ENVIRONMENTS = 4
@@ -99,3 +102,26 @@ def test_without_snapstart_every_environment_runs_init(
     assert len(imports.read_text().splitlines()) == 2
     assert all(r["init_type"] == "on-demand" for r in results)
     assert all(r["before"] == [] and r["restored"] == [] for r in results)
+
+
+def test_without_its_template_an_environment_runs_init_itself(
+    emulator_factory: EmulatorFactory, imports: Path
+) -> None:
+    emulator = start(emulator_factory, imports, "--snapstart")
+    first = emulator.invoke({}).json()
+    template = first["ppid"]
+    os.kill(template, signal.SIGKILL)  # its forks go with it
+    # NOTE: an invocation that reaches the runtime while it dies is a crash, as on AWS.
+    deadline = time.monotonic() + 10
+    while pid_alive(first["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = emulator.invoke({})
+    assert second.status == 200, second.body
+    result = second.json()
+    assert result["ppid"] != template
+    # The runtime ran init and the hooks itself, still as a SnapStart environment.
+    assert result["before"] == [result["pid"]]
+    assert result["restored"] == [result["pid"]]
+    assert result["init_type"] == "snap-start"
+    emulator.stdout.wait_for(rf"^after_restore pid={result['pid']} ")
+    assert "SnapStart restore failed" in emulator.stderr.text()

@@ -36,6 +36,8 @@ struct Shared {
     exits: HashMap<i32, i32>,
     /// The template's first message.
     ready: Option<oneshot::Sender<Result<(), Value>>>,
+    /// The template has exited: nobody will report exits any more.
+    gone: bool,
 }
 
 /// A running template: init done, ready to fork environments.
@@ -164,8 +166,14 @@ impl SnapStartTemplate {
                 let notified = exited.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if let Some(status) = lock(&shared).exits.remove(&pid) {
-                    return Some(status);
+                {
+                    let mut s = lock(&shared);
+                    if let Some(status) = s.exits.remove(&pid) {
+                        return Some(status);
+                    }
+                    if s.gone {
+                        return None;
+                    }
                 }
                 notified.await;
             }
@@ -227,6 +235,7 @@ fn read_messages(control: &OwnedFd, shared: &Mutex<Shared>, exited: &Notify) {
     // The template is gone: nobody will answer pending forks or report exits.
     let mut s = lock(shared);
     s.ready = None;
+    s.gone = true;
     for tx in s.forks.drain(..) {
         let _ = tx.send(Err("the SnapStart template exited".to_owned()));
     }

@@ -110,14 +110,28 @@ impl ExecutionEnvironment {
             log_pipe: self.logs.write_end(),
             join: self.sandbox.join_spec(),
         };
-        let process = match &self.function.snapstart {
+        let restored = match &self.function.snapstart {
             Some(template) => {
-                let pid = template
+                let forked = template
                     .fork(&self.variables, &cfg.code_dir, &spec.join, spec.log_pipe)
-                    .await
-                    .map_err(|e| InitFailure::Spawn(format!("restore from the template: {e}")))?;
-                RuntimeProcess::adopt(pid, template.exit_status(pid))
+                    .await;
+                match forked {
+                    Ok(pid) => Some(RuntimeProcess::adopt(pid, template.exit_status(pid))),
+                    // NOTE: without its template (it died), the runtime runs init itself, hooks
+                    // included (it is told `snap-start`), rather than failing every invocation.
+                    Err(e) => {
+                        crate::logs::message(
+                            crate::config::LogLevel::Warn,
+                            &format!("SnapStart restore failed ({e}); running init instead"),
+                        );
+                        None
+                    }
+                }
             }
+            None => None,
+        };
+        let process = match restored {
+            Some(process) => process,
             None => RuntimeProcess::spawn(&spec)
                 .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?,
         };
