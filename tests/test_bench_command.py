@@ -197,3 +197,17 @@ def hello_config(directory: Path, extra: str = "") -> Path:
         f'[functions.orders]\nhandler = "app.handler"\ncode_dir = "{code_dir}"\n{extra}'
     )
     return path
+
+
+def test_snapstart_cold_starts_are_restores(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    result = run_bench(
+        "examples/hello/app.handler",
+        *("-n", "20", "--cold", "2", "--memory", "256", "--snapstart", "--json", str(out)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--snapstart" in result.stdout
+    cold = json.loads(out.read_text())["results"][0]["cold"]
+    # The restore duration stands in for the init duration.
+    assert is_ms(cold["init_duration_ms"]["p50"]), cold
+    assert is_ms(cold["environment_cold_start_ms"]["p50"]), cold

@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         help="memory sizes [128,512,1769; with --config: the function's own]",
     )
     parser.add_argument("--cpu-by-memory", action="store_true", help="CPU quota as on AWS")
+    parser.add_argument(
+        "--snapstart",
+        action="store_true",
+        help="init once, restore every environment from it (cold starts are restores)",
+    )
     parser.add_argument("--json", metavar="OUT", help="write the results as JSON")
     parser.add_argument("--plot", metavar="OUT.png", help="draw the results (needs matplotlib)")
     return parser
@@ -130,6 +135,7 @@ class BenchPlan:
     workload: Workload
     cold_starts: int
     cpu_by_memory: bool
+    snapstart: bool
     workdir: Path
     progress: Progress
 
@@ -137,7 +143,7 @@ class BenchPlan:
 def _bench_memory(plan: BenchPlan, memory: Optional[int]) -> dict[str, Any]:
     """Every measurement at one memory size (None: the function's configured size)."""
     target, workload, progress = plan.target, plan.workload, plan.progress
-    argv = target.argv(memory, plan.cpu_by_memory, workload.concurrency)
+    argv = target.argv(memory, plan.cpu_by_memory, workload.concurrency, plan.snapstart)
     label = f"{memory} MB" if memory is not None else "configured memory"
     cold: list[ColdStart] = []
     launches: list[EmulatorProcess] = []
@@ -208,7 +214,13 @@ def _run(options: argparse.Namespace) -> int:
     progress = Progress(len(memories) * (options.cold + options.n))
     with tempfile.TemporaryDirectory(prefix="lambda-rie-bench-") as workdir:
         plan = BenchPlan(
-            target, workload, options.cold, options.cpu_by_memory, Path(workdir), progress
+            target,
+            workload,
+            options.cold,
+            options.cpu_by_memory,
+            options.snapstart,
+            Path(workdir),
+            progress,
         )
         results = [_bench_memory(plan, memory) for memory in memories]
     progress.finish()
@@ -216,6 +228,7 @@ def _run(options: argparse.Namespace) -> int:
         f"lambda-rie bench {target.label}: {len(event)}-byte event, {options.cold} cold starts and "
         f"{options.n} warm invocations from {options.concurrency} client(s) per memory size"
         + (", --cpu-by-memory" if options.cpu_by_memory else "")
+        + (", --snapstart" if options.snapstart else "")
     )
     print(render(title, results))
     if options.json is not None:

@@ -60,7 +60,8 @@ class ReportLine:
                 billed_duration_ms=fields["Billed Duration"],
                 memory_size_mb=int(fields["Memory Size"]),
                 max_memory_used_mb=int(fields["Max Memory Used"]),
-                init_duration_ms=fields.get("Init Duration"),
+                # NOTE: a SnapStart cold start reports its restore in place of init.
+                init_duration_ms=fields.get("Init Duration", fields.get("Restore Duration")),
             )
         except KeyError:
             return None

@@ -56,7 +56,9 @@ class BenchTarget:
         """The Invoke API path of the function."""
         return f"/2015-03-31/functions/{self.function}/invocations"
 
-    def argv(self, memory: Optional[int], cpu_by_memory: bool, concurrency: int) -> list[str]:
+    def argv(
+        self, memory: Optional[int], cpu_by_memory: bool, concurrency: int, snapstart: bool = False
+    ) -> list[str]:
         """The command line of one lambda-rie serving the function at `memory` MB."""
         argv = [sys.executable, "-m", "lambda_rie"]
         argv += ["--runtime-interface-emulator-address", "127.0.0.1:0"]
@@ -65,6 +67,8 @@ class BenchTarget:
             argv += ["--memory", str(memory)]
         if cpu_by_memory:
             argv.append("--cpu-by-memory")
+        if snapstart:
+            argv.append("--snapstart")
         if concurrency > DEFAULT_MAX_ENVIRONMENTS:
             # NOTE: headroom above the client count, so that an environment that has answered
             # but not yet asked for its next event never turns a warm invoke into a 429.
