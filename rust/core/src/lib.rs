@@ -24,6 +24,5 @@ pub mod metrics;
 pub mod runtime_api;
 pub mod scheduler;
 pub mod snapstart;
-pub mod telemetry;
 
 pub use error::CoreError;

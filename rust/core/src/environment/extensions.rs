@@ -14,6 +14,7 @@ use super::init::InitFailure;
 use super::process::{ExitInfo, RuntimeProcess, SpawnSpec};
 use super::ExecutionEnvironment;
 use crate::invocation::{Invocation, OutcomeKind};
+use crate::runtime_api::telemetry;
 
 /// How long SHUTDOWN-subscribed extensions get before SIGKILL (AWS: 2,000 ms with extensions).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -181,7 +182,7 @@ impl ExecutionEnvironment {
             "deadlineMs": deadline_ms,
             "requestId": inv.request_id,
             "invokedFunctionArn": inv.invoked_function_arn,
-            "tracing": crate::telemetry::tracing(&inv.trace_id),
+            "tracing": telemetry::tracing(&inv.trace_id),
         });
         registry.dispatch(&Bytes::from(event.to_string()), |e| e.events.invoke);
     }

@@ -12,6 +12,7 @@ use crate::aws;
 use crate::config::INIT_TIMEOUT;
 use crate::invocation::{Invocation, Outcome, OutcomeKind};
 use crate::logs;
+use crate::runtime_api::telemetry;
 use crate::runtime_api::InitSignal;
 
 /// How an init phase failed.
@@ -75,15 +76,15 @@ impl ExecutionEnvironment {
         let init_type = self.initialization_type.as_str();
         self.logs.platform(
             "platform.initStart",
-            crate::telemetry::init_start(init_type, &self.function.config.name),
+            telemetry::init_start(init_type, &self.function.config.name),
         );
         let result = self.init_phase(signal, limit).await;
         let error_type = result.as_ref().err().map(InitFailure::error_type);
         if hub.is_active() {
-            let done = crate::telemetry::init_runtime_done(init_type, error_type);
+            let done = telemetry::init_runtime_done(init_type, error_type);
             self.logs.platform("platform.initRuntimeDone", done);
             let ms = began.elapsed().as_secs_f64() * 1000.0;
-            let report = crate::telemetry::init_report(init_type, error_type, ms);
+            let report = telemetry::init_report(init_type, error_type, ms);
             self.logs.platform("platform.initReport", report);
         }
         hub.end_init();

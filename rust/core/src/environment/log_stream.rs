@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::process::RuntimeProcess;
 use crate::logs::ClosingLines;
-use crate::telemetry::{self, Category, TelemetryHub};
+use crate::runtime_api::telemetry::{self, Category, TelemetryHub};
 
 /// Most bytes of one invocation's log kept in memory (the Tail header takes the last 4 KiB).
 const CAPTURE_LIMIT: usize = 1 << 20;

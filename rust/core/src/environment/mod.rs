@@ -24,8 +24,8 @@ use crate::aws;
 use crate::config::STOP_GRACE;
 use crate::invocation::{Delivery, Invocation, Outcome, OutcomeKind, RuntimeReply};
 use crate::logs;
+use crate::runtime_api::telemetry::{self, Category};
 use crate::runtime_api::RuntimeApi;
-use crate::telemetry::Category;
 use crate::CoreError;
 use closing::Closing;
 pub use function::{FunctionContext, InitializationType};
@@ -252,7 +252,7 @@ impl ExecutionEnvironment {
         }
         let (tx, rx) = oneshot::channel();
         if self.api.state().telemetry.is_active() {
-            let record = crate::telemetry::start(&inv.request_id, &inv.trace_id);
+            let record = telemetry::start(&inv.request_id, &inv.trace_id);
             self.logs.platform("platform.start", record);
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -369,7 +369,7 @@ impl ExecutionEnvironment {
         let process = process.map(Arc::clone);
         let status = kind.telemetry_status();
         if self.api.state().telemetry.is_active() {
-            let record = crate::telemetry::runtime_done(
+            let record = telemetry::runtime_done(
                 &inv.request_id,
                 status,
                 lines.error_type.as_deref(),

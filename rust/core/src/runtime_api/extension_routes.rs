@@ -10,9 +10,9 @@ use hyper::{Method, Request};
 
 use super::extensions::{Extension, ExtensionFault, Refusal};
 use super::state::RuntimeApiState;
+use super::telemetry::{Api, Subscription};
 use crate::aws::{extension as answers, runtime};
 use crate::http::{self, header, json, Response};
-use crate::telemetry::{Api, Subscription};
 
 /// Largest register or subscribe body read.
 const MAX_BODY: usize = 64 * 1024;

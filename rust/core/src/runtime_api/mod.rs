@@ -5,6 +5,7 @@ pub mod extensions;
 mod routes;
 pub mod state;
 mod streaming;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

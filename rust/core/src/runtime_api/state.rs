@@ -7,8 +7,8 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::extensions::ExtensionRegistry;
+use super::telemetry::TelemetryHub;
 use crate::invocation::{Delivery, RuntimeReply};
-use crate::telemetry::TelemetryHub;
 
 /// How many answered invocations are remembered, to tell a second answer (403) or a late one
 /// (410) from an unknown id (400).
