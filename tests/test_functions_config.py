@@ -84,8 +84,15 @@ def refused(factory: EmulatorFactory, args: list[str]) -> str:
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of a `file:` destination (none while it does not exist)."""
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The complete JSON lines of a `file:` destination (none while it does not exist).
+
+    NOTE: the emulator may be appending while this reads: a last line without its newline is
+    still being written and is left for the next look.
+    """
+    if not path.exists():
+        return []
+    complete = path.read_text().split("\n")[:-1]
+    return [json.loads(line) for line in complete]
 
 
 def wait_for_lines(path: Path, count: int, deadline_s: float = RECORD_DEADLINE_S) -> None:
