@@ -18,10 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Optional
+
+import boto3
+from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "tests" / "functions"
@@ -290,9 +293,9 @@ class Emulator:
         self.kill_all()
 
 
-def _process_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, session id) for every live, non-zombie process."""
-    table: dict[int, tuple[int, int]] = {}
+def proc_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, the `/proc/PID/stat` fields after the name: state, ppid, pgrp,
+    session, ...) of every process that still exists when it is read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -301,11 +304,17 @@ def _process_table() -> dict[int, tuple[int, int]]:
         except OSError:
             continue
         # NOTE: the command name may contain spaces and parentheses; fields follow the last ')'.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        state, ppid, _pgrp, session = fields[0], int(fields[1]), fields[2], int(fields[3])
-        if state != "Z":
-            table[int(entry.name)] = (ppid, session)
-    return table
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        yield int(entry.name), name, stat[stat.rindex(")") + 2 :].split()
+
+
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, session id) for every live, non-zombie process."""
+    return {
+        pid: (int(fields[1]), int(fields[3]))
+        for pid, _name, fields in proc_stats()
+        if fields[0] != "Z"
+    }
 
 
 def _process_table_below(root: int) -> list[int]:
@@ -392,16 +401,18 @@ def stress_size(small: int, full: int) -> int:
 
 def children(parent: int) -> list[tuple[int, str, str]]:
     """(pid, command name, state) of every child of `parent`, zombies included."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == parent:
-            found.append((int(entry.name), name, fields[0]))
-    return found
+    return [
+        (pid, name, fields[0]) for pid, name, fields in proc_stats() if int(fields[1]) == parent
+    ]
+
+
+def lambda_client(url: str, **config: Any) -> Any:
+    """A boto3 Lambda client for the emulator at `url`: dummy credentials, never retrying."""
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}, **config),
+    )

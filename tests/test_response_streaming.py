@@ -16,11 +16,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from harness import DEFAULT_REGION, FUNCTIONS, UUID, Emulator, EmulatorFactory
+from harness import FUNCTIONS, UUID, Emulator, EmulatorFactory, lambda_client
 from lambda_rie import Emulator as EmbeddedEmulator
 from lambda_rie import Function
 
@@ -48,16 +46,9 @@ def emulator(face: list[str]) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def client(emulator: Emulator) -> Iterator[Any]:
-    lambda_client = boto3.client(
-        "lambda",
-        endpoint_url=emulator.url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
-    )
-    yield lambda_client
-    lambda_client.close()
+    client = lambda_client(emulator.url, read_timeout=60)
+    yield client
+    client.close()
 
 
 def stream(client: Any, function: str, event: Any, **kwargs: Any) -> tuple[Any, list[Any]]:

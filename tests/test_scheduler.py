@@ -12,23 +12,21 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Callable
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from harness import (
     DEFAULT_FUNCTION,
-    DEFAULT_REGION,
     FUNCTIONS,
     PYTHON,
     Emulator,
     EmulatorFactory,
     Response,
     awslambdaric,
+    lambda_client,
     pid_alive,
+    proc_stats,
 )
 
 PROBE_DIR = FUNCTIONS / "scheduler"
@@ -156,28 +154,7 @@ def report_line(emulator: Emulator, answer: Response) -> str:
 
 def group_alive(pgid: int) -> bool:
     """Whether a live, non-zombie process is in process group `pgid`."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
-
-
-def lambda_client(emulator: Emulator) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=emulator.url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return any(fields[0] != "Z" and int(fields[2]) == pgid for _, _, fields in proc_stats())
 
 
 def start(factory: EmulatorFactory, args: Sequence[str], runtime: Sequence[str] = ()) -> Emulator:
@@ -229,7 +206,7 @@ def test_reserved_concurrency_throttles_beyond_its_limit(emulator_factory: Emula
         "two invocations in flight",
         lambda: metrics(emulator)("lambda_rie_concurrent_executions") == 2,
     )
-    client = lambda_client(emulator)
+    client = lambda_client(emulator.url)
     with pytest.raises(client.exceptions.TooManyRequestsException) as raised:
         client.invoke(FunctionName="function", Payload=b"{}")
     assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
@@ -265,7 +242,7 @@ def test_reserved_concurrency_zero_throttles_every_sync_invoke(
         assert answer.status == 429
         assert answer.body == RESERVED_THROTTLED
         assert answer.header("x-amzn-ErrorType") == "TooManyRequestsException"
-    client = lambda_client(emulator)
+    client = lambda_client(emulator.url)
     with pytest.raises(client.exceptions.TooManyRequestsException):
         client.invoke(FunctionName="function", Payload=b"{}")
     after = metrics(emulator)

@@ -15,9 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from harness import (
     DEFAULT_ACCOUNT,
@@ -29,6 +27,7 @@ from harness import (
     Emulator,
     EmulatorFactory,
     clean_env,
+    lambda_client,
 )
 
 MANY = FUNCTIONS / "many"
@@ -71,14 +70,7 @@ def emulator(face: list[str]) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def client(emulator: Emulator) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=emulator.url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return lambda_client(emulator.url)
 
 
 def request_id(answer: dict[str, Any]) -> str:

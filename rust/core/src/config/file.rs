@@ -266,22 +266,10 @@ fn apply_numbers(f: &mut FunctionConfig, t: &Table) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn runtime() -> HandlerRuntime {
-        HandlerRuntime {
-            python: "python3".into(),
-            module: "lambda_rie.runtime".into(),
-            execution_env: "AWS_Lambda_python3.11".into(),
-        }
-    }
+    use crate::config::test_support::{load_file, runtime};
 
     fn load_str(text: &str) -> Result<Vec<FunctionConfig>, String> {
-        let dir = std::env::temp_dir().join(format!("lambda-rie-config-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("lambda-rie.toml");
-        std::fs::write(&path, text).unwrap();
-        let result = load(&path, &runtime());
-        let _ = std::fs::remove_dir_all(&dir);
-        result
+        load_file("lambda-rie.toml", text, |path| load(path, &runtime()))
     }
 
     #[test]

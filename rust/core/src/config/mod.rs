@@ -369,3 +369,29 @@ pub fn check_range(option: &str, value: u32, range: (u32, u32)) -> Result<u32, S
         ))
     }
 }
+
+/// What the loaders' unit tests share: a runtime and a file to load.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::HandlerRuntime;
+
+    /// The built-in runtime of a `python3` on `PATH`.
+    pub fn runtime() -> HandlerRuntime {
+        HandlerRuntime {
+            python: "python3".into(),
+            module: "lambda_rie.runtime".into(),
+            execution_env: "AWS_Lambda_python3.11".into(),
+        }
+    }
+
+    /// Write `text` as `name` in a fresh directory, `load` it, then remove the directory.
+    pub fn load_file<T>(name: &str, text: &str, load: impl FnOnce(&std::path::Path) -> T) -> T {
+        let dir = std::env::temp_dir().join(format!("lambda-rie-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let result = load(&path);
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+}

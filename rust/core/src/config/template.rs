@@ -453,23 +453,12 @@ fn destination(
 mod tests {
     use super::*;
 
-    fn runtime() -> HandlerRuntime {
-        HandlerRuntime {
-            python: "python3".into(),
-            module: "lambda_rie.runtime".into(),
-            execution_env: "AWS_Lambda_python3.11".into(),
-        }
-    }
+    use crate::config::test_support::{load_file, runtime};
 
     fn load_str(text: &str) -> Result<(Vec<FunctionConfig>, Vec<String>), String> {
-        let dir =
-            std::env::temp_dir().join(format!("lambda-rie-template-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("template.yaml");
-        std::fs::write(&path, text).unwrap();
-        let result = load(&path, &runtime(), "eu-west-1", "111122223333");
-        let _ = std::fs::remove_dir_all(&dir);
-        result
+        load_file("template.yaml", text, |path| {
+            load(path, &runtime(), "eu-west-1", "111122223333")
+        })
     }
 
     const TEMPLATE: &str = r#"

@@ -73,11 +73,10 @@ impl ExecutionEnvironment {
         files
     }
 
-    fn external_extensions(&self) -> Vec<ExternalExtension> {
+    fn started(&self) -> std::sync::MutexGuard<'_, Vec<ExternalExtension>> {
         self.extensions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
     }
 
     /// Open registration, start the external extensions and wait until each has registered;
@@ -108,13 +107,10 @@ impl ExecutionEnvironment {
                 reason: format!("fork/exec {}: {e}", path.display()),
             })?;
             moves.extend(self.move_into_cgroup(process.pid()));
-            self.extensions
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(ExternalExtension {
-                    name: name.clone(),
-                    process,
-                });
+            self.started().push(ExternalExtension {
+                name: name.clone(),
+                process,
+            });
         }
         for (name, _) in &files {
             tokio::select! {
@@ -160,7 +156,7 @@ impl ExecutionEnvironment {
 
     /// Resolves when any external extension exits (never, without any).
     async fn extension_exit(&self) -> (String, ExitInfo) {
-        let list = self.external_extensions();
+        let list = self.started().clone();
         let mut exits = tokio::task::JoinSet::new();
         for e in list {
             exits.spawn(async move { (e.name, e.process.wait().await) });
@@ -189,8 +185,7 @@ impl ExecutionEnvironment {
 
     /// Whether the environment has extensions to wait for after an invocation.
     pub(super) fn has_extensions(&self) -> bool {
-        self.api.state().extensions.has_invoke_subscribers()
-            || !self.external_extensions().is_empty()
+        self.api.state().extensions.has_invoke_subscribers() || !self.started().is_empty()
     }
 
     /// After an answered invocation: wait (until `deadline`) for the INVOKE subscribers to come
@@ -232,12 +227,7 @@ impl ExecutionEnvironment {
     /// SHUTDOWN to the subscribers, up to 2 s for every extension to exit, then SIGKILL.
     pub(super) async fn stop_extensions(&self, reason: ShutdownReason) {
         let registry = &self.api.state().extensions;
-        let list: Vec<ExternalExtension> = std::mem::take(
-            &mut *self
-                .extensions
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let list: Vec<ExternalExtension> = std::mem::take(&mut *self.started());
         if list.is_empty() {
             registry.clear();
             return;

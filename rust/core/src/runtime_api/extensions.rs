@@ -165,11 +165,6 @@ impl ExtensionRegistry {
         self.lock().list.iter().find(|e| e.id == id).cloned()
     }
 
-    /// Names of the registered extensions.
-    pub fn names(&self) -> Vec<String> {
-        self.lock().list.iter().map(|e| e.name.clone()).collect()
-    }
-
     /// Whether the external extension `name` registered.
     pub fn registered(&self, name: &str) -> bool {
         self.lock().list.iter().any(|e| e.name == name)
