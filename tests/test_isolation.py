@@ -53,6 +53,10 @@ CLEANUP_DEADLINE_S = 10.0
 INVOKE_DEADLINE_S = 15.0
 COLD_START_ROUNDS = 3
 
+#: The file the /tmp tests write: a name no checkout or virtualenv under /tmp would have
+#: (directories holding the code stay visible in each environment's private /tmp).
+SCRATCH = "lambda-rie-scratch.txt"
+
 
 def start(
     factory: EmulatorFactory,
@@ -123,7 +127,7 @@ def test_overlapping_environments_each_read_their_own_tmp_file(
 ) -> None:
     emulator = start(emulator_factory, ["--max-environments", "2"])
     events = [
-        {"action": "write_tmp", "name": "x", "text": text, "seconds": 0.5}
+        {"action": "write_tmp", "name": SCRATCH, "text": text, "seconds": 0.5}
         for text in ("first environment", "second environment")
     ]
 
@@ -146,7 +150,7 @@ def test_simultaneous_cold_starts_all_answer_each_with_its_own_tmp(
     for _round in range(COLD_START_ROUNDS):
         emulator = start(emulator_factory, ["--max-environments", "8"], runtime="builtin")
         events = [
-            {"action": "write_tmp", "name": "x", "text": f"environment {n}", "seconds": 0.2}
+            {"action": "write_tmp", "name": SCRATCH, "text": f"environment {n}", "seconds": 0.2}
             for n in range(8)
         ]
         runs = [succeeded(answer) for answer in invoke_together(emulator, events)]
@@ -162,8 +166,8 @@ def test_tmp_file_of_one_warm_invocation_is_read_by_the_next(
 ) -> None:
     emulator = start(emulator_factory, ["--max-environments", "1"], runtime="builtin")
 
-    written = succeeded(emulator.invoke({"action": "write_tmp", "name": "x", "text": "warm"}))
-    read = succeeded(emulator.invoke({"action": "read_tmp", "name": "x"}))
+    written = succeeded(emulator.invoke({"action": "write_tmp", "name": SCRATCH, "text": "warm"}))
+    read = succeeded(emulator.invoke({"action": "read_tmp", "name": SCRATCH}))
     assert read == {"pid": written["pid"], "read": "warm"}
 
 
@@ -173,17 +177,17 @@ def test_tmp_survives_a_timeout_and_a_crash_of_the_runtime(
     emulator_factory: EmulatorFactory, runtime: str
 ) -> None:
     emulator = start(emulator_factory, ["--max-environments", "1", "--timeout", "1"], runtime)
-    first = succeeded(emulator.invoke({"action": "write_tmp", "name": "x", "text": "kept"}))
+    first = succeeded(emulator.invoke({"action": "write_tmp", "name": SCRATCH, "text": "kept"}))
 
     timed_out = function_error(emulator.invoke({"action": "sleep", "seconds": 5}))
     assert timed_out["errorType"] == "Sandbox.Timedout"
-    after_timeout = succeeded(emulator.invoke({"action": "read_tmp", "name": "x"}))
+    after_timeout = succeeded(emulator.invoke({"action": "read_tmp", "name": SCRATCH}))
     assert after_timeout["read"] == "kept"
     assert after_timeout["pid"] != first["pid"]
 
     crashed = function_error(emulator.invoke({"action": "crash"}))
     assert crashed["errorType"] == "Runtime.ExitError"
-    after_crash = succeeded(emulator.invoke({"action": "read_tmp", "name": "x"}))
+    after_crash = succeeded(emulator.invoke({"action": "read_tmp", "name": SCRATCH}))
     assert after_crash["read"] == "kept"
     assert after_crash["pid"] not in (first["pid"], after_timeout["pid"])
 
