@@ -12,116 +12,222 @@ pub fn json_escape(s: &str) -> String {
     quoted[1..quoted.len() - 1].to_owned()
 }
 
-/// A service-side error of the Invoke API: status, `x-amzn-ErrorType` code and JSON body.
+/// Which limit throttled an invocation (`Reason` of the 429 body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleReason {
+    /// The function's reserved concurrency is in use.
+    ReservedConcurrency,
+    /// The emulator-wide environment cap (the account's concurrency on AWS) is in use.
+    AccountConcurrency,
+}
+
+/// A service-side error of the Invoke API (and, next, the rest of the Lambda API). Each kind
+/// knows its status, its `x-amzn-ErrorType` code and its message; [`ServiceError::body`]
+/// renders AWS's bytes. A new kind is a new variant: the compiler then shows every place
+/// that must handle it (the HTTP mapping here, the Python exception map in the binding).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceError {
-    /// HTTP status.
-    pub status: u16,
-    /// The `x-amzn-ErrorType` header, which is where boto3 reads the code from.
-    pub code: &'static str,
-    /// The JSON body, byte-exact.
-    pub body: String,
+pub enum ServiceError {
+    /// 404: the name or ARN routes to no function; carries the qualified ARN.
+    FunctionNotFound {
+        /// `arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>`.
+        arn: String,
+    },
+    /// 413: a synchronous request body over 6 MB.
+    RequestTooLarge,
+    /// 413: an `Event` body over 1 MB.
+    EventTooLarge {
+        /// The body's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// 400: a body that is not JSON (or not UTF-8, or nested too deeply).
+    InvalidJson {
+        /// What the parser said.
+        detail: String,
+    },
+    /// 400: an `X-Amz-Client-Context` that is not base64 of a JSON object.
+    InvalidClientContext,
+    /// 400: a request parameter the API does not accept.
+    InvalidParameter {
+        /// AWS's message.
+        message: String,
+    },
+    /// 400: a value that fails the API's constraints (pattern, length), in AWS's words:
+    /// `1 validation error detected: Value '<v>' at '<member>' failed to satisfy constraint: <c>`.
+    Validation {
+        /// The offending value.
+        value: String,
+        /// The request member, camelCase (`functionName`).
+        member: &'static str,
+        /// The constraint it fails.
+        constraint: String,
+    },
+    /// 429: no environment free.
+    Throttled(ThrottleReason),
+    /// 405: a known path with another method.
+    MethodNotAllowed,
+    /// 404: a path that is no operation.
+    UnknownOperation,
+    /// 500: a failure of the emulator itself (e.g. no port for a new environment).
+    Service {
+        /// What failed.
+        message: String,
+    },
+    /// 503: the emulator is shutting down.
+    ShuttingDown,
 }
 
 impl ServiceError {
-    fn user(status: u16, code: &'static str, message: &str) -> Self {
-        let body = format!(
-            "{{\"Type\": \"User\", \"message\": \"{}\"}}",
-            json_escape(message)
-        );
-        Self { status, code, body }
-    }
-
     /// 404 for a name or ARN that routes to no function.
     pub fn function_not_found(arn: &str) -> Self {
-        Self {
-            status: 404,
-            code: "ResourceNotFoundException",
-            body: format!(
-                "{{\"Type\": \"User\", \"Message\": \"Function not found: {}\"}}",
-                json_escape(arn)
-            ),
+        Self::FunctionNotFound {
+            arn: arn.to_owned(),
         }
     }
 
     /// 413 for a synchronous request body over 6 MB.
     pub fn request_too_large() -> Self {
-        Self::user(
-            413,
-            "RequestEntityTooLargeException",
-            &format!(
-                "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-            ),
-        )
+        Self::RequestTooLarge
     }
 
     /// 413 for an `Event` body over 1 MB.
     pub fn event_too_large(size: usize, limit: usize) -> Self {
-        Self::user(
-            413,
-            "RequestEntityTooLargeException",
-            &format!(
-                "{size} byte payload is too large for the Event invocation type (limit {limit} bytes)"
-            ),
-        )
+        Self::EventTooLarge { size, limit }
     }
 
     /// 400 for a body that is not JSON.
     pub fn invalid_json(detail: &str) -> Self {
-        Self::user(
-            400,
-            "InvalidRequestContentException",
-            &format!("Could not parse request body into json: {detail}"),
-        )
+        Self::InvalidJson {
+            detail: detail.to_owned(),
+        }
     }
 
     /// 400 for an `X-Amz-Client-Context` that is not base64 of a JSON object.
     pub fn invalid_client_context() -> Self {
-        Self::user(
-            400,
-            "InvalidRequestContentException",
-            "Client context must be a valid Base64-encoded JSON object.",
-        )
+        Self::InvalidClientContext
     }
 
     /// 400 for a request header value the Invoke API does not accept.
     pub fn invalid_parameter(message: &str) -> Self {
-        Self::user(400, "InvalidParameterValueException", message)
+        Self::InvalidParameter {
+            message: message.to_owned(),
+        }
     }
 
     /// 429: no environment free. `reserved` says which limit bound.
     pub fn throttled(reserved: bool) -> Self {
-        let reason = if reserved {
-            "ReservedFunctionConcurrentInvocationLimitExceeded"
+        Self::Throttled(if reserved {
+            ThrottleReason::ReservedConcurrency
         } else {
-            "ConcurrentInvocationLimitExceeded"
-        };
-        Self {
-            status: 429,
-            code: "TooManyRequestsException",
-            body: format!(
-                "{{\"Reason\": \"{reason}\", \"Type\": \"User\", \"message\": \"Rate Exceeded.\"}}"
-            ),
-        }
+            ThrottleReason::AccountConcurrency
+        })
     }
 
     /// 405 for an invoke path with a method other than POST.
     pub fn method_not_allowed() -> Self {
-        Self::user(405, "MethodNotAllowedException", "Method not allowed")
+        Self::MethodNotAllowed
     }
 
     /// 500 for a failure of the emulator itself (e.g. no port for a new environment).
     pub fn service(message: &str) -> Self {
-        Self::user(500, "ServiceException", message)
+        Self::Service {
+            message: message.to_owned(),
+        }
     }
 
     /// 503 while the emulator shuts down.
     pub fn shutting_down() -> Self {
-        Self::user(
-            503,
-            "ServiceException",
-            "The emulator is shutting down and accepts no new invocations.",
-        )
+        Self::ShuttingDown
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::FunctionNotFound { .. } | Self::UnknownOperation => 404,
+            Self::RequestTooLarge | Self::EventTooLarge { .. } => 413,
+            Self::InvalidJson { .. }
+            | Self::InvalidClientContext
+            | Self::InvalidParameter { .. }
+            | Self::Validation { .. } => 400,
+            Self::Throttled(_) => 429,
+            Self::MethodNotAllowed => 405,
+            Self::Service { .. } => 500,
+            Self::ShuttingDown => 503,
+        }
+    }
+
+    /// The `x-amzn-ErrorType` header, which is where boto3 reads the code from.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::FunctionNotFound { .. } => "ResourceNotFoundException",
+            Self::RequestTooLarge | Self::EventTooLarge { .. } => "RequestEntityTooLargeException",
+            Self::InvalidJson { .. } | Self::InvalidClientContext => {
+                "InvalidRequestContentException"
+            }
+            Self::InvalidParameter { .. } => "InvalidParameterValueException",
+            Self::Validation { .. } => "ValidationException",
+            Self::Throttled(_) => "TooManyRequestsException",
+            Self::MethodNotAllowed => "MethodNotAllowedException",
+            Self::UnknownOperation => "UnknownOperationException",
+            Self::Service { .. } | Self::ShuttingDown => "ServiceException",
+        }
+    }
+
+    /// The human message, as it appears in the body.
+    pub fn message(&self) -> String {
+        match self {
+            Self::FunctionNotFound { arn } => format!("Function not found: {arn}"),
+            Self::RequestTooLarge => format!(
+                "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+            ),
+            Self::EventTooLarge { size, limit } => format!(
+                "{size} byte payload is too large for the Event invocation type (limit {limit} bytes)"
+            ),
+            Self::InvalidJson { detail } => {
+                format!("Could not parse request body into json: {detail}")
+            }
+            Self::InvalidClientContext => {
+                "Client context must be a valid Base64-encoded JSON object.".to_owned()
+            }
+            Self::InvalidParameter { message } | Self::Service { message } => message.clone(),
+            Self::Validation {
+                value,
+                member,
+                constraint,
+            } => format!(
+                "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+            ),
+            Self::Throttled(_) => "Rate Exceeded.".to_owned(),
+            Self::MethodNotAllowed => "Method not allowed".to_owned(),
+            Self::UnknownOperation => "Unknown operation".to_owned(),
+            Self::ShuttingDown => {
+                "The emulator is shutting down and accepts no new invocations.".to_owned()
+            }
+        }
+    }
+
+    /// The JSON body, byte-exact: `{"Type": "User", "message": ...}`, with AWS's capital
+    /// `Message` for the 404 and the `Reason` first for a throttle.
+    pub fn body(&self) -> String {
+        let message = json_escape(&self.message());
+        match self {
+            Self::FunctionNotFound { .. } => {
+                format!("{{\"Type\": \"User\", \"Message\": \"{message}\"}}")
+            }
+            Self::Throttled(reason) => {
+                let reason = match reason {
+                    ThrottleReason::ReservedConcurrency => {
+                        "ReservedFunctionConcurrentInvocationLimitExceeded"
+                    }
+                    ThrottleReason::AccountConcurrency => "ConcurrentInvocationLimitExceeded",
+                };
+                format!(
+                    "{{\"Reason\": \"{reason}\", \"Type\": \"User\", \"message\": \"{message}\"}}"
+                )
+            }
+            _ => format!("{{\"Type\": \"User\", \"message\": \"{message}\"}}"),
+        }
     }
 }
 
@@ -306,16 +412,16 @@ mod tests {
     fn throttle_body_is_exact() {
         let e = ServiceError::throttled(true);
         assert_eq!(
-            e.body,
+            e.body(),
             r#"{"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User", "message": "Rate Exceeded."}"#
         );
-        assert_eq!(e.status, 429);
+        assert_eq!(e.status(), 429);
     }
 
     #[test]
     fn request_too_large_names_the_limit() {
         assert_eq!(
-            ServiceError::request_too_large().body,
+            ServiceError::request_too_large().body(),
             r#"{"Type": "User", "message": "Request must be smaller than 6291456 bytes for the InvokeFunction operation"}"#
         );
     }

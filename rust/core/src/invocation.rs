@@ -212,8 +212,13 @@ impl Outcome {
     }
 }
 
-/// The invoke body as AWS checks it (SPEC 2): the size limit of its invocation type, JSON, and
-/// an empty (or all-whitespace) body meaning `{}`.
+/// Deepest nesting of arrays and objects an invoke body may have.
+// NOTE: AWS's front parses bodies with Jackson (its messages say so), whose default maximum
+// nesting depth is 1000; its message is reused for the 400.
+pub const MAX_PAYLOAD_DEPTH: usize = 1000;
+
+/// The invoke body as AWS checks it: the size limit of its invocation type, UTF-8 JSON nested at
+/// most [`MAX_PAYLOAD_DEPTH`] deep, and an empty (or all-whitespace) body meaning `{}`.
 pub fn check_payload(payload: Bytes, event: bool) -> Result<Bytes, crate::aws::ServiceError> {
     use crate::aws::ServiceError;
     use crate::config::{MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
@@ -229,8 +234,91 @@ pub fn check_payload(payload: Bytes, event: bool) -> Result<Bytes, crate::aws::S
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));
     }
+    // NOTE: serde_json skips over strings it ignores without checking their UTF-8, and ignores
+    // values without a depth limit: both are checked here, before the syntax.
+    if let Err(e) = std::str::from_utf8(&payload) {
+        return Err(ServiceError::invalid_json(&format!(
+            "Invalid UTF-8 byte at offset {}",
+            e.valid_up_to()
+        )));
+    }
+    if let Some(depth) = nesting_beyond(&payload, MAX_PAYLOAD_DEPTH) {
+        return Err(ServiceError::invalid_json(&format!(
+            "Document nesting depth ({depth}) exceeds the maximum allowed ({MAX_PAYLOAD_DEPTH})"
+        )));
+    }
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
         return Err(ServiceError::invalid_json(&e.to_string()));
     }
     Ok(payload)
+}
+
+/// The first depth past `limit` that the arrays and objects of `json` reach, if any (strings
+/// are skipped; the syntax is checked elsewhere).
+fn nesting_beyond(json: &[u8], limit: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(depth);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(body: &[u8]) -> Result<Bytes, crate::aws::ServiceError> {
+        check_payload(Bytes::copy_from_slice(body), false)
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_inside_strings() {
+        let e = check(b"{\"a\": \"\xff\xfe\"}").unwrap_err();
+        assert_eq!(e.code(), "InvalidRequestContentException");
+        assert!(e
+            .message()
+            .starts_with("Could not parse request body into json: Invalid UTF-8"));
+    }
+
+    #[test]
+    fn refuses_nesting_past_the_limit_and_takes_it_at_the_limit() {
+        let at = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check(at(MAX_PAYLOAD_DEPTH).as_bytes()).is_ok());
+        let e = check(at(MAX_PAYLOAD_DEPTH + 1).as_bytes()).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e
+            .message()
+            .contains("nesting depth (1001) exceeds the maximum allowed (1000)"));
+        // Brackets inside strings do not count.
+        let quoted = format!("[\"{}\"]", "[".repeat(5000));
+        assert!(check(quoted.as_bytes()).is_ok());
+        let escaped = format!("[\"\\\"{}\"]", "{".repeat(5000));
+        assert!(check(escaped.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn empty_body_is_an_empty_object() {
+        assert_eq!(check(b"  \n").unwrap(), Bytes::from_static(b"{}"));
+    }
 }

@@ -69,29 +69,30 @@ impl From<CoreErr> for PyErr {
     }
 }
 
-/// A service-side error of an invocation (SPEC 2), raised as the class its AWS code names.
+/// A service-side error of an invocation, raised as the class its AWS code names.
 pub struct ServiceErr(pub ServiceError);
 
 impl From<ServiceErr> for PyErr {
     fn from(err: ServiceErr) -> PyErr {
-        let message = service_message(&err.0);
-        match err.0.code {
-            "ResourceNotFoundException" => ResourceNotFoundError::new_err(message),
-            "TooManyRequestsException" => TooManyRequestsError::new_err(message),
-            "RequestEntityTooLargeException" => RequestTooLargeError::new_err(message),
-            "InvalidRequestContentException" => InvalidRequestContentError::new_err(message),
-            _ => LambdaRieError::new_err(message),
+        let message = err.0.message();
+        // NOTE: exhaustive on purpose: a new kind of service error must be given its class here.
+        match err.0 {
+            ServiceError::FunctionNotFound { .. } => ResourceNotFoundError::new_err(message),
+            ServiceError::Throttled(_) => TooManyRequestsError::new_err(message),
+            ServiceError::RequestTooLarge | ServiceError::EventTooLarge { .. } => {
+                RequestTooLargeError::new_err(message)
+            }
+            ServiceError::InvalidJson { .. } | ServiceError::InvalidClientContext => {
+                InvalidRequestContentError::new_err(message)
+            }
+            ServiceError::InvalidParameter { .. }
+            | ServiceError::Validation { .. }
+            | ServiceError::MethodNotAllowed
+            | ServiceError::UnknownOperation
+            | ServiceError::Service { .. }
+            | ServiceError::ShuttingDown => LambdaRieError::new_err(message),
         }
     }
-}
-
-/// The AWS message of a service error body (`message`, or `Message` for the 404), else the code.
-fn service_message(err: &ServiceError) -> String {
-    let body: serde_json::Value = serde_json::from_str(&err.body).unwrap_or_default();
-    ["message", "Message"]
-        .iter()
-        .find_map(|key| body.get(key).and_then(serde_json::Value::as_str))
-        .map_or_else(|| err.code.to_owned(), str::to_owned)
 }
 
 /// A configuration value the core refuses; the text names the option.

@@ -82,7 +82,7 @@ async fn invoke_once(emulator: &Emulator, shot: &OneShot, event: Bytes) -> i32 {
             i32::from(outcome.function_error().is_some())
         }
         Err(e) => {
-            eprintln!("lambda-rie: {} {}", e.code, e.body);
+            eprintln!("lambda-rie: {} {}", e.code(), e.body());
             1
         }
     }

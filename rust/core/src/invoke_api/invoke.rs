@@ -123,7 +123,7 @@ pub(super) async fn accept(
     let qualifier = query_param(req.uri().query(), "Qualifier");
     let target = match directory.resolve(name, qualifier.as_deref()) {
         Ok(t) => t,
-        Err(arn) => return fail(&ServiceError::function_not_found(&arn)),
+        Err(e) => return fail(&e),
     };
     let headers = match InvokeHeaders::read(&req, operation) {
         Ok(h) => h,

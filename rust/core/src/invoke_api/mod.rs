@@ -60,29 +60,24 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
         }
         // Any other method on the invoke path.
         (_, Some(_)) => error_response(&ServiceError::method_not_allowed(), None),
-        _ => error_response(
-            &ServiceError {
-                status: 404,
-                code: "UnknownOperationException",
-                body: "{\"Type\": \"User\", \"message\": \"Unknown operation\"}".to_owned(),
-            },
-            None,
-        ),
+        _ => error_response(&ServiceError::UnknownOperation, None),
     }
 }
 
 /// A service error as AWS sends it: JSON body, `x-amzn-ErrorType`, request id.
 pub fn error_response(err: &ServiceError, request_id: Option<&str>) -> Response {
-    let mut r = http::json(err.status, err.body.clone());
+    let status = err.status();
+    let mut r = http::json(status, err.body());
     let h = r.headers_mut();
-    if let Ok(v) = hyper::header::HeaderValue::from_str(err.code) {
-        h.insert("x-amzn-errortype", v);
-    }
+    h.insert(
+        "x-amzn-errortype",
+        hyper::header::HeaderValue::from_static(err.code()),
+    );
     let id = request_id.map_or_else(crate::invocation::new_request_id, str::to_owned);
     if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
         h.insert("x-amzn-requestid", v);
     }
-    if err.status == 429 {
+    if status == 429 {
         h.insert("retry-after", hyper::header::HeaderValue::from_static("1"));
     }
     r
@@ -99,12 +94,7 @@ fn describe(directory: &Directory, path: &str) -> Option<Response> {
     let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let name = routing::percent_decode(name);
     let body = match directory.resolve(&name, None) {
-        Err(arn) => {
-            return Some(error_response(
-                &ServiceError::function_not_found(&arn),
-                None,
-            ))
-        }
+        Err(e) => return Some(error_response(&e, None)),
         // GET /2015-03-31/functions/{name}: GetFunction.
         Ok(t) if tail.is_empty() => describe::get_function(t.scheduler.function()),
         // GET /2015-03-31/functions/{name}/configuration: GetFunctionConfiguration.

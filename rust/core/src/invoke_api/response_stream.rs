@@ -105,7 +105,7 @@ async fn forward(
     }
     let outcome = match joined {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => service_failure(&e.body),
+        Ok(Err(e)) => service_failure(&e.body()),
         Err(e) => service_failure(&e.to_string()),
     };
     for event in closing_events(&outcome, tail) {

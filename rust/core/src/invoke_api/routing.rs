@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::aws::LATEST;
+use crate::aws::{ServiceError, LATEST};
 use crate::scheduler::Scheduler;
 
 /// A resolved invoke target.
@@ -77,6 +77,106 @@ fn split(id: &str) -> Identifier<'_> {
     }
 }
 
+/// AWS's pattern for a function identifier in the Invoke API (`NamespacedFunctionName`).
+const IDENTIFIER_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
+/// Longest function identifier (a qualified ARN).
+const MAX_IDENTIFIER_LEN: usize = 170;
+/// Longest bare function name.
+const MAX_NAME_LEN: usize = 64;
+
+/// Check a function identifier as AWS does before it looks the function up: its length, and
+/// AWS's pattern (`../../etc/passwd` or a NUL byte is a 400 `ValidationException`, not a 404).
+pub fn check_identifier(id: &str) -> Result<(), ServiceError> {
+    let invalid = |constraint: String| ServiceError::Validation {
+        value: id.to_owned(),
+        member: "functionName",
+        constraint,
+    };
+    if id.is_empty() {
+        return Err(invalid(
+            "Member must have length greater than or equal to 1".to_owned(),
+        ));
+    }
+    if !matches_identifier(id) {
+        return Err(invalid(format!(
+            "Member must satisfy regular expression pattern: {IDENTIFIER_PATTERN}"
+        )));
+    }
+    let limit = if id.contains(':') {
+        MAX_IDENTIFIER_LEN
+    } else {
+        MAX_NAME_LEN
+    };
+    if id.len() > limit {
+        return Err(invalid(format!(
+            "Member must have length less than or equal to {limit}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `id` matches [`IDENTIFIER_PATTERN`] as a whole. Every optional part of the pattern
+/// ends with `:` and the name has none, so the identifier is matched part by part on its
+/// colon-separated fields, trying each optional part present or absent.
+fn matches_identifier(id: &str) -> bool {
+    let fields: Vec<&str> = id.split(':').collect();
+    matches_from(&fields, 0)
+}
+
+/// The parts of the pattern, in order: `arn:<partition>:lambda:`, region, account,
+/// `function:`, then the name and an optional qualifier.
+fn matches_from(fields: &[&str], part: usize) -> bool {
+    let word = |s: &str, extra: &[u8]| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || extra.contains(&b))
+    };
+    match part {
+        0 => {
+            let arn = fields.len() >= 3
+                && fields[0] == "arn"
+                && (fields[1].is_empty()
+                    || fields[1].strip_prefix("aws").is_some_and(|rest| {
+                        rest.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+                    }))
+                && fields[2] == "lambda";
+            (arn && matches_from(&fields[3..], 1)) || matches_from(fields, 1)
+        }
+        1 => {
+            let region = fields.first().is_some_and(|f| is_region(f));
+            (region && matches_from(&fields[1..], 2)) || matches_from(fields, 2)
+        }
+        2 => {
+            let account = fields
+                .first()
+                .is_some_and(|f| f.len() == 12 && f.bytes().all(|b| b.is_ascii_digit()));
+            (account && matches_from(&fields[1..], 3)) || matches_from(fields, 3)
+        }
+        3 => {
+            (fields.first() == Some(&"function") && matches_from(&fields[1..], 4))
+                || matches_from(fields, 4)
+        }
+        _ => match fields {
+            [name] => word(name, b"."),
+            [name, qualifier] => word(name, b".") && (*qualifier == LATEST || word(qualifier, b"")),
+            _ => false,
+        },
+    }
+}
+
+/// `[a-z]{2}(-gov)?-[a-z]+-\d{1}`.
+fn is_region(s: &str) -> bool {
+    let lower = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    let parts: Vec<&str> = s.split('-').collect();
+    let digit = |p: &str| p.len() == 1 && p.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        [cc, area, n] | [cc, "gov", area, n] => {
+            cc.len() == 2 && lower(cc) && lower(area) && digit(n)
+        }
+        _ => false,
+    }
+}
+
 impl Directory {
     /// Prometheus text of every function's metrics.
     pub fn metrics_text(&self) -> String {
@@ -122,12 +222,19 @@ impl Directory {
         )
     }
 
-    /// Resolve a (percent-decoded) path identifier and `Qualifier` query parameter; the error
-    /// is the qualified ARN for the 404 message.
-    pub fn resolve(&self, id: &str, query_qualifier: Option<&str>) -> Result<Target, String> {
+    /// Resolve a (percent-decoded) path identifier and `Qualifier` query parameter: AWS's 400
+    /// for a malformed identifier, its 404 for one that names no function.
+    pub fn resolve(&self, id: &str, query_qualifier: Option<&str>) -> Result<Target, ServiceError> {
+        check_identifier(id)?;
         let ident = split(id);
         let qualifier = ident.qualifier.or(query_qualifier);
-        let not_found = || format!("{}:{}", self.arn(ident.name), qualifier.unwrap_or(LATEST));
+        let not_found = || {
+            ServiceError::function_not_found(&format!(
+                "{}:{}",
+                self.arn(ident.name),
+                qualifier.unwrap_or(LATEST)
+            ))
+        };
         if ident.region.is_some_and(|r| r != self.region)
             || ident.account.is_some_and(|a| a != self.account_id)
         {
@@ -205,6 +312,44 @@ mod tests {
         assert_eq!(partial.account, Some("012345678912"));
         assert_eq!(partial.name, "f");
         assert_eq!(split("f:$LATEST").qualifier, Some("$LATEST"));
+    }
+
+    #[test]
+    fn identifiers_follow_aws_pattern() {
+        for ok in [
+            "f",
+            "my-function_1",
+            "f:live",
+            "f:$LATEST",
+            "012345678912:function:f",
+            "012345678912:function:f:7",
+            "arn:aws:lambda:us-east-1:012345678912:function:f",
+            "arn:aws-us-gov:lambda:us-gov-west-1:012345678912:function:f:live",
+            "us-east-1:f",
+        ] {
+            assert_eq!(check_identifier(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "../../etc/passwd",
+            "f\0",
+            "a:b:c",
+            "f:",
+            "arn:aws:lambda:x:y:function:f",
+        ] {
+            assert!(check_identifier(bad).is_err(), "{bad}");
+        }
+        let long = "a".repeat(65);
+        let e = check_identifier(&long).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.code(), "ValidationException");
+        assert!(e
+            .message()
+            .ends_with("Member must have length less than or equal to 64"));
+        let e = check_identifier("../../etc/passwd").unwrap_err();
+        assert!(e.message().starts_with(
+            "1 validation error detected: Value '../../etc/passwd' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:"
+        ));
     }
 
     #[test]

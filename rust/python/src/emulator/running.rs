@@ -56,10 +56,7 @@ impl Running {
 
     /// The function a name, `function`, or an ARN (with qualifier) names, or AWS's 404.
     pub fn resolve(&self, name: &str) -> Result<Target, ServiceError> {
-        self.emulator
-            .directory()
-            .resolve(name, None)
-            .map_err(|arn| ServiceError::function_not_found(&arn))
+        self.emulator.directory().resolve(name, None)
     }
 
     /// Queue an `Event` invocation of `payload`; returns its request id.

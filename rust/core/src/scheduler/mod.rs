@@ -1,123 +1,52 @@
-//! The per-function concurrency scheduler (SPEC 4): reuse a warm environment (an idle
-//! provisioned one first, then the most recently used), start a new one while under the
-//! function's and the emulator's limits, else throttle with AWS's 429 or wait; reap idle
-//! environments; keep provisioned ones initialised.
+//! The per-function concurrency scheduler: reuse a warm environment (an idle provisioned one
+//! first, then the most recently used), start a new one while under the function's reserved
+//! concurrency and the emulator's environment cap, else throttle with AWS's 429 or wait; reap
+//! idle environments; keep provisioned ones initialised.
+//!
+//! Every invocation holds a [`lease::Lease`] on its place in the pool and runs on a task of
+//! its own, to its end, whether or not its caller is still waiting (as on AWS, an abandoned
+//! invocation is still run, billed and logged; only its answer goes nowhere).
+
+mod launcher;
+mod lease;
+mod pool;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::{watch, Notify};
 
 use crate::aws::ServiceError;
 use crate::config::ThrottlePolicy;
-use crate::environment::{ExecutionEnvironment, FunctionContext, InitializationType};
+use crate::environment::{FunctionContext, InitializationType};
 use crate::invocation::{Invocation, Outcome};
 use crate::logs;
 use crate::metrics::{EnvironmentCounts, FunctionMetrics};
 use crate::CoreError;
+pub use launcher::{Environment, ExecutionEnvironments, Launch, Launcher};
+use lease::{Held, Lease};
+pub use pool::EnvironmentCap;
+use pool::{Pending, Pool, Slot};
 
-/// The emulator-wide cap on execution environments, shared by every function.
-#[derive(Debug)]
-pub struct EnvironmentCap {
-    max: u32,
-    used: AtomicU32,
-    next_id: AtomicU64,
-}
-
-impl EnvironmentCap {
-    /// A cap of `max` environments.
-    pub fn new(max: u32) -> Self {
-        Self {
-            max,
-            used: AtomicU32::new(0),
-            next_id: AtomicU64::new(1),
-        }
-    }
-
-    fn try_take(&self) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
-    fn give_back(&self) {
-        self.used.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// One environment as the pool sees it.
-struct Slot {
-    env: Arc<ExecutionEnvironment>,
-    /// Invocations in flight in it.
-    busy: u32,
-    /// Being initialised ahead of invokes.
-    starting: bool,
-    /// When it last finished an invocation (or was created).
-    last_used: Instant,
-    /// Whether it holds the fixed Runtime API address.
-    fixed_address: bool,
-    /// The code generation it runs (`--watch`); an older one is replaced.
-    generation: u64,
-}
-
-#[derive(Default)]
-struct Pool {
-    slots: Vec<Slot>,
-    /// Environments being created (counted against the limits).
-    creating: u32,
-    /// Whether the fixed Runtime API address is taken.
-    fixed_address_taken: bool,
-    shutting_down: bool,
-    /// Environments being created that have seats left.
-    pending: Vec<Pending>,
-    next_token: u64,
-}
-
-impl Pool {
-    fn count(&self) -> u32 {
-        self.slots.len() as u32 + self.creating
-    }
-
-    fn in_flight(&self) -> u64 {
-        self.slots.iter().map(|s| u64::from(s.busy)).sum()
-    }
-}
-
-/// Why no environment was handed out.
+/// Why no place was granted.
 enum Refused {
     Throttled { reserved: bool },
     ShuttingDown,
 }
 
-/// What `acquire` hands out: a place in an environment, or the right to create one.
-enum Lease {
-    Warm(Arc<ExecutionEnvironment>),
-    Cold {
-        fixed_address: bool,
-        token: u64,
-    },
-    /// A seat in a multi-concurrency environment that another invocation is creating.
-    Joining(watch::Receiver<Option<Arc<ExecutionEnvironment>>>),
-}
-
-/// An environment being created whose spare seats (multi-concurrency) others may take.
-struct Pending {
-    token: u64,
-    seats: u32,
-    joined: u32,
-    ready: watch::Sender<Option<Arc<ExecutionEnvironment>>>,
-}
-
 /// One function's pool of execution environments.
-pub struct Scheduler {
+pub struct Scheduler<L: Launcher = ExecutionEnvironments> {
     function: Arc<FunctionContext>,
     cap: Arc<EnvironmentCap>,
     policy: ThrottlePolicy,
-    pool: Mutex<Pool>,
+    launcher: L,
+    pool: Mutex<Pool<L::Env>>,
     freed: Notify,
     metrics: FunctionMetrics,
     /// The fixed Runtime API address, bound at start-up until its environment exists.
@@ -127,16 +56,30 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler for `function`, drawing on the emulator-wide `cap`.
+    /// A scheduler of real execution environments for `function`, drawing on the
+    /// emulator-wide `cap`.
     pub fn new(
         function: Arc<FunctionContext>,
         cap: Arc<EnvironmentCap>,
         policy: ThrottlePolicy,
     ) -> Self {
+        Self::with_launcher(function, cap, policy, ExecutionEnvironments)
+    }
+}
+
+impl<L: Launcher> Scheduler<L> {
+    /// A scheduler whose environments come from `launcher`.
+    pub fn with_launcher(
+        function: Arc<FunctionContext>,
+        cap: Arc<EnvironmentCap>,
+        policy: ThrottlePolicy,
+        launcher: L,
+    ) -> Self {
         Self {
             function,
             cap,
             policy,
+            launcher,
             pool: Mutex::new(Pool::default()),
             freed: Notify::new(),
             metrics: FunctionMetrics::default(),
@@ -155,12 +98,12 @@ impl Scheduler {
         &self.metrics
     }
 
-    fn pool(&self) -> MutexGuard<'_, Pool> {
+    fn pool(&self) -> MutexGuard<'_, Pool<L::Env>> {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Reserve room for a new environment, or say which limit binds.
-    fn reserve(&self, pool: &mut Pool) -> Result<bool, Refused> {
+    fn reserve(&self, pool: &mut Pool<L::Env>) -> Result<bool, Refused> {
         if let Some(reserved) = self.function.config.reserved_concurrency {
             if pool.count() >= reserved {
                 return Err(Refused::Throttled { reserved: true });
@@ -175,6 +118,7 @@ impl Scheduler {
         Ok(fixed)
     }
 
+    /// Give back room reserved for an environment that was not created.
     fn unreserve(&self, fixed_address: bool) {
         let mut pool = self.pool();
         pool.creating -= 1;
@@ -186,18 +130,19 @@ impl Scheduler {
         self.freed.notify_one();
     }
 
+    /// Create an environment in reserved room, with `seated` invocations (plus those that
+    /// joined it meanwhile) in it; on failure the room is given back.
     async fn create(
         &self,
         fixed_address: bool,
         init: InitializationType,
-        busy: u32,
+        seated: u32,
         token: u64,
-    ) -> Result<Arc<ExecutionEnvironment>, CoreError> {
-        let addr = match (fixed_address, self.function.config.runtime_api_address) {
+    ) -> Result<Arc<L::Env>, CoreError> {
+        let runtime_api = match (fixed_address, self.function.config.runtime_api_address) {
             (true, Some(a)) => a,
             _ => SocketAddr::from(([127, 0, 0, 1], 0)),
         };
-        let id = self.cap.next_id.fetch_add(1, Ordering::Relaxed);
         let listener = if fixed_address {
             self.fixed_listener
                 .lock()
@@ -206,25 +151,30 @@ impl Scheduler {
         } else {
             None
         };
-        let created =
-            ExecutionEnvironment::create(id, Arc::clone(&self.function), addr, listener, init)
-                .await;
-        match created {
+        let launch = Launch {
+            id: self.cap.next_id(),
+            function: Arc::clone(&self.function),
+            runtime_api,
+            listener,
+            initialization_type: init,
+        };
+        match self.launcher.launch(launch).await {
             Ok(env) => {
                 let env = Arc::new(env);
                 let mut pool = self.pool();
                 pool.creating -= 1;
-                let pending = take_pending(&mut pool, token);
+                let pending = pool.take_pending(token);
                 let joined = pending.as_ref().map_or(0, |p| p.joined);
                 pool.slots.push(Slot {
                     env: Arc::clone(&env),
-                    busy: busy + joined,
+                    busy: seated + joined,
                     starting: init == InitializationType::ProvisionedConcurrency,
                     last_used: Instant::now(),
                     fixed_address,
                     generation: self.code_generation.load(Ordering::Acquire),
                 });
-                drop(pool);
+                // NOTE: published under the lock, so that a joiner that gives up sees either
+                // its pending record or the environment it was counted in.
                 if let Some(p) = pending {
                     p.ready.send_replace(Some(Arc::clone(&env)));
                 }
@@ -232,7 +182,7 @@ impl Scheduler {
             }
             Err(e) => {
                 // Joiners see the sender dropped and fail too.
-                drop(take_pending(&mut self.pool(), token));
+                drop(self.pool().take_pending(token));
                 self.unreserve(fixed_address);
                 Err(e)
             }
@@ -256,7 +206,7 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Create and initialise the provisioned environments (SPEC 4); they are never reaped.
+    /// Create and initialise the provisioned environments; they are never reaped.
     pub async fn provision(&self) -> Result<(), CoreError> {
         let n = self.function.config.provisioned_concurrency;
         let mut envs = Vec::new();
@@ -295,14 +245,16 @@ impl Scheduler {
         Ok(())
     }
 
-    fn acquire(&self) -> Result<Lease, Refused> {
+    /// A place for one invocation now: a seat in a warm environment (an idle provisioned
+    /// one first, then the most recently used one with room), a seat in an environment being
+    /// created, or room for a new one.
+    fn grant(&self) -> Result<Held<L::Env>, Refused> {
         let mut pool = self.pool();
         if pool.shutting_down {
             return Err(Refused::ShuttingDown);
         }
         let room = self.function.config.max_concurrency;
         let generation = self.code_generation.load(Ordering::Acquire);
-        // An idle provisioned environment first, then the most recently used one with room.
         let pick = pool
             .slots
             .iter()
@@ -315,13 +267,16 @@ impl Scheduler {
                 (provisioned, s.last_used)
             })
             .map(|(i, _)| i);
-        let lease = if let Some(i) = pick {
+        let held = if let Some(i) = pick {
             pool.slots[i].busy += 1;
-            Lease::Warm(Arc::clone(&pool.slots[i].env))
+            Held::Seat(Arc::clone(&pool.slots[i].env))
         } else if let Some(p) = pool.pending.iter_mut().find(|p| p.seats > 0) {
             p.seats -= 1;
             p.joined += 1;
-            Lease::Joining(p.ready.subscribe())
+            Held::Joining {
+                token: p.token,
+                ready: p.ready.subscribe(),
+            }
         } else {
             let fixed_address = self.reserve(&mut pool)?;
             pool.next_token += 1;
@@ -334,32 +289,20 @@ impl Scheduler {
                     ready: watch::channel(None).0,
                 });
             }
-            Lease::Cold {
+            Held::Room {
                 fixed_address,
                 token,
             }
         };
-        // Invocations whose environment is being created are not in a slot yet.
-        let joined: u32 = pool.pending.iter().map(|p| p.joined).sum();
-        self.metrics
-            .concurrency(pool.in_flight() + u64::from(pool.creating + joined));
-        Ok(lease)
+        self.metrics.concurrency(pool.in_flight());
+        Ok(held)
     }
 
-    /// Run `invocation` in an environment of this function, or refuse it with AWS's error.
-    pub async fn invoke(self: &Arc<Self>, invocation: Invocation) -> Result<Outcome, ServiceError> {
-        self.invoke_with(invocation, self.policy).await
-    }
-
-    /// Run `invocation`, waiting for a free environment (`Queue`) or not (`Reject`).
-    pub async fn invoke_with(
-        self: &Arc<Self>,
-        invocation: Invocation,
-        policy: ThrottlePolicy,
-    ) -> Result<Outcome, ServiceError> {
-        let lease = loop {
-            match self.acquire() {
-                Ok(lease) => break lease,
+    /// A lease for one invocation, waiting for a free place (`Queue`) or not (`Reject`).
+    async fn lease(self: &Arc<Self>, policy: ThrottlePolicy) -> Result<Lease<L>, ServiceError> {
+        loop {
+            match self.grant() {
+                Ok(held) => return Ok(Lease::new(Arc::clone(self), held)),
                 Err(Refused::ShuttingDown) => return Err(ServiceError::shutting_down()),
                 // NOTE: with reserved concurrency 0 nothing will ever free up: throttle at once.
                 Err(Refused::Throttled { reserved })
@@ -374,33 +317,43 @@ impl Scheduler {
                     tokio::pin!(freed);
                     // NOTE: registered before the second look, so a release in between is seen.
                     freed.as_mut().enable();
-                    match self.acquire() {
-                        Ok(lease) => break lease,
+                    match self.grant() {
+                        Ok(held) => return Ok(Lease::new(Arc::clone(self), held)),
                         Err(_) => freed.await,
                     }
                 }
             }
-        };
-        let env = match lease {
-            Lease::Warm(env) => env,
-            Lease::Cold {
-                fixed_address,
-                token,
-            } => self
-                .create(fixed_address, InitializationType::OnDemand, 1, token)
-                .await
-                .map_err(|e| ServiceError::service(&e.to_string()))?,
-            Lease::Joining(mut ready) => {
-                let env = ready
-                    .wait_for(Option::is_some)
-                    .await
-                    .ok()
-                    .and_then(|e| e.clone());
-                env.ok_or_else(|| {
-                    ServiceError::service("the execution environment could not be created")
-                })?
-            }
-        };
+        }
+    }
+
+    /// Run `invocation` in an environment of this function, or refuse it with AWS's error.
+    pub async fn invoke(self: &Arc<Self>, invocation: Invocation) -> Result<Outcome, ServiceError> {
+        self.invoke_with(invocation, self.policy).await
+    }
+
+    /// Run `invocation`, waiting for a free environment (`Queue`) or not (`Reject`).
+    pub async fn invoke_with(
+        self: &Arc<Self>,
+        invocation: Invocation,
+        policy: ThrottlePolicy,
+    ) -> Result<Outcome, ServiceError> {
+        let lease = self.lease(policy).await?;
+        let scheduler = Arc::clone(self);
+        // NOTE: from here the invocation runs on its own task, to its end, even if the caller
+        // stops waiting (a client that hangs up): the lease goes back when it is over.
+        tokio::spawn(async move { scheduler.run(lease, invocation).await })
+            .await
+            .unwrap_or_else(|e| Err(ServiceError::service(&format!("invocation failed: {e}"))))
+    }
+
+    /// Run one invocation under its lease; the lease goes back when the environment is done
+    /// with it (after its extensions' post-invoke phase, when it has extensions).
+    async fn run(
+        &self,
+        mut lease: Lease<L>,
+        invocation: Invocation,
+    ) -> Result<Outcome, ServiceError> {
+        let env = lease.seat().await?;
         let invoked = env.invoke(Arc::new(invocation)).await;
         let outcome = invoked.outcome;
         self.metrics.invocation(
@@ -409,23 +362,20 @@ impl Scheduler {
             outcome.init_duration_ms,
             outcome.cold_start,
         );
-        match invoked.settle {
+        if let Some(deadline) = invoked.settle {
             // NOTE: the answer goes out now; the environment takes no other invocation until
             // its extensions are done with this one (AWS's post-invoke phase).
-            Some(deadline) => {
-                let scheduler = Arc::clone(self);
-                let kind = outcome.kind;
-                tokio::spawn(async move {
-                    env.settle(kind, deadline).await;
-                    scheduler.release(&env);
-                });
-            }
-            None => self.release(&env),
+            let kind = outcome.kind;
+            tokio::spawn(async move {
+                env.settle(kind, deadline).await;
+                drop(lease);
+            });
         }
         Ok(outcome)
     }
 
-    fn release(&self, env: &Arc<ExecutionEnvironment>) {
+    /// An invocation is over: its seat is free again; stale environments go.
+    fn release(&self, env: &Arc<L::Env>) {
         let mut pool = self.pool();
         if let Some(slot) = pool.slots.iter_mut().find(|s| Arc::ptr_eq(&s.env, env)) {
             slot.busy -= 1;
@@ -446,19 +396,12 @@ impl Scheduler {
     }
 
     /// Remove idle slots running older code.
-    fn take_stale(&self, pool: &mut Pool) -> Vec<Slot> {
+    fn take_stale(&self, pool: &mut Pool<L::Env>) -> Vec<Slot<L::Env>> {
         let generation = self.code_generation.load(Ordering::Acquire);
-        let (stale, keep): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut pool.slots)
-            .into_iter()
-            .partition(|s| s.generation != generation && s.busy == 0 && !s.starting);
-        pool.slots = keep;
-        if stale.iter().any(|s| s.fixed_address) {
-            pool.fixed_address_taken = false;
-        }
-        stale
+        pool.remove_where(|s| s.generation != generation && s.busy == 0 && !s.starting)
     }
 
-    fn stop_slots(&self, slots: Vec<Slot>) {
+    fn stop_slots(&self, slots: Vec<Slot<L::Env>>) {
         for slot in slots {
             self.cap.give_back();
             tokio::spawn(async move { slot.env.stop().await });
@@ -466,7 +409,7 @@ impl Scheduler {
     }
 
     /// Environments that exist now, busy or idle.
-    pub fn environments(&self) -> Vec<Arc<ExecutionEnvironment>> {
+    pub fn environments(&self) -> Vec<Arc<L::Env>> {
         self.pool()
             .slots
             .iter()
@@ -499,21 +442,14 @@ impl Scheduler {
     /// Stop and forget on-demand environments idle for longer than the idle timeout.
     pub async fn reap_idle(&self) {
         let idle_timeout = self.function.config.idle_timeout;
-        let reaped: Vec<Slot> = {
-            let mut pool = self.pool();
+        let reaped = {
             let now = Instant::now();
-            let (old, keep): (Vec<Slot>, Vec<Slot>) =
-                std::mem::take(&mut pool.slots).into_iter().partition(|s| {
-                    s.busy == 0
-                        && !s.starting
-                        && s.env.initialization_type() == InitializationType::OnDemand
-                        && now.duration_since(s.last_used) >= idle_timeout
-                });
-            pool.slots = keep;
-            if old.iter().any(|s| s.fixed_address) {
-                pool.fixed_address_taken = false;
-            }
-            old
+            self.pool().remove_where(|s| {
+                s.busy == 0
+                    && !s.starting
+                    && s.env.initialization_type() == InitializationType::OnDemand
+                    && now.duration_since(s.last_used) >= idle_timeout
+            })
         };
         for slot in reaped {
             logs::message(
@@ -548,10 +484,4 @@ impl Scheduler {
             self.cap.give_back();
         }
     }
-}
-
-/// Remove and return the pending record of `token`.
-fn take_pending(pool: &mut Pool, token: u64) -> Option<Pending> {
-    let i = pool.pending.iter().position(|p| p.token == token)?;
-    Some(pool.pending.swap_remove(i))
 }
