@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 use crate::config::{Destination, LogLevel, ThrottlePolicy, RETRY_DELAYS, THROTTLE_BACKOFF};
 use crate::destinations::{self, Condition};
 use crate::invocation::{new_request_id, Invocation, Outcome, OutcomeKind};
-use crate::invoke_api::Directory;
 use crate::logs;
+use crate::registry::{Registry, Target};
 use crate::scheduler::Scheduler;
 
 /// An accepted event, as kept in the queue and in the state file.
@@ -80,30 +80,71 @@ impl QueuedEvent {
 
 /// Every function's async queue.
 pub struct AsyncInvoker {
-    directory: OnceLock<Weak<Directory>>,
+    registry: Arc<Registry>,
     scale: f64,
     pending: Mutex<HashMap<String, QueuedEvent>>,
     tasks: Mutex<JoinSet<()>>,
 }
 
 impl AsyncInvoker {
-    /// An invoker whose delays and ages are multiplied by `scale`.
-    pub fn new(scale: f64) -> Arc<Self> {
+    /// An invoker of the functions of `registry`, whose delays and ages are multiplied by
+    /// `scale`.
+    pub fn new(registry: Arc<Registry>, scale: f64) -> Arc<Self> {
         Arc::new(Self {
-            directory: OnceLock::new(),
+            registry,
             scale,
             pending: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),
         })
     }
 
-    /// Connect to the functions (once, after the directory exists).
-    pub fn attach(&self, directory: &Arc<Directory>) {
-        let _ = self.directory.set(Arc::downgrade(directory));
-    }
-
     fn scaled(&self, d: Duration) -> Duration {
         d.mul_f64(self.scale.max(0.0))
+    }
+
+    /// Accept an `Event` invocation of `payload` for `target`; its request id.
+    pub fn accept(
+        self: &Arc<Self>,
+        target: Target,
+        payload: Bytes,
+        trace_id: Option<String>,
+    ) -> String {
+        let event = QueuedEvent {
+            function: target.scheduler.function().config.name.clone(),
+            request_id: new_request_id(),
+            payload,
+            invoked_arn: target.invoked_arn,
+            trace_id: trace_id.unwrap_or_else(crate::invocation::new_trace_id),
+            accepted_ms: crate::clock::epoch_ms(),
+            attempts: 0,
+        };
+        let id = event.request_id.clone();
+        self.enqueue(target.scheduler, event);
+        id
+    }
+
+    /// Queue again the events kept in the state file at the last shutdown.
+    pub fn restore(self: &Arc<Self>, path: &std::path::Path) {
+        let events = restore(path);
+        if events.is_empty() {
+            return;
+        }
+        logs::message(
+            LogLevel::Info,
+            &format!("re-queued {} events from {}", events.len(), path.display()),
+        );
+        for event in events {
+            match self.registry.get(&event.function) {
+                Some(s) => self.enqueue(s, event),
+                None => logs::message(
+                    LogLevel::Warn,
+                    &format!(
+                        "dropped kept event {}: no function {}",
+                        event.request_id, event.function
+                    ),
+                ),
+            }
+        }
     }
 
     /// Accept an event for `scheduler`'s function.
@@ -124,14 +165,7 @@ impl AsyncInvoker {
 
     /// Queue a new event (a record or a dead letter) for the function called `name`.
     fn enqueue_to(self: &Arc<Self>, name: &str, payload: Bytes) {
-        let Some(directory) = self.directory.get().and_then(Weak::upgrade) else {
-            return;
-        };
-        let Some(scheduler) = directory
-            .functions
-            .iter()
-            .find(|s| s.function().config.name == name)
-        else {
+        let Some(scheduler) = self.registry.get(name) else {
             logs::message(
                 LogLevel::Warn,
                 &format!("destination function:{name} does not exist"),
@@ -147,7 +181,7 @@ impl AsyncInvoker {
             accepted_ms: crate::clock::epoch_ms(),
             attempts: 0,
         };
-        self.enqueue(Arc::clone(scheduler), event);
+        self.enqueue(scheduler, event);
     }
 
     async fn process(self: Arc<Self>, scheduler: Arc<Scheduler>, mut event: QueuedEvent) {
@@ -301,7 +335,7 @@ pub fn keep_or_report(left: &[QueuedEvent], path: Option<&PathBuf>) {
 }
 
 /// Read (and remove) the state file written at the last shutdown.
-pub fn restore(path: &PathBuf) -> Vec<QueuedEvent> {
+fn restore(path: &std::path::Path) -> Vec<QueuedEvent> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };

@@ -8,16 +8,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::async_queue::AsyncInvoker;
 use crate::config::{EmulatorConfig, FunctionConfig};
 use crate::environment::FunctionContext;
-use crate::invoke_api::{self, Directory};
+use crate::invoke_api::{self, InvokeApi};
 use crate::logs;
+use crate::registry::Registry;
 use crate::scheduler::{EnvironmentCap, Scheduler};
 use crate::CoreError;
 
 /// A running emulator.
 pub struct Emulator {
-    directory: Arc<Directory>,
+    registry: Arc<Registry>,
+    events: Arc<AsyncInvoker>,
     invoke_address: SocketAddr,
     shutdown: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
@@ -33,7 +36,7 @@ impl Emulator {
     ) -> Result<Self, CoreError> {
         logs::set_level(config.log_level);
         let cap = Arc::new(EnvironmentCap::new(config.max_environments));
-        let mut schedulers = Vec::with_capacity(functions.len());
+        let registry = Arc::new(Registry::new(&config.region, &config.account_id));
         for f in functions {
             let fixed_address = f.runtime_api_address.is_some();
             let layers = if f.layers.is_empty() {
@@ -80,18 +83,11 @@ impl Emulator {
             if scheduler.function().config.watch {
                 tokio::spawn(crate::code_watch::watch(Arc::downgrade(&scheduler)));
             }
-            schedulers.push(scheduler);
+            registry.add(scheduler)?;
         }
-        let async_invoker = crate::async_queue::AsyncInvoker::new(config.async_delay_scale);
-        let directory = Arc::new(Directory {
-            functions: schedulers,
-            async_invoker: Arc::clone(&async_invoker),
-            region: config.region.clone(),
-            account_id: config.account_id.clone(),
-        });
-        async_invoker.attach(&directory);
+        let events = AsyncInvoker::new(Arc::clone(&registry), config.async_delay_scale);
         if let Some(path) = &config.async_state {
-            restore_events(&directory, path);
+            events.restore(path);
         }
         let listener = TcpListener::bind(config.invoke_address)
             .await
@@ -101,11 +97,15 @@ impl Emulator {
             })?;
         let invoke_address = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let service_directory = Arc::clone(&directory);
-        let service = Arc::new(move |req| invoke_api::route(Arc::clone(&service_directory), req));
+        let api = Arc::new(InvokeApi {
+            registry: Arc::clone(&registry),
+            events: Arc::clone(&events),
+        });
+        let service = Arc::new(move |req| invoke_api::route(Arc::clone(&api), req));
         let server = tokio::spawn(crate::http::serve(listener, service, shutdown_rx, None));
         Ok(Self {
-            directory,
+            registry,
+            events,
             invoke_address,
             shutdown,
             server: Mutex::new(Some(server)),
@@ -119,19 +119,24 @@ impl Emulator {
         self.invoke_address
     }
 
-    /// The functions as the Invoke API routes them, with the `Event` queue.
-    pub fn directory(&self) -> &Arc<Directory> {
-        &self.directory
+    /// Every function the emulator serves.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The queue of `Event` invocations.
+    pub fn events(&self) -> &Arc<AsyncInvoker> {
+        &self.events
     }
 
     /// The functions' schedulers, default first.
-    pub fn schedulers(&self) -> &[Arc<Scheduler>] {
-        &self.directory.functions
+    pub fn schedulers(&self) -> Vec<Arc<Scheduler>> {
+        self.registry.all()
     }
 
-    /// The Prometheus text of every function's metrics (SPEC 12).
+    /// The Prometheus text of every function's metrics.
     pub fn metrics_text(&self) -> String {
-        self.directory.metrics_text()
+        self.registry.metrics_text()
     }
 
     /// Stop accepting invocations, let in-flight ones finish (up to the shutdown timeout),
@@ -147,8 +152,7 @@ impl Emulator {
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         let drained = tokio::time::timeout_at(deadline, &mut server).await.is_ok();
         let left = self
-            .directory
-            .async_invoker
+            .events
             .drain(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .await;
         crate::async_queue::keep_or_report(&left, self.async_state.as_ref());
@@ -171,34 +175,6 @@ async fn reap_idle(scheduler: std::sync::Weak<Scheduler>) {
         tokio::time::sleep(interval).await;
         let Some(s) = scheduler.upgrade() else { return };
         s.reap_idle().await;
-    }
-}
-
-/// Queue again the events kept in the state file at the last shutdown.
-fn restore_events(directory: &Arc<Directory>, path: &std::path::PathBuf) {
-    let events = crate::async_queue::restore(path);
-    if events.is_empty() {
-        return;
-    }
-    logs::message(
-        crate::config::LogLevel::Info,
-        &format!("re-queued {} events from {}", events.len(), path.display()),
-    );
-    for event in events {
-        let scheduler = directory
-            .functions
-            .iter()
-            .find(|s| s.function().config.name == event.function);
-        match scheduler {
-            Some(s) => directory.async_invoker.enqueue(Arc::clone(s), event),
-            None => logs::message(
-                crate::config::LogLevel::Warn,
-                &format!(
-                    "dropped kept event {}: no function {}",
-                    event.request_id, event.function
-                ),
-            ),
-        }
     }
 }
 

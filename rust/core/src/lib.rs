@@ -21,6 +21,7 @@ pub mod invoke_api;
 pub mod layers;
 pub mod logs;
 pub mod metrics;
+pub mod registry;
 pub mod runtime_api;
 pub mod scheduler;
 pub mod snapstart;

@@ -58,11 +58,8 @@ pub async fn run(args: &Args, functions: Vec<FunctionConfig>, shot: &OneShot) ->
 
 async fn invoke_once(emulator: &Emulator, shot: &OneShot, event: Bytes) -> i32 {
     let scheduler = match &shot.function {
-        None => emulator.schedulers().first(),
-        Some(name) => emulator
-            .schedulers()
-            .iter()
-            .find(|s| &s.function().config.name == name),
+        None => emulator.schedulers().into_iter().next(),
+        Some(name) => emulator.registry().get(name),
     };
     let Some(scheduler) = scheduler else {
         eprintln!(

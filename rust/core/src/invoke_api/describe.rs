@@ -2,9 +2,9 @@
 
 use serde_json::{json, Value};
 
-use super::routing::Directory;
 use crate::config::FunctionConfig;
 use crate::environment::FunctionContext;
+use crate::registry::Registry;
 
 /// A `FunctionConfiguration` object.
 fn configuration(f: &FunctionContext) -> Value {
@@ -43,9 +43,9 @@ fn configuration(f: &FunctionContext) -> Value {
 }
 
 /// `GET /2015-03-31/functions/`.
-pub fn list_functions(directory: &Directory) -> String {
-    let functions: Vec<Value> = directory
-        .functions
+pub fn list_functions(registry: &Registry) -> String {
+    let functions: Vec<Value> = registry
+        .all()
         .iter()
         .map(|s| configuration(s.function()))
         .collect();

@@ -9,7 +9,8 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Request;
 
 use super::error_response;
-use super::routing::{query_param, Directory};
+use super::routing::query_param;
+use super::InvokeApi;
 use crate::aws::{ServiceError, LATEST};
 use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
 use crate::http::{self, header, BodyError, Response};
@@ -42,8 +43,8 @@ pub(super) enum Accepted {
 }
 
 /// Handle `POST /2015-03-31/functions/{name}/invocations`.
-pub async fn invoke(directory: &Directory, name: &str, req: Request<Incoming>) -> Response {
-    let (scheduler, inv) = match accept(directory, name, req, Operation::Invoke).await {
+pub async fn invoke(api: &InvokeApi, name: &str, req: Request<Incoming>) -> Response {
+    let (scheduler, inv) = match accept(api, name, req, Operation::Invoke).await {
         Accepted::Answered(r) => return r,
         Accepted::Run(scheduler, inv) => (scheduler, inv),
     };
@@ -114,14 +115,14 @@ impl InvokeHeaders {
 /// Check an invoke request's target, headers and body as AWS does (SPEC 2); answer `DryRun`
 /// and `Event` invocations, and build the synchronous invocation.
 pub(super) async fn accept(
-    directory: &Directory,
+    api: &InvokeApi,
     name: &str,
     req: Request<Incoming>,
     operation: Operation,
 ) -> Accepted {
     let fail = |e: &ServiceError| Accepted::Answered(error_response(e, None));
     let qualifier = query_param(req.uri().query(), "Qualifier");
-    let target = match directory.resolve(name, qualifier.as_deref()) {
+    let target = match api.registry.resolve(name, qualifier.as_deref()) {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
@@ -143,7 +144,7 @@ pub(super) async fn accept(
             return Accepted::Answered(r);
         }
         InvocationType::Event => {
-            let id = directory.enqueue_event(target, payload, headers.trace_id);
+            let id = api.events.accept(target, payload, headers.trace_id);
             let mut r = http::response(202, Bytes::new());
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-amzn-requestid", v);

@@ -11,9 +11,18 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::{Method, Request};
 
+use crate::async_queue::AsyncInvoker;
 use crate::aws::ServiceError;
 use crate::http::{self, Response};
-pub use routing::Directory;
+use crate::registry::Registry;
+
+/// What the Invoke API serves: the functions, and the queue of `Event` invocations.
+pub struct InvokeApi {
+    /// Every function.
+    pub registry: Arc<Registry>,
+    /// The `Event` queue.
+    pub events: Arc<AsyncInvoker>,
+}
 
 const FUNCTIONS_PREFIX: &str = "/2015-03-31/functions/";
 const STREAMING_PREFIX: &str = "/2021-11-15/functions/";
@@ -21,7 +30,7 @@ const STREAMING_PREFIX: &str = "/2021-11-15/functions/";
 pub const METRICS_PATH: &str = "/_lambda-rie/metrics";
 
 /// Dispatch one Invoke API request.
-pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Response {
+pub async fn route(api: Arc<InvokeApi>, req: Request<Incoming>) -> Response {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let name = path
@@ -29,7 +38,7 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
         .and_then(|rest| rest.strip_suffix("/invocations"));
     if path == METRICS_PATH {
         // GET /_lambda-rie/metrics: Prometheus text.
-        let mut r = http::response(200, directory.metrics_text());
+        let mut r = http::response(200, api.registry.metrics_text());
         r.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
             hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -37,7 +46,7 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
         return r;
     }
     if method == Method::GET {
-        if let Some(r) = describe(&directory, &path) {
+        if let Some(r) = describe(&api, &path) {
             return r;
         }
     }
@@ -50,13 +59,13 @@ pub async fn route(directory: Arc<Directory>, req: Request<Incoming>) -> Respons
         }
         // POST /2021-11-15/functions/{name}/response-streaming-invocations: InvokeWithResponseStream.
         let name = routing::percent_decode(name);
-        return response_stream::invoke_with_response_stream(&directory, &name, req).await;
+        return response_stream::invoke_with_response_stream(&api, &name, req).await;
     }
     match (method, name) {
         // POST /2015-03-31/functions/{name}/invocations: Invoke.
         (Method::POST, Some(name)) => {
             let name = routing::percent_decode(name);
-            invoke::invoke(&directory, &name, req).await
+            invoke::invoke(&api, &name, req).await
         }
         // Any other method on the invoke path.
         (_, Some(_)) => error_response(&ServiceError::method_not_allowed(), None),
@@ -84,16 +93,16 @@ pub fn error_response(err: &ServiceError, request_id: Option<&str>) -> Response 
 }
 
 /// `ListFunctions`, `GetFunction` and `GetFunctionConfiguration`.
-fn describe(directory: &Directory, path: &str) -> Option<Response> {
+fn describe(api: &InvokeApi, path: &str) -> Option<Response> {
     let rest = path.strip_prefix("/2015-03-31/functions")?;
     let rest = rest.trim_start_matches('/');
     if rest.is_empty() {
         // GET /2015-03-31/functions/: ListFunctions.
-        return Some(http::json(200, describe::list_functions(directory)));
+        return Some(http::json(200, describe::list_functions(&api.registry)));
     }
     let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let name = routing::percent_decode(name);
-    let body = match directory.resolve(&name, None) {
+    let body = match api.registry.resolve(&name, None) {
         Err(e) => return Some(error_response(&e, None)),
         // GET /2015-03-31/functions/{name}: GetFunction.
         Ok(t) if tail.is_empty() => describe::get_function(t.scheduler.function()),

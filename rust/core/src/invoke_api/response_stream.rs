@@ -12,7 +12,7 @@ use tokio::task::{JoinError, JoinHandle};
 use super::error_response;
 use super::event_stream::{invoke_complete, payload_chunk};
 use super::invoke::{accept, log_result, Accepted, Operation};
-use super::routing::Directory;
+use super::InvokeApi;
 use crate::aws::{ServiceError, LATEST};
 use crate::http::{self, Response};
 use crate::invocation::{Outcome, OutcomeKind};
@@ -27,12 +27,12 @@ type Run = JoinHandle<Result<Outcome, ServiceError>>;
 
 /// Handle InvokeWithResponseStream.
 pub async fn invoke_with_response_stream(
-    directory: &Directory,
+    api: &InvokeApi,
     name: &str,
     req: Request<Incoming>,
 ) -> Response {
     let (scheduler, mut inv) =
-        match accept(directory, name, req, Operation::InvokeWithResponseStream).await {
+        match accept(api, name, req, Operation::InvokeWithResponseStream).await {
             Accepted::Answered(r) => return r,
             Accepted::Run(scheduler, inv) => (scheduler, inv),
         };

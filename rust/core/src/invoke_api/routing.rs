@@ -1,41 +1,23 @@
-//! Which function an Invoke API path names: `function`, a name, a partial or a full ARN,
-//! with an optional qualifier (SPEC 2).
-
-use std::sync::Arc;
+//! Function identifiers of the Invoke API paths: `function`, a name, a partial or a full ARN,
+//! with an optional qualifier; AWS's check of their shape; percent-decoding and query strings.
 
 use crate::aws::{ServiceError, LATEST};
-use crate::scheduler::Scheduler;
-
-/// A resolved invoke target.
-pub struct Target {
-    /// The function's scheduler.
-    pub scheduler: Arc<Scheduler>,
-    /// The ARN the function sees as `invoked_function_arn`.
-    pub invoked_arn: String,
-}
-
-/// The functions the emulator serves, and the region and account their ARNs carry.
-pub struct Directory {
-    /// Every function; the first is the default (`function`).
-    pub functions: Vec<Arc<Scheduler>>,
-    /// The queue of `Event` invocations.
-    pub async_invoker: Arc<crate::async_queue::AsyncInvoker>,
-    /// Region of every ARN.
-    pub region: String,
-    /// Account of every ARN.
-    pub account_id: String,
-}
 
 /// The pieces of a function identifier.
 #[derive(Debug, PartialEq, Eq)]
-struct Identifier<'a> {
-    name: &'a str,
-    qualifier: Option<&'a str>,
-    region: Option<&'a str>,
-    account: Option<&'a str>,
+pub struct Identifier<'a> {
+    /// The function name.
+    pub name: &'a str,
+    /// The qualifier after the name, if any.
+    pub qualifier: Option<&'a str>,
+    /// The region of a full ARN.
+    pub region: Option<&'a str>,
+    /// The account of a partial or full ARN.
+    pub account: Option<&'a str>,
 }
 
-fn split(id: &str) -> Identifier<'_> {
+/// Split a function identifier into its pieces (it is checked by [`check_identifier`]).
+pub fn split(id: &str) -> Identifier<'_> {
     let parts: Vec<&str> = id.split(':').collect();
     match parts.as_slice() {
         ["arn", "aws", "lambda", region, account, "function", name] => Identifier {
@@ -174,95 +156,6 @@ fn is_region(s: &str) -> bool {
             cc.len() == 2 && lower(cc) && lower(area) && digit(n)
         }
         _ => false,
-    }
-}
-
-impl Directory {
-    /// Prometheus text of every function's metrics.
-    pub fn metrics_text(&self) -> String {
-        let counts: Vec<_> = self
-            .functions
-            .iter()
-            .map(|s| {
-                (
-                    s.function().config.name.as_str(),
-                    s.metrics(),
-                    s.environment_counts(),
-                )
-            })
-            .collect();
-        crate::metrics::render_all(&counts)
-    }
-
-    /// Queue an `Event` invocation of `payload` for `target`; its request id.
-    pub fn enqueue_event(
-        &self,
-        target: Target,
-        payload: bytes::Bytes,
-        trace_id: Option<String>,
-    ) -> String {
-        let event = crate::async_queue::QueuedEvent {
-            function: target.scheduler.function().config.name.clone(),
-            request_id: crate::invocation::new_request_id(),
-            payload,
-            invoked_arn: target.invoked_arn,
-            trace_id: trace_id.unwrap_or_else(crate::invocation::new_trace_id),
-            accepted_ms: crate::clock::epoch_ms(),
-            attempts: 0,
-        };
-        let id = event.request_id.clone();
-        self.async_invoker.enqueue(target.scheduler, event);
-        id
-    }
-
-    fn arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:lambda:{}:{}:function:{name}",
-            self.region, self.account_id
-        )
-    }
-
-    /// Resolve a (percent-decoded) path identifier and `Qualifier` query parameter: AWS's 400
-    /// for a malformed identifier, its 404 for one that names no function.
-    pub fn resolve(&self, id: &str, query_qualifier: Option<&str>) -> Result<Target, ServiceError> {
-        check_identifier(id)?;
-        let ident = split(id);
-        let qualifier = ident.qualifier.or(query_qualifier);
-        let not_found = || {
-            ServiceError::function_not_found(&format!(
-                "{}:{}",
-                self.arn(ident.name),
-                qualifier.unwrap_or(LATEST)
-            ))
-        };
-        if ident.region.is_some_and(|r| r != self.region)
-            || ident.account.is_some_and(|a| a != self.account_id)
-        {
-            return Err(not_found());
-        }
-        let scheduler = if ident.name == "function" && ident.account.is_none() {
-            self.functions.first()
-        } else {
-            self.functions
-                .iter()
-                .find(|s| s.function().config.name == ident.name)
-        };
-        let Some(scheduler) = scheduler else {
-            return Err(not_found());
-        };
-        let aliases = &scheduler.function().config.aliases;
-        if qualifier.is_some_and(|q| q != LATEST && !aliases.iter().any(|(a, _)| a == q)) {
-            return Err(not_found());
-        }
-        let base = self.arn(&scheduler.function().config.name);
-        let invoked_arn = match qualifier {
-            Some(q) => format!("{base}:{q}"),
-            None => base,
-        };
-        Ok(Target {
-            scheduler: Arc::clone(scheduler),
-            invoked_arn,
-        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use lambda_rie_core::aws::ServiceError;
 use lambda_rie_core::config::{EmulatorConfig, FunctionConfig};
 use lambda_rie_core::emulator::Emulator as CoreEmulator;
-use lambda_rie_core::invoke_api::routing::Target;
+use lambda_rie_core::registry::Target;
 use lambda_rie_core::CoreError;
 use tokio::runtime::Runtime;
 
@@ -56,15 +56,13 @@ impl Running {
 
     /// The function a name, `function`, or an ARN (with qualifier) names, or AWS's 404.
     pub fn resolve(&self, name: &str) -> Result<Target, ServiceError> {
-        self.emulator.directory().resolve(name, None)
+        self.emulator.registry().resolve(name, None)
     }
 
     /// Queue an `Event` invocation of `payload`; returns its request id.
     pub fn enqueue(&self, target: Target, payload: bytes::Bytes) -> String {
         let _entered = self.runtime.enter();
-        self.emulator
-            .directory()
-            .enqueue_event(target, payload, None)
+        self.emulator.events().accept(target, payload, None)
     }
 
     /// Let queued events finish (up to the shutdown timeout), stop every environment and the
