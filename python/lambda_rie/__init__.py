@@ -12,13 +12,14 @@ if TYPE_CHECKING:
 
     from lambda_rie._core import (
         InvalidRequestContentError,
+        InvokeResult,
         LambdaRieError,
         RequestTooLargeError,
         ResourceNotFoundError,
         TooManyRequestsError,
         __version__,
     )
-    from lambda_rie.api import Emulator, Function, InvokeResult
+    from lambda_rie.api import Emulator, Function
 
 __all__ = [
     "Emulator",
@@ -36,7 +37,7 @@ __all__ = [
 _HOMES = {
     "Emulator": "lambda_rie.api",
     "Function": "lambda_rie.api",
-    "InvokeResult": "lambda_rie.api",
+    "InvokeResult": "lambda_rie._core",
     "LambdaRieError": "lambda_rie._core",
     "ResourceNotFoundError": "lambda_rie._core",
     "TooManyRequestsError": "lambda_rie._core",

@@ -1,7 +1,9 @@
 """Type stubs of the native extension `lambda_rie._core`."""
 
 from collections.abc import Sequence
-from typing import Any, Optional, TypeAlias, final
+from typing import Any, Optional, final
+
+from typing_extensions import disjoint_base
 
 __version__: str
 
@@ -72,9 +74,53 @@ class ResponseStream:
     def write(self, data: bytes) -> None: ...
     def finish(self, error: tuple[str, bytes] | None = None) -> int: ...
 
-# (payload, function_error, log_tail, request_id, cold_start, init_duration_ms, duration_ms,
-#  max_memory_used_mb)
-_Outcome: TypeAlias = tuple[bytes, Optional[str], str, str, bool, Optional[float], float, int]
+@disjoint_base
+class InvokeResult:
+    """The answer to one invocation, with the figures of its REPORT line."""
+
+    def __new__(
+        cls,
+        *,
+        status_code: int,
+        payload: bytes,
+        function_error: Optional[str] = None,
+        log_tail: str = "",
+        request_id: str = "",
+        cold_start: bool = False,
+        init_duration_ms: Optional[float] = None,
+        duration_ms: float = 0.0,
+        max_memory_used_mb: int = 0,
+    ) -> InvokeResult: ...
+    @property
+    def status_code(self) -> int:
+        """200 for a synchronous invocation (also when the function failed)."""
+    @property
+    def payload(self) -> bytes:
+        """Exactly the bytes the function returned (or the error JSON when it failed)."""
+    @property
+    def function_error(self) -> Optional[str]:
+        """`"Unhandled"` when the function failed (error, timeout, crash), else `None`."""
+    @property
+    def log_tail(self) -> str:
+        """This invocation's log lines, START to REPORT (the last 4 KB at most)."""
+    @property
+    def request_id(self) -> str:
+        """The request id (`context.aws_request_id`)."""
+    @property
+    def cold_start(self) -> bool:
+        """Whether a new runtime process was started for this invocation."""
+    @property
+    def init_duration_ms(self) -> Optional[float]:
+        """Init duration of a cold start; `None` on a warm start."""
+    @property
+    def duration_ms(self) -> float:
+        """Invocation duration, as in REPORT."""
+    @property
+    def max_memory_used_mb(self) -> int:
+        """Peak memory of the execution environment, as in REPORT."""
+    def json(self) -> Any:
+        """The payload decoded from JSON."""
+    def __getnewargs_ex__(self) -> tuple[tuple[()], dict[str, Any]]: ...
 
 def function_defaults() -> dict[str, int]:
     """The core's defaults of every optional `Function` argument, by argument name."""
@@ -104,7 +150,9 @@ class Emulator:
     @property
     def closed(self) -> bool: ...
     def functions(self) -> list[dict[str, Any]]: ...
-    def invoke(self, name: str, payload: bytes, client_context: str | None = None) -> _Outcome: ...
+    def invoke(
+        self, name: str, payload: bytes, client_context: str | None = None
+    ) -> InvokeResult: ...
     def submit(
         self, name: str, payload: bytes, client_context: str | None = None
     ) -> PendingInvocation: ...
@@ -117,4 +165,4 @@ class PendingInvocation:
     """An invocation started by `Emulator.submit`."""
 
     def fileno(self) -> int: ...
-    def result(self) -> _Outcome | None: ...
+    def result(self) -> InvokeResult | None: ...

@@ -18,6 +18,7 @@ import orjson
 from lambda_rie import _core
 from lambda_rie._core import (
     InvalidRequestContentError,
+    InvokeResult,
     LambdaRieError,
     RequestTooLargeError,
     ResourceNotFoundError,
@@ -43,7 +44,7 @@ __all__ = [
 _DEFAULTS = _core.function_defaults()
 
 #: Called with the function name and the result of every answered invocation.
-InvokeObserver = Callable[[str, "InvokeResult"], None]
+InvokeObserver = Callable[[str, InvokeResult], None]
 
 
 class Function:
@@ -135,76 +136,6 @@ class Function:
     def __repr__(self) -> str:
         runs = f"handler={self.handler!r}" if self.handler else f"command={self.command!r}"
         return f"Function({self.name!r}, {runs}, timeout={self.timeout}, memory={self.memory})"
-
-
-class InvokeResult:
-    """The answer to one invocation, with the figures of its REPORT line."""
-
-    __slots__ = (
-        "cold_start",
-        "duration_ms",
-        "function_error",
-        "init_duration_ms",
-        "log_tail",
-        "max_memory_used_mb",
-        "payload",
-        "request_id",
-        "status_code",
-    )
-
-    #: 200 for a synchronous invocation (also when the function failed).
-    status_code: int
-    #: Exactly the bytes the function returned (or the error JSON when it failed).
-    payload: bytes
-    #: `"Unhandled"` when the function failed (error, timeout, crash), else `None`.
-    function_error: Optional[str]
-    #: This invocation's log lines, START to REPORT (the last 4 KB at most).
-    log_tail: str
-    #: The request id (`context.aws_request_id`).
-    request_id: str
-    #: Whether a new runtime process was started for this invocation.
-    cold_start: bool
-    #: Init duration of a cold start; `None` on a warm start.
-    init_duration_ms: Optional[float]
-    #: Invocation duration, as in REPORT.
-    duration_ms: float
-    #: Peak memory of the execution environment, as in REPORT.
-    max_memory_used_mb: int
-
-    def __init__(
-        self,
-        *,
-        status_code: int,
-        payload: bytes,
-        function_error: Optional[str] = None,
-        log_tail: str = "",
-        request_id: str = "",
-        cold_start: bool = False,
-        init_duration_ms: Optional[float] = None,
-        duration_ms: float = 0.0,
-        max_memory_used_mb: int = 0,
-    ) -> None:
-        self.status_code = status_code
-        self.payload = payload
-        self.function_error = function_error
-        self.log_tail = log_tail
-        self.request_id = request_id
-        self.cold_start = cold_start
-        self.init_duration_ms = init_duration_ms
-        self.duration_ms = duration_ms
-        self.max_memory_used_mb = max_memory_used_mb
-
-    def json(self) -> Any:
-        """The payload decoded from JSON."""
-        return orjson.loads(self.payload)
-
-    def __repr__(self) -> str:
-        error = f", function_error={self.function_error!r}" if self.function_error else ""
-        return (
-            f"<InvokeResult {self.status_code} request_id={self.request_id!r}{error} "
-            f"cold_start={self.cold_start} duration_ms={self.duration_ms:.2f} "
-            f"payload={self.payload[:80]!r}>"
-        )
 
 
 def _encode(event: Any) -> bytes:
@@ -303,8 +234,8 @@ class Emulator:
         Raises `ResourceNotFoundError`, `TooManyRequestsError`, `RequestTooLargeError` or
         `InvalidRequestContentError` for service errors; function errors do not raise.
         """
-        raw = self._native.invoke(name, _encode(event), _client_context(client_context))
-        return self._answered(name, raw)
+        result = self._native.invoke(name, _encode(event), _client_context(client_context))
+        return self._answered(name, result)
 
     async def ainvoke(
         self,
@@ -326,10 +257,10 @@ class Emulator:
             await ready
         finally:
             loop.remove_reader(fd)
-        raw = pending.result()
-        if raw is None:
+        result = pending.result()
+        if result is None:
             raise LambdaRieError("the invocation was not answered")
-        return self._answered(name, raw)
+        return self._answered(name, result)
 
     def invoke_async(self, name: str, event: Any = None) -> str:
         """Queue an `Event` invocation (retries, event age and destinations as configured);
@@ -367,19 +298,7 @@ class Emulator:
         """Call `observer` with every answered invocation (used by the pytest plugin)."""
         self._observers.append(observer)
 
-    def _answered(self, name: str, raw: _core._Outcome) -> InvokeResult:
-        payload, function_error, log_tail, request_id, cold, init_ms, duration_ms, memory = raw
-        result = InvokeResult(
-            status_code=200,
-            payload=payload,
-            function_error=function_error,
-            log_tail=log_tail,
-            request_id=request_id,
-            cold_start=cold,
-            init_duration_ms=init_ms,
-            duration_ms=duration_ms,
-            max_memory_used_mb=memory,
-        )
+    def _answered(self, name: str, result: InvokeResult) -> InvokeResult:
         for observer in self._observers:
             observer(name, result)
         return result

@@ -40,6 +40,14 @@ OURS = [
 ]
 AWSLAMBDARIC = [sys.executable, "-m", "awslambdaric"]
 NEXT_PATH = "/2018-06-01/runtime/invocation/next"
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+RESTORE_NEXT_PATH = "/2018-06-01/runtime/restore/next"
+
+
+def mask(text: str) -> str:
+    """`text` with timestamps and request ids masked, for comparing two runs."""
+    return _UUID.sub("<id>", _TIMESTAMP.sub("<time>", text))
 
 
 class Post:
@@ -66,6 +74,7 @@ class FakeRuntimeApi:
         self.posts: queue.Queue[Post] = queue.Queue()
         self.connections = 0
         self.next_calls = 0
+        self.restore_calls = 0
         self.waiting = threading.Event()
         api = self
 
@@ -82,6 +91,10 @@ class FakeRuntimeApi:
                 pass
 
             def do_GET(self) -> None:
+                if self.path == RESTORE_NEXT_PATH:
+                    api.restore_calls += 1
+                    self._reply(200, b"")
+                    return
                 if self.path != NEXT_PATH:
                     self._reply(404, b"{}")
                     return

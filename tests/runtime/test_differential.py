@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pytest
-from runtime_harness import AWSLAMBDARIC, OURS, FakeRuntimeApi, RuntimeProcess
+from runtime_harness import AWSLAMBDARIC, OURS, FakeRuntimeApi, RuntimeProcess, mask
 
 JSON_LOGS = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}
 CLIENT_CONTEXT = {
@@ -85,13 +85,7 @@ CASES = [
     Case("init-error-json-logs", "raises_at_import.handler", env=JSON_LOGS),
 ]
 
-_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PLATFORM_LINE = re.compile(r"^(START|END|REPORT|INIT_START|INIT_REPORT|RequestId:) ")
-
-
-def mask(text: str) -> str:
-    return _UUID.sub("<id>", _TIMESTAMP.sub("<time>", text))
 
 
 def log_lines(output: str) -> list[str]:

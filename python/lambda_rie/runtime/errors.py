@@ -1,9 +1,8 @@
-"""Error shapes of the runtime: fault types, the error JSON, user stack traces, log lines."""
+"""Error shapes of the runtime: fault types, the error JSON, user stack traces, X-Ray causes."""
 
 from __future__ import annotations
 
 import os
-import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,6 +53,14 @@ def make_error(
         "requestId": request_id if request_id is not None else "",
         "stackTrace": stack_trace or [],
     }
+
+
+def describe(exc: Exception, request_id: Optional[str] = None) -> ErrorResult:
+    """The error document of an exception: a runtime fault as it names itself, anything else
+    as raised by user code."""
+    if isinstance(exc, FaultError):
+        return make_error(exc.message, exc.error_type, exc.trace, request_id)
+    return error_from_exception(exc, request_id)
 
 
 def user_frames(tb: Optional[TracebackType]) -> list[tuple[str, int, str, Optional[str]]]:
@@ -108,45 +115,3 @@ def to_json(document: Any) -> str:
 
     ascii_only = os.environ.get("AWS_EXECUTION_ENV") not in _UNESCAPED_RUNTIMES
     return json.dumps(document, ensure_ascii=ascii_only)
-
-
-def text_error_lines(error: ErrorResult) -> list[str]:
-    """The unhandled-error log lines: `[ERROR] Type: message`, `Traceback...`, NBSP indents.
-
-    The standard sink joins them with carriage returns into one line.
-    """
-    description = "[ERROR]"
-    error_type = error.get("errorType")
-    if error_type:
-        description += " " + error_type
-    message = error.get("errorMessage")
-    if message:
-        if error_type:
-            description += ":"
-        description += " " + message
-    lines = [description]
-    stack_trace = error.get("stackTrace")
-    if stack_trace is not None:
-        lines.append("Traceback (most recent call last):")
-        for element in stack_trace:
-            if element == "":
-                lines.append("")
-                continue
-            for line in element.splitlines():
-                stripped = line.lstrip(" ")
-                lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
-    return lines
-
-
-def json_error_line(error: ErrorResult) -> str:
-    """The unhandled-error log line in JSON log format."""
-    import time
-
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
-    return to_json({"timestamp": stamp, "level": "ERROR", **error})
-
-
-def report_exit(message: str) -> None:
-    """Last words of the runtime on stderr before it exits."""
-    sys.stderr.write(f"lambda-rie runtime: {message}\n")
-    sys.stderr.flush()

@@ -1,11 +1,17 @@
-"""The invoke loop: wait on `/next`, run the handler, post its result or its error."""
+"""The invoke loop: wait on `/next`, run the handler, post its result or its error.
+
+`serve` is the one loop of every runtime process: the runtime itself, each worker of
+`AWS_LAMBDA_MAX_CONCURRENCY`, and each environment restored from a SnapStart template.
+"""
 
 from __future__ import annotations
 
 import os
 
-from lambda_rie.runtime import errors, logs, payload
+from lambda_rie.runtime import errors, logs, payload, reporting
 from lambda_rie.runtime.context import LambdaContext
+from lambda_rie.runtime.handler import is_async
+from lambda_rie.runtime.sinks import StandardLogSink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -13,6 +19,20 @@ if TYPE_CHECKING:
 
     from lambda_rie._core import RuntimeClient
     from lambda_rie.runtime.async_loop import AsyncRunner
+
+
+def serve(client: RuntimeClient, handler: Callable[[Any, Any], Any], worker: bool = False) -> None:
+    """Answer invocations with the initialised `handler` until SIGTERM.
+
+    An `async def` handler gets the environment's event loop now (asyncio is imported for it
+    only); a worker logs a refused post and carries on.
+    """
+    runner = None
+    if is_async(handler):
+        from lambda_rie.runtime.async_loop import AsyncRunner
+
+        runner = AsyncRunner()
+    Invoker(client, handler, runner, tolerant=worker).serve_forever()
 
 
 class Invoker:
@@ -31,8 +51,7 @@ class Invoker:
         # NOTE: with several workers (AWS_LAMBDA_MAX_CONCURRENCY) a refused post is logged and
         # the worker carries on, as awslambdaric does.
         self.tolerant = tolerant
-        self.sink = logs.current_sink() or logs.StandardLogSink()
-        self.json_logs = logs.settings().json_format
+        self.sink = logs.current_sink() or StandardLogSink()
 
     def serve_forever(self) -> None:
         """Serve invocations until SIGTERM (the client raises `SystemExit(0)`)."""
@@ -117,20 +136,14 @@ class Invoker:
             self.client, request_id, invocation_id, result, first=first, run=self._await
         )
         if failure is not None:
-            self._log_error(failure)
+            reporting.log_error(failure, self.sink)
         if status != 202:
             self._refused("response", status)
-
-    def _log_error(self, error: errors.ErrorResult) -> None:
-        if self.json_logs:
-            self.sink.log_error([errors.json_error_line(error)])
-        else:
-            self.sink.log_error(errors.text_error_lines(error))
 
     def _post_error(
         self, request_id: str, error: errors.ErrorResult, cause: str, invocation_id: Optional[str]
     ) -> None:
-        self._log_error(error)
+        reporting.log_error(error, self.sink)
         body = errors.to_json(error).encode("utf-8")
         status = self.client.post_error(request_id, body, error["errorType"], cause, invocation_id)
         if status != 202:
@@ -143,7 +156,7 @@ class Invoker:
 
             logging.warning(f"{message}: This won't kill the Runtime loop")
         else:
-            errors.report_exit(message)
+            reporting.report_exit(message)
 
 
 def _is_awaitable(value: Any) -> bool:

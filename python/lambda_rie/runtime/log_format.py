@@ -8,18 +8,14 @@ from __future__ import annotations
 import logging
 import time
 
+from lambda_rie.runtime.sinks import frame_type
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional, Union
+    from typing import Any, Optional
 
-    from lambda_rie.runtime.logs import (
-        FramedTelemetryLogSink,
-        InvocationState,
-        LogSettings,
-        StandardLogSink,
-    )
-
-    Sink = Union[StandardLogSink, FramedTelemetryLogSink]
+    from lambda_rie.runtime.logs import InvocationState, LogSettings
+    from lambda_rie.runtime.sinks import LogSink
 
 TEXT_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 TEXT_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -63,7 +59,7 @@ def normalized_level(record: logging.LogRecord) -> int:
 class LambdaLoggerHandler(logging.Handler):
     """Sends formatted records to the log sink."""
 
-    def __init__(self, sink: Sink, with_frame_type: bool, json_format: bool) -> None:
+    def __init__(self, sink: LogSink, with_frame_type: bool, json_format: bool) -> None:
         super().__init__()
         self.log_sink = sink
         self.with_frame_type = with_frame_type
@@ -73,8 +69,6 @@ class LambdaLoggerHandler(logging.Handler):
         message = self.format(record)
         kind = None
         if self.with_frame_type:
-            from lambda_rie.runtime.logs import frame_type
-
             kind = getattr(record, "_frame_type", None) or frame_type(
                 False, normalized_level(record)
             )
@@ -104,8 +98,6 @@ class JsonFormatter(logging.Formatter):
         self.encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
     def format(self, record: logging.LogRecord) -> str:
-        from lambda_rie.runtime.logs import frame_type
-
         record.levelno = normalized_level(record)
         record.levelname = logging.getLevelName(record.levelno)
         record._frame_type = frame_type(True, record.levelno)
@@ -143,7 +135,7 @@ def _stack_trace(exc_info: Any) -> Optional[list[str]]:
     return traceback.format_tb(exc_info[2])
 
 
-def configure(sink: Sink, settings: LogSettings, invocation: InvocationState) -> None:
+def configure(sink: LogSink, settings: LogSettings, invocation: InvocationState) -> None:
     """Give the root logger the Lambda handler, format and level (once per process)."""
     root = logging.getLogger()
     if any(isinstance(handler, LambdaLoggerHandler) for handler in root.handlers):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
+
+from lambda_rie.runtime.sinks import FramedTelemetryLogSink, StandardLogSink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
     from typing import Any, Optional, TextIO
+
+    from lambda_rie.runtime.sinks import LogSink
 
 
 class Unbuffered:
@@ -41,51 +44,6 @@ class Unbuffered:
         self.stream.flush()
 
 
-class StandardLogSink:
-    """Logs written to stdout as text."""
-
-    def log(self, message: str, frame_type: Optional[bytes] = None) -> None:
-        sys.stdout.write(message)
-
-    def log_error(self, lines: list[str]) -> None:
-        sys.stdout.write("\r".join(lines) + "\n")
-
-    def close(self) -> None:
-        pass
-
-
-# Telemetry frame types (big-endian u32): text/JSON x level; 0xA55A0003 is text, no level.
-_TEXT_FRAME = 0xA55A0003
-_JSON_FRAME = 0xA55A0002
-
-
-def frame_type(json_format: bool, level: int) -> bytes:
-    """The telemetry frame type of a record of `level` (a multiple of 10, 0..50)."""
-    base = _JSON_FRAME if json_format else _TEXT_FRAME
-    offset = 0 if level <= 0 else 4 * (min(level, 50) // 10) + 4
-    return (base + offset).to_bytes(4, "big")
-
-
-class FramedTelemetryLogSink:
-    """Logs written as frames to the telemetry file descriptor AWS hands the runtime."""
-
-    def __init__(self, fd: int, json_format: bool) -> None:
-        self.file = os.fdopen(fd, "wb", 0)
-        self.json_format = json_format
-
-    def log(self, message: str, frame_type: Optional[bytes] = None) -> None:
-        encoded = message.encode("utf-8")
-        stamp = time.time_ns() // 1000
-        kind = frame_type or _TEXT_FRAME.to_bytes(4, "big")
-        self.file.write(kind + len(encoded).to_bytes(4, "big") + stamp.to_bytes(8, "big") + encoded)
-
-    def log_error(self, lines: list[str]) -> None:
-        self.log("\n".join(lines), frame_type(self.json_format, 40))
-
-    def close(self) -> None:
-        self.file.close()
-
-
 class InvocationState:
     """What log records need to know about the invocation in progress."""
 
@@ -109,14 +67,14 @@ class LogSettings:
 class _Setup:
     """The sink and settings chosen by `setup`."""
 
-    sink: Optional[StandardLogSink | FramedTelemetryLogSink] = None
+    sink: Optional[LogSink] = None
     settings: Optional[LogSettings] = None
 
 
 _setup = _Setup()
 
 
-def current_sink() -> Optional[StandardLogSink | FramedTelemetryLogSink]:
+def current_sink() -> Optional[LogSink]:
     """The sink set up by `setup`, if any."""
     return _setup.sink
 
@@ -134,11 +92,11 @@ def setup_streams() -> None:
         sys.stderr = Unbuffered(sys.stderr)
 
 
-def setup() -> StandardLogSink | FramedTelemetryLogSink:
+def setup() -> LogSink:
     """Create the log sink and arrange for the root logger to be configured."""
     log_settings = _setup.settings = LogSettings()
     fd = os.environ.pop("_LAMBDA_TELEMETRY_LOG_FD", None)
-    sink: StandardLogSink | FramedTelemetryLogSink = (
+    sink: LogSink = (
         StandardLogSink()
         if fd is None
         else FramedTelemetryLogSink(int(fd), log_settings.json_format)
@@ -153,6 +111,9 @@ def setup() -> StandardLogSink | FramedTelemetryLogSink:
 
 def configure_logging() -> None:
     """Install the Lambda handler on the root logger (imports `logging`)."""
+    # NOTE: imported here, not at the top: it imports `logging` (and with it `re`, `threading`,
+    # `traceback`), which a function that never logs does not pay for. It does not import this
+    # module back.
     from lambda_rie.runtime import log_format
 
     sink = _setup.sink or StandardLogSink()

@@ -23,7 +23,11 @@ import signal
 import socket
 import sys
 
-from lambda_rie.runtime import errors, logs
+from lambda_rie._core import RuntimeClient
+from lambda_rie.runtime import errors, logs, reporting, snapstart
+from lambda_rie.runtime.forked import run_then_exit
+from lambda_rie.runtime.handler import load_handler
+from lambda_rie.runtime.invoke import serve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,45 +70,23 @@ def main(argv: list[str]) -> None:
 
 def _init(handler_name: str, control: socket.socket) -> Any:
     """Import the handler and run the before-snapshot hooks; report a failure and exit."""
-    from lambda_rie.runtime.handler import load_handler
-
     try:
         handler = load_handler(handler_name)
-        try:
-            from snapshot_restore_py import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
-                get_before_snapshot,
-            )
-        except ImportError:
-            return handler
-        before = get_before_snapshot()
-        while before:
-            function, args, kwargs = before.pop()
-            function(*args, **kwargs)
+        snapstart.run_before_snapshot()
         return handler
-    except errors.FaultError as fault:
-        error = errors.make_error(fault.message, fault.error_type, fault.trace)
     except Exception as exc:
-        error = errors.error_from_exception(exc)
-    from lambda_rie.runtime.bootstrap import log_error
-
-    log_error(error)
+        error = errors.describe(exc)
+    reporting.log_error(error)
     control.send(json.dumps({"error": error}).encode())
     sys.exit(1)
 
 
 def _preload() -> None:
     """Import now what every restored child needs, so that no child pays for it (the snapshot
-    holds it, as on AWS)."""
+    holds it, as on AWS). The runtime's own modules are imported with this one."""
     import ctypes  # noqa: F401
     import random  # noqa: F401
     import resource  # noqa: F401
-
-    import lambda_rie._core
-    import lambda_rie.runtime.bootstrap
-    import lambda_rie.runtime.forked
-    import lambda_rie.runtime.invoke
-    import lambda_rie.runtime.payload
-    import lambda_rie.runtime.snapstart  # noqa: F401
 
 
 def _reap(control: socket.socket) -> None:
@@ -126,7 +108,6 @@ def _restore(
     request: dict[str, Any], fds: list[int], control: socket.socket, handler: Any
 ) -> NoReturn:
     """In the child: become the environment's runtime and serve it; never returns."""
-    from lambda_rie.runtime.forked import run_then_exit
 
     def body() -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -137,7 +118,9 @@ def _restore(
         import random
 
         random.seed()
-        _serve(handler)
+        client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+        snapstart.restore(client, before_snapshot=False)
+        serve(client, handler)
 
     run_then_exit(body)
 
@@ -166,20 +149,3 @@ def _enter_sandbox(request: dict[str, Any], fds: list[int]) -> None:
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
-
-
-def _serve(handler: Any) -> None:
-    """Restore through the Runtime API, run the after-restore hooks, then the invoke loop."""
-    from lambda_rie._core import RuntimeClient
-    from lambda_rie.runtime import snapstart
-    from lambda_rie.runtime.handler import is_async
-    from lambda_rie.runtime.invoke import Invoker
-
-    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
-    snapstart.run_hooks(client, before=False)
-    runner = None
-    if is_async(handler):
-        from lambda_rie.runtime.async_loop import AsyncRunner
-
-        runner = AsyncRunner()
-    Invoker(client, handler, runner).serve_forever()

@@ -7,16 +7,20 @@ from __future__ import annotations
 import os
 import sys
 
+from lambda_rie.runtime import logs
+from lambda_rie.runtime.forked import run_then_exit
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 # Where AWS hands out per-worker log streams (a Unix socket), if anywhere.
 _LOG_SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
 
 
-def run_workers(handler: str, address: str, count: int) -> None:
-    """Fork `count` workers and wait for all of them; SIGTERM is passed on to them."""
+def run_workers(count: int, worker: Callable[[], None]) -> None:
+    """Fork `count` processes that each run `worker` (init, then the invoke loop) and wait for
+    all of them; SIGTERM is passed on to them."""
     _announce(count)
     socket_path = os.environ.get(_LOG_SOCKET_ENV)
     children: list[int] = []
@@ -29,7 +33,7 @@ def run_workers(handler: str, address: str, count: int) -> None:
             import signal
 
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            _run_worker(handler, address, socket_path)
+            _run_worker(worker, socket_path)
         children.append(pid)
     for pid in children:
         while True:
@@ -42,15 +46,11 @@ def run_workers(handler: str, address: str, count: int) -> None:
                 continue
 
 
-def _run_worker(handler: str, address: str, socket_path: str | None) -> None:
-    from lambda_rie.runtime.forked import run_then_exit
-
+def _run_worker(worker: Callable[[], None], socket_path: str | None) -> None:
     def body() -> None:
         if socket_path:
             _redirect_output(socket_path)
-        from lambda_rie.runtime.bootstrap import run
-
-        run(handler, address, worker=True)
+        worker()
 
     run_then_exit(body)
 
@@ -70,8 +70,6 @@ def _announce(count: int) -> None:
     if level not in ("DEBUG", "TRACE"):
         return
     import logging
-
-    from lambda_rie.runtime import logs
 
     logs.setup_streams()
     logs.setup()

@@ -4,6 +4,7 @@
 mod completion;
 mod function;
 mod metrics;
+mod result;
 mod running;
 mod settings;
 
@@ -18,12 +19,13 @@ use lambda_rie_core::invocation::Invocation;
 use lambda_rie_core::CoreError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::PyDict;
 
 use crate::errors::{self, CoreErr, ServiceErr};
-use completion::{Completion, Deliverer, Reply};
+use completion::{Completion, Deliverer};
 pub use function::function_defaults;
 use function::FunctionSpec;
+pub use result::InvokeResult;
 use running::Running;
 use settings::{endpoint_url, Settings};
 
@@ -51,26 +53,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The invoke body as AWS checks it (one source of truth: the core).
 fn checked_payload(payload: PyBackedBytes, event: bool) -> Result<Bytes, ServiceError> {
     lambda_rie_core::invocation::check_payload(Bytes::from_owner(payload), event)
-}
-
-/// An answered invocation as the tuple `lambda_rie.InvokeResult` is built from.
-fn outcome_tuple(py: Python<'_>, reply: Reply) -> PyResult<Bound<'_, PyTuple>> {
-    let outcome = match reply {
-        Reply::Done(Ok(outcome)) => outcome,
-        Reply::Done(Err(e)) => return Err(ServiceErr(e).into()),
-        Reply::Closed => return Err(errors::closed()),
-    };
-    (
-        PyBytes::new(py, &outcome.payload),
-        outcome.function_error(),
-        String::from_utf8_lossy(&outcome.log_tail),
-        &outcome.request_id,
-        outcome.cold_start,
-        outcome.init_duration_ms,
-        outcome.duration_ms,
-        outcome.max_memory_used_mb,
-    )
-        .into_pyobject(py)
 }
 
 impl Emulator {
@@ -201,16 +183,15 @@ impl Emulator {
     }
 
     /// Invoke `name` (a name, `function` or an ARN) with the JSON `payload` and wait for the
-    /// answer: `(payload, function_error, log_tail, request_id, cold_start,
-    /// init_duration_ms, duration_ms, max_memory_used_mb)`.
+    /// answer.
     #[pyo3(signature = (name, payload, client_context=None))]
-    fn invoke<'py>(
+    fn invoke(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         name: &str,
         payload: PyBackedBytes,
         client_context: Option<String>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    ) -> PyResult<InvokeResult> {
         let (completion, mut reply) = py.detach(|| {
             let completion = self.start(name, payload, client_context, false)?;
             let reply = completion.wait(SIGNAL_POLL);
@@ -218,7 +199,7 @@ impl Emulator {
         })?;
         loop {
             if let Some(reply) = reply {
-                return outcome_tuple(py, reply);
+                return InvokeResult::from_reply(py, reply);
             }
             py.check_signals()?;
             reply = py.detach(|| completion.wait(SIGNAL_POLL));
@@ -302,10 +283,10 @@ impl PendingInvocation {
     }
 
     /// The answer, as `Emulator.invoke` returns it (or raises it); `None` while there is none.
-    fn result<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    fn result(&self, py: Python<'_>) -> PyResult<Option<InvokeResult>> {
         self.completion
             .take()
-            .map(|reply| outcome_tuple(py, reply))
+            .map(|reply| InvokeResult::from_reply(py, reply))
             .transpose()
     }
 }

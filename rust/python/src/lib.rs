@@ -16,6 +16,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime_client::ResponseStream>()?;
     m.add_class::<emulator::Emulator>()?;
     m.add_class::<emulator::PendingInvocation>()?;
+    m.add_class::<emulator::InvokeResult>()?;
     m.add_function(wrap_pyfunction!(emulator::function_defaults, m)?)?;
     errors::register(m)?;
     Ok(())
