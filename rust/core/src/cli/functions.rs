@@ -376,7 +376,10 @@ mod tests {
             };
             if let Some(message) = refusal {
                 let named = args.iter()
-                    .flat_map(|a| [a.as_str(), a.split('=').next().unwrap_or(a)])
+                    .flat_map(|a| {
+                        let (flag, value) = a.split_once('=').unwrap_or((a, a));
+                        [a.as_str(), flag, value]
+                    })
                     .filter(|a| !a.is_empty())
                     .chain(args.iter().any(String::is_empty).then_some("\"\""))
                     .chain(env.iter().map(|(name, _)| *name))

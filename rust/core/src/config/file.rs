@@ -369,6 +369,20 @@ mod tests {
     }
 
     #[test]
+    fn provisioned_environments_of_all_functions_fit_the_cap() {
+        // NOTE: the test context's cap is 8 environments.
+        let two = |n: u32| {
+            format!("[defaults]\nhandler = \"app.a\"\nprovisioned_concurrency = {n}\n\n[functions.a]\n\n[functions.b]\n")
+        };
+        assert_eq!(load_str(&two(4)).unwrap().len(), 2);
+        let e = load_str(&two(5)).unwrap_err();
+        assert!(
+            e.ends_with("function b: provisioned_concurrency: 5 is more than the 3 environments --max-environments (8) leaves after the other functions' provisioned concurrency"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_deeply_nested_file_is_refused_quickly_naming_the_file() {
         let depth = 100_000;
         let text = format!("x = {}{}", "[".repeat(depth), "]".repeat(depth));

@@ -99,81 +99,142 @@ fn key_text(k: &Value) -> String {
 /// A linear scan that follows YAML's lexical rules far enough to tell a bracket that opens a
 /// collection from one inside a quoted or plain scalar, a comment or a block scalar.
 fn flow_too_deep(text: &str) -> Option<(usize, usize)> {
-    let bytes = text.as_bytes();
-    let (mut i, mut line, mut line_start) = (0, 1, 0);
-    let mut depth = 0usize;
-    // NOTE: `node` says a node may start here: a quote or bracket then opens a scalar or a
-    // collection rather than being part of a plain scalar.
-    let mut node = true;
-    let mut block_indent: Option<usize> = None;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if i == line_start {
-            let indent = bytes[i..].iter().take_while(|b| **b == b' ').count();
-            let blank = matches!(bytes.get(i + indent), None | Some(b'\n' | b'\r' | b'#'));
-            match block_indent {
-                Some(parent) if blank || indent > parent => {
-                    (i, line, line_start) = next_line(bytes, i, line);
-                    continue;
-                }
-                _ => block_indent = None,
-            }
-            if depth == 0 {
-                node = true;
-            }
-            if bytes[i..].starts_with(b"---") && separated(bytes, i + 3, 0) {
-                i += 3;
-                continue;
-            }
+    let mut scan = FlowScan {
+        bytes: text.as_bytes(),
+        i: 0,
+        line: 1,
+        line_start: 0,
+        depth: 0,
+        node: true,
+        block_indent: None,
+    };
+    while scan.i < scan.bytes.len() {
+        if scan.i == scan.line_start && scan.skip_line_start() {
+            continue;
         }
-        match c {
-            b'\n' => {
-                (i, line, line_start) = (i + 1, line + 1, i + 1);
-                continue;
-            }
-            b'#' if i == line_start || bytes[i - 1].is_ascii_whitespace() => {
-                (i, line, line_start) = next_line(bytes, i, line);
-                continue;
-            }
-            b' ' | b'\t' | b'\r' => {}
-            b'\'' | b'"' if node => {
-                (i, line, line_start) = skip_quoted(bytes, i, line, line_start);
-                node = false;
-                continue;
-            }
-            b'[' | b'{' if node || depth > 0 => {
-                depth += 1;
-                if depth > MAX_DOCUMENT_DEPTH {
-                    return Some((line, text[line_start..i].chars().count() + 1));
-                }
-                node = true;
-            }
-            b']' | b'}' if depth > 0 => {
-                depth -= 1;
-                node = false;
-            }
-            b',' if depth > 0 => node = true,
-            b'|' | b'>' if node && depth == 0 => {
-                let indent = bytes[line_start..]
-                    .iter()
-                    .take_while(|b| **b == b' ')
-                    .count();
-                block_indent = Some(indent);
-                (i, line, line_start) = next_line(bytes, i, line);
-                continue;
-            }
-            b':' | b'-' | b'?' if separated(bytes, i + 1, depth) => node = true,
-            b'!' | b'&' | b'*' if node => {
-                while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                continue;
-            }
-            _ => node = false,
+        if scan.step() {
+            return Some((scan.line, text[scan.line_start..scan.i].chars().count() + 1));
         }
-        i += 1;
     }
     None
+}
+
+/// The state of [`flow_too_deep`]'s scan.
+struct FlowScan<'a> {
+    bytes: &'a [u8],
+    i: usize,
+    line: usize,
+    line_start: usize,
+    depth: usize,
+    /// A node may start here: a quote or bracket then opens a scalar or a collection rather
+    /// than being part of a plain scalar.
+    node: bool,
+    /// The indentation of the line that opened a block scalar (`|`, `>`), while in one.
+    block_indent: Option<usize>,
+}
+
+impl FlowScan<'_> {
+    /// At a line's start: skip it when it belongs to a block scalar, or a document marker.
+    fn skip_line_start(&mut self) -> bool {
+        let bytes = &self.bytes[self.i..];
+        let indent = bytes.iter().take_while(|b| **b == b' ').count();
+        let blank = matches!(bytes.get(indent), None | Some(b'\n' | b'\r' | b'#'));
+        match self.block_indent {
+            Some(parent) if blank || indent > parent => {
+                self.next_line();
+                return true;
+            }
+            _ => self.block_indent = None,
+        }
+        if self.depth == 0 {
+            self.node = true;
+        }
+        if bytes.starts_with(b"---") && separated(self.bytes, self.i + 3, 0) {
+            self.i += 3;
+            return true;
+        }
+        false
+    }
+
+    /// One byte (or token) further; true when it opens one flow collection too many.
+    fn step(&mut self) -> bool {
+        let (bytes, i) = (self.bytes, self.i);
+        match bytes[i] {
+            b'\n' => {
+                (self.i, self.line, self.line_start) = (i + 1, self.line + 1, i + 1);
+                return false;
+            }
+            b'#' if i == self.line_start || bytes[i - 1].is_ascii_whitespace() => {
+                self.next_line();
+                return false;
+            }
+            b' ' | b'\t' | b'\r' => {}
+            b'\'' | b'"' if self.node => {
+                self.skip_quoted();
+                self.node = false;
+                return false;
+            }
+            b'[' | b'{' if self.node || self.depth > 0 => {
+                self.depth += 1;
+                if self.depth > MAX_DOCUMENT_DEPTH {
+                    return true;
+                }
+                self.node = true;
+            }
+            b']' | b'}' if self.depth > 0 => {
+                self.depth -= 1;
+                self.node = false;
+            }
+            b',' if self.depth > 0 => self.node = true,
+            b'|' | b'>' if self.node && self.depth == 0 => {
+                let line = &bytes[self.line_start..];
+                self.block_indent = Some(line.iter().take_while(|b| **b == b' ').count());
+                self.next_line();
+                return false;
+            }
+            b':' | b'-' | b'?' if separated(bytes, i + 1, self.depth) => self.node = true,
+            b'!' | b'&' | b'*' if self.node => {
+                let token = bytes[i..].iter().take_while(|b| !b.is_ascii_whitespace());
+                self.i += token.count();
+                return false;
+            }
+            _ => self.node = false,
+        }
+        self.i += 1;
+        false
+    }
+
+    /// To the start of the next line.
+    fn next_line(&mut self) {
+        if let Some(n) = self.bytes[self.i..].iter().position(|b| *b == b'\n') {
+            self.i += n + 1;
+            self.line += 1;
+            self.line_start = self.i;
+        } else {
+            (self.i, self.line_start) = (self.bytes.len(), self.bytes.len());
+        }
+    }
+
+    /// Past the quoted scalar that starts here (`''` escapes `'`; a backslash escapes in `"`).
+    fn skip_quoted(&mut self) {
+        let quote = self.bytes[self.i];
+        self.i += 1;
+        while self.i < self.bytes.len() {
+            match self.bytes[self.i] {
+                b'\\' if quote == b'"' => self.i += 1,
+                b'\'' if quote == b'\'' && self.bytes.get(self.i + 1) == Some(&b'\'') => {
+                    self.i += 1;
+                }
+                c if c == quote => {
+                    self.i += 1;
+                    return;
+                }
+                b'\n' => (self.line, self.line_start) = (self.line + 1, self.i + 1),
+                _ => {}
+            }
+            self.i += 1;
+        }
+    }
 }
 
 /// An indicator followed by a space, the end of the line, or (in flow) a flow indicator.
@@ -183,36 +244,6 @@ fn separated(bytes: &[u8], next: usize, depth: usize) -> bool {
         Some(b',' | b'[' | b']' | b'{' | b'}') => depth > 0,
         Some(_) => false,
     }
-}
-
-/// The start of the next line.
-fn next_line(bytes: &[u8], i: usize, line: usize) -> (usize, usize, usize) {
-    match bytes[i..].iter().position(|b| *b == b'\n') {
-        Some(n) => (i + n + 1, line + 1, i + n + 1),
-        None => (bytes.len(), line, bytes.len()),
-    }
-}
-
-/// Past a quoted scalar that starts at `i` (`''` escapes `'`; `\` escapes in `"`).
-fn skip_quoted(
-    bytes: &[u8],
-    mut i: usize,
-    mut line: usize,
-    mut line_start: usize,
-) -> (usize, usize, usize) {
-    let quote = bytes[i];
-    i += 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if quote == b'"' => i += 1,
-            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
-            c if c == quote => return (i + 1, line, line_start),
-            b'\n' => (line, line_start) = (line + 1, i + 1),
-            _ => {}
-        }
-        i += 1;
-    }
-    (i, line, line_start)
 }
 
 /// Builds a `serde_yaml::Value` like its own `Deserialize`, refusing more than

@@ -126,18 +126,7 @@ impl FunctionResource<'_> {
             .and_then(Value::as_str)
             .map(|h| spec.setting("Handler", h.to_owned()));
         spec.code_dir = Some(self.code_dir(&spec)?);
-        spec.timeout = number(&spec, props, &["Timeout"])?;
-        spec.memory = number(&spec, props, &["MemorySize"])?;
-        spec.ephemeral_storage = number(&spec, props, &["EphemeralStorage", "Size"])?;
-        spec.reserved_concurrency = number(&spec, props, &["ReservedConcurrentExecutions"])?;
-        spec.provisioned_concurrency = number(
-            &spec,
-            props,
-            &[
-                "ProvisionedConcurrencyConfig",
-                "ProvisionedConcurrentExecutions",
-            ],
-        )?;
+        limits(&mut spec, props)?;
         if let Some(vars) = props
             .get("Environment")
             .and_then(|e| e.get("Variables"))
@@ -231,6 +220,20 @@ impl FunctionResource<'_> {
         }
         Some(spec.setting("Layers", layers))
     }
+}
+
+/// Timeout, memory, `/tmp`, reserved and provisioned concurrency.
+fn limits(spec: &mut FunctionSpec, props: &Value) -> Result<(), ConfigError> {
+    spec.timeout = number(spec, props, &["Timeout"])?;
+    spec.memory = number(spec, props, &["MemorySize"])?;
+    spec.ephemeral_storage = number(spec, props, &["EphemeralStorage", "Size"])?;
+    spec.reserved_concurrency = number(spec, props, &["ReservedConcurrentExecutions"])?;
+    let provisioned = [
+        "ProvisionedConcurrencyConfig",
+        "ProvisionedConcurrentExecutions",
+    ];
+    spec.provisioned_concurrency = number(spec, props, &provisioned)?;
+    Ok(())
 }
 
 /// A number property at `path` (a number or a string holding one).
