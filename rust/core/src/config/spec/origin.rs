@@ -53,6 +53,9 @@ impl fmt::Display for Source {
                     .as_ref()
                     .map_or(Ok(()), |id| write!(f, ": function {id}"))
             }
+            Self::Python { function } | Self::Api { function } if function.is_empty() => {
+                f.write_str("function \"\"")
+            }
             Self::Python { function } | Self::Api { function } => {
                 write!(f, "function {function}")
             }
@@ -228,6 +231,15 @@ mod tests {
                 "function echo: Timeout: p",
             ),
             (Origin::whole(&flag), "p"),
+            (
+                Origin::new(
+                    &Arc::new(Source::Python {
+                        function: String::new(),
+                    }),
+                    "name",
+                ),
+                "function \"\": name: p",
+            ),
         ];
         for (origin, expected) in cases {
             assert_eq!(origin.error("p").to_string(), expected);
