@@ -1,6 +1,7 @@
 //! A template's YAML read into a value tree with its nesting bounded while it is read, and its
 //! tags checked against CloudFormation's intrinsic functions.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
@@ -45,9 +46,22 @@ pub fn parse(text: &str, whole: &Origin) -> Result<Value, ConfigError> {
         )));
     }
     let document = serde_yaml::Deserializer::from_str(text);
-    Nested { depth: 0 }
+    let too_deep = Cell::new(false);
+    let nested = Nested {
+        depth: 0,
+        too_deep: &too_deep,
+    };
+    nested
         .deserialize(document)
-        .map_err(|e| whole.error(e.to_string()))
+        .map_err(|e| match e.location() {
+            // NOTE: said here rather than by serde_yaml, which would prefix the 64-step path.
+            Some(at) if too_deep.get() => whole.error(format!(
+                "nested too deeply (more than {MAX_DOCUMENT_DEPTH} levels) at line {} column {}",
+                at.line(),
+                at.column()
+            )),
+            _ => whole.error(e.to_string()),
+        })
 }
 
 /// Every tag is a CloudFormation intrinsic function (or a YAML core tag); `path` locates it.
@@ -248,24 +262,26 @@ fn separated(bytes: &[u8], next: usize, depth: usize) -> bool {
 
 /// Builds a `serde_yaml::Value` like its own `Deserialize`, refusing more than
 /// `MAX_DOCUMENT_DEPTH` levels as it goes (the value is never built deeper).
-struct Nested {
+struct Nested<'a> {
     depth: usize,
+    /// Set when the limit is what stopped the reading.
+    too_deep: &'a Cell<bool>,
 }
 
-impl Nested {
-    fn deeper<E: de::Error>(&self) -> Result<Nested, E> {
+impl<'a> Nested<'a> {
+    fn deeper<E: de::Error>(&self) -> Result<Nested<'a>, E> {
         if self.depth >= MAX_DOCUMENT_DEPTH {
-            return Err(E::custom(format!(
-                "nested too deeply (more than {MAX_DOCUMENT_DEPTH} levels)"
-            )));
+            self.too_deep.set(true);
+            return Err(E::custom("nested too deeply"));
         }
         Ok(Nested {
             depth: self.depth + 1,
+            too_deep: self.too_deep,
         })
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Nested {
+impl<'de> DeserializeSeed<'de> for Nested<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -273,7 +289,7 @@ impl<'de> DeserializeSeed<'de> for Nested {
     }
 }
 
-impl<'de> Visitor<'de> for Nested {
+impl<'de> Visitor<'de> for Nested<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -480,7 +480,7 @@ Resources:
                 "{e}"
             );
             assert!(
-                e.contains(": nested too deeply (more than 64 levels) at line "),
+                e.contains("template.yaml: nested too deeply (more than 64 levels) at line "),
                 "{e}"
             );
         }
