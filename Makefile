@@ -3,7 +3,7 @@
 #   make test    the full check from a clean clone: venv, build, gates, cargo test, pytest
 #   make serve   build and serve examples/hello/app.handler on http://localhost:8080
 #   make bench   pytest-benchmark with timings on (JSON in target/bench/)
-#   make stress  the stress tests at full size
+#   make stress  the stress and property tests at full size
 #
 # Everything is installed into .venv and target/ by these rules; nothing by hand.
 
@@ -75,6 +75,7 @@ bench: develop native
 	$(BIN)/pytest benches --benchmark-enable --benchmark-json=target/bench/benchmarks.json
 
 stress: develop native
+	LAMBDA_RIE_STRESS=full cargo test -p lambda-rie-core --lib -- any_
 	LAMBDA_RIE_STRESS=full $(BIN)/pytest tests -m stress
 
 clean:

@@ -109,6 +109,62 @@ def test_bad_input_exits_2_with_one_line(face: list[str], args: list[str], named
     assert named in message
 
 
+NAME_RULE = "1 to 64 letters, digits, hyphens or underscores"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timeout"], "--timeout needs a value"),
+        (["--timeout", "app.handler"], "--timeout needs a value"),
+        (["--timeout", "--memory", "512", "app.handler"], "--timeout needs a value"),
+        (["--timeout=", "app.handler"], "--timeout needs a value"),
+        (["--timeout", "0", "app.handler"], "--timeout: 0 is out of range (1-900)"),
+        (
+            ["--function-name", "../../etc/passwd", "app.handler"],
+            f'--function-name: "../../etc/passwd" is not a valid function name: {NAME_RULE}',
+        ),
+        (
+            ["--max-environments", "8", "--provisioned-concurrency", "1000", "app.handler"],
+            "--provisioned-concurrency: 1000 is more than --max-environments (8)",
+        ),
+        (
+            ["--reserved-concurrency", "2", "--provisioned-concurrency", "3", "app.handler"],
+            "--provisioned-concurrency: 3 is more than --reserved-concurrency (2)",
+        ),
+        (
+            ["--code-dir", "/no/such/dir", "app.handler"],
+            "--code-dir: /no/such/dir is not a directory",
+        ),
+    ],
+    ids=[
+        "timeout-last",
+        "timeout-before-handler",
+        "timeout-before-flag",
+        "timeout-empty",
+        "timeout-zero",
+        "function-name-path",
+        "provisioned-over-max-environments",
+        "provisioned-over-reserved",
+        "missing-code-dir",
+    ],
+)
+def test_function_options_are_refused_before_serving(
+    face: list[str], args: list[str], message: str
+) -> None:
+    done = run(face, [*LOOPBACK, *args])
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.strip() == f"lambda-rie: {message}"
+
+
+def test_an_environment_variable_is_named_when_its_value_is_refused(face: list[str]) -> None:
+    done = run(face, [*LOOPBACK, "app.handler"], env=clean_env({"AWS_LAMBDA_FUNCTION_NAME": "a/b"}))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.strip() == (
+        f'lambda-rie: AWS_LAMBDA_FUNCTION_NAME: "a/b" is not a valid function name: {NAME_RULE}'
+    )
+
+
 def test_missing_bootstrap_exits_2(face: list[str], tmp_path: Path) -> None:
     if any(path.exists() for path in BOOTSTRAPS):
         pytest.skip("this machine has a bootstrap in a standard place")

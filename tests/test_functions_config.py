@@ -64,7 +64,8 @@ def write_config(
     defaults = {"code_dir": str(MANY), **(defaults or {})}
     lines = ["[defaults]", *(f"{k} = {toml_value(v)}" for k, v in defaults.items())]
     for name, keys in functions.items():
-        lines += ["", f"[functions.{name}]", *(f"{k} = {toml_value(v)}" for k, v in keys.items())]
+        table = f"[functions.{json.dumps(name)}]"
+        lines += ["", table, *(f"{k} = {toml_value(v)}" for k, v in keys.items())]
     path = directory / "lambda-rie.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -261,3 +262,123 @@ def test_sam_template_with_nodejs_runtime_fails_naming_the_function(
     assert "function NodeFunction" in line, message
     assert "nodejs20.x" in line, message
     assert "PythonFunction" not in line, message
+
+
+RESERVED = (
+    "Lambda was unable to configure your environment variables because the environment variables"
+    " you have provided contains reserved keys that are currently not supported for modification."
+    " Reserved keys used in this request: "
+)
+NAME_RULE = "is not a valid function name: 1 to 64 letters, digits, hyphens or underscores"
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "named"),
+    [
+        (
+            "orders",
+            {"code_dir": "no-such-dir"},
+            "function orders: code_dir: {dir}/no-such-dir is not a directory",
+        ),
+        ("../../etc", {}, f'function ../../etc: "../../etc" {NAME_RULE}'),
+        ("x" * 65, {}, f'function {"x" * 65}: "{"x" * 65}" {NAME_RULE}'),
+        (
+            "orders",
+            {"environment": {"AWS_LAMBDA_RUNTIME_API": "x", "TABLE": "t", "_HANDLER": "y"}},
+            f"function orders: environment: {RESERVED}AWS_LAMBDA_RUNTIME_API, _HANDLER",
+        ),
+        (
+            "orders",
+            {"aliases": {"live": "3"}},
+            'function orders: aliases: alias live: version "3" does not exist'
+            " (lambda-rie serves only $LATEST)",
+        ),
+    ],
+    ids=["missing-code-dir", "name-path", "name-too-long", "reserved-variables", "alias-version"],
+)
+def test_config_that_aws_refuses_exits_2_naming_file_function_and_key(
+    emulator_factory: EmulatorFactory,
+    tmp_path: Path,
+    name: str,
+    keys: dict[str, Any],
+    named: str,
+) -> None:
+    config = write_config(tmp_path, {name: {"handler": "many.describe", **keys}})
+    message = refused(emulator_factory, ["--config", str(config)])
+    line = message.strip().splitlines()[-1]
+    assert line == f"lambda-rie: {config}: {named.format(dir=tmp_path)}", message
+
+
+VARIABLES = "      Environment:\n        Variables:\n"
+
+
+def sam_function(properties: str) -> str:
+    """A template whose one function serves many.describe with these extra properties."""
+    return (
+        "Resources:\n"
+        "  Orders:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      Runtime: python3.12\n"
+        "      Handler: many.describe\n"
+        f"{properties}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("properties", "named"),
+    [
+        (
+            "      CodeUri: no-such-dir/\n",
+            "function Orders: CodeUri: {dir}/no-such-dir/ is not a directory",
+        ),
+        (
+            f"      CodeUri: {MANY}\n      FunctionName: ../../etc/passwd\n",
+            f'function Orders: FunctionName: "../../etc/passwd" {NAME_RULE}',
+        ),
+        (
+            f"      CodeUri: {MANY}\n{VARIABLES}          AWS_REGION: x\n",
+            f"function Orders: Environment.Variables: {RESERVED}AWS_REGION",
+        ),
+        (
+            f"      CodeUri: {MANY}\n{VARIABLES}          BIG: {'x' * 4096}\n",
+            "function Orders: Environment.Variables: 4099 bytes of variables exceed the 4 KB limit"
+            " (4096 bytes)",
+        ),
+        (
+            f"      CodeUri: {MANY}\n      Description: !Foo bar\n",
+            "Resources.Orders.Properties.Description: unknown tag !Foo:"
+            " not a CloudFormation intrinsic function",
+        ),
+    ],
+    ids=["missing-code-uri", "function-name-path", "reserved-variable", "over-4-kb", "unknown-tag"],
+)
+def test_sam_template_that_aws_refuses_exits_2_naming_file_function_and_property(
+    emulator_factory: EmulatorFactory, tmp_path: Path, properties: str, named: str
+) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(sam_function(properties))
+    message = refused(emulator_factory, ["--template", str(template)])
+    line = message.strip().splitlines()[-1]
+    assert line == f"lambda-rie: {template}: {named.format(dir=tmp_path)}", message
+
+
+@pytest.mark.parametrize(
+    ("nested", "column"),
+    [
+        ("[" * 100_000 + "]" * 100_000, 19 + 65),
+        ("{a: " * 100_000 + "1" + "}" * 100_000, 19 + 64 * 4 + 1),
+    ],
+    ids=["sequences", "mappings"],
+)
+def test_a_template_nested_100000_levels_is_refused_at_once(
+    emulator_factory: EmulatorFactory, tmp_path: Path, nested: str, column: int
+) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(sam_function(f"      CodeUri: {MANY}\n      Description: {nested}\n"))
+    message = refused(emulator_factory, ["--template", str(template)])
+    line = message.strip().splitlines()[-1]
+    # The 65th opening bracket after `      Description: ` on line 8.
+    assert line == (
+        f"lambda-rie: {template}: nested too deeply (more than 64 levels) at line 8 column {column}"
+    ), message

@@ -29,7 +29,7 @@ EVENT_DEADLINE_S = 10.0
 
 
 def echo(**options: Any) -> Function:
-    return Function("echo", handler="app.echo", code_dir=HANDLERS, **options)
+    return Function("echo", handler="app.echo", **{"code_dir": HANDLERS, **options})
 
 
 def who() -> Function:
@@ -146,14 +146,39 @@ def test_defaults_are_the_cores() -> None:
         ({"memory": 64}, "function echo: memory: 64 is out of range (128-10240)"),
         ({"reserved_concurrency": -1}, "function echo: reserved_concurrency: -1 is out of range"),
         ({"command": ["x"]}, "function echo: give exactly one of handler and command, not both"),
+        ({"code_dir": "/no/such/dir"}, "function echo: code_dir: /no/such/dir is not a directory"),
+        (
+            {"environment": {"LAMBDA_TASK_ROOT": "/x", "AWS_REGION": "x"}},
+            "function echo: environment: Lambda was unable to configure your environment variables"
+            " because the environment variables you have provided contains reserved keys that are"
+            " currently not supported for modification. Reserved keys used in this request:"
+            " AWS_REGION, LAMBDA_TASK_ROOT",
+        ),
+        (
+            {"reserved_concurrency": 2, "provisioned_concurrency": 3},
+            "function echo: provisioned_concurrency: 3 is more than reserved_concurrency (2)",
+        ),
+        (
+            {"provisioned_concurrency": 1000},
+            "function echo: provisioned_concurrency: 1000 is more than max_environments (4)",
+        ),
     ],
 )
 def test_bad_function_values_are_refused_naming_the_option(
     options: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(LambdaRieError) as caught:
-        Emulator([echo(**options)])
+        Emulator([echo(**options)], max_environments=4)
     assert str(caught.value).startswith(message)
+
+
+def test_a_function_name_aws_refuses_is_refused() -> None:
+    with pytest.raises(LambdaRieError) as caught:
+        Emulator([Function("../../etc/passwd", handler="app.echo", code_dir=HANDLERS)])
+    assert str(caught.value) == (
+        'function ../../etc/passwd: name: "../../etc/passwd" is not a valid function name:'
+        " 1 to 64 letters, digits, hyphens or underscores"
+    )
 
 
 def test_a_command_function_runs_any_runtime() -> None:

@@ -24,7 +24,7 @@ use pyo3::types::PyDict;
 use crate::errors::{self, CoreErr, ServiceErr};
 use completion::{Completion, Deliverer};
 pub use function::function_defaults;
-use function::FunctionSpec;
+use function::PyFunction;
 pub use result::InvokeResult;
 use running::Running;
 use settings::{endpoint_url, Settings};
@@ -101,7 +101,7 @@ impl Emulator {
     #[pyo3(signature = (functions, address, *, file=None, max_environments=None, on_throttle=None, region=None, account_id=None, log_level=None))]
     fn new(
         py: Python<'_>,
-        functions: Vec<FunctionSpec>,
+        functions: Vec<PyFunction>,
         address: &str,
         file: Option<PathBuf>,
         max_environments: Option<u32>,
@@ -119,18 +119,7 @@ impl Emulator {
             log_level,
         };
         let config = settings.emulator_config()?;
-        let runtime = function::handler_runtime(py)?;
-        let mut functions = functions
-            .into_iter()
-            .map(|f| f.into_config(&runtime))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(errors::config)?;
-        if let Some(path) = file {
-            let loaded = py.detach(|| {
-                function::load_file(&path, &runtime, &config.region, &config.account_id)
-            });
-            functions.extend(loaded.map_err(errors::config)?);
-        }
+        let functions = function::build(py, functions, file, &config)?;
         if functions.is_empty() {
             return Err(errors::config(
                 "functions: give at least one Function or a config file".to_owned(),

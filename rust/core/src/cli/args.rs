@@ -1,13 +1,15 @@
-//! Command-line parsing (SPEC 1): the argument rule, the options table and its precedence
-//! (flag > environment variable > default), RIE flags, one-line errors.
+//! Command-line parsing: the argument rule, the options table and its precedence
+//! (flag > environment variable > default), RIE flags, one-line errors. The function's own
+//! options become a [`FunctionSpec`], checked when it is built.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::config::spec::{FunctionSpec, Number, Origin, Setting, Source};
 use crate::config::{
-    self, check_range, default_max_environments, Defaults, LogLevel, ThrottlePolicy,
-    DEFAULT_ACCOUNT_ID, DEFAULT_FUNCTION_NAME, DEFAULT_INVOKE_ADDRESS, DEFAULT_REGION,
-    DEFAULT_RUNTIME_API_ADDRESS,
+    self, check_range, default_max_environments, LogLevel, ThrottlePolicy, DEFAULT_ACCOUNT_ID,
+    DEFAULT_INVOKE_ADDRESS, DEFAULT_REGION, DEFAULT_RUNTIME_API_ADDRESS,
 };
 
 /// Bootstrap locations tried, in order, when no command is given.
@@ -52,57 +54,25 @@ pub struct Args {
     pub runtime_api_address: SocketAddr,
     /// Verbosity.
     pub log_level: LogLevel,
-    /// Function name.
-    pub function_name: String,
-    /// `_HANDLER` (explicit or the last argument of a command).
-    pub handler: Option<String>,
-    /// Timeout, s.
-    pub timeout_s: u32,
-    /// Memory, MB.
-    pub memory_mb: u32,
-    /// `/tmp` size, MB.
-    pub ephemeral_storage_mb: u32,
     /// Emulator-wide environment cap.
     pub max_environments: u32,
-    /// Reserved concurrency.
-    pub reserved_concurrency: Option<u32>,
-    /// Provisioned concurrency.
-    pub provisioned_concurrency: u32,
-    /// Per-environment concurrency.
-    pub max_concurrency: u32,
-    /// Idle reaping, s.
-    pub idle_timeout_s: u64,
     /// Throttle policy.
     pub on_throttle: ThrottlePolicy,
-    /// Code directory.
-    pub code_dir: PathBuf,
     /// Account id.
     pub account_id: String,
     /// Region.
     pub region: String,
     /// Python runtime for HANDLER.
     pub python_runtime: PythonRuntime,
-    /// CPU quota by memory.
-    pub cpu_by_memory: bool,
-    /// Freeze between invocations.
-    pub freeze: bool,
     /// How long shutdown waits for in-flight invocations and queued events, s.
     pub shutdown_timeout_s: u32,
     /// Where queued events are kept across a restart.
     pub async_state: Option<PathBuf>,
     /// Multiplies async delays and ages.
     pub async_delay_scale: f64,
-    /// Replace environments when the code changes.
-    pub watch: bool,
-    /// `--layer DIR|ZIP`, in order.
-    pub layers: Vec<PathBuf>,
-    /// `--extensions-dir DIR`.
-    pub extensions_dir: Option<PathBuf>,
-    /// `--snapstart` / `--enable-init-caching`.
-    pub snapstart: bool,
-    /// Per-function flags given on the command line; with --config/--template they override
-    /// every function's value (flag > config file).
-    pub explicit: Vec<String>,
+    /// The function's options (flags and the environment variables standing in for them),
+    /// `_HANDLER` included; with --config/--template their flags override every function's.
+    pub function: FunctionSpec,
 }
 
 /// `lambda-rie invoke`: one invocation, then exit.
@@ -195,6 +165,30 @@ fn one_shot_options_first(argv: &[String]) -> Vec<String> {
 /// Options of `lambda-rie invoke` only.
 const ONE_SHOT_OPTIONS: &[&str] = &["--event", "--function"];
 
+/// Options whose value is a number: a HANDLER or a path after one is not taken as its value.
+const NUMBER_OPTIONS: &[&str] = &[
+    "--timeout",
+    "--memory",
+    "--ephemeral-storage",
+    "--max-environments",
+    "--reserved-concurrency",
+    "--provisioned-concurrency",
+    "--max-concurrency",
+    "--idle-timeout",
+    "--shutdown-timeout",
+    "--async-retry-delay-scale",
+];
+
+/// The value of option `name` at `argv[i]`, unless it is missing: the end of the line, an
+/// option (`--x`, `-h`), or for a number option the HANDLER or COMMAND path that follows.
+fn option_value(name: &str, argv: &[String], i: usize) -> Option<String> {
+    let next = argv.get(i)?;
+    let option = next.starts_with("--") || next == "-h" || next == "-V";
+    let program = NUMBER_OPTIONS.contains(&name)
+        && (looks_like_handler(next) || (next.contains('/') && Path::new(next).exists()));
+    (!option && !program).then(|| next.clone())
+}
+
 /// Parse `argv` (program name first), reading defaults from `env`.
 pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     let mut values: Vec<(&str, String)> = Vec::new();
@@ -255,12 +249,14 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
             return Err(UsageError(format!("unknown flag {name} (see --help)")));
         };
         let value = match inline {
-            Some(v) => v,
-            None if i < argv.len() => {
+            Some(v) if !v.is_empty() => v,
+            Some(_) => None.ok_or_else(|| UsageError(format!("{name} needs a value")))?,
+            None => {
+                let v = option_value(name, argv, i)
+                    .ok_or_else(|| UsageError(format!("{name} needs a value")))?;
                 i += 1;
-                argv[i - 1].clone()
+                v
             }
-            None => return Err(UsageError(format!("{name} needs a value"))),
         };
         values.push((known, value));
     }
@@ -272,21 +268,9 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
             .map(|(_, v)| v.clone())
             .or_else(|| var.iter().find_map(|v| env(v).filter(|s| !s.is_empty())))
     };
-    let mut args = build(&get, positional, env)?;
-    args.cpu_by_memory = switches.contains(&"--cpu-by-memory");
-    args.freeze = switches.contains(&"--freeze");
-    args.watch = switches.contains(&"--watch");
-    args.snapstart = switches.contains(&"--snapstart");
-    args.layers = layers(&values)?;
-    args.extensions_dir = match get("--extensions-dir", &[]) {
-        Some(d) if !Path::new(&d).is_dir() => {
-            return Err(UsageError(format!(
-                "--extensions-dir: {d} is not a directory"
-            )))
-        }
-        d => d.map(PathBuf::from),
-    };
-    args.explicit = values.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let given = Given::new(&values, env);
+    let mut args = build(&get, positional, &given, env)?;
+    function_options(&mut args.function, &given, &switches);
     if one_shot {
         let shot = OneShot {
             event: get("--event", &[]),
@@ -297,31 +281,82 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     Ok(Parsed::Serve(Box::new(args)))
 }
 
-/// Every `--layer`, in order: existing directories or zip files, at most five.
-fn layers(values: &[(&str, String)]) -> Result<Vec<PathBuf>, UsageError> {
-    let layers: Vec<PathBuf> = values
+/// The flags given and lambda-rie's environment, as settings that say where they were written.
+struct Given<'a> {
+    values: &'a [(&'a str, String)],
+    env: Env<'a>,
+    flag: Arc<Source>,
+    variable: Arc<Source>,
+}
+
+impl<'a> Given<'a> {
+    fn new(values: &'a [(&'a str, String)], env: Env<'a>) -> Self {
+        Self {
+            values,
+            env,
+            flag: Arc::new(Source::Flag),
+            variable: Arc::new(Source::EnvironmentVariable),
+        }
+    }
+
+    /// The last `flag` given, else the first of `vars` set (and not empty).
+    fn text(&self, flag: &str, vars: &[&str]) -> Option<Setting<String>> {
+        if let Some((_, v)) = self.values.iter().rev().find(|(n, _)| *n == flag) {
+            return Some(Setting::new(v.clone(), Origin::new(&self.flag, flag)));
+        }
+        vars.iter().find_map(|var| {
+            let v = (self.env)(var).filter(|v| !v.is_empty())?;
+            Some(Setting::new(v, Origin::new(&self.variable, *var)))
+        })
+    }
+
+    fn number(&self, flag: &str, vars: &[&str]) -> Option<Setting<Number>> {
+        self.text(flag, vars).map(|s| s.map(Number::Text))
+    }
+
+    fn path(&self, flag: &str, vars: &[&str]) -> Option<Setting<PathBuf>> {
+        self.text(flag, vars).map(|s| s.map(PathBuf::from))
+    }
+
+    /// `--freeze` and the other switches.
+    fn switch(&self, switches: &[&str], flag: &str) -> Option<Setting<bool>> {
+        switches
+            .contains(&flag)
+            .then(|| Setting::new(true, Origin::new(&self.flag, flag)))
+    }
+}
+
+/// The function's own options, checked when the function is built.
+fn function_options(spec: &mut FunctionSpec, given: &Given<'_>, switches: &[&str]) {
+    spec.name = given.text("--function-name", &["AWS_LAMBDA_FUNCTION_NAME"]);
+    spec.code_dir = given.path("--code-dir", &["LAMBDA_TASK_ROOT"]);
+    spec.timeout = given.number("--timeout", &["AWS_LAMBDA_FUNCTION_TIMEOUT"]);
+    spec.memory = given.number("--memory", &["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]);
+    spec.ephemeral_storage = given.number("--ephemeral-storage", &[]);
+    spec.reserved_concurrency = given.number("--reserved-concurrency", &[]);
+    spec.provisioned_concurrency = given.number("--provisioned-concurrency", &[]);
+    spec.max_concurrency = given.number("--max-concurrency", &["AWS_LAMBDA_MAX_CONCURRENCY"]);
+    spec.idle_timeout = given.number("--idle-timeout", &[]);
+    let layers: Vec<PathBuf> = given
+        .values
         .iter()
         .filter(|(n, _)| *n == "--layer")
         .map(|(_, v)| PathBuf::from(v))
         .collect();
-    if layers.len() > config::MAX_LAYERS {
-        return Err(UsageError(format!(
-            "--layer: at most {} layers per function",
-            config::MAX_LAYERS
-        )));
+    if !layers.is_empty() {
+        spec.layers = Some(Setting::new(layers, Origin::new(&given.flag, "--layer")));
     }
-    if let Some(missing) = layers.iter().find(|l| !l.exists()) {
-        return Err(UsageError(format!(
-            "--layer: {} is not a directory or a zip file",
-            missing.display()
-        )));
-    }
-    Ok(layers)
+    spec.extensions_dir = given.path("--extensions-dir", &[]);
+    spec.cpu_by_memory = given.switch(switches, "--cpu-by-memory");
+    spec.freeze = given.switch(switches, "--freeze");
+    spec.watch = given.switch(switches, "--watch");
+    spec.snapstart = given.switch(switches, "--snapstart");
 }
 
 fn build(
     get: &dyn Fn(&str, &[&str]) -> Option<String>,
     positional: Vec<String>,
+    given: &Given<'_>,
     env: Env<'_>,
 ) -> Result<Args, UsageError> {
     let int = |name: &str, vars: &[&str], default: u32, range: (u32, u32)| {
@@ -329,83 +364,26 @@ fn build(
     };
     let (invoke_address, runtime_api_address) = addresses(get)?;
     let (log_level, on_throttle, python_runtime) = choices(get)?;
-    let reserved_concurrency = match get("--reserved-concurrency", &[]) {
-        None => None,
-        Some(_) => Some(int(
-            "--reserved-concurrency",
-            &[],
-            0,
-            config::RESERVED_CONCURRENCY_RANGE,
-        )?),
-    };
-    let code_dir = PathBuf::from(get("--code-dir", &["LAMBDA_TASK_ROOT"]).unwrap_or(".".into()));
-    if !code_dir.is_dir() {
-        return Err(UsageError(format!(
-            "--code-dir: {} is not a directory",
-            code_dir.display()
-        )));
-    }
-    let explicit_handler = get("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
+    let explicit_handler = given.text("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
     let (program, handler) = program_or_file(get, positional, explicit_handler, env)?;
     let async_delay_scale = async_delay_scale(get)?;
+    let mut function = FunctionSpec::new(Source::Flag);
+    function.handler = handler;
     Ok(Args {
         program,
         invoke_address,
         runtime_api_address,
         log_level,
-        function_name: get("--function-name", &["AWS_LAMBDA_FUNCTION_NAME"])
-            .unwrap_or(DEFAULT_FUNCTION_NAME.into()),
-        handler,
-        timeout_s: int(
-            "--timeout",
-            &["AWS_LAMBDA_FUNCTION_TIMEOUT"],
-            Defaults::CLI.timeout_s,
-            config::TIMEOUT_RANGE,
-        )?,
-        memory_mb: int(
-            "--memory",
-            &["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
-            Defaults::CLI.memory_mb,
-            config::MEMORY_RANGE,
-        )?,
-        ephemeral_storage_mb: int(
-            "--ephemeral-storage",
-            &[],
-            config::DEFAULT_EPHEMERAL_STORAGE_MB,
-            config::EPHEMERAL_STORAGE_RANGE,
-        )?,
         max_environments: int(
             "--max-environments",
             &[],
             default_max_environments(),
             config::MAX_ENVIRONMENTS_RANGE,
         )?,
-        reserved_concurrency,
-        provisioned_concurrency: int(
-            "--provisioned-concurrency",
-            &[],
-            0,
-            (0, config::MAX_ENVIRONMENTS_RANGE.1),
-        )?,
-        max_concurrency: int(
-            "--max-concurrency",
-            &["AWS_LAMBDA_MAX_CONCURRENCY"],
-            1,
-            config::MAX_CONCURRENCY_RANGE,
-        )?,
-        idle_timeout_s: u64::from(int(
-            "--idle-timeout",
-            &[],
-            config::DEFAULT_IDLE_TIMEOUT.as_secs() as u32,
-            (1, 86_400),
-        )?),
         on_throttle,
-        code_dir,
         account_id: get("--account-id", &["AWS_ACCOUNT_ID"]).unwrap_or(DEFAULT_ACCOUNT_ID.into()),
         region: get("--region", &["AWS_REGION"]).unwrap_or(DEFAULT_REGION.into()),
         python_runtime,
-        cpu_by_memory: false,
-        freeze: false,
         shutdown_timeout_s: int(
             "--shutdown-timeout",
             &[],
@@ -414,11 +392,7 @@ fn build(
         )?,
         async_state: get("--async-state", &[]).map(PathBuf::from),
         async_delay_scale,
-        watch: false,
-        layers: Vec::new(),
-        extensions_dir: None,
-        snapstart: false,
-        explicit: Vec::new(),
+        function,
     })
 }
 
@@ -496,9 +470,9 @@ fn whole_number(
 fn program_or_file(
     get: &dyn Fn(&str, &[&str]) -> Option<String>,
     positional: Vec<String>,
-    explicit_handler: Option<String>,
+    explicit_handler: Option<Setting<String>>,
     env: Env<'_>,
-) -> Result<(Program, Option<String>), UsageError> {
+) -> Result<(Program, Option<Setting<String>>), UsageError> {
     let file = match (get("--config", &[]), get("--template", &[])) {
         (Some(_), Some(_)) => {
             return Err(UsageError("give --config or --template, not both".into()))
@@ -596,9 +570,12 @@ pub fn find_on_path(name: &str, env: Env<'_>) -> Option<PathBuf> {
 /// The argument rule: COMMAND, HANDLER, or the bootstrap lookup.
 fn program(
     positional: Vec<String>,
-    explicit_handler: Option<String>,
+    explicit_handler: Option<Setting<String>>,
     env: Env<'_>,
-) -> Result<(Program, Option<String>), UsageError> {
+) -> Result<(Program, Option<Setting<String>>), UsageError> {
+    let argument = |value: &str, what: &str| {
+        Setting::new(value.to_owned(), Origin::new(&Arc::new(Source::Flag), what))
+    };
     let Some(first) = positional.first().cloned() else {
         if let Some(found) = BOOTSTRAP_CANDIDATES
             .iter()
@@ -610,7 +587,7 @@ fn program(
             ));
         }
         if let Some(h) = explicit_handler {
-            return Ok((Program::Handler(h.clone()), Some(h)));
+            return Ok((Program::Handler(h.value.clone()), Some(h)));
         }
         return Err(UsageError(format!(
             "no function to serve: give a COMMAND or a HANDLER, or provide a bootstrap ({})",
@@ -623,16 +600,18 @@ fn program(
             return Err(UsageError(format!("{first} is not an executable file")));
         }
     } else if positional.len() == 1 && looks_like_handler(&first) {
-        return Ok((
-            Program::Handler(first.clone()),
-            Some(explicit_handler.unwrap_or(first)),
-        ));
+        let handler = explicit_handler.unwrap_or_else(|| argument(&first, "HANDLER"));
+        return Ok((Program::Handler(first), Some(handler)));
+    } else if first.is_empty() {
+        return Err(UsageError("\"\": command not found".to_owned()));
     } else if find_on_path(&first, env).is_none() {
         return Err(UsageError(format!("{first}: command not found")));
     }
     // NOTE: like the RIE, the last of several arguments is taken as the handler name.
-    let handler = explicit_handler
-        .or_else(|| (positional.len() > 1).then(|| positional[positional.len() - 1].clone()));
+    let handler = explicit_handler.or_else(|| {
+        let last = positional.last().filter(|_| positional.len() > 1)?;
+        Some(argument(last, "COMMAND"))
+    });
     Ok((Program::Command(positional), handler))
 }
 
@@ -667,35 +646,64 @@ mod tests {
             Program::Handler("pkg/sub/mod.fn".into())
         );
         let a = serve(&["sh", "-c", "true", "app.handler"]);
-        assert_eq!(a.handler.as_deref(), Some("app.handler"));
+        let handler = a.function.handler.as_ref().map(|h| h.value.as_str());
+        assert_eq!(handler, Some("app.handler"));
         assert!(matches!(a.program, Program::Command(_)));
         assert!(matches!(serve(&["--", "sh"]).program, Program::Command(_)));
     }
 
     #[test]
-    fn cli_defaults_are_the_ries() {
+    fn cli_addresses_are_the_ries() {
         let a = serve(&["app.handler"]);
-        assert_eq!(a.timeout_s, 300);
-        assert_eq!(a.memory_mb, 3008);
         assert_eq!(a.invoke_address.to_string(), "0.0.0.0:8080");
         assert_eq!(a.runtime_api_address.to_string(), "127.0.0.1:9001");
     }
 
     #[test]
-    fn bad_values_name_the_flag() {
-        let e = parse_with(&["--timeout", "abc", "app.h"]).unwrap_err();
-        assert!(e.0.starts_with("--timeout"), "{}", e.0);
-        let e = parse_with(&["--memory", "64", "app.h"]).unwrap_err();
-        assert!(
-            e.0.contains("--memory") && e.0.contains("128-10240"),
-            "{}",
-            e.0
-        );
+    fn bad_flags_name_the_flag() {
         let e = parse_with(&["--bogus", "app.h"]).unwrap_err();
         assert!(e.0.contains("--bogus"));
         let e =
             parse_with(&["--runtime-interface-emulator-address", "nonsense", "app.h"]).unwrap_err();
         assert!(e.0.contains("--runtime-interface-emulator-address"));
+    }
+
+    #[test]
+    fn an_option_without_its_value_needs_a_value() {
+        for args in [
+            &["--timeout"][..],
+            &["--timeout=", "app.handler"],
+            &["--timeout", "--memory", "512", "app.handler"],
+            &["--timeout", "app.handler"],
+            &["--memory", "-h"],
+            &["--function-name", "--", "sh"],
+        ] {
+            let e = parse_with(args).unwrap_err();
+            let flag = args[0].trim_end_matches('=');
+            assert_eq!(e.0, format!("{flag} needs a value"), "{args:?}");
+        }
+        // A value that is no number is still the option's, and refused when it is built.
+        let a = serve(&["--timeout", "ten", "app.handler"]);
+        let timeout = a.function.timeout.map(|t| t.value);
+        assert_eq!(timeout, Some(Number::Text("ten".into())));
+    }
+
+    #[test]
+    fn function_options_say_where_they_were_written() {
+        let argv: Vec<String> = ["lambda-rie", "--memory", "256", "app.handler"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let env = |k: &str| (k == "AWS_LAMBDA_FUNCTION_TIMEOUT").then(|| "7".to_owned());
+        let Ok(Parsed::Serve(a)) = parse(&argv, &env) else {
+            panic!("not served")
+        };
+        let memory = a.function.memory.unwrap();
+        assert_eq!(memory.origin.key(), Some("--memory"));
+        assert_eq!(memory.origin.source(), &Source::Flag);
+        let timeout = a.function.timeout.unwrap();
+        assert_eq!(timeout.origin.key(), Some("AWS_LAMBDA_FUNCTION_TIMEOUT"));
+        assert_eq!(timeout.origin.source(), &Source::EnvironmentVariable);
     }
 
     #[test]

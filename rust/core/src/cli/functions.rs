@@ -1,17 +1,21 @@
 //! The functions a command line serves: one from a COMMAND or HANDLER (the RIE's way), or every
-//! function of a config file or SAM template.
+//! function of a config file or SAM template, with the flags given over the file's values.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use super::args::{Args, Program, PythonRuntime};
 use super::PythonInfo;
-use crate::config::{self, EnvInheritance, FunctionConfig, HandlerRuntime};
+use crate::config::spec::{
+    build_all, BuildContext, ConfigError, FunctionSpec, NamedLimit, Origin, Runtime, Setting,
+    Source,
+};
+use crate::config::{self, Defaults, EnvInheritance, FunctionConfig, HandlerRuntime};
 
 /// The functions to serve and warnings about what was ignored; errors are one line for exit 2.
 pub fn load(
     args: &Args,
     python: &PythonInfo,
-) -> Result<(Vec<FunctionConfig>, Vec<String>), String> {
+) -> Result<(Vec<FunctionConfig>, Vec<String>), ConfigError> {
     let module = match args.python_runtime {
         PythonRuntime::Builtin => config::BUILTIN_RUNTIME_MODULE,
         PythonRuntime::Awslambdaric => "awslambdaric",
@@ -34,32 +38,41 @@ pub fn load(
         module: module.to_owned(),
         execution_env: format!("AWS_Lambda_python{}", version.as_deref().unwrap_or("3")),
     };
-    let (functions, warnings) = match &args.program {
-        Program::Command(argv) => (vec![single(args, argv.clone(), None)], Vec::new()),
-        Program::Handler(h) => {
-            let f = single(
-                args,
-                runtime.command(h),
-                Some(runtime.execution_env.clone()),
-            );
-            (vec![f], Vec::new())
+    let (specs, warnings, defaults) = match &args.program {
+        Program::Command(argv) => {
+            let spec = single(args, Runtime::Provided, argv.clone());
+            (vec![spec], Vec::new(), Defaults::CLI)
         }
-        Program::Config(path) => (config::file::load(path, &runtime)?, Vec::new()),
+        Program::Handler(h) => {
+            let spec = single(args, Runtime::Python(None), runtime.command(h));
+            (vec![spec], Vec::new(), Defaults::CLI)
+        }
+        Program::Config(path) => {
+            let specs = config::file::load(path)?;
+            (
+                with_flags(specs, &args.function),
+                Vec::new(),
+                Defaults::FUNCTION,
+            )
+        }
         Program::Template(path) => {
-            config::template::load(path, &runtime, &args.region, &args.account_id)?
+            let (specs, warnings) = config::template::load(path, &args.region, &args.account_id)?;
+            (
+                with_flags(specs, &args.function),
+                warnings,
+                Defaults::FUNCTION,
+            )
         }
     };
-    let mut functions = functions;
-    let from_file = matches!(args.program, Program::Config(_) | Program::Template(_));
-    for f in &mut functions {
-        f.cpu_by_memory |= args.cpu_by_memory;
-        f.freeze |= args.freeze;
-        f.watch |= args.watch;
-        f.snapstart |= args.snapstart;
-        if from_file {
-            override_from_flags(f, args);
-        }
-    }
+    let ctx = BuildContext {
+        runtime: &runtime,
+        defaults,
+        max_environments: NamedLimit {
+            name: "--max-environments".to_owned(),
+            value: args.max_environments,
+        },
+    };
+    let functions = build_all(&specs, &ctx)?;
     let uses_python = functions
         .iter()
         .any(|f| f.command.first() == Some(&runtime.python));
@@ -70,58 +83,26 @@ pub fn load(
     Ok((functions, warnings))
 }
 
-/// Flags given on the command line beat the config file (SPEC 1's precedence).
-fn override_from_flags(f: &mut FunctionConfig, args: &Args) {
-    let given = |flag: &str| args.explicit.iter().any(|e| e == flag);
-    if given("--timeout") {
-        f.timeout_s = args.timeout_s;
-    }
-    if given("--memory") {
-        f.memory_mb = args.memory_mb;
-    }
-    if given("--ephemeral-storage") {
-        f.ephemeral_storage_mb = args.ephemeral_storage_mb;
-    }
-    if given("--reserved-concurrency") {
-        f.reserved_concurrency = args.reserved_concurrency;
-    }
-    if given("--provisioned-concurrency") {
-        f.provisioned_concurrency = args.provisioned_concurrency;
-    }
-    if given("--max-concurrency") {
-        f.max_concurrency = args.max_concurrency;
-    }
-    if given("--idle-timeout") {
-        f.idle_timeout = Duration::from_secs(args.idle_timeout_s);
-    }
-    if given("--layer") {
-        f.layers.clone_from(&args.layers);
-    }
-    if given("--extensions-dir") {
-        f.extensions_dir.clone_from(&args.extensions_dir);
-    }
+/// The single function of the RIE-style command line: its options, the program the argument
+/// rule found, lambda-rie's whole environment and the fixed Runtime API address.
+fn single(args: &Args, runtime: Runtime, command: Vec<String>) -> FunctionSpec {
+    let mut spec = args.function.clone();
+    let program = Origin::new(&Arc::new(Source::Flag), "COMMAND");
+    spec.runtime = Some(Setting::new(runtime, program.clone()));
+    spec.command = Some(Setting::new(command, program));
+    spec.inherit_env = Some(EnvInheritance::All);
+    spec.runtime_api_address = Some(args.runtime_api_address);
+    spec
 }
 
-/// The single function of the RIE-style command line.
-fn single(args: &Args, command: Vec<String>, execution_env: Option<String>) -> FunctionConfig {
-    let mut f = FunctionConfig::new(&args.function_name, command, config::Defaults::CLI);
-    f.handler.clone_from(&args.handler);
-    f.execution_env = execution_env;
-    f.code_dir.clone_from(&args.code_dir);
-    f.timeout_s = args.timeout_s;
-    f.memory_mb = args.memory_mb;
-    f.ephemeral_storage_mb = args.ephemeral_storage_mb;
-    f.inherit_env = EnvInheritance::All;
-    f.reserved_concurrency = args.reserved_concurrency;
-    f.provisioned_concurrency = args.provisioned_concurrency;
-    f.max_concurrency = args.max_concurrency;
-    f.idle_timeout = Duration::from_secs(args.idle_timeout_s);
-    f.runtime_api_address = Some(args.runtime_api_address);
-    f.cpu_by_memory = args.cpu_by_memory;
-    f.freeze = args.freeze;
-    f.layers.clone_from(&args.layers);
-    f.extensions_dir.clone_from(&args.extensions_dir);
-    f
+/// Flags given on the command line beat a file's values (flag > config file); lambda-rie's own
+/// environment variables and the single function's name, handler and code directory do not.
+fn with_flags(mut specs: Vec<FunctionSpec>, options: &FunctionSpec) -> Vec<FunctionSpec> {
+    let flags = options.only_from(&Source::Flag);
+    for spec in &mut specs {
+        spec.merge(&flags);
+    }
+    specs
 }
 
 /// Say loudly (without delaying start-up by an interpreter run) when the runtime module is
@@ -168,4 +149,244 @@ fn probe_version(python: &str) -> Option<String> {
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::cli::args::{parse, Parsed};
+
+    /// The functions of a command line (run in `dir`'s terms), or its one-line error.
+    fn functions(args: &[&str], env: &[(&str, &str)]) -> Result<Vec<FunctionConfig>, String> {
+        let argv: Vec<String> = std::iter::once("lambda-rie")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        let env = |k: &str| {
+            env.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+                .or_else(|| (k == "PATH").then(|| std::env::var("PATH").unwrap_or_default()))
+        };
+        let Ok(Parsed::Serve(args)) = parse(&argv, &env) else {
+            panic!("{args:?} not served");
+        };
+        let python = PythonInfo {
+            executable: "python3".into(),
+            version: Some("3.11".into()),
+            has_builtin_runtime: true,
+        };
+        load(&args, &python)
+            .map(|(functions, _)| functions)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_single_function_has_the_ries_defaults() {
+        let f = &functions(&["app.handler"], &[]).unwrap()[0];
+        assert_eq!((f.timeout_s, f.memory_mb), (300, 3008));
+        assert_eq!(f.name, "test_function");
+        assert_eq!(f.inherit_env, EnvInheritance::All);
+        assert_eq!(f.execution_env.as_deref(), Some("AWS_Lambda_python3.11"));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag_or_variable() {
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case<'_>; 6] = [
+            (&["--timeout", "0", "app.h"], &[], "--timeout: 0 is out of range (1-900)"),
+            (&["--timeout", "ten", "app.h"], &[], "--timeout: \"ten\" is not a whole number (1-900)"),
+            (&["--memory", "64", "app.h"], &[], "--memory: 64 is out of range (128-10240)"),
+            (
+                &["app.h"],
+                &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1")],
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE: 1 is out of range (128-10240)",
+            ),
+            (
+                &["--function-name", "../../etc/passwd", "app.h"],
+                &[],
+                "--function-name: \"../../etc/passwd\" is not a valid function name: 1 to 64 letters, digits, hyphens or underscores",
+            ),
+            (&["--code-dir", "/no/such/dir", "app.h"], &[], "--code-dir: /no/such/dir is not a directory"),
+        ];
+        for (args, env, expected) in cases {
+            assert_eq!(functions(args, env).unwrap_err(), expected);
+        }
+    }
+
+    #[test]
+    fn provisioned_concurrency_fits_the_limits() {
+        let e = functions(
+            &[
+                "--max-environments",
+                "8",
+                "--provisioned-concurrency",
+                "1000",
+                "app.h",
+            ],
+            &[],
+        );
+        assert_eq!(
+            e.unwrap_err(),
+            "--provisioned-concurrency: 1000 is more than --max-environments (8)"
+        );
+        let e = functions(
+            &[
+                "--reserved-concurrency",
+                "2",
+                "--provisioned-concurrency",
+                "3",
+                "app.h",
+            ],
+            &[],
+        );
+        assert_eq!(
+            e.unwrap_err(),
+            "--provisioned-concurrency: 3 is more than --reserved-concurrency (2)"
+        );
+        let f = functions(
+            &[
+                "--max-environments",
+                "8",
+                "--provisioned-concurrency",
+                "8",
+                "app.h",
+            ],
+            &[],
+        );
+        assert_eq!(f.unwrap()[0].provisioned_concurrency, 8);
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_environment_variables_do_not() {
+        crate::config::test_support::load_file(
+            "lambda-rie.toml",
+            "[functions.a]\nhandler = \"app.a\"\ntimeout = 10\nmemory = 256\n",
+            |path| {
+                let path = path.to_string_lossy();
+                let env = [("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")];
+                let fs =
+                    functions(&["--timeout", "20", "--freeze", "--config", &path], &env).unwrap();
+                assert_eq!(
+                    (fs[0].timeout_s, fs[0].memory_mb, fs[0].freeze),
+                    (20, 256, true)
+                );
+                let e = functions(&["--timeout", "0", "--config", &path], &[]).unwrap_err();
+                assert_eq!(e, "--timeout: 0 is out of range (1-900)");
+            },
+        );
+    }
+
+    /// Flags, switches, subcommands and values the parser may meet.
+    const TOKENS: &[&str] = &[
+        "--timeout",
+        "--memory",
+        "--ephemeral-storage",
+        "--max-environments",
+        "--reserved-concurrency",
+        "--provisioned-concurrency",
+        "--max-concurrency",
+        "--idle-timeout",
+        "--function-name",
+        "--handler",
+        "--code-dir",
+        "--layer",
+        "--extensions-dir",
+        "--config",
+        "--template",
+        "--log-level",
+        "--on-throttle",
+        "--shutdown-timeout",
+        "--async-retry-delay-scale",
+        "--runtime-api-address",
+        "--freeze",
+        "--watch",
+        "--snapstart",
+        "--cpu-by-memory",
+        "--bogus",
+        "--",
+        "-",
+        "invoke",
+        "--event",
+        "--function",
+        "app.handler",
+        "sh",
+        ".",
+        "/no/such",
+        "Cargo.toml",
+        "../../etc/passwd",
+        "0",
+        "1",
+        "3",
+        "900",
+        "1000",
+        "-1",
+        "1.5",
+        "ten",
+        "",
+    ];
+
+    const VARIABLES: &[&str] = &[
+        "AWS_LAMBDA_FUNCTION_TIMEOUT",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_MAX_CONCURRENCY",
+        "LAMBDA_TASK_ROOT",
+        "_HANDLER",
+    ];
+
+    fn argument() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => prop::sample::select(TOKENS).prop_map(str::to_owned),
+            1 => (prop::sample::select(TOKENS), prop::sample::select(TOKENS))
+                .prop_map(|(flag, value)| format!("{flag}={value}")),
+            1 => "\\PC{0,12}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::config::test_support::property_cases())]
+
+        /// Whatever the command line, parsing and building never panic, and a refusal names
+        /// something that was given: a flag, an argument or a variable.
+        #[test]
+        fn any_command_line_serves_or_names_what_it_refuses(
+            args in proptest::collection::vec(argument(), 0..8),
+            env in proptest::collection::vec(
+                (proptest::sample::select(VARIABLES), proptest::sample::select(TOKENS)), 0..3),
+        ) {
+            let argv: Vec<String> = std::iter::once("lambda-rie".to_owned()).chain(args.iter().cloned()).collect();
+            let lookup = |k: &str| {
+                env.iter().find(|(name, _)| *name == k).map(|(_, v)| (*v).to_owned())
+                    .or_else(|| (k == "PATH").then(|| std::env::var("PATH").unwrap_or_default()))
+            };
+            let refusal = match parse(&argv, &lookup) {
+                Err(e) => Some(e.0),
+                Ok(Parsed::Serve(a) | Parsed::Invoke(a, _)) => {
+                    let python = PythonInfo {
+                        executable: "python3".into(),
+                        version: Some("3.11".into()),
+                        has_builtin_runtime: true,
+                    };
+                    load(&a, &python).err().map(|e| e.to_string())
+                }
+                Ok(_) => None,
+            };
+            if let Some(message) = refusal {
+                let named = args.iter()
+                    .flat_map(|a| {
+                        let (flag, value) = a.split_once('=').unwrap_or((a, a));
+                        [a.as_str(), flag, value]
+                    })
+                    .filter(|a| !a.is_empty())
+                    .chain(args.iter().any(String::is_empty).then_some("\"\""))
+                    .chain(env.iter().map(|(name, _)| *name))
+                    .any(|given| message.contains(given));
+                proptest::prop_assert!(named || message.starts_with("no function to serve"), "{message} for {args:?} {env:?}");
+                proptest::prop_assert!(!message.contains('\n'), "{message}");
+            }
+        }
+    }
 }

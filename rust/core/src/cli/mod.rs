@@ -140,8 +140,8 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
 fn passthrough(command: &[String], args: &Args) -> i32 {
     let mut cmd = std::process::Command::new(&command[0]);
     cmd.args(&command[1..]);
-    if let Some(h) = &args.handler {
-        cmd.env("_HANDLER", h);
+    if let Some(h) = &args.function.handler {
+        cmd.env("_HANDLER", &h.value);
     }
     let err = cmd.exec();
     eprintln!("lambda-rie: cannot exec {}: {err}", command[0]);
@@ -195,7 +195,10 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
     }
     logs::message(
         LogLevel::Info,
-        &capabilities.describe(args.cpu_by_memory, args.freeze),
+        &capabilities.describe(
+            args.function.cpu_by_memory.is_some(),
+            args.function.freeze.is_some(),
+        ),
     );
     logs::message(
         LogLevel::Info,

@@ -1,16 +1,13 @@
-//! `lambda-rie.toml` (SPEC 9): `[defaults]` and `[functions.NAME]` tables mapped onto
-//! [`FunctionConfig`]; every error names the file, the function and the key.
+//! `lambda-rie.toml`: `[defaults]` and `[functions.NAME]` tables mapped onto function specs;
+//! every error names the file, the function and the key.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
 
 use toml::{Table, Value};
 
-use super::{
-    check_range, Defaults, Destination, FunctionConfig, HandlerRuntime, EPHEMERAL_STORAGE_RANGE,
-    EVENT_AGE_RANGE, MAX_CONCURRENCY_RANGE, MAX_ENVIRONMENT_BYTES, MAX_RETRY_ATTEMPTS,
-    MEMORY_RANGE, RESERVED_CONCURRENCY_RANGE, TIMEOUT_RANGE,
-};
+use super::spec::{ConfigError, FunctionSpec, Number, Origin, Setting, Source};
+use super::Destination;
 
 /// Every key a function table (or `[defaults]`) may hold.
 const KEYS: &[&str] = &[
@@ -36,240 +33,249 @@ const KEYS: &[&str] = &[
     "extensions_dir",
 ];
 
-/// Load every function of a config file.
-pub fn load(path: &Path, runtime: &HandlerRuntime) -> Result<Vec<FunctionConfig>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// The functions of a config file, in file order; paths are relative to the file.
+pub fn load(path: &Path) -> Result<Vec<FunctionSpec>, ConfigError> {
+    let file = path.display().to_string();
+    let whole = Origin::whole(&Arc::new(Source::ConfigFile {
+        file: file.clone(),
+        function: None,
+    }));
+    let text = std::fs::read_to_string(path).map_err(|e| whole.error(e.to_string()))?;
+    // NOTE: the toml parser bounds its own nesting (a 100,000-deep array is refused in ~15 ms).
     let doc: Table = text
         .parse()
-        .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), e.message()))?;
-    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let file = path.display().to_string();
-    for key in doc.keys() {
-        if key != "defaults" && key != "functions" {
-            return Err(format!(
-                "{file}: unknown key {key:?} (expected [defaults] and [functions.NAME])"
-            ));
-        }
+        .map_err(|e: toml::de::Error| whole.error(located(&text, &e)))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    if let Some(key) = doc.keys().find(|k| *k != "defaults" && *k != "functions") {
+        return Err(whole.error(format!(
+            "unknown key {key:?} (expected [defaults] and [functions.NAME])"
+        )));
     }
     let empty = Table::new();
-    let defaults = table(doc.get("defaults"), &empty, &file, "[defaults]")?;
-    let functions = table(doc.get("functions"), &empty, &file, "[functions]")?;
+    let defaults = table(doc.get("defaults"), &empty, &whole, "[defaults]")?;
+    let functions = table(doc.get("functions"), &empty, &whole, "[functions]")?;
     if functions.is_empty() {
-        return Err(format!("{file}: no [functions.NAME] table"));
+        return Err(whole.error("no [functions.NAME] table"));
     }
     functions
         .iter()
         .map(|(name, value)| {
-            let own = table(Some(value), &empty, &file, name)?;
+            let own = table(Some(value), &empty, &whole, name)?;
             let mut merged = defaults.clone();
             merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-            function(name, &merged, &base, runtime)
-                .map_err(|e| format!("{file}: function {name}: {e}"))
+            let spec = FunctionSpec::new(Source::ConfigFile {
+                file: file.clone(),
+                function: Some(name.clone()),
+            });
+            function(spec, name, &merged, base)
         })
         .collect()
+}
+
+/// A parse error with its line and column; the parser's own nesting limit said plainly.
+fn located(text: &str, e: &toml::de::Error) -> String {
+    let message = if e.message().contains("recursion") {
+        format!("nested too deeply ({})", e.message())
+    } else {
+        e.message().to_owned()
+    };
+    let Some(start) = e.span().map(|s| s.start.min(text.len())) else {
+        return message;
+    };
+    let before = text.get(..start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line} column {column}: {message}")
 }
 
 fn table<'a>(
     v: Option<&'a Value>,
     empty: &'a Table,
-    file: &str,
+    whole: &Origin,
     what: &str,
-) -> Result<&'a Table, String> {
+) -> Result<&'a Table, ConfigError> {
     match v {
         None => Ok(empty),
         Some(Value::Table(t)) => Ok(t),
-        Some(_) => Err(format!("{file}: {what} must be a table")),
-    }
-}
-
-fn int(t: &Table, key: &str, range: (u32, u32)) -> Result<Option<u32>, String> {
-    match t.get(key) {
-        None => Ok(None),
-        Some(Value::Integer(n)) => {
-            let n = u32::try_from(*n)
-                .map_err(|_| format!("{key}: {n} is out of range ({}-{})", range.0, range.1))?;
-            check_range(key, n, range).map(Some)
-        }
-        Some(other) => Err(format!(
-            "{key}: expected a whole number, got {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn string(t: &Table, key: &str) -> Result<Option<String>, String> {
-    match t.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!(
-            "{key}: expected a string, got {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn string_map(t: &Table, key: &str) -> Result<Vec<(String, String)>, String> {
-    match t.get(key) {
-        None => Ok(Vec::new()),
-        Some(Value::Table(m)) => m
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                Value::Integer(_) | Value::Float(_) | Value::Boolean(_) => {
-                    Ok((k.clone(), v.to_string()))
-                }
-                other => Err(format!(
-                    "{key}.{k}: expected a string, got {}",
-                    other.type_str()
-                )),
-            })
-            .collect(),
-        Some(other) => Err(format!("{key}: expected a table, got {}", other.type_str())),
+        Some(_) => Err(whole.error(format!("{what} must be a table"))),
     }
 }
 
 /// One function from its merged table.
 fn function(
+    mut spec: FunctionSpec,
     name: &str,
     t: &Table,
     base: &Path,
-    runtime: &HandlerRuntime,
-) -> Result<FunctionConfig, String> {
+) -> Result<FunctionSpec, ConfigError> {
     if let Some(key) = t.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(format!("unknown key {key:?}"));
+        return Err(Origin::whole(&spec.source).error(format!("unknown key {key:?}")));
     }
-    let handler = string(t, "handler")?;
-    let command = match t.get("command") {
+    spec.name = Some(Setting::new(name.to_owned(), Origin::whole(&spec.source)));
+    spec.handler = string(&spec, t, "handler")?;
+    spec.command = command(&spec, t)?;
+    spec.code_dir = string(&spec, t, "code_dir")?.map(|s| s.map(|d| base.join(d)));
+    spec.timeout = number(&spec, t, "timeout")?;
+    spec.memory = number(&spec, t, "memory")?;
+    spec.ephemeral_storage = number(&spec, t, "ephemeral_storage")?;
+    spec.reserved_concurrency = number(&spec, t, "reserved_concurrency")?;
+    spec.provisioned_concurrency = number(&spec, t, "provisioned_concurrency")?;
+    spec.max_concurrency = number(&spec, t, "max_concurrency")?;
+    spec.idle_timeout = number(&spec, t, "idle_timeout")?;
+    spec.maximum_retry_attempts = number(&spec, t, "maximum_retry_attempts")?;
+    spec.maximum_event_age = number(&spec, t, "maximum_event_age")?;
+    spec.environment = string_map(&spec, t, "environment")?;
+    spec.aliases = string_map(&spec, t, "aliases")?;
+    spec.on_success = destination(&spec, t, "on_success", base)?;
+    spec.on_failure = destination(&spec, t, "on_failure", base)?;
+    spec.dead_letter = destination(&spec, t, "dead_letter", base)?;
+    spec.layers = layers(&spec, t, base)?;
+    spec.extensions_dir = string(&spec, t, "extensions_dir")?.map(|s| s.map(|d| base.join(d)));
+    spec.snapstart = match t.get("snapstart") {
         None => None,
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or("command: expected strings".to_owned())
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Some(Value::String(s)) => Some(vec![s.clone()]),
+        Some(Value::Boolean(b)) => Some(spec.setting("snapstart", *b)),
+        Some(_) => return Err(spec.origin("snapstart").error("expected true or false")),
+    };
+    Ok(spec)
+}
+
+fn string(
+    spec: &FunctionSpec,
+    t: &Table,
+    key: &str,
+) -> Result<Option<Setting<String>>, ConfigError> {
+    match t.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(spec.setting(key, s.clone()))),
+        Some(other) => Err(spec
+            .origin(key)
+            .error(format!("expected a string, got {}", other.type_str()))),
+    }
+}
+
+fn number(
+    spec: &FunctionSpec,
+    t: &Table,
+    key: &str,
+) -> Result<Option<Setting<Number>>, ConfigError> {
+    let n = match t.get(key) {
+        None => return Ok(None),
+        Some(Value::Integer(n)) => Number::Whole(i128::from(*n)),
+        Some(Value::Float(f)) => Number::Fraction(*f),
         Some(other) => {
-            return Err(format!(
-                "command: expected an array of strings, got {}",
+            return Err(spec
+                .origin(key)
+                .error(format!("expected a whole number, got {}", other.type_str())))
+        }
+    };
+    Ok(Some(spec.setting(key, n)))
+}
+
+/// `command = ["./bootstrap", "arg"]` (or one string).
+fn command(spec: &FunctionSpec, t: &Table) -> Result<Option<Setting<Vec<String>>>, ConfigError> {
+    let origin = spec.origin("command");
+    let argv = match t.get("command") {
+        None => return Ok(None),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| origin.error("expected strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(origin.error(format!(
+                "expected an array of strings, got {}",
                 other.type_str()
-            ))
+            )))
         }
     };
-    let code_dir = base.join(string(t, "code_dir")?.unwrap_or_else(|| ".".to_owned()));
-    let mut f = match (handler, command) {
-        (Some(h), None) => {
-            let mut f = FunctionConfig::new(name, runtime.command(&h), Defaults::FUNCTION);
-            f.execution_env = Some(runtime.execution_env.clone());
-            f.handler = Some(h);
-            f
-        }
-        (None, Some(c)) if !c.is_empty() => {
-            let mut c = c;
-            if c[0].contains('/') && !Path::new(&c[0]).is_absolute() {
-                c[0] = code_dir.join(&c[0]).to_string_lossy().into_owned();
-            }
-            FunctionConfig::new(name, c, Defaults::FUNCTION)
-        }
-        (Some(_), Some(_)) => {
-            return Err("give exactly one of handler and command, not both".to_owned())
-        }
-        _ => return Err("give one of handler (module.function) or command (argv)".to_owned()),
-    };
-    f.code_dir = code_dir;
-    apply_numbers(&mut f, t)?;
-    f.environment = string_map(t, "environment")?;
-    let env_bytes: usize = f.environment.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if env_bytes > MAX_ENVIRONMENT_BYTES {
-        return Err(format!(
-            "environment: {env_bytes} bytes of variables exceed the 4 KB limit"
-        ));
-    }
-    f.aliases = string_map(t, "aliases")?;
-    let dest = |key: &str| -> Result<Option<Destination>, String> {
-        string(t, key)?
-            .map(|v| Destination::parse(&v, base).map_err(|e| format!("{key}: {e}")))
-            .transpose()
-    };
-    f.on_success = dest("on_success")?;
-    f.on_failure = dest("on_failure")?;
-    f.dead_letter = dest("dead_letter")?;
-    f.layers = layers(t, base)?;
-    f.extensions_dir = string(t, "extensions_dir")?.map(|d| base.join(d));
-    if let Some(v) = t.get("snapstart") {
-        f.snapstart = v
-            .as_bool()
-            .ok_or("snapstart: expected true or false".to_owned())?;
-    }
-    Ok(f)
+    Ok(Some(Setting::new(argv, origin)))
 }
 
-/// `layers = ["layer-dir", "layer.zip"]`, relative to the config file; each must exist.
-fn layers(t: &Table, base: &Path) -> Result<Vec<std::path::PathBuf>, String> {
-    let Some(v) = t.get("layers") else {
-        return Ok(Vec::new());
+/// Name -> value pairs (environment variables, aliases).
+type Pairs = Vec<(String, String)>;
+
+fn string_map(
+    spec: &FunctionSpec,
+    t: &Table,
+    key: &str,
+) -> Result<Option<Setting<Pairs>>, ConfigError> {
+    let map = match t.get(key) {
+        None => return Ok(None),
+        Some(Value::Table(m)) => m,
+        Some(other) => {
+            return Err(spec
+                .origin(key)
+                .error(format!("expected a table, got {}", other.type_str())))
+        }
     };
-    let list = v
-        .as_array()
-        .ok_or("layers: expected an array of paths (directories or zip files)")?;
-    if list.len() > super::MAX_LAYERS {
-        return Err(format!(
-            "layers: at most {} layers per function",
-            super::MAX_LAYERS
-        ));
-    }
-    list.iter()
-        .map(|l| {
-            let p = base.join(l.as_str().ok_or("layers: expected paths (strings)")?);
-            if p.exists() {
-                Ok(p)
-            } else {
-                Err(format!("layers: {} does not exist", p.display()))
+    let pairs = map
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            Value::Integer(_) | Value::Float(_) | Value::Boolean(_) => {
+                Ok((k.clone(), v.to_string()))
             }
+            other => Err(spec
+                .origin(format!("{key}.{k}"))
+                .error(format!("expected a string, got {}", other.type_str()))),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Some(spec.setting(key, pairs)))
 }
 
-fn apply_numbers(f: &mut FunctionConfig, t: &Table) -> Result<(), String> {
-    if let Some(n) = int(t, "timeout", TIMEOUT_RANGE)? {
-        f.timeout_s = n;
-    }
-    if let Some(n) = int(t, "memory", MEMORY_RANGE)? {
-        f.memory_mb = n;
-    }
-    if let Some(n) = int(t, "ephemeral_storage", EPHEMERAL_STORAGE_RANGE)? {
-        f.ephemeral_storage_mb = n;
-    }
-    f.reserved_concurrency = int(t, "reserved_concurrency", RESERVED_CONCURRENCY_RANGE)?;
-    if let Some(n) = int(t, "provisioned_concurrency", (0, 1000))? {
-        f.provisioned_concurrency = n;
-    }
-    if let Some(n) = int(t, "max_concurrency", MAX_CONCURRENCY_RANGE)? {
-        f.max_concurrency = n;
-    }
-    if let Some(n) = int(t, "idle_timeout", (1, 86_400))? {
-        f.idle_timeout = Duration::from_secs(u64::from(n));
-    }
-    if let Some(n) = int(t, "maximum_retry_attempts", (0, MAX_RETRY_ATTEMPTS))? {
-        f.maximum_retry_attempts = n;
-    }
-    if let Some(n) = int(t, "maximum_event_age", EVENT_AGE_RANGE)? {
-        f.maximum_event_age = Duration::from_secs(u64::from(n));
-    }
-    Ok(())
+/// `function:NAME`, `file:PATH` (relative to the file) or `http://...`.
+fn destination(
+    spec: &FunctionSpec,
+    t: &Table,
+    key: &str,
+    base: &Path,
+) -> Result<Option<Setting<Destination>>, ConfigError> {
+    let Some(text) = string(spec, t, key)? else {
+        return Ok(None);
+    };
+    let destination = Destination::parse(&text.value, base).map_err(|e| text.error(e))?;
+    Ok(Some(Setting::new(destination, text.origin)))
+}
+
+/// `layers = ["layer-dir", "layer.zip"]`, relative to the file.
+fn layers(
+    spec: &FunctionSpec,
+    t: &Table,
+    base: &Path,
+) -> Result<Option<Setting<Vec<std::path::PathBuf>>>, ConfigError> {
+    let origin = spec.origin("layers");
+    let expected = "expected an array of paths (directories or zip files)";
+    let Some(v) = t.get("layers") else {
+        return Ok(None);
+    };
+    let list = v.as_array().ok_or_else(|| origin.error(expected))?;
+    let paths = list
+        .iter()
+        .map(|l| {
+            l.as_str()
+                .map(|p| base.join(p))
+                .ok_or_else(|| origin.error(expected))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Setting::new(paths, origin)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::config::test_support::{load_file, runtime};
+    use crate::config::test_support::{build, load_file};
+    use crate::config::FunctionConfig;
 
     fn load_str(text: &str) -> Result<Vec<FunctionConfig>, String> {
-        load_file("lambda-rie.toml", text, |path| load(path, &runtime()))
+        load_file("lambda-rie.toml", text, |path| {
+            load(path).and_then(|specs| build(&specs))
+        })
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -300,25 +306,91 @@ mod tests {
     #[test]
     fn out_of_range_and_both_handler_and_command_are_errors() {
         let e = load_str("[functions.a]\nhandler = \"app.a\"\nmemory = 64\n").unwrap_err();
-        assert!(e.contains("memory") && e.contains("128-10240"), "{e}");
+        assert!(
+            e.ends_with("function a: memory: 64 is out of range (128-10240)"),
+            "{e}"
+        );
         let e = load_str("[functions.a]\nhandler = \"app.a\"\ncommand = [\"x\"]\n").unwrap_err();
-        assert!(e.contains("exactly one"), "{e}");
+        assert!(
+            e.ends_with("function a: give exactly one of handler and command, not both"),
+            "{e}"
+        );
     }
 
     #[test]
     fn layers_and_extensions_dir_are_relative_to_the_file() {
-        // NOTE: "." exists next to every config file; a missing layer is an error.
+        // NOTE: "." exists next to every config file; a missing layer or directory is an error.
         let fs = load_str(
-            "[functions.a]\nhandler = \"app.a\"\nlayers = [\".\"]\nextensions_dir = \"ext\"\n",
+            "[functions.a]\nhandler = \"app.a\"\nlayers = [\".\"]\nextensions_dir = \".\"\n",
         )
         .unwrap();
         assert_eq!(fs[0].layers.len(), 1);
         assert!(fs[0].layers[0]
             .to_string_lossy()
             .contains("lambda-rie-config-"));
-        assert!(fs[0].extensions_dir.as_ref().unwrap().ends_with("ext"));
+        let extensions = fs[0].extensions_dir.as_ref().unwrap();
+        assert!(
+            extensions.to_string_lossy().ends_with("/."),
+            "{extensions:?}"
+        );
         let e =
             load_str("[functions.a]\nhandler = \"app.a\"\nlayers = [\"nope.zip\"]\n").unwrap_err();
-        assert!(e.contains("layers") && e.contains("nope.zip"), "{e}");
+        assert!(
+            e.contains("function a: layers: ") && e.contains("nope.zip"),
+            "{e}"
+        );
+        let e =
+            load_str("[functions.a]\nhandler = \"app.a\"\nextensions_dir = \"ext\"\n").unwrap_err();
+        assert!(
+            e.contains("function a: extensions_dir: ") && e.ends_with("ext is not a directory"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn what_aws_refuses_is_refused_naming_file_function_and_key() {
+        let cases = [
+            ("[functions.a]\nhandler = \"app.a\"\ncode_dir = \"missing\"\n", "function a: code_dir: "),
+            ("[functions.\"../etc\"]\nhandler = \"app.a\"\n", "function ../etc: \"../etc\" is not a valid function name"),
+            (
+                "[functions.a]\nhandler = \"app.a\"\nenvironment = { AWS_REGION = \"x\", OK = \"1\", _HANDLER = \"y\" }\n",
+                "function a: environment: Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION, _HANDLER",
+            ),
+            (
+                "[functions.a]\nhandler = \"app.a\"\naliases = { live = \"3\" }\n",
+                "function a: aliases: alias live: version \"3\" does not exist (lambda-rie serves only $LATEST)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = load_str(text).unwrap_err();
+            assert!(e.contains("lambda-rie.toml: "), "{e}");
+            assert!(e.contains(expected), "{e}");
+        }
+    }
+
+    #[test]
+    fn provisioned_environments_of_all_functions_fit_the_cap() {
+        // NOTE: the test context's cap is 8 environments.
+        let two = |n: u32| {
+            format!("[defaults]\nhandler = \"app.a\"\nprovisioned_concurrency = {n}\n\n[functions.a]\n\n[functions.b]\n")
+        };
+        assert_eq!(load_str(&two(4)).unwrap().len(), 2);
+        let e = load_str(&two(5)).unwrap_err();
+        assert!(
+            e.ends_with("function b: provisioned_concurrency: 5 is more than the 3 environments --max-environments (8) leaves after the other functions' provisioned concurrency"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_deeply_nested_file_is_refused_quickly_naming_the_file() {
+        let depth = 100_000;
+        let text = format!("x = {}{}", "[".repeat(depth), "]".repeat(depth));
+        let e = load_str(&text).unwrap_err();
+        assert!(e.contains("lambda-rie.toml: line 1 column "), "{e}");
+        assert!(e.contains(": nested too deeply ("), "{e}");
+        let dotted = format!("{} = 1", vec!["a"; depth].join("."));
+        let e = load_str(&dotted).unwrap_err();
+        assert!(e.contains("lambda-rie.toml: nested too deeply ("), "{e}");
     }
 }

@@ -1,7 +1,12 @@
 //! Function and emulator configuration: every limit and default lives here and only here.
 
 pub mod file;
+#[cfg(test)]
+mod properties;
+pub mod spec;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +55,38 @@ pub const MAX_ENVIRONMENTS_RANGE: (u32, u32) = (1, 1000);
 pub const RESERVED_CONCURRENCY_RANGE: (u32, u32) = (0, 1000);
 /// Per-environment concurrency range (Lambda Managed Instances).
 pub const MAX_CONCURRENCY_RANGE: (u32, u32) = (1, 64);
+/// Provisioned concurrency range (also at most the reserved concurrency and the environment cap).
+pub const PROVISIONED_CONCURRENCY_RANGE: (u32, u32) = (0, 1000);
+/// Idle time before an environment is reaped, seconds.
+pub const IDLE_TIMEOUT_RANGE: (u32, u32) = (1, 86_400);
+/// Longest function name (AWS: 64 of `[a-zA-Z0-9-_]`).
+pub const MAX_FUNCTION_NAME_BYTES: usize = 64;
+/// Longest alias name (AWS: 128 of `[a-zA-Z0-9-_]`, not only digits).
+pub const MAX_ALIAS_NAME_BYTES: usize = 128;
+/// Deepest nesting of a config file or template (AWS templates need a dozen levels).
+pub const MAX_DOCUMENT_DEPTH: usize = 64;
+/// The environment variables AWS sets itself and refuses in a function's configuration
+/// (AWS Lambda Developer Guide, "Defined runtime environment variables").
+pub const RESERVED_ENVIRONMENT_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
 
 /// Defaults that differ between the single-function command line and a config file (SPEC 1).
 #[derive(Debug, Clone, Copy)]
@@ -367,31 +404,5 @@ pub fn check_range(option: &str, value: u32, range: (u32, u32)) -> Result<u32, S
             "{option}: {value} is out of range ({}-{})",
             range.0, range.1
         ))
-    }
-}
-
-/// What the loaders' unit tests share: a runtime and a file to load.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use super::HandlerRuntime;
-
-    /// The built-in runtime of a `python3` on `PATH`.
-    pub fn runtime() -> HandlerRuntime {
-        HandlerRuntime {
-            python: "python3".into(),
-            module: "lambda_rie.runtime".into(),
-            execution_env: "AWS_Lambda_python3.11".into(),
-        }
-    }
-
-    /// Write `text` as `name` in a fresh directory, `load` it, then remove the directory.
-    pub fn load_file<T>(name: &str, text: &str, load: impl FnOnce(&std::path::Path) -> T) -> T {
-        let dir = std::env::temp_dir().join(format!("lambda-rie-config-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        let result = load(&path);
-        let _ = std::fs::remove_dir_all(&dir);
-        result
     }
 }

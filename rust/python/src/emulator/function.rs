@@ -1,25 +1,25 @@
-//! `lambda_rie.Function` objects, read attribute by attribute and checked against the core's
-//! ranges, become core `FunctionConfig`s; the defaults they start from are the core's.
+//! `lambda_rie.Function` objects, read attribute by attribute, mapped onto the core's function
+//! spec (every value named by its argument) and built by the core with the functions of a
+//! config file: no default, limit or check of its own.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use lambda_rie_core::config::spec::{
+    build_all, BuildContext, ConfigError, FunctionSpec, NamedLimit, Number, Source,
+};
 use lambda_rie_core::config::{
-    self, check_range, Defaults, EnvInheritance, FunctionConfig, HandlerRuntime, LogLevel,
-    EPHEMERAL_STORAGE_RANGE, MAX_CONCURRENCY_RANGE, MAX_ENVIRONMENTS_RANGE, MAX_ENVIRONMENT_BYTES,
-    MEMORY_RANGE, RESERVED_CONCURRENCY_RANGE, TIMEOUT_RANGE,
+    self, Defaults, EmulatorConfig, EnvInheritance, FunctionConfig, HandlerRuntime, LogLevel,
 };
 use lambda_rie_core::logs;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// The module that serves a `handler` with the built-in Python runtime.
-const BUILTIN_RUNTIME: &str = "lambda_rie.runtime";
+use crate::errors;
 
 /// The attributes of a `lambda_rie.Function`.
 #[derive(FromPyObject)]
-pub struct FunctionSpec {
+pub struct PyFunction {
     name: String,
     handler: Option<String>,
     command: Option<Vec<String>>,
@@ -43,143 +43,101 @@ pub fn handler_runtime(py: Python<'_>) -> PyResult<HandlerRuntime> {
     let version = py.version_info();
     Ok(HandlerRuntime {
         python,
-        module: BUILTIN_RUNTIME.to_owned(),
+        module: config::BUILTIN_RUNTIME_MODULE.to_owned(),
         execution_env: format!("AWS_Lambda_python{}.{}", version.major, version.minor),
     })
 }
 
-/// `value` as a u32 within `range`, or the core's out-of-range message naming `option`.
-fn ranged(option: &str, value: i64, range: (u32, u32)) -> Result<u32, String> {
-    let out_of_range = || {
-        format!(
-            "{option}: {value} is out of range ({}-{})",
-            range.0, range.1
-        )
+impl PyFunction {
+    /// The spec of this function: each attribute is the argument of the same name; a relative
+    /// `code_dir` is taken from the current directory.
+    fn spec(self) -> Result<FunctionSpec, ConfigError> {
+        let spec = FunctionSpec::new(Source::Python {
+            function: self.name.clone(),
+        });
+        let code_dir = std::path::absolute(&self.code_dir).map_err(|e| {
+            spec.origin("code_dir")
+                .error(format!("{}: {e}", self.code_dir.display()))
+        })?;
+        let number = |key: &str, n: i64| Some(spec.setting(key, Number::Whole(i128::from(n))));
+        Ok(FunctionSpec {
+            name: Some(spec.setting("name", self.name)),
+            handler: self.handler.map(|h| spec.setting("handler", h)),
+            command: self.command.map(|c| spec.setting("command", c)),
+            code_dir: Some(spec.setting("code_dir", code_dir)),
+            timeout: number("timeout", self.timeout),
+            memory: number("memory", self.memory),
+            ephemeral_storage: number("ephemeral_storage", self.ephemeral_storage),
+            environment: self
+                .environment
+                .map(|e| spec.setting("environment", e.into_iter().collect())),
+            reserved_concurrency: self
+                .reserved_concurrency
+                .and_then(|n| number("reserved_concurrency", n)),
+            provisioned_concurrency: number(
+                "provisioned_concurrency",
+                self.provisioned_concurrency,
+            ),
+            max_concurrency: number("max_concurrency", self.max_concurrency),
+            idle_timeout: Some(spec.setting("idle_timeout", Number::Fraction(self.idle_timeout))),
+            layers: Some(spec.setting("layers", self.layers)),
+            extensions_dir: self
+                .extensions_dir
+                .map(|d| spec.setting("extensions_dir", d)),
+            snapstart: Some(spec.setting("snapstart", self.snapstart)),
+            inherit_env: Some(EnvInheritance::Minimal),
+            ..spec
+        })
+    }
+}
+
+/// Every function to serve: the `Function`s, then those of the config `file`
+/// (`lambda-rie.toml`, or a SAM template), built together against the emulator's settings.
+pub fn build(
+    py: Python<'_>,
+    functions: Vec<PyFunction>,
+    file: Option<PathBuf>,
+    config: &EmulatorConfig,
+) -> PyResult<Vec<FunctionConfig>> {
+    let runtime = handler_runtime(py)?;
+    let mut specs = functions
+        .into_iter()
+        .map(PyFunction::spec)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| errors::config(e.to_string()))?;
+    if let Some(path) = file {
+        let loaded = py.detach(|| load_file(&path, &config.region, &config.account_id));
+        specs.extend(loaded.map_err(|e| errors::config(e.to_string()))?);
+    }
+    let ctx = BuildContext {
+        runtime: &runtime,
+        defaults: Defaults::FUNCTION,
+        max_environments: NamedLimit {
+            name: "max_environments".to_owned(),
+            value: config.max_environments,
+        },
     };
-    let value = u32::try_from(value).map_err(|_| out_of_range())?;
-    check_range(option, value, range)
-}
-
-impl FunctionSpec {
-    /// The core configuration of this function; the error names the function and the option.
-    pub fn into_config(self, runtime: &HandlerRuntime) -> Result<FunctionConfig, String> {
-        self.build(runtime)
-            .map_err(|e| format!("function {}: {e}", self.name))
-    }
-
-    fn build(&self, runtime: &HandlerRuntime) -> Result<FunctionConfig, String> {
-        if self.name.is_empty() {
-            return Err("name: must not be empty".to_owned());
-        }
-        let code_dir = std::path::absolute(&self.code_dir)
-            .map_err(|e| format!("code_dir: {}: {e}", self.code_dir.display()))?;
-        let mut f = match (&self.handler, &self.command) {
-            (Some(h), None) => {
-                let mut f = FunctionConfig::new(&self.name, runtime.command(h), Defaults::FUNCTION);
-                f.handler = Some(h.clone());
-                f.execution_env = Some(runtime.execution_env.clone());
-                f
-            }
-            (None, Some(c)) if !c.is_empty() => {
-                FunctionConfig::new(&self.name, command_in(c, &code_dir), Defaults::FUNCTION)
-            }
-            (Some(_), Some(_)) => {
-                return Err("give exactly one of handler and command, not both".to_owned())
-            }
-            _ => return Err("give one of handler (module.function) or command (argv)".to_owned()),
-        };
-        f.code_dir = code_dir;
-        f.inherit_env = EnvInheritance::Minimal;
-        f.runtime_api_address = None;
-        f.timeout_s = ranged("timeout", self.timeout, TIMEOUT_RANGE)?;
-        f.memory_mb = ranged("memory", self.memory, MEMORY_RANGE)?;
-        f.ephemeral_storage_mb = ranged(
-            "ephemeral_storage",
-            self.ephemeral_storage,
-            EPHEMERAL_STORAGE_RANGE,
-        )?;
-        f.reserved_concurrency = self
-            .reserved_concurrency
-            .map(|n| ranged("reserved_concurrency", n, RESERVED_CONCURRENCY_RANGE))
-            .transpose()?;
-        f.provisioned_concurrency = ranged(
-            "provisioned_concurrency",
-            self.provisioned_concurrency,
-            (0, MAX_ENVIRONMENTS_RANGE.1),
-        )?;
-        f.max_concurrency = ranged(
-            "max_concurrency",
-            self.max_concurrency,
-            MAX_CONCURRENCY_RANGE,
-        )?;
-        f.idle_timeout = Duration::try_from_secs_f64(self.idle_timeout)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                format!(
-                    "idle_timeout: {} is not a positive number of seconds",
-                    self.idle_timeout
-                )
-            })?;
-        f.environment = self
-            .environment
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let env_bytes: usize = f.environment.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if env_bytes > MAX_ENVIRONMENT_BYTES {
-            return Err(format!(
-                "environment: {env_bytes} bytes of variables exceed the {MAX_ENVIRONMENT_BYTES}-byte limit"
-            ));
-        }
-        if self.layers.len() > config::MAX_LAYERS {
-            return Err(format!("layers: at most {} layers", config::MAX_LAYERS));
-        }
-        if let Some(missing) = self.layers.iter().find(|l| !l.exists()) {
-            return Err(format!(
-                "layers: {} is not a directory or a zip file",
-                missing.display()
-            ));
-        }
-        f.layers.clone_from(&self.layers);
-        f.extensions_dir.clone_from(&self.extensions_dir);
-        f.snapstart = self.snapstart;
-        Ok(f)
-    }
-}
-
-/// A relative program path (`./bootstrap`) names a file in the code directory.
-fn command_in(command: &[String], code_dir: &Path) -> Vec<String> {
-    let mut c = command.to_vec();
-    if c[0].contains('/') && !Path::new(&c[0]).is_absolute() {
-        c[0] = code_dir.join(&c[0]).to_string_lossy().into_owned();
-    }
-    c
-}
-
-/// The functions of a `lambda-rie.toml` (`.toml`) or a SAM/CloudFormation template (any other
-/// name), read by the core's loaders; warnings about ignored template properties are logged.
-pub fn load_file(
-    path: &Path,
-    runtime: &HandlerRuntime,
-    region: &str,
-    account: &str,
-) -> Result<Vec<FunctionConfig>, String> {
-    let mut functions = if path.extension().is_some_and(|e| e == "toml") {
-        config::file::load(path, runtime)?
-    } else {
-        let (functions, warnings) = config::template::load(path, runtime, region, account)?;
-        for warning in warnings {
-            logs::message(LogLevel::Warn, &warning);
-        }
-        functions
-    };
+    let mut functions = py
+        .detach(|| build_all(&specs, &ctx))
+        .map_err(|e| errors::config(e.to_string()))?;
     for f in &mut functions {
         f.code_dir = std::path::absolute(&f.code_dir)
-            .map_err(|e| format!("code_dir: {}: {e}", f.code_dir.display()))?;
+            .map_err(|e| errors::config(format!("code_dir: {}: {e}", f.code_dir.display())))?;
     }
     Ok(functions)
+}
+
+/// The function specs of a `lambda-rie.toml` (`.toml`) or a SAM/CloudFormation template (any
+/// other name), read by the core's loaders; warnings about what a template left out are logged.
+fn load_file(path: &Path, region: &str, account: &str) -> Result<Vec<FunctionSpec>, ConfigError> {
+    if path.extension().is_some_and(|e| e == "toml") {
+        return config::file::load(path);
+    }
+    let (specs, warnings) = config::template::load(path, region, account)?;
+    for warning in warnings {
+        logs::message(LogLevel::Warn, &warning);
+    }
+    Ok(specs)
 }
 
 /// A served function as the keyword arguments of `lambda_rie.Function` (plus `name`).
