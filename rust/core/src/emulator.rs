@@ -159,6 +159,7 @@ impl Emulator {
             // Invocations cut short by the stop are answered now; give them a moment to be sent.
             let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
         }
+        logs::flush().await;
     }
 }
 

@@ -78,6 +78,9 @@ pub const DEFAULT_EPHEMERAL_STORAGE_MB: u32 = 512;
 /// Default idle time before an environment is reaped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Longest function log line; longer ones are split (CloudWatch's 256 KB event limit).
+pub const LOG_LINE_BYTES: usize = 256 * 1024;
+
 /// Which inherited variables the runtime sees (SPEC 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvInheritance {

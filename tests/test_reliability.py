@@ -1,0 +1,141 @@
+"""What a function's log must not do to lambda-rie: make it buffer a newline-free line without
+bound, or stall it through a stdout nobody reads.
+
+Every bound here is a liveness or resource bound (10x or more of what a run takes), not a speed
+assert; peak memory is read from `/proc/PID/status` of the emulator process (for the console
+script, the Python process that runs the core).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import lambda_rie
+from harness import (
+    FUNCTIONS,
+    Emulator,
+    EmulatorFactory,
+    clean_env,
+)
+from test_scheduler import metrics
+
+CODE = FUNCTIONS / "reliability"
+HANDLER = "reliability.handler"
+DROPPED = "lambda_rie_log_lines_dropped_total"
+# NOTE: CloudWatch's limit on one log event: AWS splits longer lines into pieces of this size.
+LINE_LIMIT = 256 * 1024
+MIB = 1024 * 1024
+# NOTE: bounds, not expectations. 50 MB of log takes well under
+# a second to pass through; the runtimes under test print or sleep for a few seconds at most.
+ANSWER_AFTER_RESPONSE_S = 2.0
+LIVENESS_S = 10.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident set size of `pid` (VmHWM), MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def scrape(emulator: Emulator, name: str) -> float:
+    """One label-less sample of the metrics endpoint."""
+    for line in metrics(emulator).text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} sample")
+
+
+# -- a log line without a newline ------------------------------------------------------------
+
+
+def test_a_50_mb_line_without_newline_is_split_into_256_kb_lines_in_bounded_memory(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory([HANDLER], cwd=CODE)
+    assert emulator.invoke({}).status == 200
+    size = 50_000_000
+    started = time.monotonic()
+    answer = emulator.invoke({"action": "write", "bytes": size})
+    answered, elapsed = time.time(), time.monotonic() - started
+    assert answer.status == 200, answer.body
+    lag = answered - answer.json()["done"]
+    assert lag < ANSWER_AFTER_RESPONSE_S, f"answered {lag:.1f} s after the function returned"
+    assert elapsed < LIVENESS_S, f"a 50 MB log line took {elapsed:.1f} s to pass"
+    assert peak_rss_mb(emulator.pid) < 64, f"peak RSS {peak_rss_mb(emulator.pid):.0f} MB"
+    request_id = answer.header("x-amzn-requestid")
+    emulator.stdout.wait_for(f"^REPORT RequestId: {request_id}")
+    pieces = [line for line in emulator.stdout.lines() if line.startswith("x")]
+    assert max(len(p) for p in pieces) == LINE_LIMIT
+    if scrape(emulator, DROPPED) == 0:
+        assert sum(len(p) for p in pieces) == size
+        assert len(pieces) == -(-size // LINE_LIMIT)
+
+
+# -- a stdout nobody reads -------------------------------------------------------------------
+
+
+@pytest.fixture
+def unread_stdout() -> Iterator[list[str]]:
+    """A prefix that points lambda-rie's stdout at a pipe this test never reads."""
+    read_end, write_end = os.pipe()
+    path = f"/proc/{os.getpid()}/fd/{write_end}"
+    try:
+        yield ["sh", "-c", f'exec "$@" > {path}', "sh"]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_stdout_nobody_reads_drops_log_lines_but_never_stalls_invokes(
+    emulator_factory: EmulatorFactory, unread_stdout: list[str]
+) -> None:
+    emulator = emulator_factory(["--timeout", "1", HANDLER], cwd=CODE, prefix=unread_stdout)
+    for n in range(20):
+        answer = emulator.invoke({"action": "lines", "bytes": 2 * MIB}, timeout=LIVENESS_S)
+        assert answer.status == 200, (n, answer.body)
+    started = time.monotonic()
+    answer = emulator.invoke({"action": "sleep", "seconds": 30}, timeout=LIVENESS_S)
+    elapsed = time.monotonic() - started
+    assert answer.status == 200
+    assert answer.header("x-amz-function-error") == "Unhandled"
+    assert answer.json()["errorType"] == "Sandbox.Timedout"
+    assert elapsed < 1 + LIVENESS_S / 2, f"a 1 s timeout answered after {elapsed:.1f} s"
+    # 40 MB of lines went to a pipe that holds 64 KiB: most were dropped, and counted.
+    assert scrape(emulator, DROPPED) > 20_000
+    warnings = [line for line in emulator.stderr_text().splitlines() if DROPPED in line]
+    assert len(warnings) == 1, warnings
+
+
+def test_the_python_api_reads_the_dropped_lines_counter() -> None:
+    with lambda_rie.Emulator([lambda_rie.Function("f", handler=HANDLER, code_dir=CODE)]) as emu:
+        assert (
+            json.loads(emu.invoke("f", {"action": "lines", "bytes": 4096}).payload)["action"]
+            == "lines"
+        )
+        assert emu.metrics()[DROPPED] == 0
+
+
+def test_function_logs_of_lambda_rie_invoke_still_go_to_stderr(face: list[str]) -> None:
+    done = subprocess.run(
+        [*face, "invoke", HANDLER, "--event", "-"],
+        input=json.dumps({"action": "lines", "bytes": 64 * 1024}).encode(),
+        cwd=CODE,
+        env=clean_env(),
+        capture_output=True,
+        timeout=LIVENESS_S * 3,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["action"] == "lines"
+    err = done.stderr.decode()
+    assert err.count("y" * 1023 + "\n") == 64
+    assert err.index("START RequestId:") < err.index("y" * 1023) < err.index("END RequestId:")
