@@ -1,16 +1,21 @@
-"""What a function's log must not do to lambda-rie: make it buffer a newline-free line without
-bound, or stall it through a stdout nobody reads.
+"""What a hostile or stuck peer must not do to lambda-rie: spin it on accept errors when it is out
+of file descriptors, make it buffer a newline-free log line without bound, stall it through a
+stdout nobody reads, or hold it (or its shutdown) with half-sent requests.
 
 Every bound here is a liveness or resource bound (10x or more of what a run takes), not a speed
-assert; peak memory is read from `/proc/PID/status` of the emulator process (for the console
-script, the Python process that runs the core).
+assert; CPU and peak memory are read from `/proc/PID/stat` and `/proc/PID/status` of the
+emulator process (for the console script, the Python process that runs the core).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +25,7 @@ import pytest
 import lambda_rie
 from harness import (
     FUNCTIONS,
+    INVOKE_PATH,
     Emulator,
     EmulatorFactory,
     clean_env,
@@ -32,10 +38,19 @@ DROPPED = "lambda_rie_log_lines_dropped_total"
 # NOTE: CloudWatch's limit on one log event: AWS splits longer lines into pieces of this size.
 LINE_LIMIT = 256 * 1024
 MIB = 1024 * 1024
-# NOTE: bounds, not expectations. 50 MB of log takes well under
+# NOTE: bounds, not expectations. An idle emulator uses no CPU; 50 MB of log takes well under
 # a second to pass through; the runtimes under test print or sleep for a few seconds at most.
+CPU_SHARE_BOUND = 0.10
 ANSWER_AFTER_RESPONSE_S = 2.0
 LIVENESS_S = 10.0
+SHUTDOWN_BOUND_S = 1.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of `pid` so far (fields 14 and 15 of /proc/PID/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -52,6 +67,42 @@ def scrape(emulator: Emulator, name: str) -> float:
         if line.startswith(f"{name} "):
             return float(line.split()[1])
     raise AssertionError(f"no {name} sample")
+
+
+def connect(emulator: Emulator) -> socket.socket:
+    return socket.create_connection((emulator.host, emulator.port), timeout=LIVENESS_S)
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """True once the emulator closed `sock` (EOF or reset); waits up to the socket's timeout."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+# -- out of file descriptors ----------------------------------------------------------------
+
+
+def test_out_of_file_descriptors_the_accept_loop_backs_off_and_recovers(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory([HANDLER], cwd=CODE, prefix=["prlimit", "--nofile=128", "--"])
+    assert emulator.invoke({}).status == 200
+    idle = [connect(emulator) for _ in range(200)]
+    try:
+        time.sleep(0.5)  # every descriptor is taken by now; the rest wait in the backlog
+        before, started = cpu_seconds(emulator.pid), time.monotonic()
+        time.sleep(2.0)
+        share = (cpu_seconds(emulator.pid) - before) / (time.monotonic() - started)
+        assert share < CPU_SHARE_BOUND, f"the emulator used {share:.0%} of a CPU while idle"
+    finally:
+        for sock in idle:
+            sock.close()
+    answer = emulator.invoke({}, timeout=LIVENESS_S)
+    assert answer.status == 200, answer.body
+    errors = [line for line in emulator.stderr_text().splitlines() if "Too many open files" in line]
+    assert len(errors) == 1, errors
 
 
 # -- a log line without a newline ------------------------------------------------------------
@@ -139,3 +190,78 @@ def test_function_logs_of_lambda_rie_invoke_still_go_to_stderr(face: list[str]) 
     err = done.stderr.decode()
     assert err.count("y" * 1023 + "\n") == 64
     assert err.index("START RequestId:") < err.index("y" * 1023) < err.index("END RequestId:")
+
+
+# -- half-sent requests ----------------------------------------------------------------------
+
+
+def test_a_half_sent_request_does_not_hold_the_shutdown(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(["--shutdown-timeout", "10", HANDLER], cwd=CODE)
+    assert emulator.invoke({}).status == 200
+    slow = connect(emulator)
+    try:
+        slow.sendall(b"POST /2015-03-31/functions/func")
+        time.sleep(0.3)
+        started = time.monotonic()
+        emulator.process.send_signal(signal.SIGTERM)
+        code = emulator.process.wait(LIVENESS_S + 5)
+        took = time.monotonic() - started
+    finally:
+        slow.close()
+    assert code == 0, emulator.stderr_text()
+    assert took < SHUTDOWN_BOUND_S, f"SIGTERM took {took:.1f} s with a half-sent request open"
+
+
+HEADER_TIMEOUT_ENV = {"LAMBDA_RIE_HEADER_READ_TIMEOUT_MS": "500"}
+
+
+def test_headers_sent_too_slowly_are_cut_after_the_header_read_timeout(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory([HANDLER], cwd=CODE, env=clean_env(HEADER_TIMEOUT_ENV))
+    trickle = connect(emulator)
+    stop = threading.Event()
+
+    def send_slowly() -> None:
+        try:
+            trickle.sendall(f"POST {INVOKE_PATH} HTTP/1.1\r\n".encode())
+            while not stop.wait(0.2):
+                trickle.sendall(b"X-Slow: 1\r\n")
+        except OSError:
+            pass  # cut by the emulator
+
+    sender = threading.Thread(target=send_slowly, daemon=True)
+    started = time.monotonic()
+    sender.start()
+    try:
+        assert closed_by_peer(trickle), "the emulator answered a request it never fully got"
+        took = time.monotonic() - started
+    except TimeoutError:
+        took = float("inf")
+    finally:
+        stop.set()
+        sender.join(LIVENESS_S)
+        trickle.close()
+    assert took < LIVENESS_S / 2, "headers trickling in were never cut"
+    assert emulator.invoke({}).status == 200
+
+
+def test_the_header_read_timeout_cuts_neither_idle_connections_nor_long_invocations(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory([HANDLER], cwd=CODE, env=clean_env(HEADER_TIMEOUT_ENV))
+    client = http.client.HTTPConnection(emulator.host, emulator.port, timeout=LIVENESS_S)
+    try:
+        for event in ({}, {"action": "sleep", "seconds": 1.5}, {}):
+            # The runtime's keep-alive connection is idle while the handler sleeps, and its
+            # /next waits for longer than the header timeout between invocations.
+            client.request("POST", INVOKE_PATH, body=json.dumps(event))
+            answer = client.getresponse()
+            body = answer.read()
+            assert answer.status == 200, body
+            assert answer.getheader("x-amz-function-error") is None, body
+            time.sleep(1.0)  # the client's own keep-alive connection idles too
+    finally:
+        client.close()

@@ -103,7 +103,14 @@ impl Emulator {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let service_directory = Arc::clone(&directory);
         let service = Arc::new(move |req| invoke_api::route(Arc::clone(&service_directory), req));
-        let server = tokio::spawn(crate::http::serve(listener, service, shutdown_rx, None));
+        let timeouts = crate::http::ConnectionTimeouts::invoke_api();
+        let server = tokio::spawn(crate::http::serve_with(
+            listener,
+            service,
+            shutdown_rx,
+            None,
+            timeouts,
+        ));
         Ok(Self {
             directory,
             invoke_address,

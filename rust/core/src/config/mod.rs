@@ -80,6 +80,10 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Longest function log line; longer ones are split (CloudWatch's 256 KB event limit).
 pub const LOG_LINE_BYTES: usize = 256 * 1024;
+/// How long a client may take over a request's headers, from its first byte.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an Invoke API connection may stay idle between requests (AWS's front: 350 s).
+pub const INVOKE_API_IDLE_TIMEOUT: Duration = Duration::from_secs(350);
 
 /// Which inherited variables the runtime sees (SPEC 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
