@@ -1,6 +1,7 @@
 """What a hostile or stuck peer must not do to lambda-rie: spin it on accept errors when it is out
 of file descriptors, make it buffer a newline-free log line without bound, stall it through a
-stdout nobody reads, or hold it (or its shutdown) with half-sent requests.
+stdout nobody reads, hold it (or its shutdown) with half-sent requests, or grow its memory with
+queued `Event` invocations.
 
 Every bound here is a liveness or resource bound (10x or more of what a run takes), not a speed
 assert; CPU and peak memory are read from `/proc/PID/stat` and `/proc/PID/status` of the
@@ -17,27 +18,36 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import lambda_rie
 from harness import (
     FUNCTIONS,
+    HTTP_TIMEOUT_S,
     INVOKE_PATH,
+    ROOT,
     Emulator,
     EmulatorFactory,
+    Response,
     clean_env,
+    stress_size,
 )
 from test_scheduler import metrics
 
 CODE = FUNCTIONS / "reliability"
 HANDLER = "reliability.handler"
+EVENT = {"X-Amz-Invocation-Type": "Event"}
 DROPPED = "lambda_rie_log_lines_dropped_total"
 # NOTE: CloudWatch's limit on one log event: AWS splits longer lines into pieces of this size.
 LINE_LIMIT = 256 * 1024
 MIB = 1024 * 1024
+# NOTE: an Event payload just under AWS's 1 MB limit (the JSON wrapper takes a few bytes).
+PAD = 1_000_000
 # NOTE: bounds, not expectations. An idle emulator uses no CPU; 50 MB of log takes well under
 # a second to pass through; the runtimes under test print or sleep for a few seconds at most.
 CPU_SHARE_BOUND = 0.10
@@ -67,6 +77,40 @@ def scrape(emulator: Emulator, name: str) -> float:
         if line.startswith(f"{name} "):
             return float(line.split()[1])
     raise AssertionError(f"no {name} sample")
+
+
+def event_of(n: int, **fields: Any) -> bytes:
+    """A ~1 MB Event payload numbered `n`."""
+    return json.dumps({"n": n, **fields, "pad": "p" * PAD}).encode()
+
+
+def offer(emulator: Emulator, payloads: Sequence[bytes], threads: int = 4) -> list[Response]:
+    """Send every payload as an `Event` invoke from `threads` clients; answers in order."""
+    answers: list[Any] = [None] * len(payloads)
+
+    def client(first: int) -> None:
+        for n in range(first, len(payloads), threads):
+            try:
+                answers[n] = emulator.invoke(payloads[n], EVENT)
+            except OSError as exc:  # reported below
+                answers[n] = exc
+
+    workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(HTTP_TIMEOUT_S * 2)
+    assert all(isinstance(a, Response) for a in answers), [
+        a for a in answers if not isinstance(a, Response)
+    ][:3]
+    return answers
+
+
+def wait_for(what: str, condition: Any, deadline_s: float = LIVENESS_S) -> None:
+    end = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < end, f"{what}: not within {deadline_s} s"
+        time.sleep(0.05)
 
 
 def connect(emulator: Emulator) -> socket.socket:
@@ -265,3 +309,87 @@ def test_the_header_read_timeout_cuts_neither_idle_connections_nor_long_invocati
             time.sleep(1.0)  # the client's own keep-alive connection idles too
     finally:
         client.close()
+
+
+# -- the Event queue -------------------------------------------------------------------------
+
+
+# NOTE: one environment, and a stop that does not wait for the events it holds.
+HOLD_ONE_ENVIRONMENT = ["--reserved-concurrency", "1", "--shutdown-timeout", "0"]
+THROTTLED = {
+    "Reason": "ConcurrentInvocationLimitExceeded",
+    "Type": "User",
+    "message": "Rate Exceeded.",
+}
+
+
+def test_event_invokes_past_the_queue_bound_get_429(emulator_factory: EmulatorFactory) -> None:
+    emulator = emulator_factory(
+        ["--async-queue-bytes", str(4 * MIB), *HOLD_ONE_ENVIRONMENT, HANDLER], cwd=CODE
+    )
+    payloads = [event_of(n, action="sleep", seconds=20) for n in range(8)]
+    answers = offer(emulator, payloads, threads=1)
+    assert [a.status for a in answers] == [202] * 4 + [429] * 4
+    for refused in answers[4:]:
+        assert refused.header("x-amzn-ErrorType") == "TooManyRequestsException"
+        assert refused.json() == THROTTLED
+
+
+@pytest.mark.stress
+def test_offered_events_past_the_bound_leave_memory_bounded(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(
+        ["--async-queue-bytes", str(8 * MIB), *HOLD_ONE_ENVIRONMENT, HANDLER], cwd=CODE
+    )
+    count = stress_size(small=150, full=400)
+    answers = offer(emulator, [event_of(n, action="sleep", seconds=20) for n in range(count)])
+    statuses = [a.status for a in answers]
+    assert set(statuses) == {202, 429}
+    assert statuses.count(202) <= 8
+    assert peak_rss_mb(emulator.pid) < 64, f"peak RSS {peak_rss_mb(emulator.pid):.0f} MB"
+
+
+@pytest.fixture
+def counter() -> Iterator[Path]:
+    """A file the function appends to, outside `/tmp` (environments have their own)."""
+    path = ROOT / "target" / "test-scratch" / f"ran-{uuid.uuid4().hex}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.mark.stress
+def test_with_async_state_events_past_the_bound_spill_to_the_file_and_all_run(
+    emulator_factory: EmulatorFactory, tmp_path: Path, counter: Path
+) -> None:
+    state = tmp_path / "queued.jsonl"
+    emulator = emulator_factory(
+        [
+            "--async-queue-bytes",
+            str(4 * MIB),
+            "--async-state",
+            str(state),
+            "--reserved-concurrency",
+            "1",
+            HANDLER,
+        ],
+        cwd=CODE,
+        env=clean_env({"RELIABILITY_COUNT_FILE": str(counter)}),
+    )
+    count = stress_size(small=60, full=400)
+    # The first event holds the only environment while the others arrive and spill.
+    payloads = [event_of(n, action="count", seconds=5 if n == 0 else 0) for n in range(count)]
+    answers = offer(emulator, payloads, threads=1)
+    assert [a.status for a in answers] == [202] * count
+    assert state.stat().st_size > 0, "nothing spilled to the state file"
+    ids = [a.header("x-amzn-requestid") for a in answers]
+
+    def ran() -> list[str]:
+        if not counter.exists():
+            return []
+        return [line for line in counter.read_text().splitlines() if line.endswith(tuple(ids))]
+
+    wait_for(f"{count} events run", lambda: len(ran()) >= count, LIVENESS_S * 6)
+    assert [line.split() for line in ran()] == [[str(n), i] for n, i in enumerate(ids)]
+    assert peak_rss_mb(emulator.pid) < 64, f"peak RSS {peak_rss_mb(emulator.pid):.0f} MB"

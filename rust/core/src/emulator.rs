@@ -22,7 +22,6 @@ pub struct Emulator {
     shutdown: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
     shutdown_timeout: Duration,
-    async_state: Option<std::path::PathBuf>,
 }
 
 impl Emulator {
@@ -82,7 +81,11 @@ impl Emulator {
             }
             schedulers.push(scheduler);
         }
-        let async_invoker = crate::async_queue::AsyncInvoker::new(config.async_delay_scale);
+        let async_invoker = crate::async_queue::AsyncInvoker::new(
+            config.async_delay_scale,
+            config.async_queue_bytes,
+            config.async_state.as_deref(),
+        );
         let directory = Arc::new(Directory {
             functions: schedulers,
             async_invoker: Arc::clone(&async_invoker),
@@ -90,9 +93,7 @@ impl Emulator {
             account_id: config.account_id.clone(),
         });
         async_invoker.attach(&directory);
-        if let Some(path) = &config.async_state {
-            restore_events(&directory, path);
-        }
+        async_invoker.restore();
         let listener = TcpListener::bind(config.invoke_address)
             .await
             .map_err(|source| CoreError::Bind {
@@ -117,7 +118,6 @@ impl Emulator {
             shutdown,
             server: Mutex::new(Some(server)),
             shutdown_timeout: config.shutdown_timeout,
-            async_state: config.async_state.clone(),
         })
     }
 
@@ -158,7 +158,7 @@ impl Emulator {
             .async_invoker
             .drain(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .await;
-        crate::async_queue::keep_or_report(&left, self.async_state.as_ref());
+        self.directory.async_invoker.keep_or_report(&left);
         for s in self.schedulers() {
             s.shutdown().await;
         }
@@ -179,34 +179,6 @@ async fn reap_idle(scheduler: std::sync::Weak<Scheduler>) {
         tokio::time::sleep(interval).await;
         let Some(s) = scheduler.upgrade() else { return };
         s.reap_idle().await;
-    }
-}
-
-/// Queue again the events kept in the state file at the last shutdown.
-fn restore_events(directory: &Arc<Directory>, path: &std::path::PathBuf) {
-    let events = crate::async_queue::restore(path);
-    if events.is_empty() {
-        return;
-    }
-    logs::message(
-        crate::config::LogLevel::Info,
-        &format!("re-queued {} events from {}", events.len(), path.display()),
-    );
-    for event in events {
-        let scheduler = directory
-            .functions
-            .iter()
-            .find(|s| s.function().config.name == event.function);
-        match scheduler {
-            Some(s) => directory.async_invoker.enqueue(Arc::clone(s), event),
-            None => logs::message(
-                crate::config::LogLevel::Warn,
-                &format!(
-                    "dropped kept event {}: no function {}",
-                    event.request_id, event.function
-                ),
-            ),
-        }
     }
 }
 

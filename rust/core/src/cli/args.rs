@@ -92,6 +92,8 @@ pub struct Args {
     pub async_state: Option<PathBuf>,
     /// Multiplies async delays and ages.
     pub async_delay_scale: f64,
+    /// Most bytes of queued `Event` payloads held in memory.
+    pub async_queue_bytes: u64,
     /// Replace environments when the code changes.
     pub watch: bool,
     /// `--layer DIR|ZIP`, in order.
@@ -160,6 +162,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--shutdown-timeout",
     "--async-state",
     "--async-retry-delay-scale",
+    "--async-queue-bytes",
     "--layer",
     "--extensions-dir",
 ];
@@ -348,6 +351,7 @@ fn build(
     let explicit_handler = get("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
     let (program, handler) = program_or_file(get, positional, explicit_handler, env)?;
     let async_delay_scale = async_delay_scale(get)?;
+    let async_queue_bytes = async_queue_bytes(get)?;
     Ok(Args {
         program,
         invoke_address,
@@ -414,6 +418,7 @@ fn build(
         )?,
         async_state: get("--async-state", &[]).map(PathBuf::from),
         async_delay_scale,
+        async_queue_bytes,
         watch: false,
         layers: Vec::new(),
         extensions_dir: None,
@@ -531,6 +536,23 @@ fn async_delay_scale(get: &dyn Fn(&str, &[&str]) -> Option<String>) -> Result<f6
                 ))
             }),
     }
+}
+
+/// `--async-queue-bytes`: at least one `Event` payload's worth.
+fn async_queue_bytes(get: &dyn Fn(&str, &[&str]) -> Option<String>) -> Result<u64, UsageError> {
+    let Some(v) = get("--async-queue-bytes", &[]) else {
+        return Ok(config::DEFAULT_ASYNC_QUEUE_BYTES);
+    };
+    let least = config::MAX_EVENT_BYTES as u64;
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n >= least)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--async-queue-bytes: {v:?} is not a whole number of bytes >= {least}"
+            ))
+        })
 }
 
 fn existing_file(flag: &str, value: &str) -> Result<PathBuf, UsageError> {
@@ -696,6 +718,20 @@ mod tests {
         let e =
             parse_with(&["--runtime-interface-emulator-address", "nonsense", "app.h"]).unwrap_err();
         assert!(e.0.contains("--runtime-interface-emulator-address"));
+    }
+
+    #[test]
+    fn async_queue_bytes_has_a_floor_of_one_event() {
+        assert_eq!(
+            serve(&["app.h"]).async_queue_bytes,
+            config::DEFAULT_ASYNC_QUEUE_BYTES
+        );
+        assert_eq!(
+            serve(&["--async-queue-bytes", "4194304", "app.h"]).async_queue_bytes,
+            4_194_304
+        );
+        let e = parse_with(&["--async-queue-bytes", "1000", "app.h"]).unwrap_err();
+        assert!(e.0.starts_with("--async-queue-bytes") && e.0.contains("1048576"));
     }
 
     #[test]

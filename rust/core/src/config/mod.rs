@@ -78,6 +78,8 @@ pub const DEFAULT_EPHEMERAL_STORAGE_MB: u32 = 512;
 /// Default idle time before an environment is reaped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Default bound of the `Event` queue's memory, bytes (`--async-queue-bytes`).
+pub const DEFAULT_ASYNC_QUEUE_BYTES: u64 = 256 * 1024 * 1024;
 /// Longest function log line; longer ones are split (CloudWatch's 256 KB event limit).
 pub const LOG_LINE_BYTES: usize = 256 * 1024;
 /// How long a client may take over a request's headers, from its first byte.
@@ -340,6 +342,9 @@ pub struct EmulatorConfig {
     pub async_delay_scale: f64,
     /// Where queued events are kept across a restart.
     pub async_state: Option<PathBuf>,
+    /// Most bytes of `Event` payloads held in memory; past it, events spill to `async_state`
+    /// or are refused with 429.
+    pub async_queue_bytes: u64,
 }
 
 impl EmulatorConfig {
@@ -355,6 +360,7 @@ impl EmulatorConfig {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             async_delay_scale: 1.0,
             async_state: None,
+            async_queue_bytes: DEFAULT_ASYNC_QUEUE_BYTES,
         }
     }
 }

@@ -143,7 +143,10 @@ pub(super) async fn accept(
             return Accepted::Answered(r);
         }
         InvocationType::Event => {
-            let id = directory.enqueue_event(target, payload, headers.trace_id);
+            let id = match directory.enqueue_event(target, payload, headers.trace_id) {
+                Ok(id) => id,
+                Err(e) => return fail(&e),
+            };
             let mut r = http::response(202, Bytes::new());
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-amzn-requestid", v);

@@ -94,13 +94,14 @@ impl Directory {
         crate::metrics::render_all(&counts)
     }
 
-    /// Queue an `Event` invocation of `payload` for `target`; its request id.
+    /// Queue an `Event` invocation of `payload` for `target`; its request id, or AWS's 429
+    /// when the queue is full.
     pub fn enqueue_event(
         &self,
         target: Target,
         payload: bytes::Bytes,
         trace_id: Option<String>,
-    ) -> String {
+    ) -> Result<String, crate::aws::ServiceError> {
         let event = crate::async_queue::QueuedEvent {
             function: target.scheduler.function().config.name.clone(),
             request_id: crate::invocation::new_request_id(),
@@ -111,8 +112,14 @@ impl Directory {
             attempts: 0,
         };
         let id = event.request_id.clone();
-        self.async_invoker.enqueue(target.scheduler, event);
-        id
+        let scheduler = std::sync::Arc::clone(&target.scheduler);
+        if self.async_invoker.enqueue(target.scheduler, event).is_err() {
+            // NOTE: AWS documents no reason of its own for a full async queue; it is the
+            // account's concurrency that such a queue protects.
+            scheduler.metrics().throttled();
+            return Err(crate::aws::ServiceError::throttled(false));
+        }
+        Ok(id)
     }
 
     fn arn(&self, name: &str) -> String {

@@ -62,8 +62,8 @@ impl Running {
             .map_err(|arn| ServiceError::function_not_found(&arn))
     }
 
-    /// Queue an `Event` invocation of `payload`; returns its request id.
-    pub fn enqueue(&self, target: Target, payload: bytes::Bytes) -> String {
+    /// Queue an `Event` invocation of `payload`; returns its request id (429 when full).
+    pub fn enqueue(&self, target: Target, payload: bytes::Bytes) -> Result<String, ServiceError> {
         let _entered = self.runtime.enter();
         self.emulator
             .directory()
