@@ -1,11 +1,16 @@
 //! `Event` invocations (SPEC 2, issue of async): accepted with 202, then run by the next
 //! environment that frees up, retried on failure with AWS's delays, dropped to the failure
-//! destination when too old, and reported to destinations and the dead-letter target.
+//! destination when too old, and reported to destinations and the dead-letter target. The
+//! events held in memory are bounded in bytes: past the bound they spill to the state file, or
+//! are refused.
+
+mod event;
+mod spill;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,68 +18,38 @@ use tokio::task::JoinSet;
 
 use crate::config::{Destination, LogLevel, ThrottlePolicy, RETRY_DELAYS, THROTTLE_BACKOFF};
 use crate::destinations::{self, Condition};
-use crate::invocation::{new_request_id, Invocation, Outcome, OutcomeKind};
+use crate::invocation::{new_request_id, Outcome, OutcomeKind};
 use crate::logs;
 use crate::registry::{Registry, Target};
 use crate::scheduler::Scheduler;
+pub use event::QueuedEvent;
+use spill::Spill;
 
-/// An accepted event, as kept in the queue and in the state file.
-#[derive(Debug, Clone)]
-pub struct QueuedEvent {
-    /// The function it is for.
-    pub function: String,
-    /// Its request id, the same for every attempt.
-    pub request_id: String,
-    /// The event bytes (JSON).
-    pub payload: Bytes,
-    /// The ARN the caller used.
-    pub invoked_arn: String,
-    /// Trace header.
-    pub trace_id: String,
-    /// When it was accepted, epoch ms.
-    pub accepted_ms: u64,
-    /// Attempts made so far.
-    pub attempts: u32,
+/// The queue is full: the event was refused (429).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// The events held in memory, and the tail spilled to the state file.
+#[derive(Debug, Default)]
+struct Held {
+    /// By request id, with the order they came in.
+    events: HashMap<String, (u64, QueuedEvent)>,
+    arrivals: u64,
+    /// Payload bytes of `events`.
+    bytes: u64,
+    spill: Option<Spill>,
 }
 
-impl QueuedEvent {
-    fn invocation(&self) -> Invocation {
-        let mut inv = Invocation::new(self.payload.clone(), self.invoked_arn.clone());
-        inv.request_id.clone_from(&self.request_id);
-        inv.trace_id.clone_from(&self.trace_id);
-        inv
+impl Held {
+    fn insert(&mut self, event: QueuedEvent) {
+        self.arrivals += 1;
+        self.bytes += event.payload.len() as u64;
+        self.events
+            .insert(event.request_id.clone(), (self.arrivals, event));
     }
 
-    fn age(&self) -> Duration {
-        Duration::from_millis(crate::clock::epoch_ms().saturating_sub(self.accepted_ms))
-    }
-
-    /// One line of the state file.
-    pub fn to_json_line(&self) -> String {
-        serde_json::json!({
-            "function": self.function,
-            "requestId": self.request_id,
-            "payload": String::from_utf8_lossy(&self.payload),
-            "invokedArn": self.invoked_arn,
-            "traceId": self.trace_id,
-            "acceptedMs": self.accepted_ms,
-            "attempts": self.attempts,
-        })
-        .to_string()
-    }
-
-    /// Read one line of the state file.
-    pub fn from_json_line(line: &str) -> Option<Self> {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        Some(Self {
-            function: v.get("function")?.as_str()?.to_owned(),
-            request_id: v.get("requestId")?.as_str()?.to_owned(),
-            payload: Bytes::from(v.get("payload")?.as_str()?.to_owned()),
-            invoked_arn: v.get("invokedArn")?.as_str()?.to_owned(),
-            trace_id: v.get("traceId")?.as_str()?.to_owned(),
-            accepted_ms: v.get("acceptedMs")?.as_u64()?,
-            attempts: u32::try_from(v.get("attempts")?.as_u64()?).ok()?,
-        })
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.spill.as_ref().is_none_or(Spill::is_empty)
     }
 }
 
@@ -82,33 +57,45 @@ impl QueuedEvent {
 pub struct AsyncInvoker {
     registry: Arc<Registry>,
     scale: f64,
-    pending: Mutex<HashMap<String, QueuedEvent>>,
+    /// Most payload bytes held in memory.
+    limit: u64,
+    held: Mutex<Held>,
     tasks: Mutex<JoinSet<()>>,
 }
 
 impl AsyncInvoker {
-    /// An invoker of the functions of `registry`, whose delays and ages are multiplied by
-    /// `scale`.
-    pub fn new(registry: Arc<Registry>, scale: f64) -> Arc<Self> {
+    /// An invoker of the functions of `registry` whose delays and ages are multiplied by
+    /// `scale`, holding at most `limit` payload bytes in memory; past them, events spill to
+    /// `state` (when given) or are refused.
+    pub fn new(registry: Arc<Registry>, scale: f64, limit: u64, state: Option<&Path>) -> Arc<Self> {
         Arc::new(Self {
             registry,
             scale,
-            pending: Mutex::new(HashMap::new()),
+            limit,
+            held: Mutex::new(Held {
+                spill: state.map(Spill::open),
+                ..Held::default()
+            }),
             tasks: Mutex::new(JoinSet::new()),
         })
+    }
+
+    fn held(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn scaled(&self, d: Duration) -> Duration {
         d.mul_f64(self.scale.max(0.0))
     }
 
-    /// Accept an `Event` invocation of `payload` for `target`; its request id.
+    /// Accept an `Event` invocation of `payload` for `target`: its request id, or AWS's 429
+    /// when the queue is full.
     pub fn accept(
         self: &Arc<Self>,
         target: Target,
         payload: Bytes,
         trace_id: Option<String>,
-    ) -> String {
+    ) -> Result<String, crate::aws::ServiceError> {
         let event = QueuedEvent {
             function: target.scheduler.function().config.name.clone(),
             request_id: new_request_id(),
@@ -119,23 +106,95 @@ impl AsyncInvoker {
             attempts: 0,
         };
         let id = event.request_id.clone();
-        self.enqueue(target.scheduler, event);
-        id
+        let scheduler = Arc::clone(&target.scheduler);
+        if self.enqueue(target.scheduler, event).is_err() {
+            // NOTE: AWS documents no reason of its own for a full async queue; it is the
+            // account's concurrency that such a queue protects.
+            scheduler.metrics().throttled();
+            return Err(crate::aws::ServiceError::throttled(false));
+        }
+        Ok(id)
     }
 
-    /// Queue again the events kept in the state file at the last shutdown.
-    pub fn restore(self: &Arc<Self>, path: &std::path::Path) {
-        let events = restore(path);
-        if events.is_empty() {
-            return;
+    /// Accept an event for `scheduler`'s function: held in memory within the bound (and behind
+    /// any spilled events), else appended to the state file, else refused.
+    pub fn enqueue(
+        self: &Arc<Self>,
+        scheduler: Arc<Scheduler>,
+        event: QueuedEvent,
+    ) -> Result<(), QueueFull> {
+        let mut held = self.held();
+        let size = event.payload.len() as u64;
+        let spilling = held.spill.as_ref().is_some_and(|s| !s.is_empty());
+        if !spilling && (held.events.is_empty() || held.bytes + size <= self.limit) {
+            held.insert(event.clone());
+            drop(held);
+            self.run(scheduler, event, true);
+            return Ok(());
         }
+        let Some(spill) = held.spill.as_mut() else {
+            return Err(QueueFull);
+        };
+        if let Err(e) = spill.push(&event) {
+            let path = spill.path().display().to_string();
+            drop(held);
+            logs::message(LogLevel::Error, &format!("cannot queue to {path}: {e}"));
+            return Err(QueueFull);
+        }
+        scheduler
+            .metrics()
+            .async_queue_depth
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Start running a held event; `new` counts it in the queue depth (a spilled one was
+    /// counted when it spilled).
+    fn run(self: &Arc<Self>, scheduler: Arc<Scheduler>, event: QueuedEvent, new: bool) {
+        if new {
+            scheduler
+                .metrics()
+                .async_queue_depth
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let me = Arc::clone(self);
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move { me.process(scheduler, event).await });
+    }
+
+    /// Queue again the events the last run left in the state file (as many as fit in memory;
+    /// the rest are read back as the queue drains).
+    pub fn restore(self: &Arc<Self>) {
+        let (count, path) = match &self.held().spill {
+            Some(s) if s.restored() > 0 => (s.restored(), s.path().display().to_string()),
+            _ => return,
+        };
         logs::message(
             LogLevel::Info,
-            &format!("re-queued {} events from {}", events.len(), path.display()),
+            &format!("re-queued {count} events from {path}"),
         );
-        for event in events {
+        self.read_back();
+    }
+
+    /// Move spilled events into memory while they fit, and start them.
+    fn read_back(self: &Arc<Self>) {
+        loop {
+            let mut held = self.held();
+            let (bytes, empty, limit) = (held.bytes, held.events.is_empty(), self.limit);
+            let Some(spill) = held.spill.as_mut() else {
+                return;
+            };
+            let fits = |e: &QueuedEvent| empty || bytes + e.payload.len() as u64 <= limit;
+            let Some((event, restored)) = spill.take_if(fits) else {
+                return;
+            };
             match self.registry.get(&event.function) {
-                Some(s) => self.enqueue(s, event),
+                Some(s) => {
+                    held.insert(event.clone());
+                    drop(held);
+                    self.run(s, event, restored);
+                }
                 None => logs::message(
                     LogLevel::Warn,
                     &format!(
@@ -145,22 +204,6 @@ impl AsyncInvoker {
                 ),
             }
         }
-    }
-
-    /// Accept an event for `scheduler`'s function.
-    pub fn enqueue(self: &Arc<Self>, scheduler: Arc<Scheduler>, event: QueuedEvent) {
-        scheduler
-            .metrics()
-            .async_queue_depth
-            .fetch_add(1, Ordering::Relaxed);
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(event.request_id.clone(), event.clone());
-        let me = Arc::clone(self);
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        while tasks.try_join_next().is_some() {}
-        tasks.spawn(async move { me.process(scheduler, event).await });
     }
 
     /// Queue a new event (a record or a dead letter) for the function called `name`.
@@ -181,7 +224,10 @@ impl AsyncInvoker {
             accepted_ms: crate::clock::epoch_ms(),
             attempts: 0,
         };
-        self.enqueue(scheduler, event);
+        // NOTE: a destination record is never refused: the event that made it has just
+        // freed its own bytes.
+        self.held().insert(event.clone());
+        self.run(scheduler, event, true);
     }
 
     async fn process(self: Arc<Self>, scheduler: Arc<Scheduler>, mut event: QueuedEvent) {
@@ -244,19 +290,16 @@ impl AsyncInvoker {
         let metrics = scheduler.metrics();
         metrics.async_events[label].fetch_add(1, Ordering::Relaxed);
         metrics.async_queue_depth.fetch_sub(1, Ordering::Relaxed);
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&event.request_id);
+        let mut held = self.held();
+        if let Some((_, e)) = held.events.remove(&event.request_id) {
+            held.bytes = held.bytes.saturating_sub(e.payload.len() as u64);
+        }
+        drop(held);
+        self.read_back();
     }
 
     fn note_attempt(&self, event: &QueuedEvent) {
-        if let Some(e) = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(&event.request_id)
-        {
+        if let Some((_, e)) = self.held().events.get_mut(&event.request_id) {
             e.attempts = event.attempts;
         }
     }
@@ -278,69 +321,53 @@ impl AsyncInvoker {
         }
     }
 
-    /// Wait up to `timeout` for the queue to empty; stop what is left and return it.
+    /// Wait up to `timeout` for the queue to empty; stop what is left in memory and return it,
+    /// in the order it came in.
     pub async fn drain(&self, timeout: Duration) -> Vec<QueuedEvent> {
         let deadline = tokio::time::Instant::now() + timeout;
-        while tokio::time::Instant::now() < deadline && !self.is_empty() {
+        while tokio::time::Instant::now() < deadline && !self.held().is_empty() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .abort_all();
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
-            .map(|(_, e)| e)
-            .collect()
+        let mut left: Vec<(u64, QueuedEvent)> =
+            self.held().events.drain().map(|(_, e)| e).collect();
+        left.sort_by_key(|(arrival, _)| *arrival);
+        left.into_iter().map(|(_, e)| e).collect()
     }
 
-    fn is_empty(&self) -> bool {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
+    /// At shutdown: keep the events `left` in memory, then the spilled ones, in the state file;
+    /// without one, log them as dropped.
+    pub fn keep_or_report(&self, left: &[QueuedEvent]) {
+        let mut held = self.held();
+        let Some(spill) = held.spill.as_mut() else {
+            drop(held);
+            report_dropped(left);
+            return;
+        };
+        let path = spill.path().display().to_string();
+        match spill.keep(left) {
+            Ok(0) => {}
+            Ok(n) => logs::message(LogLevel::Info, &format!("kept {n} queued events in {path}")),
+            Err(e) => logs::message(LogLevel::Error, &format!("cannot write {path}: {e}")),
+        }
     }
 }
 
-/// Write the events left at shutdown to `path` (one JSON line each), or log them as dropped.
-pub fn keep_or_report(left: &[QueuedEvent], path: Option<&PathBuf>) {
+/// Log the request ids of the events dropped at shutdown.
+fn report_dropped(left: &[QueuedEvent]) {
     if left.is_empty() {
         return;
     }
-    if let Some(p) = path {
-        let text: String = left.iter().map(|e| e.to_json_line() + "\n").collect();
-        match std::fs::write(p, text) {
-            Ok(()) => logs::message(
-                LogLevel::Info,
-                &format!("kept {} queued events in {}", left.len(), p.display()),
-            ),
-            Err(e) => logs::message(
-                LogLevel::Error,
-                &format!("cannot write {}: {e}", p.display()),
-            ),
-        }
-    } else {
-        let ids: Vec<&str> = left.iter().map(|e| e.request_id.as_str()).collect();
-        logs::message(
-            LogLevel::Warn,
-            &format!(
-                "dropped {} queued events at shutdown: {}",
-                left.len(),
-                ids.join(", ")
-            ),
-        );
-    }
-}
-
-/// Read (and remove) the state file written at the last shutdown.
-fn restore(path: &std::path::Path) -> Vec<QueuedEvent> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let _ = std::fs::remove_file(path);
-    text.lines()
-        .filter_map(QueuedEvent::from_json_line)
-        .collect()
+    let ids: Vec<&str> = left.iter().map(|e| e.request_id.as_str()).collect();
+    logs::message(
+        LogLevel::Warn,
+        &format!(
+            "dropped {} queued events at shutdown: {}",
+            left.len(),
+            ids.join(", ")
+        ),
+    );
 }

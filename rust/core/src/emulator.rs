@@ -25,7 +25,6 @@ pub struct Emulator {
     shutdown: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
     shutdown_timeout: Duration,
-    async_state: Option<std::path::PathBuf>,
 }
 
 impl Emulator {
@@ -85,10 +84,13 @@ impl Emulator {
             }
             registry.add(scheduler)?;
         }
-        let events = AsyncInvoker::new(Arc::clone(&registry), config.async_delay_scale);
-        if let Some(path) = &config.async_state {
-            events.restore(path);
-        }
+        let events = AsyncInvoker::new(
+            Arc::clone(&registry),
+            config.async_delay_scale,
+            config.async_queue_bytes,
+            config.async_state.as_deref(),
+        );
+        events.restore();
         let listener = TcpListener::bind(config.invoke_address)
             .await
             .map_err(|source| CoreError::Bind {
@@ -102,7 +104,14 @@ impl Emulator {
             events: Arc::clone(&events),
         });
         let service = Arc::new(move |req| invoke_api::route(Arc::clone(&api), req));
-        let server = tokio::spawn(crate::http::serve(listener, service, shutdown_rx, None));
+        let timeouts = crate::http::ConnectionTimeouts::invoke_api();
+        let server = tokio::spawn(crate::http::serve_with(
+            listener,
+            service,
+            shutdown_rx,
+            None,
+            timeouts,
+        ));
         Ok(Self {
             registry,
             events,
@@ -110,7 +119,6 @@ impl Emulator {
             shutdown,
             server: Mutex::new(Some(server)),
             shutdown_timeout: config.shutdown_timeout,
-            async_state: config.async_state.clone(),
         })
     }
 
@@ -155,7 +163,7 @@ impl Emulator {
             .events
             .drain(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .await;
-        crate::async_queue::keep_or_report(&left, self.async_state.as_ref());
+        self.events.keep_or_report(&left);
         for s in self.schedulers() {
             s.shutdown().await;
         }
@@ -163,6 +171,7 @@ impl Emulator {
             // Invocations cut short by the stop are answered now; give them a moment to be sent.
             let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
         }
+        logs::flush().await;
     }
 }
 

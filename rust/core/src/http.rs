@@ -1,22 +1,21 @@
-//! HTTP plumbing shared by the Invoke API and the Runtime API: the accept loop with graceful
-//! shutdown, capped body reads and response builders.
+//! HTTP plumbing shared by the Invoke API and the Runtime API: the accept loop (in `server`),
+//! capped body reads and response builders.
+
+mod server;
+mod timeouts;
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body as _, Frame, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+
+pub use server::{serve, serve_with};
+pub use timeouts::ConnectionTimeouts;
 
 /// Response body type of both servers: whole bytes, or bytes sent as they are produced.
 pub type Body = Either<Full<Bytes>, ChannelBody>;
@@ -128,76 +127,4 @@ pub async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, BodyEr
 /// A header's value as text, when present and valid.
 pub fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Serve HTTP/1.1 keep-alive connections from `listener` until `shutdown` turns true; then
-/// stop accepting, let every connection finish the request it is answering, and return.
-/// `generation` changes end every open connection at once (used when a runtime is replaced).
-pub async fn serve<S, F>(
-    listener: TcpListener,
-    service: Arc<S>,
-    mut shutdown: watch::Receiver<bool>,
-    generation: Option<watch::Receiver<u64>>,
-) where
-    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
-    F: Future<Output = Response> + Send + 'static,
-{
-    let mut connections = JoinSet::new();
-    let for_connections = shutdown.clone();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let svc = Arc::clone(&service);
-                let generation = generation.clone();
-                connections.spawn(connection(stream, svc, for_connections.clone(), generation));
-            }
-            () = requested(&mut shutdown) => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    while connections.join_next().await.is_some() {}
-}
-
-async fn connection<S, F>(
-    stream: tokio::net::TcpStream,
-    service: Arc<S>,
-    mut shutdown: watch::Receiver<bool>,
-    generation: Option<watch::Receiver<u64>>,
-) where
-    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
-    F: Future<Output = Response> + Send + 'static,
-{
-    let svc = service_fn(move |req| {
-        let fut = service(req);
-        async move { Ok::<_, Infallible>(fut.await) }
-    });
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc);
-    tokio::pin!(conn);
-    let replaced = async move {
-        match generation {
-            Some(mut g) => {
-                // Only a change after this connection was accepted ends it.
-                g.borrow_and_update();
-                let _ = g.changed().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        () = requested(&mut shutdown) => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-        () = replaced => {}
-    }
-}
-
-/// Resolves once shutdown is requested (or its sender is gone).
-async fn requested(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|down| *down).await;
 }

@@ -1,5 +1,8 @@
 //! Log lines: the platform's INIT_START/START/END/REPORT lines (stdout, as AWS writes them to
-//! CloudWatch) and the emulator's own messages (stderr).
+//! CloudWatch, through the writer in `output`) and the emulator's own messages (stderr).
+
+mod direct;
+mod output;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -7,15 +10,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::config::LogLevel;
 
-static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
-static FUNCTION_LOGS_TO_STDERR: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+pub use output::{dropped_lines, flush, function_logs_to_stderr, write_function_log};
 
-/// Send function and platform log lines to stderr instead of stdout (`lambda-rie invoke`
-/// keeps stdout for the payload).
-pub fn function_logs_to_stderr(yes: bool) {
-    FUNCTION_LOGS_TO_STDERR.store(yes, Ordering::Relaxed);
-}
+static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 
 /// Set the emulator's own verbosity.
 pub fn set_level(level: LogLevel) {
@@ -44,17 +41,6 @@ pub fn message(level: LogLevel, text: &str) {
         crate::clock::message_time(crate::clock::epoch_ms())
     );
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
-
-/// Write function and platform log bytes (whole lines) to stdout (or stderr, see above).
-pub fn write_stdout(bytes: &[u8]) {
-    if FUNCTION_LOGS_TO_STDERR.load(Ordering::Relaxed) {
-        let _ = std::io::stderr().lock().write_all(bytes);
-        return;
-    }
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
 }
 
 /// `INIT_START Runtime Version: ...\tRuntime Version ARN: ...`.

@@ -1,4 +1,5 @@
-//! Per-function counters and histograms, rendered as Prometheus text (SPEC 12).
+//! Per-function counters and histograms, and the emulator-wide count of dropped log lines,
+//! rendered as Prometheus text (SPEC 12).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -263,5 +264,16 @@ pub fn render_all(functions: &[(&str, &FunctionMetrics, EnvironmentCounts)]) -> 
         out.push_str(line);
         out.push('\n');
     }
+    render_emulator_wide(&mut out);
     out
+}
+
+/// The families that belong to the emulator rather than to one function.
+fn render_emulator_wide(out: &mut String) {
+    let name = "lambda_rie_log_lines_dropped_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Function log lines dropped because nothing read the emulator's stdout.\n# TYPE {name} counter\n{name} {}",
+        crate::logs::dropped_lines()
+    );
 }

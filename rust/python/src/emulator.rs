@@ -216,7 +216,7 @@ impl Emulator {
             let running = lock(&self.running);
             let running = running.as_ref().ok_or_else(errors::closed)?;
             let target = running.resolve(name).map_err(ServiceErr)?;
-            Ok(running.enqueue(target, payload))
+            Ok(running.enqueue(target, payload).map_err(ServiceErr)?)
         })
     }
 

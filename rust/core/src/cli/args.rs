@@ -73,6 +73,8 @@ pub struct Args {
     /// The function's options (flags and the environment variables standing in for them),
     /// `_HANDLER` included; with --config/--template their flags override every function's.
     pub function: FunctionSpec,
+    /// Most bytes of queued `Event` payloads held in memory.
+    pub async_queue_bytes: u64,
 }
 
 /// `lambda-rie invoke`: one invocation, then exit.
@@ -130,6 +132,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--shutdown-timeout",
     "--async-state",
     "--async-retry-delay-scale",
+    "--async-queue-bytes",
     "--layer",
     "--extensions-dir",
 ];
@@ -367,6 +370,7 @@ fn build(
     let explicit_handler = given.text("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
     let (program, handler) = program_or_file(get, positional, explicit_handler, env)?;
     let async_delay_scale = async_delay_scale(get)?;
+    let async_queue_bytes = async_queue_bytes(get)?;
     let mut function = FunctionSpec::new(Source::Flag);
     function.handler = handler;
     Ok(Args {
@@ -392,6 +396,7 @@ fn build(
         )?,
         async_state: get("--async-state", &[]).map(PathBuf::from),
         async_delay_scale,
+        async_queue_bytes,
         function,
     })
 }
@@ -505,6 +510,23 @@ fn async_delay_scale(get: &dyn Fn(&str, &[&str]) -> Option<String>) -> Result<f6
                 ))
             }),
     }
+}
+
+/// `--async-queue-bytes`: at least one `Event` payload's worth.
+fn async_queue_bytes(get: &dyn Fn(&str, &[&str]) -> Option<String>) -> Result<u64, UsageError> {
+    let Some(v) = get("--async-queue-bytes", &[]) else {
+        return Ok(config::DEFAULT_ASYNC_QUEUE_BYTES);
+    };
+    let least = config::MAX_EVENT_BYTES as u64;
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n >= least)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--async-queue-bytes: {v:?} is not a whole number of bytes >= {least}"
+            ))
+        })
 }
 
 fn existing_file(flag: &str, value: &str) -> Result<PathBuf, UsageError> {
@@ -704,6 +726,20 @@ mod tests {
         let timeout = a.function.timeout.unwrap();
         assert_eq!(timeout.origin.key(), Some("AWS_LAMBDA_FUNCTION_TIMEOUT"));
         assert_eq!(timeout.origin.source(), &Source::EnvironmentVariable);
+    }
+
+    #[test]
+    fn async_queue_bytes_has_a_floor_of_one_event() {
+        assert_eq!(
+            serve(&["app.h"]).async_queue_bytes,
+            config::DEFAULT_ASYNC_QUEUE_BYTES
+        );
+        assert_eq!(
+            serve(&["--async-queue-bytes", "4194304", "app.h"]).async_queue_bytes,
+            4_194_304
+        );
+        let e = parse_with(&["--async-queue-bytes", "1000", "app.h"]).unwrap_err();
+        assert!(e.0.starts_with("--async-queue-bytes") && e.0.contains("1048576"));
     }
 
     #[test]

@@ -49,7 +49,9 @@ Options (flag > environment variable > default):
   --config FILE                serve every function of a lambda-rie.toml
   --template FILE              serve every function of a SAM template (python*, provided*)
   --shutdown-timeout S         wait for in-flight invocations and queued events [10]
-  --async-state FILE           keep queued Event invocations across a restart
+  --async-state FILE           keep queued Event invocations across a restart (and past
+                               --async-queue-bytes)
+  --async-queue-bytes BYTES    Event payloads held in memory; past it 429 [268435456]
   --async-retry-delay-scale F  multiply async retry delays, backoff and event age [1]
   --layer DIR|ZIP              a layer, seen at /opt (repeatable, in order, at most 5)
   --extensions-dir DIR         external extensions to start in every environment [/opt/extensions]
@@ -160,6 +162,7 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
     config.shutdown_timeout = Duration::from_secs(u64::from(args.shutdown_timeout_s));
     config.async_state.clone_from(&args.async_state);
     config.async_delay_scale = args.async_delay_scale;
+    config.async_queue_bytes = args.async_queue_bytes;
     logs::set_level(args.log_level);
     for w in &warnings {
         logs::message(LogLevel::Warn, w);

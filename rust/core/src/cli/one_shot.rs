@@ -72,6 +72,7 @@ async fn invoke_once(emulator: &Emulator, shot: &OneShot, event: Bytes) -> i32 {
     inv.want_log = true;
     match scheduler.invoke(inv).await {
         Ok(outcome) => {
+            logs::flush().await; // the log on stderr, then the payload
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(&outcome.payload);
             let _ = out.write_all(b"\n");

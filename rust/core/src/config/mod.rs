@@ -115,6 +115,15 @@ pub const DEFAULT_EPHEMERAL_STORAGE_MB: u32 = 512;
 /// Default idle time before an environment is reaped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Default bound of the `Event` queue's memory, bytes (`--async-queue-bytes`).
+pub const DEFAULT_ASYNC_QUEUE_BYTES: u64 = 256 * 1024 * 1024;
+/// Longest function log line; longer ones are split (CloudWatch's 256 KB event limit).
+pub const LOG_LINE_BYTES: usize = 256 * 1024;
+/// How long a client may take over a request's headers, from its first byte.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an Invoke API connection may stay idle between requests (AWS's front: 350 s).
+pub const INVOKE_API_IDLE_TIMEOUT: Duration = Duration::from_secs(350);
+
 /// Which inherited variables the runtime sees (SPEC 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvInheritance {
@@ -370,6 +379,9 @@ pub struct EmulatorConfig {
     pub async_delay_scale: f64,
     /// Where queued events are kept across a restart.
     pub async_state: Option<PathBuf>,
+    /// Most bytes of `Event` payloads held in memory; past it, events spill to `async_state`
+    /// or are refused with 429.
+    pub async_queue_bytes: u64,
 }
 
 impl EmulatorConfig {
@@ -385,6 +397,7 @@ impl EmulatorConfig {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             async_delay_scale: 1.0,
             async_state: None,
+            async_queue_bytes: DEFAULT_ASYNC_QUEUE_BYTES,
         }
     }
 }

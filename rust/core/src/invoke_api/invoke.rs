@@ -144,7 +144,10 @@ pub(super) async fn accept(
             return Accepted::Answered(r);
         }
         InvocationType::Event => {
-            let id = api.events.accept(target, payload, headers.trace_id);
+            let id = match api.events.accept(target, payload, headers.trace_id) {
+                Ok(id) => id,
+                Err(e) => return fail(&e),
+            };
             let mut r = http::response(202, Bytes::new());
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-amzn-requestid", v);

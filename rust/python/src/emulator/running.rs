@@ -59,8 +59,8 @@ impl Running {
         self.emulator.registry().resolve(name, None)
     }
 
-    /// Queue an `Event` invocation of `payload`; returns its request id.
-    pub fn enqueue(&self, target: Target, payload: bytes::Bytes) -> String {
+    /// Queue an `Event` invocation of `payload`; returns its request id (429 when full).
+    pub fn enqueue(&self, target: Target, payload: bytes::Bytes) -> Result<String, ServiceError> {
         let _entered = self.runtime.enter();
         self.emulator.events().accept(target, payload, None)
     }

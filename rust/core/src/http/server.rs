@@ -1,0 +1,195 @@
+//! The accept loop shared by the Invoke API and the Runtime API: keep-alive connections with
+//! header-read and idle timeouts, graceful shutdown, and a pause when accepting fails (out of
+//! file descriptors) instead of a spin.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::timeouts::{ConnectionState, ConnectionTimeouts, RequestTimer, WatchedStream};
+use super::Response;
+use crate::config::{LogLevel, HEADER_READ_TIMEOUT, INVOKE_API_IDLE_TIMEOUT};
+use crate::logs;
+
+/// How long the accept loop pauses after accepting failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// A listener that keeps failing to accept is logged at most this often.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
+/// Test knob: the header-read timeout, milliseconds (tests cannot wait 10 s for it).
+const HEADER_READ_TIMEOUT_VARIABLE: &str = "LAMBDA_RIE_HEADER_READ_TIMEOUT_MS";
+
+impl ConnectionTimeouts {
+    /// The Invoke API's: connections idle for 350 s are closed, as AWS's front does.
+    pub fn invoke_api() -> Self {
+        Self {
+            header_read: header_read_timeout(),
+            idle: Some(INVOKE_API_IDLE_TIMEOUT),
+        }
+    }
+
+    /// The Runtime API's: a runtime's connection idles for as long as its handler runs.
+    pub fn runtime_api() -> Self {
+        Self {
+            header_read: header_read_timeout(),
+            idle: None,
+        }
+    }
+}
+
+fn header_read_timeout() -> Duration {
+    static TIMEOUT: OnceLock<Duration> = OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var(HEADER_READ_TIMEOUT_VARIABLE)
+            .ok()
+            .and_then(|ms| ms.trim().parse().ok())
+            .map_or(HEADER_READ_TIMEOUT, Duration::from_millis)
+    })
+}
+
+/// Serve HTTP/1.1 keep-alive connections with the Runtime API's timeouts; see [`serve_with`].
+pub async fn serve<S, F>(
+    listener: TcpListener,
+    service: Arc<S>,
+    shutdown: watch::Receiver<bool>,
+    generation: Option<watch::Receiver<u64>>,
+) where
+    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let timeouts = ConnectionTimeouts::runtime_api();
+    serve_with(listener, service, shutdown, generation, timeouts).await;
+}
+
+/// Serve HTTP/1.1 keep-alive connections from `listener` until `shutdown` turns true; then
+/// stop accepting, let every connection finish the request it is answering, close the others,
+/// and return. `generation` changes end every open connection at once (used when a runtime is
+/// replaced).
+pub async fn serve_with<S, F>(
+    listener: TcpListener,
+    service: Arc<S>,
+    mut shutdown: watch::Receiver<bool>,
+    generation: Option<watch::Receiver<u64>>,
+    timeouts: ConnectionTimeouts,
+) where
+    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let mut connections = JoinSet::new();
+    let for_connections = shutdown.clone();
+    let mut failures = AcceptFailures::default();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let svc = Arc::clone(&service);
+                    let stop = for_connections.clone();
+                    let generation = generation.clone();
+                    connections.spawn(connection(stream, svc, stop, generation, timeouts));
+                }
+                Err(e) => failures.back_off(&listener, &e).await,
+            },
+            () = requested(&mut shutdown) => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+/// Failed accepts: logged once a minute at most, each followed by a pause.
+#[derive(Default)]
+struct AcceptFailures {
+    logged_at: Option<Instant>,
+}
+
+impl AcceptFailures {
+    async fn back_off(&mut self, listener: &TcpListener, error: &io::Error) {
+        if matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+        ) {
+            return; // about one connection (gone before it was accepted), not the listener
+        }
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= ACCEPT_ERROR_LOG_INTERVAL)
+        {
+            self.logged_at = Some(Instant::now());
+            let address = listener
+                .local_addr()
+                .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+            logs::message(
+                LogLevel::Error,
+                &format!(
+                    "cannot accept connections on {address}: {error}; retrying every {} ms",
+                    ACCEPT_BACKOFF.as_millis()
+                ),
+            );
+        }
+        // NOTE: out of file descriptors (EMFILE, ENFILE) the connection stays in the backlog and
+        // accept fails again at once: without this pause the loop spins a whole CPU.
+        tokio::time::sleep(ACCEPT_BACKOFF).await;
+    }
+}
+
+async fn connection<S, F>(
+    stream: TcpStream,
+    service: Arc<S>,
+    mut shutdown: watch::Receiver<bool>,
+    generation: Option<watch::Receiver<u64>>,
+    timeouts: ConnectionTimeouts,
+) where
+    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let state = Arc::new(ConnectionState::default());
+    let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state)));
+    let svc = service_fn(move |req| {
+        let fut = service(req);
+        async move { Ok::<_, Infallible>(fut.await) }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .timer(RequestTimer::new(Arc::clone(&state), timeouts))
+        .header_read_timeout(timeouts.header_read)
+        .serve_connection(io, svc);
+    tokio::pin!(conn);
+    let replaced = async move {
+        match generation {
+            Some(mut g) => {
+                // Only a change after this connection was accepted ends it.
+                g.borrow_and_update();
+                let _ = g.changed().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = requested(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            // NOTE: hyper would wait for a request whose head it has begun to read, for as long
+            // as the client takes to send it; such a request has nothing to answer yet.
+            if !state.awaiting_head() {
+                let _ = conn.await;
+            }
+        }
+        () = replaced => {}
+    }
+}
+
+/// Resolves once shutdown is requested (or its sender is gone).
+async fn requested(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|down| *down).await;
+}

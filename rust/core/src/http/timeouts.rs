@@ -1,0 +1,180 @@
+//! What a connection's timeouts watch: whether hyper is waiting for a request's head, whether
+//! any byte of it has come, and the timer that turns this into an idle timeout (before the
+//! first byte) and a header-read timeout (from the first byte to the end of the headers).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::rt::{Sleep, Timer};
+use hyper_util::rt::TokioTimer;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// How long a connection may take over a request's headers and stay idle between requests.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionTimeouts {
+    /// From the first byte of a request to the end of its headers.
+    pub header_read: Duration,
+    /// From the end of a response to the first byte of the next request; `None` never ends.
+    pub idle: Option<Duration>,
+}
+
+/// Shared by a connection's stream and its timer.
+#[derive(Debug, Default)]
+pub(super) struct ConnectionState {
+    /// Reads that brought bytes.
+    reads: AtomicU64,
+    /// Request heads hyper is waiting for (one at most; a replaced wait overlaps its successor).
+    awaiting_head: AtomicUsize,
+}
+
+impl ConnectionState {
+    /// Whether hyper is waiting for (the rest of) a request's head: nothing to answer yet.
+    pub(super) fn awaiting_head(&self) -> bool {
+        self.awaiting_head.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// A TCP stream that counts the reads that brought bytes.
+pub(super) struct WatchedStream {
+    inner: TcpStream,
+    state: Arc<ConnectionState>,
+}
+
+impl WatchedStream {
+    /// Watch `inner` for `state`.
+    pub(super) fn new(inner: TcpStream, state: Arc<ConnectionState>) -> Self {
+        Self { inner, state }
+    }
+}
+
+impl AsyncRead for WatchedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.state.reads.fetch_add(1, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for WatchedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+// NOTE: hyper's header-read timeout runs from the moment it waits for a request: on a kept-alive
+// connection it is also an idle timeout (hyper 1.x, the Go server's ReadHeaderTimeout without
+// IdleTimeout). A runtime's connection idles for as long as its handler runs, and a client's
+// between invokes, so this timer splits the wait as Envoy does: idle until the first byte
+// arrives, then the header-read timeout.
+/// hyper's timer for one connection; its header-read sleeps are [`HeadWait`]s.
+#[derive(Clone)]
+pub(super) struct RequestTimer {
+    state: Arc<ConnectionState>,
+    timeouts: ConnectionTimeouts,
+}
+
+impl RequestTimer {
+    /// The timer of the connection watched through `state`.
+    pub(super) fn new(state: Arc<ConnectionState>, timeouts: ConnectionTimeouts) -> Self {
+        Self { state, timeouts }
+    }
+}
+
+impl Timer for RequestTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
+        TokioTimer::new().sleep(duration)
+    }
+
+    // hyper asks for this sleep only when it starts waiting for a request head.
+    fn sleep_until(&self, _deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        Box::pin(HeadWait::new(Arc::clone(&self.state), self.timeouts))
+    }
+}
+
+/// The wait for one request head: idle timeout until its first byte, header-read after.
+struct HeadWait {
+    state: Arc<ConnectionState>,
+    timeouts: ConnectionTimeouts,
+    reads_at_start: u64,
+    head_started: bool,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl HeadWait {
+    fn new(state: Arc<ConnectionState>, timeouts: ConnectionTimeouts) -> Self {
+        state.awaiting_head.fetch_add(1, Ordering::Relaxed);
+        let reads_at_start = state.reads.load(Ordering::Relaxed);
+        Self {
+            state,
+            timeouts,
+            reads_at_start,
+            head_started: false,
+            deadline: timeouts.idle.map(|idle| Box::pin(tokio::time::sleep(idle))),
+        }
+    }
+}
+
+impl Drop for HeadWait {
+    fn drop(&mut self) {
+        self.state.awaiting_head.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Future for HeadWait {
+    type Output = ();
+
+    // NOTE: hyper polls this only after a read of the stream returned Pending, so the stream
+    // wakes the connection when bytes come; without an idle timeout there is nothing to arm.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if !this.head_started && this.state.reads.load(Ordering::Relaxed) != this.reads_at_start {
+            this.head_started = true;
+            let limit = this.timeouts.header_read;
+            this.deadline = Some(Box::pin(tokio::time::sleep(limit)));
+        }
+        match this.deadline.as_mut() {
+            Some(deadline) => deadline.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Sleep for HeadWait {}
