@@ -90,6 +90,21 @@ pub struct EnvironmentCounts {
     pub concurrent: u64,
 }
 
+impl std::ops::Add for EnvironmentCounts {
+    type Output = Self;
+
+    /// The environments of two schedulers (versions) of one function together.
+    fn add(self, other: Self) -> Self {
+        Self {
+            starting: self.starting + other.starting,
+            idle: self.idle + other.idle,
+            busy: self.busy + other.busy,
+            frozen: self.frozen + other.frozen,
+            concurrent: self.concurrent + other.concurrent,
+        }
+    }
+}
+
 impl FunctionMetrics {
     /// Count a finished invocation.
     pub fn invocation(

@@ -11,10 +11,11 @@ use hyper::Request;
 use super::error_response;
 use super::routing::query_param;
 use super::InvokeApi;
-use crate::aws::{ServiceError, LATEST};
+use crate::aws::ServiceError;
 use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
 use crate::http::{self, header, BodyError, Response};
 use crate::invocation::{Invocation, Outcome, DEFAULT_CONTENT_TYPE};
+use crate::registry::Version;
 use crate::scheduler::Scheduler;
 
 /// `X-Amz-Invocation-Type`.
@@ -39,19 +40,19 @@ pub(super) enum Accepted {
     /// The whole answer.
     Answered(Response),
     /// A synchronous invocation of the function behind the scheduler.
-    Run(Arc<Scheduler>, Invocation),
+    Run(Arc<Scheduler>, Version, Invocation),
 }
 
 /// Handle `POST /2015-03-31/functions/{name}/invocations`.
 pub async fn invoke(api: &InvokeApi, name: &str, req: Request<Incoming>) -> Response {
-    let (scheduler, inv) = match accept(api, name, req, Operation::Invoke).await {
+    let (scheduler, version, inv) = match accept(api, name, req, Operation::Invoke).await {
         Accepted::Answered(r) => return r,
-        Accepted::Run(scheduler, inv) => (scheduler, inv),
+        Accepted::Run(scheduler, version, inv) => (scheduler, version, inv),
     };
     let tail = inv.want_log;
     let request_id = inv.request_id.clone();
     match scheduler.invoke(inv).await {
-        Ok(outcome) => outcome_response(&outcome, tail),
+        Ok(outcome) => outcome_response(&outcome, version, tail),
         Err(e) => error_response(&e, Some(&request_id)),
     }
 }
@@ -156,6 +157,7 @@ pub(super) async fn accept(
         }
         InvocationType::RequestResponse => {}
     }
+    let version = target.version;
     let mut inv = Invocation::new(payload, target.invoked_arn);
     inv.content_type = headers.content_type;
     inv.client_context = headers.client_context;
@@ -164,7 +166,7 @@ pub(super) async fn accept(
     if let Some(t) = headers.trace_id {
         inv.trace_id = t;
     }
-    Accepted::Run(target.scheduler, inv)
+    Accepted::Run(target.scheduler, version, inv)
 }
 
 /// Read and check the body: size limit by invocation type, JSON, empty means `{}`.
@@ -211,13 +213,15 @@ fn decode_client_context(value: &str) -> Result<String, ServiceError> {
 }
 
 /// 200 with the function's bytes and AWS's headers.
-fn outcome_response(outcome: &Outcome, tail: bool) -> Response {
+fn outcome_response(outcome: &Outcome, version: Version, tail: bool) -> Response {
     let mut r = http::response(200, outcome.payload.clone());
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&outcome.content_type) {
         h.insert(CONTENT_TYPE, v);
     }
-    h.insert("x-amz-executed-version", HeaderValue::from_static(LATEST));
+    if let Ok(v) = HeaderValue::from_str(&version.to_string()) {
+        h.insert("x-amz-executed-version", v);
+    }
     if let Ok(v) = HeaderValue::from_str(&outcome.request_id) {
         h.insert("x-amzn-requestid", v);
     }

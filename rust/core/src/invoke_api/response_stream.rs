@@ -13,9 +13,10 @@ use super::error_response;
 use super::event_stream::{invoke_complete, payload_chunk};
 use super::invoke::{accept, log_result, Accepted, Operation};
 use super::InvokeApi;
-use crate::aws::{ServiceError, LATEST};
+use crate::aws::ServiceError;
 use crate::http::{self, Response};
 use crate::invocation::{Outcome, OutcomeKind};
+use crate::registry::Version;
 
 /// The content type of an event stream answer.
 const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
@@ -31,10 +32,10 @@ pub async fn invoke_with_response_stream(
     name: &str,
     req: Request<Incoming>,
 ) -> Response {
-    let (scheduler, mut inv) =
+    let (scheduler, version, mut inv) =
         match accept(api, name, req, Operation::InvokeWithResponseStream).await {
             Accepted::Answered(r) => return r,
-            Accepted::Run(scheduler, inv) => (scheduler, inv),
+            Accepted::Run(scheduler, version, inv) => (scheduler, version, inv),
         };
     let (chunk_tx, mut chunks) = mpsc::channel(QUEUED);
     inv.stream_to = Some(chunk_tx);
@@ -48,10 +49,10 @@ pub async fn invoke_with_response_stream(
     let first = tokio::select! {
         biased;
         Some(chunk) = chunks.recv() => chunk,
-        joined = &mut run => return whole_answer(joined, &mut chunks, &request_id, tail),
+        joined = &mut run => return whole_answer(joined, &mut chunks, &request_id, version, tail),
     };
     let (mut response, events) = http::streaming_response(QUEUED);
-    stream_headers(&mut response, &request_id);
+    stream_headers(&mut response, &request_id, version);
     tokio::spawn(forward(first, chunks, run, events, tail));
     response
 }
@@ -61,6 +62,7 @@ fn whole_answer(
     joined: Result<Result<Outcome, ServiceError>, JoinError>,
     chunks: &mut mpsc::Receiver<Bytes>,
     request_id: &str,
+    version: Version,
     tail: bool,
 ) -> Response {
     let outcome = match joined {
@@ -76,7 +78,7 @@ fn whole_answer(
         body.extend_from_slice(&event);
     }
     let mut response = http::response(200, body.freeze());
-    stream_headers(&mut response, request_id);
+    stream_headers(&mut response, request_id, version);
     response
 }
 
@@ -170,10 +172,12 @@ fn error_code(outcome: &Outcome) -> String {
         .unwrap_or_else(|| "Unhandled".to_owned())
 }
 
-fn stream_headers(response: &mut Response, request_id: &str) {
+fn stream_headers(response: &mut Response, request_id: &str, version: Version) {
     let h = response.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(EVENT_STREAM));
-    h.insert("x-amz-executed-version", HeaderValue::from_static(LATEST));
+    if let Ok(v) = HeaderValue::from_str(&version.to_string()) {
+        h.insert("x-amz-executed-version", v);
+    }
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }

@@ -7,6 +7,7 @@
 //! its own, to its end, whether or not its caller is still waiting (as on AWS, an abandoned
 //! invocation is still run, billed and logged; only its answer goes nowhere).
 
+mod function_wide;
 mod launcher;
 mod lease;
 mod pool;
@@ -14,7 +15,7 @@ mod pool;
 mod tests;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use crate::invocation::{Invocation, Outcome};
 use crate::logs;
 use crate::metrics::{EnvironmentCounts, FunctionMetrics};
 use crate::CoreError;
+pub use function_wide::FunctionWide;
 pub use launcher::{Environment, ExecutionEnvironments, Launch, Launcher};
 use lease::{Held, Lease};
 pub use pool::EnvironmentCap;
@@ -48,32 +50,37 @@ pub struct Scheduler<L: Launcher = ExecutionEnvironments> {
     launcher: L,
     pool: Mutex<Pool<L::Env>>,
     freed: Notify,
-    metrics: FunctionMetrics,
+    wide: Arc<FunctionWide>,
     /// The fixed Runtime API address, bound at start-up until its environment exists.
     fixed_listener: Mutex<Option<std::net::TcpListener>>,
     /// Bumped when the code changes (`--watch`).
     code_generation: AtomicU64,
+    /// Replaced by a newer scheduler of the function: environments go as they become idle.
+    retired: AtomicBool,
 }
 
 impl Scheduler {
     /// A scheduler of real execution environments for `function`, drawing on the
-    /// emulator-wide `cap`.
+    /// emulator-wide `cap`, with counters and reserved concurrency of its own.
     pub fn new(
         function: Arc<FunctionContext>,
         cap: Arc<EnvironmentCap>,
         policy: ThrottlePolicy,
     ) -> Self {
-        Self::with_launcher(function, cap, policy, ExecutionEnvironments)
+        let wide = Arc::new(FunctionWide::new(function.config.reserved_concurrency));
+        Self::with_launcher(function, cap, policy, ExecutionEnvironments, wide)
     }
 }
 
 impl<L: Launcher> Scheduler<L> {
-    /// A scheduler whose environments come from `launcher`.
+    /// A scheduler whose environments come from `launcher`, sharing `wide` with the other
+    /// schedulers (versions) of the same function.
     pub fn with_launcher(
         function: Arc<FunctionContext>,
         cap: Arc<EnvironmentCap>,
         policy: ThrottlePolicy,
         launcher: L,
+        wide: Arc<FunctionWide>,
     ) -> Self {
         Self {
             function,
@@ -82,9 +89,10 @@ impl<L: Launcher> Scheduler<L> {
             launcher,
             pool: Mutex::new(Pool::default()),
             freed: Notify::new(),
-            metrics: FunctionMetrics::default(),
+            wide,
             fixed_listener: Mutex::new(None),
             code_generation: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -93,9 +101,14 @@ impl<L: Launcher> Scheduler<L> {
         &self.function
     }
 
-    /// The function's counters.
+    /// The function's counters (shared by its versions).
     pub fn metrics(&self) -> &FunctionMetrics {
-        &self.metrics
+        self.wide.metrics()
+    }
+
+    /// What the schedulers of the function's versions share.
+    pub fn function_wide(&self) -> &Arc<FunctionWide> {
+        &self.wide
     }
 
     fn pool(&self) -> MutexGuard<'_, Pool<L::Env>> {
@@ -104,12 +117,11 @@ impl<L: Launcher> Scheduler<L> {
 
     /// Reserve room for a new environment, or say which limit binds.
     fn reserve(&self, pool: &mut Pool<L::Env>) -> Result<bool, Refused> {
-        if let Some(reserved) = self.function.config.reserved_concurrency {
-            if pool.count() >= reserved {
-                return Err(Refused::Throttled { reserved: true });
-            }
+        if !self.wide.try_take() {
+            return Err(Refused::Throttled { reserved: true });
         }
         if !self.cap.try_take() {
+            self.wide.give_back();
             return Err(Refused::Throttled { reserved: false });
         }
         pool.creating += 1;
@@ -126,8 +138,14 @@ impl<L: Launcher> Scheduler<L> {
             pool.fixed_address_taken = false;
         }
         drop(pool);
-        self.cap.give_back();
+        self.give_back_room();
         self.freed.notify_one();
+    }
+
+    /// An environment of this function is gone (or was never made): its room is free.
+    fn give_back_room(&self) {
+        self.wide.give_back();
+        self.cap.give_back();
     }
 
     /// Create an environment in reserved room, with `seated` invocations (plus those that
@@ -231,7 +249,7 @@ impl<L: Launcher> Scheduler<L> {
         }
         while let Some(Ok((id, result))) = inits.join_next().await {
             match result {
-                Ok(init_ms) => self.metrics.init(init_ms),
+                Ok(init_ms) => self.metrics().init(init_ms),
                 Err(error_type) => logs::message(
                     crate::config::LogLevel::Warn,
                     &format!("provisioned environment {id} failed init: {error_type}"),
@@ -294,7 +312,7 @@ impl<L: Launcher> Scheduler<L> {
                 token,
             }
         };
-        self.metrics.concurrency(pool.in_flight());
+        self.metrics().concurrency(pool.in_flight());
         Ok(held)
     }
 
@@ -307,9 +325,9 @@ impl<L: Launcher> Scheduler<L> {
                 // NOTE: with reserved concurrency 0 nothing will ever free up: throttle at once.
                 Err(Refused::Throttled { reserved })
                     if policy == ThrottlePolicy::Reject
-                        || self.function.config.reserved_concurrency == Some(0) =>
+                        || self.wide.reserved_concurrency() == Some(0) =>
                 {
-                    self.metrics.throttled();
+                    self.metrics().throttled();
                     return Err(ServiceError::throttled(reserved));
                 }
                 Err(Refused::Throttled { .. }) => {
@@ -356,7 +374,7 @@ impl<L: Launcher> Scheduler<L> {
         let env = lease.seat().await?;
         let invoked = env.invoke(Arc::new(invocation)).await;
         let outcome = invoked.outcome;
-        self.metrics.invocation(
+        self.metrics().invocation(
             outcome.kind,
             outcome.duration_ms,
             outcome.init_duration_ms,
@@ -387,6 +405,13 @@ impl<L: Launcher> Scheduler<L> {
         self.freed.notify_one();
     }
 
+    /// A newer scheduler serves the function now (its code or configuration changed): idle
+    /// environments go now, busy ones once their invocations are over.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        self.code_changed();
+    }
+
     /// The code changed: idle environments go now, busy ones after their invocations.
     pub fn code_changed(&self) {
         self.code_generation.fetch_add(1, Ordering::AcqRel);
@@ -398,12 +423,13 @@ impl<L: Launcher> Scheduler<L> {
     /// Remove idle slots running older code.
     fn take_stale(&self, pool: &mut Pool<L::Env>) -> Vec<Slot<L::Env>> {
         let generation = self.code_generation.load(Ordering::Acquire);
-        pool.remove_where(|s| s.generation != generation && s.busy == 0 && !s.starting)
+        let retired = self.retired.load(Ordering::Acquire);
+        pool.remove_where(|s| (retired || s.generation != generation) && s.busy == 0 && !s.starting)
     }
 
     fn stop_slots(&self, slots: Vec<Slot<L::Env>>) {
         for slot in slots {
-            self.cap.give_back();
+            self.give_back_room();
             tokio::spawn(async move { slot.env.stop().await });
         }
     }
@@ -457,7 +483,7 @@ impl<L: Launcher> Scheduler<L> {
                 &format!("reaping idle environment {}", slot.env.id()),
             );
             slot.env.stop().await;
-            self.cap.give_back();
+            self.give_back_room();
         }
     }
 
@@ -481,7 +507,7 @@ impl<L: Launcher> Scheduler<L> {
         }
         while stops.join_next().await.is_some() {}
         for _ in &all {
-            self.cap.give_back();
+            self.give_back_room();
         }
     }
 }

@@ -101,11 +101,6 @@ impl<E> Default for Pool<E> {
 }
 
 impl<E> Pool<E> {
-    /// Environments that exist or are being created.
-    pub(super) fn count(&self) -> u32 {
-        self.slots.len() as u32 + self.creating
-    }
-
     /// Invocations in flight, including those waiting for an environment being created.
     pub(super) fn in_flight(&self) -> u64 {
         let seated: u64 = self.slots.iter().map(|s| u64::from(s.busy)).sum();

@@ -157,11 +157,14 @@ fn scheduler(
     policy: ThrottlePolicy,
     configure: impl FnOnce(&mut FunctionConfig),
 ) -> Arc<Fake> {
+    let function = function(configure);
+    let wide = Arc::new(FunctionWide::new(function.config.reserved_concurrency));
     Arc::new(Scheduler::with_launcher(
-        function(configure),
+        function,
         Arc::clone(cap),
         policy,
         FakeLauncher(Arc::clone(world)),
+        wide,
     ))
 }
 
@@ -464,4 +467,65 @@ async fn after_shutdown_invocations_are_refused() {
         ServiceError::ShuttingDown
     );
     assert_eq!(world.stopped.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn reserved_concurrency_is_shared_by_the_versions_and_changes_at_once() {
+    let world = Arc::new(World::default());
+    let cap = big_cap();
+    let wide = Arc::new(FunctionWide::new(Some(1)));
+    let version = |wide: &Arc<FunctionWide>| {
+        Arc::new(Scheduler::with_launcher(
+            function(|_| {}),
+            Arc::clone(&cap),
+            ThrottlePolicy::Reject,
+            FakeLauncher(Arc::clone(&world)),
+            Arc::clone(wide),
+        ))
+    };
+    let (latest, one) = (version(&wide), version(&wide));
+    let running = start(&latest, "wait");
+    settle_tasks().await;
+    assert_eq!(
+        one.invoke(invocation("fast")).await.unwrap_err(),
+        ServiceError::Throttled(ThrottleReason::ReservedConcurrency)
+    );
+    wide.set_reserved_concurrency(None);
+    assert!(one.invoke(invocation("fast")).await.is_ok());
+    wide.set_reserved_concurrency(Some(0));
+    assert!(matches!(
+        latest.invoke(invocation("fast")).await,
+        Err(ServiceError::Throttled(ThrottleReason::ReservedConcurrency))
+    ));
+    world.invocations.add_permits(1);
+    running.await.unwrap().unwrap();
+    assert_eq!(latest.metrics().cold_starts(), one.metrics().cold_starts());
+}
+
+#[tokio::test]
+async fn a_retired_scheduler_stops_idle_environments_now_and_busy_ones_when_done() {
+    let world = Arc::new(World::default());
+    let cap = big_cap();
+    let s = scheduler(&world, &cap, ThrottlePolicy::Reject, |_| {});
+    let busy = start(&s, "wait");
+    settle_tasks().await;
+    s.invoke(invocation("fast")).await.unwrap();
+    assert_eq!(s.environments().len(), 2);
+    s.retire();
+    settle_tasks().await;
+    assert_eq!(
+        world.stopped.lock().unwrap().len(),
+        1,
+        "the idle one went at once"
+    );
+    world.invocations.add_permits(1);
+    busy.await.unwrap().unwrap();
+    settle_tasks().await;
+    assert_eq!(
+        world.stopped.lock().unwrap().len(),
+        2,
+        "the busy one after its invocation"
+    );
+    assert!(s.environments().is_empty());
+    assert_eq!(cap.in_use(), 0);
 }
