@@ -1,4 +1,4 @@
-"""`Event` invocations (SPEC sections 2, 9 and 12): 202 at once, a queue per function, retries
+"""`Event` invocations (docs/reference.md §2, §9, §12): 202 at once, a queue per function, retries
 with AWS's delays and one request id, maximum event age, destinations, dead letters, and what
 happens to queued events at shutdown.
 

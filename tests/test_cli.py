@@ -1,4 +1,4 @@
-"""The command line (SPEC section 1): argument rule, bad input, HANDLER mode, passthrough."""
+"""The command line (docs/reference.md §1): argument rule, bad input, HANDLER mode, passthrough."""
 
 from __future__ import annotations
 

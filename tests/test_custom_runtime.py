@@ -1,4 +1,4 @@
-"""The Runtime API (SPEC section 3) as a custom runtime sees it: a bash + curl bootstrap, and
+"""The Runtime API (docs/reference.md §3) as a custom runtime sees it: a bash + curl bootstrap, and
 the test itself playing the runtime to check every answer to misuse."""
 
 from __future__ import annotations

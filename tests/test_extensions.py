@@ -1,5 +1,5 @@
-"""The Extensions API (SPEC section 3, as AWS documents it): external extensions started from an
-extensions directory, INVOKE and SHUTDOWN events, the post-invoke wait, init failures caused by
+"""The Extensions API (docs/reference.md §3, as AWS documents it): external extensions started from
+an extensions directory, INVOKE and SHUTDOWN events, the post-invoke wait, init failures caused by
 extensions, internal extensions, and AWS's answers to misuse.
 
 The extension `agents/journal-agent` reports every step on its stdout as `EXT <json>` lines (an

@@ -1,4 +1,5 @@
-"""Environment variables the function sees (SPEC section 6) and option precedence (section 1)."""
+"""Environment variables the function sees (docs/reference.md §6) and option precedence
+(§1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Function-side failures (SPEC sections 2, 4 and 7): each answers 200 + `X-Amz-Function-Error`.
+"""Function-side failures (docs/reference.md §2, §4, §7): each answers 200 + `X-Amz-Function-Error`.
 
 Payloads the platform writes are compact JSON, byte for byte; the runtime's own error JSON keeps
 awslambdaric's formatting.

@@ -1,4 +1,4 @@
-"""Many functions from configuration (SPEC section 9): `lambda-rie.toml` and SAM templates.
+"""Many functions from configuration (docs/reference.md §9): `lambda-rie.toml` and SAM templates.
 
 Paths in a config file are relative to the file; errors exit 2 naming the file, the function
 and the key; a template's `Globals`, `Parameters` and intrinsic functions are resolved before
@@ -161,8 +161,9 @@ def test_config_value_out_of_range_exits_2_naming_the_key_and_range(
 def test_config_handler_reports_the_python_version_it_runs(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    # SPEC 6: a handler runs on the built-in runtime with AWS_EXECUTION_ENV AWS_Lambda_python3.X;
-    # GetFunction's Runtime names the same version, as AWS's runtime identifiers do.
+    # docs/reference.md §6: a handler runs on the built-in runtime with AWS_EXECUTION_ENV
+    # AWS_Lambda_python3.X; GetFunction's Runtime names the same version, as AWS's runtime
+    # identifiers do.
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     config = write_config(tmp_path, {"orders": {"handler": "many.describe"}})
     emulator = emulator_factory(["--config", str(config)], cwd=ROOT)

@@ -1,4 +1,5 @@
-"""The Invoke API (SPEC section 2): routing, request headers, response headers, service errors."""
+"""The Invoke API (docs/reference.md §2): routing, request headers, response headers, service
+errors."""
 
 from __future__ import annotations
 

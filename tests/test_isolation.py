@@ -1,4 +1,4 @@
-"""Resource isolation of execution environments (SPEC sections 4 and 5): a private `/tmp` of the
+"""Resource isolation of execution environments (docs/reference.md §4, §5): a private `/tmp` of the
 ephemeral-storage size, a memory limit with out-of-memory kills and a measured peak, the process
 limit, rlimits, the CPU share by memory, freezing between invocations, and the fallbacks forced
 by `LAMBDA_RIE_ISOLATION=off`.

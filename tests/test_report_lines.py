@@ -1,4 +1,4 @@
-"""Log lines around each invocation on the emulator's stdout (SPEC section 7)."""
+"""Log lines around each invocation on the emulator's stdout (docs/reference.md §7)."""
 
 from __future__ import annotations
 

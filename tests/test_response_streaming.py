@@ -1,6 +1,6 @@
-"""Response streaming (SPEC 2 and 3): InvokeWithResponseStream through boto3, against a custom
-runtime that streams over raw sockets and against generator handlers of the built-in runtime;
-a buffered Invoke of the same functions gets the collected body.
+"""Response streaming (docs/reference.md §2, §3): InvokeWithResponseStream through boto3, against
+a custom runtime that streams over raw sockets and against generator handlers of the built-in
+runtime; a buffered Invoke of the same functions gets the collected body.
 
 The functions are those of `tests/functions/streaming/lambda-rie.toml`, served by one emulator
 per face of the CLI.

@@ -1,4 +1,4 @@
-"""The concurrency scheduler (SPEC sections 4 and 12): a pool of execution environments per
+"""The concurrency scheduler (docs/reference.md §4, §12): a pool of execution environments per
 function, reserved and provisioned concurrency, throttling, reaping, multi-concurrency, metrics.
 
 Concurrency is proven by overlap, never by wall-clock figures: `probe.handler` reports the pid
@@ -42,7 +42,7 @@ RESERVED_THROTTLED = (
 STATE_DEADLINE_S = 10.0
 BARRIER_DEADLINE_S = 30.0
 
-# SPEC section 12: every name and its Prometheus type.
+# docs/reference.md §12: every name and its Prometheus type.
 METRIC_TYPES = {
     "lambda_rie_invocations_total": "counter",
     "lambda_rie_cold_starts_total": "counter",

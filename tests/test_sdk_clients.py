@@ -1,4 +1,5 @@
-"""boto3 and the aws CLI as they are, pointed at lambda-rie with `endpoint_url` (SPEC section 2).
+"""boto3 and the aws CLI as they are, pointed at lambda-rie with `endpoint_url` (docs/reference.md
+§2).
 
 Two functions of `tests/functions/many/lambda-rie.toml` are invoked by name, partial ARN, full
 ARN and alias, listed and described; the clients use dummy credentials and never retry.

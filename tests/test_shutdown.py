@@ -1,4 +1,4 @@
-"""Stopping lambda-rie (SPEC section 1, "As a container's PID 1"): SIGTERM answers the
+"""Stopping lambda-rie (docs/reference.md §1, "As a container's PID 1"): SIGTERM answers the
 invocations in flight, leaves no runtime process behind and exits 0; as PID 1 it reaps orphans."""
 
 from __future__ import annotations

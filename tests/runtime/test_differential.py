@@ -1,8 +1,8 @@
 """Differential test: the built-in runtime against awslambdaric 4.2.2, handler by handler.
 
 Each case runs under both runtimes, first against a fake Runtime API (what each runtime posts,
-byte for byte where SPEC section 8 asks for it) and then under lambda-rie (what a caller of the
-Invoke API sees). Payloads compare as JSON values; errorType, errorMessage, stackTrace,
+byte for byte where docs/reference.md §8 asks for it) and then under lambda-rie (what a caller of
+the Invoke API sees). Payloads compare as JSON values; errorType, errorMessage, stackTrace,
 X-Amz-Function-Error and log lines compare exactly, once timestamps and request ids are masked.
 """
 
@@ -184,7 +184,7 @@ def test_same_invoke_results_under_lambda_rie(case: Case, emulator: Any) -> None
 
 
 # ---------------------------------------------------------------------------------------------
-# The allowed differences of SPEC section 8
+# The allowed differences of docs/reference.md §8
 
 
 def test_nan_result_is_a_marshal_error(fake_api: FakeRuntimeApi, start_runtime: Any) -> None:

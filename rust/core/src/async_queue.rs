@@ -1,4 +1,4 @@
-//! `Event` invocations (SPEC 2, issue of async): accepted with 202, then run by the next
+//! `Event` invocations (docs/reference.md §2): accepted with 202, then run by the next
 //! environment that frees up, retried on failure with AWS's delays, dropped to the failure
 //! destination when too old, and reported to destinations and the dead-letter target. The
 //! events held in memory are bounded in bytes: past the bound they spill to the state file, or

@@ -1,5 +1,6 @@
 //! Every byte-exact AWS string the emulator writes: service error bodies, Runtime API
-//! answers and the platform's function-error payloads. One source of truth (SPEC 2 and 3).
+//! answers and the platform's function-error payloads. One source of truth (docs/reference.md §2,
+//! §3).
 
 use crate::config::MAX_REQUEST_BYTES;
 
@@ -262,7 +263,7 @@ pub fn response_too_large_payload(limit: usize) -> String {
     )
 }
 
-/// Runtime API answers (SPEC 3), each a status and a body ending in a newline.
+/// Runtime API answers (docs/reference.md §3), each a status and a body ending in a newline.
 pub mod runtime {
     /// 202 to `/response`, `/error` and `/init/error`.
     pub const ACCEPTED: &str = "{\"status\":\"OK\"}\n";
@@ -301,7 +302,8 @@ pub mod runtime {
     }
 }
 
-/// Extensions API and Telemetry API answers (SPEC 3), as AWS's Runtime API renders them.
+/// Extensions API and Telemetry API answers (docs/reference.md §3), as AWS's Runtime API renders
+/// them.
 pub mod extension {
     use super::json_escape;
 

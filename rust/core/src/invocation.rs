@@ -158,7 +158,7 @@ pub enum OutcomeKind {
 }
 
 impl OutcomeKind {
-    /// The metrics label (SPEC 12).
+    /// The metrics label (docs/reference.md §12).
     pub fn label(self) -> &'static str {
         match self {
             Self::Success => "success",

@@ -1,5 +1,5 @@
 //! Per-function counters and histograms, and the emulator-wide count of dropped log lines,
-//! rendered as Prometheus text (SPEC 12).
+//! rendered as Prometheus text (docs/reference.md §12).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,7 +67,7 @@ pub struct FunctionMetrics {
     invocations: [AtomicU64; 5],
     cold_starts: AtomicU64,
     peak_concurrency: AtomicU64,
-    /// Async events by outcome (SPEC 12).
+    /// Async events by outcome (docs/reference.md §12).
     pub async_events: [AtomicU64; 4],
     /// Async queue depth.
     pub async_queue_depth: AtomicU64,

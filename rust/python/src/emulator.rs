@@ -220,7 +220,8 @@ impl Emulator {
         })
     }
 
-    /// Every metric of SPEC 12 as `name:label:...` -> value; after `close()`, the final values.
+    /// Every metric of docs/reference.md §12 as `name:label:...` -> value; after `close()`, the
+    /// final values.
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let text = match lock(&self.running).as_ref() {
             Some(running) => running.metrics_text(),

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Largest synchronous invoke request body (SPEC 2).
+/// Largest synchronous invoke request body (docs/reference.md §2).
 pub const MAX_REQUEST_BYTES: usize = 6_291_456;
 /// Largest function response accepted by the Runtime API; exactly this many bytes pass.
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
@@ -88,7 +88,8 @@ pub const RESERVED_ENVIRONMENT_VARIABLES: &[&str] = &[
     "LAMBDA_RUNTIME_DIR",
 ];
 
-/// Defaults that differ between the single-function command line and a config file (SPEC 1).
+/// Defaults that differ between the single-function command line and a config file
+/// (docs/reference.md §1).
 #[derive(Debug, Clone, Copy)]
 pub struct Defaults {
     /// Timeout in seconds.
@@ -124,7 +125,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an Invoke API connection may stay idle between requests (AWS's front: 350 s).
 pub const INVOKE_API_IDLE_TIMEOUT: Duration = Duration::from_secs(350);
 
-/// Which inherited variables the runtime sees (SPEC 6).
+/// Which inherited variables the runtime sees (docs/reference.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvInheritance {
     /// The whole environment of lambda-rie (single-function CLI mode, like the RIE).

@@ -57,7 +57,7 @@ pub async fn invoke(api: &InvokeApi, name: &str, req: Request<Incoming>) -> Resp
     }
 }
 
-/// The invoke request headers AWS honours (SPEC 2), checked.
+/// The invoke request headers AWS honours (docs/reference.md §2), checked.
 struct InvokeHeaders {
     kind: InvocationType,
     tail: bool,
@@ -113,8 +113,8 @@ impl InvokeHeaders {
     }
 }
 
-/// Check an invoke request's target, headers and body as AWS does (SPEC 2); answer `DryRun`
-/// and `Event` invocations, and build the synchronous invocation.
+/// Check an invoke request's target, headers and body as AWS does (docs/reference.md §2); answer
+/// `DryRun` and `Event` invocations, and build the synchronous invocation.
 pub(super) async fn accept(
     api: &InvokeApi,
     name: &str,

@@ -1,4 +1,4 @@
-//! The Invoke API front (SPEC 2): `POST /2015-03-31/functions/{name}/invocations`.
+//! The Invoke API front (docs/reference.md §2): `POST /2015-03-31/functions/{name}/invocations`.
 
 mod describe;
 mod event_stream;

@@ -1,5 +1,5 @@
-//! The extensions registered in one execution environment (Extensions API, SPEC 3): who they
-//! are, which events they take, their mailboxes, and whether each has come back to
+//! The extensions registered in one execution environment (Extensions API, docs/reference.md §3):
+//! who they are, which events they take, their mailboxes, and whether each has come back to
 //! `event/next` since its last event (init and every invocation wait on that).
 
 use std::collections::VecDeque;

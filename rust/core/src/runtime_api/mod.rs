@@ -1,4 +1,5 @@
-//! The Lambda Runtime API of one execution environment (SPEC 3), on its own loopback listener.
+//! The Lambda Runtime API of one execution environment (docs/reference.md §3), on its own loopback
+//! listener.
 
 mod extension_routes;
 pub mod extensions;

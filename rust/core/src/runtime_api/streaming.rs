@@ -1,6 +1,6 @@
 //! A streamed `/response` (`Lambda-Runtime-Function-Response-Mode: streaming`): the chunked
 //! body is passed on part by part as it arrives, its error trailers end it, and it is cut at
-//! 200 MB (SPEC 3).
+//! 200 MB (docs/reference.md §3).
 
 use base64::Engine as _;
 use bytes::Bytes;

@@ -1,4 +1,5 @@
-//! The core's Prometheus text as a flat map: `name:label1:label2 -> value` (SPEC 12), e.g.
+//! The core's Prometheus text as a flat map: `name:label1:label2 -> value` (docs/reference.md §12),
+//! e.g.
 //! `lambda_rie_invocations_total:orders:success`.
 
 /// Parse every sample line of a Prometheus text exposition; comments and malformed lines are
