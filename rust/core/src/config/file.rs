@@ -10,7 +10,7 @@ use super::spec::{ConfigError, FunctionSpec, Number, Origin, Setting, Source};
 use super::Destination;
 
 /// Every key a function table (or `[defaults]`) may hold.
-const KEYS: &[&str] = &[
+pub(super) const KEYS: &[&str] = &[
     "handler",
     "command",
     "code_dir",

@@ -9,32 +9,9 @@ use super::test_support::{build, property_cases};
 use super::{file, template};
 
 /// Keys a function may hold, some it may not, and names AWS reserves.
-const KEYS: &[&str] = &[
-    "handler",
-    "command",
-    "code_dir",
-    "timeout",
-    "memory",
-    "ephemeral_storage",
-    "environment",
-    "reserved_concurrency",
-    "provisioned_concurrency",
-    "max_concurrency",
-    "idle_timeout",
-    "snapstart",
-    "aliases",
-    "maximum_retry_attempts",
-    "maximum_event_age",
-    "on_success",
-    "on_failure",
-    "dead_letter",
-    "layers",
-    "extensions_dir",
-    "AWS_REGION",
-    "_HANDLER",
-    "live",
-    "bogus",
-];
+fn keys() -> Vec<&'static str> {
+    [file::KEYS, &["AWS_REGION", "_HANDLER", "live", "bogus"]].concat()
+}
 
 /// Strings a setting may meet: good ones, paths, destinations, versions, names.
 const WORDS: &[&str] = &[
@@ -76,7 +53,7 @@ fn toml_value() -> impl Strategy<Value = String> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..4).prop_map(|kv| {
+            prop::collection::vec((prop::sample::select(keys()), inner), 0..4).prop_map(|kv| {
                 let pairs: Vec<String> = kv
                     .iter()
                     .map(|(k, v)| format!("{} = {v}", quoted(k)))
@@ -88,7 +65,7 @@ fn toml_value() -> impl Strategy<Value = String> {
 }
 
 fn toml_table() -> impl Strategy<Value = String> {
-    prop::collection::vec((prop::sample::select(KEYS), toml_value()), 0..6).prop_map(|kv| {
+    prop::collection::vec((prop::sample::select(keys()), toml_value()), 0..6).prop_map(|kv| {
         kv.iter().fold(String::new(), |mut text, (k, v)| {
             let _ = writeln!(text, "{k} = {v}");
             text
@@ -171,7 +148,7 @@ fn yaml_value() -> impl Strategy<Value = String> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..4).prop_map(|kv| {
+            prop::collection::vec((prop::sample::select(keys()), inner), 0..4).prop_map(|kv| {
                 let pairs: Vec<String> = kv.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 format!("{{{}}}", pairs.join(", "))
             }),

@@ -63,8 +63,6 @@ pub fn split(id: &str) -> Identifier<'_> {
 const IDENTIFIER_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
 /// Longest function identifier (a qualified ARN).
 const MAX_IDENTIFIER_LEN: usize = 170;
-/// Longest bare function name.
-const MAX_NAME_LEN: usize = 64;
 
 /// Check a function identifier as AWS does before it looks the function up: its length, and
 /// AWS's pattern (`../../etc/passwd` or a NUL byte is a 400 `ValidationException`, not a 404).
@@ -87,7 +85,7 @@ pub fn check_identifier(id: &str) -> Result<(), ServiceError> {
     let limit = if id.contains(':') {
         MAX_IDENTIFIER_LEN
     } else {
-        MAX_NAME_LEN
+        crate::config::MAX_FUNCTION_NAME_BYTES
     };
     if id.len() > limit {
         return Err(invalid(format!(
