@@ -69,7 +69,7 @@ async fn register(state: &RuntimeApiState, req: Request<Incoming>) -> Response {
         .unwrap_or_default();
     let events = match parse_events(&body) {
         Ok(events) => events,
-        Err(why) => return json(403, answers::invalid_request(&why)),
+        Err(why) => return json(403, answers::invalid_request(&why.to_string())),
     };
     let extension = match state.extensions.register(&name, &events) {
         Ok(e) => e,
@@ -91,9 +91,24 @@ async fn register(state: &RuntimeApiState, req: Request<Incoming>) -> Response {
     r
 }
 
-fn parse_events(body: &[u8]) -> Result<Vec<String>, String> {
+/// Why a register body is refused (AWS's `InvalidRequestFormat`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum RegisterError {
+    /// The body is no JSON.
+    #[error("invalid register body: {0}")]
+    NotJson(String),
+    /// An event that is not a string.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    /// `events` is not a list.
+    #[error("events must be a list, not {0}")]
+    NotAList(String),
+}
+
+/// The events of a register body (`{"events": ["INVOKE", "SHUTDOWN"]}`).
+fn parse_events(body: &[u8]) -> Result<Vec<String>, RegisterError> {
     let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("invalid register body: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| RegisterError::NotJson(e.to_string()))?;
     match v.get("events") {
         None | Some(serde_json::Value::Null) => Ok(Vec::new()),
         Some(serde_json::Value::Array(list)) => list
@@ -101,10 +116,10 @@ fn parse_events(body: &[u8]) -> Result<Vec<String>, String> {
             .map(|e| {
                 e.as_str()
                     .map(str::to_owned)
-                    .ok_or_else(|| format!("invalid event: {e}"))
+                    .ok_or_else(|| RegisterError::InvalidEvent(e.to_string()))
             })
             .collect(),
-        Some(other) => Err(format!("events must be a list, not {other}")),
+        Some(other) => Err(RegisterError::NotAList(other.to_string())),
     }
 }
 
@@ -170,6 +185,6 @@ async fn subscribe(state: &RuntimeApiState, req: Request<Incoming>, api: Api) ->
             state.telemetry.subscribe(subscription);
             json(200, "\"OK\"")
         }
-        Err(message) => json(400, answers::validation(&message)),
+        Err(why) => json(400, answers::validation(&why.to_string())),
     }
 }

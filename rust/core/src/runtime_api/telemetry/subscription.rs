@@ -32,6 +32,56 @@ pub struct Subscription {
     pub buffering: Buffering,
 }
 
+/// Why a subscription request is refused: the message of AWS's `ValidationError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscriptionError {
+    /// The body is no JSON.
+    #[error("The request body is not valid JSON: {0}")]
+    NotJson(String),
+    /// No `schemaVersion` (Telemetry API).
+    #[error("schemaVersion is required")]
+    NoSchema,
+    /// A `schemaVersion` AWS does not have.
+    #[error("Unsupported schemaVersion: {0}")]
+    UnsupportedSchema(String),
+    /// No `types`, or an empty list.
+    #[error("types must be a non-empty list")]
+    NoTypes,
+    /// A type other than `platform`, `function`, `extension`.
+    #[error("Unsupported type: {0}")]
+    UnsupportedType(String),
+    /// A buffering value out of AWS's range.
+    #[error("buffering.{name} must be between {min} and {max}")]
+    Buffering {
+        /// `maxItems`, `maxBytes` or `timeoutMs`.
+        name: &'static str,
+        /// Least value.
+        min: u64,
+        /// Greatest value.
+        max: u64,
+    },
+    /// No `destination`.
+    #[error("destination is required")]
+    NoDestination,
+    /// No `destination.protocol`.
+    #[error("destination.protocol is required")]
+    NoProtocol,
+    /// A protocol other than HTTP.
+    #[error("Unsupported destination protocol: {0} (lambda-rie delivers over HTTP)")]
+    UnsupportedProtocol(String),
+    /// No `destination.URI`.
+    #[error("destination.URI is required")]
+    NoUri,
+    /// A URI that is not `http://<loopback>:<port>/...`; `why` says what is missing.
+    #[error("Invalid destination URI: {uri}{why}")]
+    InvalidUri {
+        /// The URI given.
+        uri: String,
+        /// What is wrong, after the URI (may be empty).
+        why: &'static str,
+    },
+}
+
 /// Telemetry API schema versions AWS accepts.
 const TELEMETRY_SCHEMAS: &[&str] = &["2022-07-01", "2022-12-13", "2025-01-29"];
 /// Host names that mean the environment's own loopback.
@@ -43,15 +93,15 @@ const MAX_BYTES: (u64, u64, u64) = (262_144, 1_048_576, 262_144);
 const TIMEOUT_MS: (u64, u64, u64) = (25, 30_000, 1000);
 
 impl Subscription {
-    /// Parse and check a subscription body; the error is the `ValidationError` message.
-    pub fn parse(api: Api, body: &[u8]) -> Result<Self, String> {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| format!("The request body is not valid JSON: {e}"))?;
+    /// Parse and check a subscription body.
+    pub fn parse(api: Api, body: &[u8]) -> Result<Self, SubscriptionError> {
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| SubscriptionError::NotJson(e.to_string()))?;
         if api == Api::Telemetry {
             match v.get("schemaVersion").and_then(Value::as_str) {
                 Some(s) if TELEMETRY_SCHEMAS.contains(&s) => {}
-                Some(s) => return Err(format!("Unsupported schemaVersion: {s}")),
-                None => return Err("schemaVersion is required".to_owned()),
+                Some(s) => return Err(SubscriptionError::UnsupportedSchema(s.to_owned())),
+                None => return Err(SubscriptionError::NoSchema),
             }
         }
         let destination = destination(v.get("destination"))?;
@@ -60,24 +110,24 @@ impl Subscription {
             .get("types")
             .and_then(Value::as_array)
             .filter(|t| !t.is_empty())
-            .ok_or("types must be a non-empty list")?;
+            .ok_or(SubscriptionError::NoTypes)?;
         for t in listed {
             match t.as_str() {
                 Some("platform") => types[0] = true,
                 Some("function") => types[1] = true,
                 Some("extension") => types[2] = true,
-                _ => return Err(format!("Unsupported type: {t}")),
+                _ => return Err(SubscriptionError::UnsupportedType(t.to_string())),
             }
         }
         let buffering = v.get("buffering");
-        let field = |name: &str, (min, max, default): (u64, u64, u64)| -> Result<u64, String> {
-            match buffering.and_then(|b| b.get(name)) {
-                None => Ok(default),
-                Some(n) => match n.as_u64() {
-                    Some(n) if (min..=max).contains(&n) => Ok(n),
-                    _ => Err(format!("buffering.{name} must be between {min} and {max}")),
-                },
-            }
+        let field = |name: &'static str, (min, max, default): (u64, u64, u64)| match buffering
+            .and_then(|b| b.get(name))
+        {
+            None => Ok(default),
+            Some(n) => match n.as_u64() {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(SubscriptionError::Buffering { name, min, max }),
+            },
         };
         let buffering = Buffering {
             max_items: usize::try_from(field("maxItems", MAX_ITEMS)?).unwrap_or(usize::MAX),
@@ -94,36 +144,32 @@ impl Subscription {
 }
 
 /// `{"protocol": "HTTP", "URI": "http://sandbox.localdomain:PORT/path"}` → a loopback URL.
-fn destination(d: Option<&Value>) -> Result<String, String> {
-    let d = d.ok_or("destination is required")?;
+fn destination(d: Option<&Value>) -> Result<String, SubscriptionError> {
+    let d = d.ok_or(SubscriptionError::NoDestination)?;
     match d.get("protocol").and_then(Value::as_str) {
         Some("HTTP") => {}
-        Some(other) => {
-            return Err(format!(
-                "Unsupported destination protocol: {other} (lambda-rie delivers over HTTP)"
-            ))
-        }
-        None => return Err("destination.protocol is required".to_owned()),
+        Some(other) => return Err(SubscriptionError::UnsupportedProtocol(other.to_owned())),
+        None => return Err(SubscriptionError::NoProtocol),
     }
     let uri = d
         .get("URI")
         .and_then(Value::as_str)
-        .ok_or("destination.URI is required")?;
-    let rest = uri
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("Invalid destination URI: {uri}"))?;
+        .ok_or(SubscriptionError::NoUri)?;
+    let invalid = |why: &'static str| SubscriptionError::InvalidUri {
+        uri: uri.to_owned(),
+        why,
+    };
+    let rest = uri.strip_prefix("http://").ok_or_else(|| invalid(""))?;
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let (host, port) = authority
         .rsplit_once(':')
-        .ok_or_else(|| format!("Invalid destination URI: {uri} (a port is required)"))?;
+        .ok_or_else(|| invalid(" (a port is required)"))?;
     if !LOOPBACK_HOSTS.contains(&host) {
-        return Err(format!(
-            "Invalid destination URI: {uri} (the listener must be in the execution environment)"
+        return Err(invalid(
+            " (the listener must be in the execution environment)",
         ));
     }
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("Invalid destination URI: {uri}"))?;
+    let port: u16 = port.parse().map_err(|_| invalid(""))?;
     Ok(format!("http://127.0.0.1:{port}/{path}"))
 }
 
