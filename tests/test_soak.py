@@ -353,9 +353,10 @@ def test_mixed_load_leaves_the_emulator_flat(
 
     wait_until("queue drained and environments reaped", settled, SETTLE_DEADLINE_S)
 
+    # NOTE: +1 fd: the connection of the sampler's own metrics scrape may not be closed yet.
     def back_to_baseline() -> bool:
         now = sample(emulator, started)
-        return now["fds"] <= baseline["fds"] and now["threads"] <= baseline["threads"] + 2
+        return now["fds"] <= baseline["fds"] + 1 and now["threads"] <= baseline["threads"] + 2
 
     wait_until("fds and threads back to their start", back_to_baseline, THREADS_DEADLINE_S)
     final = sample(emulator, started)
