@@ -345,13 +345,19 @@ def test_mixed_load_leaves_the_emulator_flat(
     assert emulator.process.poll() is None, emulator.stderr_text()[-2000:]
 
     # Once the Event queue is drained and idle environments reaped, all is back to the start.
+    last: list[Any] = []
+
     def settled() -> bool:
         now = sample(emulator, started)
         scrape = metrics(emulator)
         queued = sum(scrape("lambda_rie_async_queue_depth", name) for name in NAMES)
+        last[:] = [now, queued, scrape.text]
         return queued == 0 and now["environments"] == 0 and now["children"] == 0
 
-    wait_until("queue drained and environments reaped", settled, SETTLE_DEADLINE_S)
+    try:
+        wait_until("queue drained and environments reaped", settled, SETTLE_DEADLINE_S)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last sample, queue depth, metrics: {last}") from None
 
     # NOTE: +1 fd: the connection of the sampler's own metrics scrape may not be closed yet.
     def back_to_baseline() -> bool:
