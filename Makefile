@@ -4,6 +4,7 @@
 #   make serve   build and serve examples/hello/app.handler on http://localhost:8080
 #   make bench   pytest-benchmark with timings on (JSON in target/bench/)
 #   make stress  the stress and property tests at full size
+#   make soak    the soak test at full size: 10 minutes per face, samples in target/soak/
 #
 # Everything is installed into .venv and target/ by these rules; nothing by hand.
 
@@ -25,7 +26,7 @@ export PYO3_PYTHON := $(BIN)/python
 RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) \
 	$(shell find rust -name '*.rs' -o -name 'Cargo.toml' 2>/dev/null)
 
-.PHONY: test gates rust-gates python-gates native develop serve bench stress clean
+.PHONY: test gates rust-gates python-gates native develop serve bench stress soak clean
 
 ## The README's test command: gates first, then both suites; stops at the first failure.
 test: gates native
@@ -77,6 +78,10 @@ bench: develop native
 stress: develop native
 	LAMBDA_RIE_STRESS=full cargo test -p lambda-rie-core --lib -- any_
 	LAMBDA_RIE_STRESS=full $(BIN)/pytest tests -m stress
+
+## Mixed load for 10 minutes per face; the resource samples' JSON path is printed.
+soak: develop native
+	LAMBDA_RIE_STRESS=full $(BIN)/pytest tests/test_soak.py -s
 
 clean:
 	cargo clean

@@ -21,6 +21,8 @@ pub mod invoke_api;
 pub mod layers;
 pub mod logs;
 pub mod metrics;
+#[cfg(test)]
+mod proptest_cases;
 pub mod registry;
 pub mod runtime_api;
 pub mod scheduler;

@@ -88,6 +88,9 @@ pub fn invoke_complete(json: &str) -> Bytes {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -6,20 +6,20 @@ use base64::Engine as _;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::Request;
+use hyper::{HeaderMap, Request};
 
 use super::error_response;
 use super::routing::query_param;
 use super::InvokeApi;
 use crate::aws::ServiceError;
 use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
-use crate::http::{self, header, BodyError, Response};
+use crate::http::{self, BodyError, Response};
 use crate::invocation::{Invocation, Outcome, DEFAULT_CONTENT_TYPE};
 use crate::registry::Version;
 use crate::scheduler::Scheduler;
 
 /// `X-Amz-Invocation-Type`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InvocationType {
     RequestResponse,
     Event,
@@ -27,7 +27,7 @@ enum InvocationType {
 }
 
 /// Which operation a request is.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Operation {
     /// `Invoke`: all three invocation types.
     Invoke,
@@ -68,8 +68,9 @@ struct InvokeHeaders {
 }
 
 impl InvokeHeaders {
-    fn read(req: &Request<Incoming>, operation: Operation) -> Result<Self, ServiceError> {
-        let kind = match (header(req, "x-amz-invocation-type"), operation) {
+    fn read(headers: &HeaderMap, operation: Operation) -> Result<Self, ServiceError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let kind = match (header("x-amz-invocation-type"), operation) {
             (None | Some("RequestResponse"), _) => InvocationType::RequestResponse,
             (Some("Event"), Operation::Invoke) => InvocationType::Event,
             (Some("DryRun"), _) => InvocationType::DryRun,
@@ -84,7 +85,7 @@ impl InvokeHeaders {
                 )))
             }
         };
-        let tail = match header(req, "x-amz-log-type") {
+        let tail = match header("x-amz-log-type") {
             None | Some("None") => false,
             Some("Tail") => true,
             Some(other) => {
@@ -93,10 +94,10 @@ impl InvokeHeaders {
                 )))
             }
         };
-        let client_context = header(req, "x-amz-client-context")
+        let client_context = header("x-amz-client-context")
             .map(decode_client_context)
             .transpose()?;
-        let content_type = match header(req, CONTENT_TYPE.as_str()) {
+        let content_type = match header(CONTENT_TYPE.as_str()) {
             // NOTE: curl's default for `-d`; the body is JSON whatever the header says, so the
             // runtime is told so (as the RIE does), keeping `curl -d '{...}'` working.
             None | Some("application/x-www-form-urlencoded") => DEFAULT_CONTENT_TYPE.to_owned(),
@@ -107,8 +108,8 @@ impl InvokeHeaders {
             tail,
             client_context,
             content_type,
-            trace_id: header(req, "x-amzn-trace-id").map(str::to_owned),
-            tenant_id: header(req, "x-amz-tenant-id").map(str::to_owned),
+            trace_id: header("x-amzn-trace-id").map(str::to_owned),
+            tenant_id: header("x-amz-tenant-id").map(str::to_owned),
         })
     }
 }
@@ -127,7 +128,7 @@ pub(super) async fn accept(
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
-    let headers = match InvokeHeaders::read(&req, operation) {
+    let headers = match InvokeHeaders::read(req.headers(), operation) {
         Ok(h) => h,
         Err(e) => return fail(&e),
     };
@@ -195,6 +196,9 @@ async fn read_payload(body: Incoming, kind: InvocationType) -> Result<Bytes, Ser
 
 /// Payloads at least this large are validated on the blocking pool.
 const LARGE_PAYLOAD: usize = 256 * 1024;
+
+#[cfg(test)]
+mod props;
 
 /// Base64 of a JSON object, at most 3583 bytes decoded.
 fn decode_client_context(value: &str) -> Result<String, ServiceError> {
