@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::aws::ServiceError;
 use crate::config::ThrottlePolicy;
@@ -34,7 +34,7 @@ pub use function_wide::FunctionWide;
 pub use launcher::{Environment, ExecutionEnvironments, Launch, Launcher};
 use lease::{Held, Lease};
 pub use pool::EnvironmentCap;
-use pool::{Pending, Pool, Slot};
+use pool::{Pending, Pool, Reclaim, Slot};
 
 /// Why no place was granted.
 enum Refused {
@@ -49,8 +49,9 @@ pub struct Scheduler<L: Launcher = ExecutionEnvironments> {
     policy: ThrottlePolicy,
     launcher: L,
     pool: Mutex<Pool<L::Env>>,
-    freed: Notify,
     wide: Arc<FunctionWide>,
+    /// Whether it has joined the cap's schedulers (on its first invocation).
+    joined_cap: AtomicBool,
     /// The fixed Runtime API address, bound at start-up until its environment exists.
     fixed_listener: Mutex<Option<std::net::TcpListener>>,
     /// Bumped when the code changes (`--watch`).
@@ -88,8 +89,8 @@ impl<L: Launcher> Scheduler<L> {
             policy,
             launcher,
             pool: Mutex::new(Pool::default()),
-            freed: Notify::new(),
             wide,
+            joined_cap: AtomicBool::new(false),
             fixed_listener: Mutex::new(None),
             code_generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
@@ -139,13 +140,13 @@ impl<L: Launcher> Scheduler<L> {
         }
         drop(pool);
         self.give_back_room();
-        self.freed.notify_one();
     }
 
     /// An environment of this function is gone (or was never made): its room is free.
     fn give_back_room(&self) {
         self.wide.give_back();
         self.cap.give_back();
+        self.cap.freed.notify_waiters();
     }
 
     /// Create an environment in reserved room, with `seated` invocations (plus those that
@@ -190,6 +191,7 @@ impl<L: Launcher> Scheduler<L> {
                     last_used: Instant::now(),
                     fixed_address,
                     generation: self.code_generation.load(Ordering::Acquire),
+                    provisioned: init == InitializationType::ProvisionedConcurrency,
                 });
                 // NOTE: published under the lock, so that a joiner that gives up sees either
                 // its pending record or the environment it was counted in.
@@ -318,30 +320,41 @@ impl<L: Launcher> Scheduler<L> {
 
     /// A lease for one invocation, waiting for a free place (`Queue`) or not (`Reject`).
     async fn lease(self: &Arc<Self>, policy: ThrottlePolicy) -> Result<Lease<L>, ServiceError> {
+        if !self.joined_cap.swap(true, Ordering::AcqRel) {
+            let me: Arc<dyn Reclaim> = Arc::clone(self) as Arc<dyn Reclaim>;
+            self.cap.join(Arc::downgrade(&me));
+        }
         loop {
+            let reserved = match self.grant() {
+                Ok(held) => return Ok(Lease::new(Arc::clone(self), held)),
+                Err(Refused::ShuttingDown) => return Err(ServiceError::shutting_down()),
+                Err(Refused::Throttled { reserved }) => reserved,
+            };
+            if self.make_room(reserved) {
+                continue;
+            }
+            // NOTE: with reserved concurrency 0 nothing will ever free up: throttle at once.
+            if policy == ThrottlePolicy::Reject || self.wide.reserved_concurrency() == Some(0) {
+                self.metrics().throttled();
+                return Err(ServiceError::throttled(reserved));
+            }
+            let freed = self.cap.freed.notified();
+            tokio::pin!(freed);
+            // NOTE: registered before the second look, so a release in between is seen.
+            freed.as_mut().enable();
             match self.grant() {
                 Ok(held) => return Ok(Lease::new(Arc::clone(self), held)),
                 Err(Refused::ShuttingDown) => return Err(ServiceError::shutting_down()),
-                // NOTE: with reserved concurrency 0 nothing will ever free up: throttle at once.
-                Err(Refused::Throttled { reserved })
-                    if policy == ThrottlePolicy::Reject
-                        || self.wide.reserved_concurrency() == Some(0) =>
-                {
-                    self.metrics().throttled();
-                    return Err(ServiceError::throttled(reserved));
-                }
-                Err(Refused::Throttled { .. }) => {
-                    let freed = self.freed.notified();
-                    tokio::pin!(freed);
-                    // NOTE: registered before the second look, so a release in between is seen.
-                    freed.as_mut().enable();
-                    match self.grant() {
-                        Ok(held) => return Ok(Lease::new(Arc::clone(self), held)),
-                        Err(_) => freed.await,
-                    }
-                }
+                Err(Refused::Throttled { reserved }) if self.make_room(reserved) => {}
+                Err(Refused::Throttled { .. }) => freed.await,
             }
         }
+    }
+
+    /// Stop an idle environment whose room the refused invocation can take: of this function
+    /// when its reserved concurrency binds, of any function when the emulator's cap does.
+    fn make_room(&self, reserved: bool) -> bool {
+        self.cap.reclaim(reserved.then_some(&self.wide))
     }
 
     /// Run `invocation` in an environment of this function, or refuse it with AWS's error.
@@ -402,7 +415,7 @@ impl<L: Launcher> Scheduler<L> {
         let stale = self.take_stale(&mut pool);
         drop(pool);
         self.stop_slots(stale);
-        self.freed.notify_one();
+        self.cap.freed.notify_waiters();
     }
 
     /// A newer scheduler serves the function now (its code or configuration changed): idle
@@ -417,7 +430,7 @@ impl<L: Launcher> Scheduler<L> {
         self.code_generation.fetch_add(1, Ordering::AcqRel);
         let stale = self.take_stale(&mut self.pool());
         self.stop_slots(stale);
-        self.freed.notify_waiters();
+        self.cap.freed.notify_waiters();
     }
 
     /// Remove idle slots running older code.
@@ -473,7 +486,7 @@ impl<L: Launcher> Scheduler<L> {
             self.pool().remove_where(|s| {
                 s.busy == 0
                     && !s.starting
-                    && s.env.initialization_type() == InitializationType::OnDemand
+                    && !s.provisioned
                     && now.duration_since(s.last_used) >= idle_timeout
             })
         };
@@ -509,5 +522,39 @@ impl<L: Launcher> Scheduler<L> {
         for _ in &all {
             self.give_back_room();
         }
+    }
+}
+
+impl<L: Launcher> Reclaim for Scheduler<L> {
+    fn oldest_idle(&self) -> Option<Instant> {
+        self.pool().oldest_idle().map(|(_, at)| at)
+    }
+
+    fn reclaim_oldest_idle(&self) -> bool {
+        let slot = {
+            let mut pool = self.pool();
+            let Some((i, _)) = pool.oldest_idle() else {
+                return false;
+            };
+            let slot = pool.slots.swap_remove(i);
+            if slot.fixed_address {
+                pool.fixed_address_taken = false;
+            }
+            slot
+        };
+        logs::message(
+            crate::config::LogLevel::Debug,
+            &format!(
+                "idle environment {} of {} gives way to an invocation that needs room",
+                slot.env.id(),
+                self.function.config.name
+            ),
+        );
+        self.stop_slots(vec![slot]);
+        true
+    }
+
+    fn function_wide(&self) -> &Arc<FunctionWide> {
+        &self.wide
     }
 }

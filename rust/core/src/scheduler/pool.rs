@@ -3,17 +3,42 @@
 //! and the emulator-wide cap every function draws on.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-use tokio::sync::watch;
+use super::FunctionWide;
+
+/// A scheduler as the cap sees it: a pool whose idle environments can give way to an
+/// invocation (of any function) that needs room.
+pub(super) trait Reclaim: Send + Sync {
+    /// When its least recently used idle on-demand environment was last used, if it has one.
+    fn oldest_idle(&self) -> Option<Instant>;
+    /// Stop that environment and give its room back; whether it did.
+    fn reclaim_oldest_idle(&self) -> bool;
+    /// The function it serves a version of.
+    fn function_wide(&self) -> &Arc<FunctionWide>;
+}
 
 /// The emulator-wide cap on execution environments, shared by every function.
-#[derive(Debug)]
 pub struct EnvironmentCap {
     max: u32,
     used: AtomicU32,
     next_id: AtomicU64,
+    /// Wakes invocations waiting for room or a seat, whichever function frees it.
+    pub(super) freed: Notify,
+    /// The schedulers drawing on the cap.
+    members: Mutex<Vec<Weak<dyn Reclaim>>>,
+}
+
+impl std::fmt::Debug for EnvironmentCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvironmentCap")
+            .field("max", &self.max)
+            .field("used", &self.used)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EnvironmentCap {
@@ -23,7 +48,36 @@ impl EnvironmentCap {
             max,
             used: AtomicU32::new(0),
             next_id: AtomicU64::new(1),
+            freed: Notify::new(),
+            members: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Count `member` among the schedulers whose idle environments may give way.
+    pub(super) fn join(&self, member: Weak<dyn Reclaim>) {
+        self.members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(member);
+    }
+
+    /// Stop the least recently used idle environment (of any function, or only of the function
+    /// sharing `within`) so that its room serves an invocation that needs one; whether it did.
+    ///
+    /// NOTE: AWS's limits count concurrent executions, not warm environments: an idle
+    /// environment never makes an invocation wait or fail while room could be made.
+    pub(super) fn reclaim(&self, within: Option<&Arc<FunctionWide>>) -> bool {
+        let members: Vec<Arc<dyn Reclaim>> = {
+            let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+            members.retain(|m| m.strong_count() > 0);
+            members.iter().filter_map(Weak::upgrade).collect()
+        };
+        let oldest = members
+            .iter()
+            .filter(|m| within.is_none_or(|w| Arc::ptr_eq(m.function_wide(), w)))
+            .filter_map(|m| m.oldest_idle().map(|at| (at, m)))
+            .min_by_key(|(at, _)| *at);
+        oldest.is_some_and(|(_, m)| m.reclaim_oldest_idle())
     }
 
     /// Take room for one environment, if any is left.
@@ -64,6 +118,8 @@ pub(super) struct Slot<E> {
     pub(super) fixed_address: bool,
     /// The code generation it runs (`--watch`); an older one is replaced.
     pub(super) generation: u64,
+    /// Provisioned concurrency: never reaped nor reclaimed.
+    pub(super) provisioned: bool,
 }
 
 /// An environment being created whose spare seats (multi-concurrency) others may take.
@@ -112,6 +168,16 @@ impl<E> Pool<E> {
     pub(super) fn take_pending(&mut self, token: u64) -> Option<Pending<E>> {
         let i = self.pending.iter().position(|p| p.token == token)?;
         Some(self.pending.swap_remove(i))
+    }
+
+    /// The least recently used idle on-demand environment: its index and when it was last used.
+    pub(super) fn oldest_idle(&self) -> Option<(usize, Instant)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.busy == 0 && !s.starting && !s.provisioned)
+            .map(|(i, s)| (i, s.last_used))
+            .min_by_key(|(_, at)| *at)
     }
 
     /// Remove the slots `gone` says go; a freed fixed address is free again.

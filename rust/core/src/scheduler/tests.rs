@@ -529,3 +529,56 @@ async fn a_retired_scheduler_stops_idle_environments_now_and_busy_ones_when_done
     assert!(s.environments().is_empty());
     assert_eq!(cap.in_use(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_invocation_gets_the_room_another_function_frees() {
+    let world = Arc::new(World::default());
+    let cap = Arc::new(EnvironmentCap::new(1));
+    let f = scheduler(&world, &cap, ThrottlePolicy::Reject, |f| {
+        f.idle_timeout = Duration::from_secs(5);
+    });
+    let g = scheduler(&world, &cap, ThrottlePolicy::Queue, |_| {});
+    let running = start(&f, "wait");
+    settle_tasks().await;
+    let queued = start(&g, "fast");
+    settle_tasks().await;
+    assert!(!queued.is_finished(), "no room: it waits");
+    world.invocations.add_permits(1);
+    running.await.unwrap().unwrap();
+    // f's environment is idle now: the waiting invocation of g takes its room (f's idle
+    // environment is reclaimed) instead of waiting for f's idle timeout, or for ever.
+    let outcome = tokio::time::timeout(Duration::from_secs(1), queued)
+        .await
+        .expect("the queued invocation ran")
+        .unwrap()
+        .unwrap();
+    assert!(outcome.cold_start);
+    assert!(
+        f.environments().is_empty(),
+        "f's idle environment was reclaimed"
+    );
+    assert_eq!(cap.in_use(), 1);
+}
+
+#[tokio::test]
+async fn an_idle_environment_of_another_function_gives_way_instead_of_a_429() {
+    let world = Arc::new(World::default());
+    let cap = Arc::new(EnvironmentCap::new(1));
+    let f = scheduler(&world, &cap, ThrottlePolicy::Reject, |_| {});
+    let g = scheduler(&world, &cap, ThrottlePolicy::Reject, |_| {});
+    f.invoke(invocation("fast")).await.unwrap();
+    assert_eq!(f.environments().len(), 1);
+    // Nothing is busy: the cap counts concurrency, as AWS's account concurrency does.
+    assert!(g.invoke(invocation("fast")).await.is_ok());
+    assert!(f.environments().is_empty());
+    // A busy environment is never taken away: then the cap throttles.
+    let running = start(&g, "wait");
+    settle_tasks().await;
+    assert_eq!(
+        f.invoke(invocation("fast")).await.unwrap_err(),
+        ServiceError::Throttled(ThrottleReason::AccountConcurrency)
+    );
+    world.invocations.add_permits(1);
+    running.await.unwrap().unwrap();
+    assert_eq!(g.environments().len(), 1);
+}
