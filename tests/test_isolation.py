@@ -13,8 +13,13 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
@@ -22,6 +27,7 @@ from typing import Any, Optional
 import pytest
 
 from harness import (
+    FACES,
     FUNCTIONS,
     UUID,
     Emulator,
@@ -386,6 +392,73 @@ def test_environment_cgroups_are_removed_when_the_emulator_stops(
         return [d for parent in parents for d in parent.glob(f"lambda-rie-{emulator.pid}-*")]
 
     wait_until("no cgroup of the emulator left", lambda: not leftovers(), CLEANUP_DEADLINE_S)
+
+
+# --- a virtualenv under /tmp -------------------------------------------------------------
+
+
+def make_venv(root: Path, base_python: str = sys.executable) -> Path:
+    """A virtualenv at `root`/venv, made by `base_python`, that imports this project's
+    lambda_rie (through a .pth file) and has a `lambda-rie` console script of its own."""
+    venv = root / "venv"
+    subprocess.run([base_python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    site = venv / "lib" / f"python{version}" / "site-packages"
+    project_site = sysconfig.get_path("purelib")
+    (site / "lambda-rie-project.pth").write_text(
+        f"import site; site.addsitedir({project_site!r})\n"
+    )
+    script = venv / "bin" / "lambda-rie"
+    script.write_text(f"#!{venv}/bin/python\nfrom lambda_rie.cli import main\nmain()\n")
+    script.chmod(0o755)
+    return venv
+
+
+def venv_faces(face: list[str], venv: Path) -> list[str]:
+    """The face of the CLI that runs from `venv`: its console script, or the native binary
+    (which finds `python3` on the PATH given by `venv_path`)."""
+    return [str(venv / "bin" / "lambda-rie")] if face == FACES["script"] else face
+
+
+def venv_path(venv: Path) -> dict[str, str]:
+    return {"PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+
+
+@pytest.fixture
+def venv_under_tmp() -> Iterator[Path]:
+    """A virtualenv in a fresh directory under /tmp (see `make_venv`)."""
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="lambda-rie-venv-"))
+    try:
+        root.chmod(0o755)
+        yield make_venv(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@isolated
+def test_a_virtualenv_under_tmp_serves_from_a_working_directory_outside_tmp(
+    face: list[str], venv_under_tmp: Path
+) -> None:
+    # `cd / && /tmp/X/venv/bin/lambda-rie --code-dir CODE HANDLER`: the console script's
+    # interpreter is the venv's python (a symlink to a base interpreter outside /tmp); the
+    # native binary finds `python3` on PATH, in the venv.
+    factory = EmulatorFactory(venv_faces(face, venv_under_tmp))
+    try:
+        emulator = factory(
+            ["--code-dir", str(HANDLERS), HANDLER],
+            cwd=Path("/"),
+            env=clean_env(venv_path(venv_under_tmp)),
+        )
+        used = succeeded(emulator.invoke({"action": "interpreter"}, timeout=INVOKE_DEADLINE_S))
+        assert used["prefix"] == str(venv_under_tmp)
+        assert used["executable"].startswith(str(venv_under_tmp / "bin"))
+    finally:
+        factory.close()
 
 
 # --- fallbacks (LAMBDA_RIE_ISOLATION=off) -------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -104,6 +105,11 @@ def spawn(event: dict[str, Any], _context: Any) -> Any:
     return {"pid": os.getpid(), "started": len(children)}
 
 
+def interpreter(_event: dict[str, Any], _context: Any) -> Any:
+    """Which Python runs the handler: its prefix (the virtualenv) and executable."""
+    return {"pid": os.getpid(), "prefix": sys.prefix, "executable": sys.executable}
+
+
 def ticks(_event: dict[str, Any], _context: Any) -> Any:
     """The counter of a background thread that ticks every 10 ms (started by the first call)."""
     if not _ticker:
@@ -152,6 +158,7 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
     "sparse": sparse,
     "list_tmpdir": list_tmpdir,
     "spin": spin,
+    "interpreter": interpreter,
 }
 
 

@@ -3,6 +3,7 @@
 //! What the machine allows is detected once; what it refuses falls back as SPEC 5 says.
 
 pub mod cgroup;
+mod kept;
 pub mod tmp;
 
 use std::path::PathBuf;
@@ -112,20 +113,9 @@ impl Sandbox {
         let tmp = if caps.namespaces {
             // NOTE: code or a runtime that lives under /tmp (a checkout or a virtualenv there)
             // stays visible at its path; everything else under /tmp is the private tmpfs.
-            let mut paths = vec![function.code_dir.clone()];
-            paths.extend(
-                function
-                    .command
-                    .iter()
-                    .map(PathBuf::from)
-                    .filter(|p| p.is_absolute()),
-            );
-            if let Ok(cwd) = std::env::current_dir() {
-                paths.push(cwd);
-            }
             PrivateTmp::namespace(
                 function.ephemeral_storage_mb,
-                &tmp::kept_dirs(&paths),
+                &kept::dirs(&kept::paths(function)),
                 layers,
             )?
         } else {

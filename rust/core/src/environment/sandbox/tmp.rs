@@ -218,23 +218,6 @@ fn fd_path(fd: i32, out: &mut [u8; 32]) {
     out[PREFIX.len() + len] = 0;
 }
 
-/// The directories directly under `/tmp` that hold any of `paths` (canonicalised).
-pub fn kept_dirs(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut kept: Vec<PathBuf> = paths
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .filter_map(|p| {
-            let rest = p.strip_prefix("/tmp").ok()?;
-            let first = rest.components().next()?;
-            Some(PathBuf::from("/tmp").join(first))
-        })
-        .collect();
-    kept.sort();
-    kept.dedup();
-    kept.truncate(MAX_KEPT);
-    kept
-}
-
 fn open_namespace(pid: i32) -> io::Result<OwnedFd> {
     let path = CString::new(format!("/proc/{pid}/ns/mnt")).map_err(io::Error::other)?;
     // SAFETY: open(2) with a valid path.
