@@ -10,15 +10,18 @@ the environment's cgroup files found through the runtime's `/proc/<pid>/cgroup`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,6 +38,8 @@ from harness import (
     Response,
     awslambdaric,
     clean_env,
+    pid_alive,
+    pids_with_env,
 )
 from test_scheduler import all_overlap, metrics, report_line, wait_until
 
@@ -459,6 +464,94 @@ def test_a_virtualenv_under_tmp_serves_from_a_working_directory_outside_tmp(
         assert used["executable"].startswith(str(venv_under_tmp / "bin"))
     finally:
         factory.close()
+
+
+# --- resets kill every process of the environment -----------------------------------------
+
+
+def daemons(token: str) -> list[int]:
+    """Live `sleep 1000` processes carrying `token` in their environment."""
+    found = []
+    for pid in pids_with_env(token):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x001000\x00":
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def kill_daemons(token: str) -> None:
+    for pid in daemons(token):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@isolated
+@pytest.mark.parametrize("reset", ["timeout", "crash"])
+def test_a_reset_kills_the_daemons_a_function_started_and_keeps_tmp(
+    emulator_factory: EmulatorFactory, reset: str
+) -> None:
+    token = f"RIE_DAEMON_TOKEN={uuid.uuid4().hex}"
+    name, value = token.split("=")
+    emulator = start(
+        emulator_factory,
+        ["--max-environments", "1", "--timeout", "1"],
+        runtime="builtin",
+        env=clean_env({name: value}),
+    )
+    try:
+        succeeded(emulator.invoke({"action": "write_tmp", "name": SCRATCH, "text": "kept"}))
+        succeeded(emulator.invoke({"action": "daemon"}))
+        wait_until("the daemon runs", lambda: len(daemons(token)) == 1)
+
+        event = {"action": "sleep", "seconds": 5} if reset == "timeout" else {"action": "crash"}
+        error = function_error(emulator.invoke(event, timeout=INVOKE_DEADLINE_S))
+        assert error["errorType"] == (
+            "Sandbox.Timedout" if reset == "timeout" else "Runtime.ExitError"
+        )
+        wait_until("no daemon left", lambda: not daemons(token), CLEANUP_DEADLINE_S)
+
+        after = succeeded(emulator.invoke({"action": "read_tmp", "name": SCRATCH}))
+        assert after["read"] == "kept"
+    finally:
+        kill_daemons(token)
+
+
+def environment_cgroup_dirs(pid: int) -> list[Path]:
+    """The environment cgroup directories (every controller) of process `pid`."""
+    return [environment_cgroup(pid, c) for c in CONTROLLERS]
+
+
+@isolated
+@pytest.mark.parametrize("snapstart", [False, True], ids=["cold-start", "snapstart"])
+def test_after_a_sigkilled_emulator_the_next_start_leaves_nothing_of_it(
+    emulator_factory: EmulatorFactory, snapstart: bool
+) -> None:
+    token = f"RIE_DAEMON_TOKEN={uuid.uuid4().hex}"
+    name, value = token.split("=")
+    flags = ["--snapstart"] if snapstart else []
+    try:
+        old = start(emulator_factory, flags, runtime="builtin", env=clean_env({name: value}))
+        succeeded(old.invoke({"action": "daemon"}))
+        wait_until("the daemon runs", lambda: len(daemons(token)) == 1)
+        (daemon,) = daemons(token)
+        dirs = environment_cgroup_dirs(daemon)
+        assert all(d.name.startswith(f"lambda-rie-{old.pid}-") for d in dirs), dirs
+
+        os.kill(old.pid, signal.SIGKILL)
+        assert old.process.wait(timeout=CLEANUP_DEADLINE_S) == -signal.SIGKILL
+
+        start(emulator_factory, [], runtime="builtin")
+        wait_until("no daemon of the old emulator", lambda: not daemons(token), CLEANUP_DEADLINE_S)
+        assert not pid_alive(daemon)
+        wait_until(
+            "no cgroup of the old emulator",
+            lambda: not any(d.exists() for d in dirs),
+            CLEANUP_DEADLINE_S,
+        )
+    finally:
+        kill_daemons(token)
 
 
 # --- fallbacks (LAMBDA_RIE_ISOLATION=off) -------------------------------------------------

@@ -222,6 +222,7 @@ impl ExecutionEnvironment {
         } else {
             stopping.await;
         }
+        self.sandbox.kill_processes();
     }
 
     /// SHUTDOWN to the subscribers, up to 2 s for every extension to exit, then SIGKILL.

@@ -169,6 +169,17 @@ impl ExecutionEnvironment {
         }
     }
 
+    /// After a timeout, a crash or an out-of-memory kill: kill the runtime and, unless external
+    /// extensions are still to be told (the reset after their SHUTDOWN does it then), every
+    /// other process of the environment, daemons included; `/tmp` stays.
+    async fn discard_runtime(&self, process: &Arc<RuntimeProcess>) {
+        if !self.has_extensions() {
+            self.sandbox.kill_processes();
+        }
+        process.kill().await;
+        self.forget_process(process);
+    }
+
     /// Run one invocation to its outcome; never fails, every invocation gets an answer. When
     /// the answer says `settle`, the environment stays busy until [`Self::settle`] returns.
     pub async fn invoke(&self, invocation: Arc<Invocation>) -> Invoked {
@@ -308,8 +319,7 @@ impl ExecutionEnvironment {
             Ended::Exited(info) => {
                 let taken = streamed || self.api.state().holds(&inv.request_id);
                 self.api.state().abandon(&inv.request_id);
-                process.kill().await;
-                self.forget_process(process);
+                self.discard_runtime(process).await;
                 if !taken && first_try {
                     return None;
                 }
@@ -318,16 +328,14 @@ impl ExecutionEnvironment {
             }
             Ended::OutOfMemory => {
                 self.api.state().abandon(&inv.request_id);
-                process.kill().await;
-                self.forget_process(process);
+                self.discard_runtime(process).await;
                 let body = closing.out_of_memory(&inv.request_id);
                 (OutcomeKind::Crash, Bytes::from(body), None)
             }
             Ended::Timeout => {
                 self.api.state().abandon(&inv.request_id);
                 let elapsed = phase_start.elapsed().as_secs_f64();
-                process.kill().await;
-                self.forget_process(process);
+                self.discard_runtime(process).await;
                 closing.timeout(&inv.request_id, elapsed, cfg.timeout_s);
                 let body = aws::timeout_payload(&inv.request_id, elapsed);
                 (OutcomeKind::Timeout, Bytes::from(body), None)

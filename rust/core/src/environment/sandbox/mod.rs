@@ -38,12 +38,14 @@ impl Capabilities {
                     cgroups: Vec::new(),
                 };
             }
+            let cgroups: Vec<(Controller, PathBuf)> = Controller::ALL
+                .iter()
+                .filter_map(|c| cgroup::parent_dir(*c).map(|d| (*c, d)))
+                .collect();
+            cgroup::remove_stale(&cgroups);
             Capabilities {
                 namespaces: PrivateTmp::namespace(1, &[], None).is_ok(),
-                cgroups: Controller::ALL
-                    .iter()
-                    .filter_map(|c| cgroup::parent_dir(*c).map(|d| (*c, d)))
-                    .collect(),
+                cgroups,
             }
         })
     }
@@ -134,7 +136,7 @@ impl Sandbox {
             // NOTE: unique per process (not per emulator): several emulators may share one.
             static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
             let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let name = format!("lambda-rie-{}-{serial}-env{env_id}", std::process::id());
+            let name = cgroup::environment_name(std::process::id(), serial, env_id);
             let cpu = function.cpu_by_memory.then_some(function.memory_mb);
             Some(EnvironmentCgroup::create(
                 &caps.cgroups,
@@ -166,6 +168,14 @@ impl Sandbox {
                 .as_ref()
                 .is_none_or(|_| !Capabilities::get().has(Controller::Memory))
                 .then_some(self.memory_bytes),
+        }
+    }
+
+    /// Kill every process of the environment (a reset: timeout, crash, out of memory, process
+    /// limit), whatever process group or session it made for itself; `/tmp` stays.
+    pub fn kill_processes(&self) {
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
         }
     }
 
