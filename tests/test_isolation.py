@@ -354,6 +354,8 @@ def test_cpu_by_memory_gives_half_a_cpu_at_885_mb_and_the_startup_line_lists_it_
     line = startup_line(emulator)
     for mechanism in (
         "private /tmp: mount namespace + size-limited tmpfs",
+        "PID namespace per environment with its own /proc",
+        "Runtime API: refused to other environments' processes",
         "memory: cgroup v1 limit",
         "processes: cgroup pids.max 1024",
         "cpu: cgroup quota of memory/1769 vCPUs",
@@ -563,6 +565,7 @@ def test_fallback_startup_line_names_tmpdir_and_rlimit_as(
     line = startup_line(start(emulator_factory, [], env=clean_env(ISOLATION_OFF)))
     assert "private /tmp: TMPDIR directory per environment" in line, line
     assert "memory: RLIMIT_AS" in line, line
+    assert "PID namespace: the emulator's (refused" in line, line
 
 
 def test_fallback_tmpdir_over_the_ephemeral_size_fails_and_is_emptied(

@@ -13,6 +13,10 @@ template -> emulator `{"ready": true}` or `{"error": ERROR}`, then `{"pid": N}` 
 `{"exit": PID, "status": WAIT_STATUS}` when a child ends; emulator -> template a fork request
 `{"env": [[K, V], ...], "cwd": DIR, "ns": BOOL, "nofile": N, "address_space": N}` with its
 descriptors (log pipe, then the mount namespace) attached.
+
+A restored child is not in its environment's PID namespace (a child of the template, it keeps
+the template's): it gets the environment's `/tmp`, cgroups and Runtime API, and the
+environment's `/proc` shows the environment's other processes, not itself.
 """
 
 from __future__ import annotations

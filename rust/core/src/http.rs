@@ -160,7 +160,9 @@ pub async fn serve<S, F>(
     while connections.join_next().await.is_some() {}
 }
 
-async fn connection<S, F>(
+/// Serve one accepted connection until it closes, `shutdown` turns true (after the request in
+/// progress) or `generation` changes.
+pub(crate) async fn connection<S, F>(
     stream: tokio::net::TcpStream,
     service: Arc<S>,
     mut shutdown: watch::Receiver<bool>,

@@ -140,6 +140,7 @@ impl ExecutionEnvironment {
                 .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?,
         };
         *self.slot() = Some(Arc::clone(&process));
+        self.sandbox.members.track(process.pid());
         moves.extend(self.move_into_cgroup(process.pid()));
         let result = tokio::select! {
             biased;

@@ -90,6 +90,9 @@ impl ExecutionEnvironment {
             tokio::task::spawn_blocking(move || Sandbox::create(id, &config, layers.as_deref()))
                 .await
                 .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
+        if sandbox::Capabilities::get().runtime_api_check() {
+            api.admit_only(Arc::clone(&sandbox.members) as Arc<dyn crate::runtime_api::Membership>);
+        }
         let log_stream_name = variables::new_log_stream_name();
         // NOTE: the scheduler keeps its own notion (on-demand or provisioned); the runtime is
         // told `snap-start` when it is restored from a template.

@@ -127,20 +127,30 @@ struct Tasks {
 }
 
 impl Tasks {
-    fn pids(&self) -> Vec<i32> {
-        fs::read_to_string(&self.procs)
-            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    /// The tasks other than the emulator itself, and whether the emulator is one of them.
+    fn pids(&self) -> (Vec<i32>, bool) {
+        let own = i32::try_from(std::process::id()).unwrap_or(0);
+        let all: Vec<i32> = fs::read_to_string(&self.procs)
             .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let holds_us = all.contains(&own);
+        (
+            all.into_iter().filter(|pid| *pid != own).collect(),
+            holds_us,
+        )
     }
 
     /// SIGKILL every task: frozen first (so that none forks meanwhile), then thawed so that
     /// the kills take effect. Without a freezer, a few rounds catch children forked meanwhile.
     fn kill(&self) {
-        let mut pids = self.pids();
+        let (mut pids, holds_us) = self.pids();
         if pids.is_empty() {
             return;
         }
-        let frozen = self.freezer.as_ref().is_some_and(|f| freeze(f));
+        // NOTE: never freeze a cgroup the emulator is in: nobody would be left to thaw it.
+        let frozen = !holds_us && self.freezer.as_ref().is_some_and(|f| freeze(f));
         for _ in 0..KILL_ROUNDS {
             for pid in &pids {
                 // SAFETY: kill(2) on a pid read from the cgroup.
@@ -149,7 +159,7 @@ impl Tasks {
             if frozen {
                 break;
             }
-            pids = self.pids();
+            pids = self.pids().0;
             if pids.is_empty() {
                 break;
             }
@@ -259,6 +269,11 @@ impl EnvironmentCgroup {
             .filter_map(|fd| fd.try_clone().ok())
             .collect();
         tokio::task::spawn_blocking(move || {
+            // NOTE: never the emulator itself (a pid reused by one of its threads once the
+            // process it named is gone): writing any thread's id moves the whole process.
+            if pid <= 0 || Path::new(&format!("/proc/self/task/{pid}")).exists() {
+                return;
+            }
             let pid = pid.to_string();
             for fd in files {
                 let _ = fs::File::from(fd).write_all(pid.as_bytes());
