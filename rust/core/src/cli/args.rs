@@ -100,6 +100,8 @@ pub struct Args {
     pub extensions_dir: Option<PathBuf>,
     /// `--snapstart` / `--enable-init-caching`.
     pub snapstart: bool,
+    /// `--run-as root|UID[:GID]`: who runtimes run as (none: the default, AWS's sandbox user).
+    pub run_as: Option<config::RunAs>,
     /// Per-function flags given on the command line; with --config/--template they override
     /// every function's value (flag > config file).
     pub explicit: Vec<String>,
@@ -162,6 +164,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--async-retry-delay-scale",
     "--layer",
     "--extensions-dir",
+    "--run-as",
 ];
 
 /// `lambda-rie invoke HANDLER --event -` reads naturally: move `--event`/`--function` (which
@@ -286,6 +289,7 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
         }
         d => d.map(PathBuf::from),
     };
+    args.run_as = run_as(&get)?;
     args.explicit = values.iter().map(|(name, _)| (*name).to_owned()).collect();
     if one_shot {
         let shot = OneShot {
@@ -295,6 +299,15 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
         return Ok(Parsed::Invoke(Box::new(args), shot));
     }
     Ok(Parsed::Serve(Box::new(args)))
+}
+
+/// `--run-as root|UID[:GID]`, when given.
+fn run_as(
+    get: &dyn Fn(&str, &[&str]) -> Option<String>,
+) -> Result<Option<config::RunAs>, UsageError> {
+    get("--run-as", &[])
+        .map(|v| config::RunAs::parse(&v).map_err(|e| UsageError(format!("--run-as: {e}"))))
+        .transpose()
 }
 
 /// Every `--layer`, in order: existing directories or zip files, at most five.
@@ -418,6 +431,7 @@ fn build(
         layers: Vec::new(),
         extensions_dir: None,
         snapstart: false,
+        run_as: None,
         explicit: Vec::new(),
     })
 }
@@ -654,6 +668,26 @@ mod tests {
             Ok(Parsed::Serve(a)) => *a,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn run_as_takes_root_a_uid_or_uid_and_gid() {
+        assert_eq!(serve(&["app.handler"]).run_as, None);
+        let run_as = |v: &str| serve(&["--run-as", v, "app.handler"]).run_as;
+        assert_eq!(run_as("root"), Some(config::RunAs::Root));
+        assert_eq!(
+            run_as("1000"),
+            Some(config::RunAs::User {
+                uid: 1000,
+                gid: 1000
+            })
+        );
+        assert_eq!(
+            run_as("993:990"),
+            Some(config::RunAs::User { uid: 993, gid: 990 })
+        );
+        let refused = parse_with(&["--run-as", "nobody", "app.handler"]).unwrap_err();
+        assert_eq!(refused.0, "--run-as: nobody: expected root, UID or UID:GID");
     }
 
     #[test]

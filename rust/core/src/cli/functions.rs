@@ -56,6 +56,9 @@ pub fn load(
         f.freeze |= args.freeze;
         f.watch |= args.watch;
         f.snapstart |= args.snapstart;
+        if let Some(run_as) = args.run_as {
+            f.run_as = run_as;
+        }
         if from_file {
             override_from_flags(f, args);
         }

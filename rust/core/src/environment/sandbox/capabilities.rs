@@ -1,12 +1,15 @@
 //! What the machine lets the emulator do, detected once, and the start-up line that says which
 //! isolation mechanisms are active and which fell back.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::cgroup::{self, Controller};
 use super::pid_namespace::PidNamespace;
 use super::tmp::{MountPlan, PrivateTmp};
+use super::user;
+use crate::config::{FunctionConfig, RunAs};
 
 /// What this machine lets the emulator do, detected once.
 #[derive(Debug, Clone)]
@@ -15,6 +18,8 @@ pub struct Capabilities {
     pub namespaces: bool,
     /// A PID namespace (with its own `/proc`) per environment.
     pub pid_namespaces: bool,
+    /// Running runtimes as another user (the emulator is root).
+    pub switch_user: bool,
     /// Writable cgroup v1 controller directories.
     pub cgroups: Vec<(Controller, PathBuf)>,
 }
@@ -29,6 +34,7 @@ impl Capabilities {
                 return Capabilities {
                     namespaces: false,
                     pid_namespaces: false,
+                    switch_user: false,
                     cgroups: Vec::new(),
                 };
             }
@@ -42,6 +48,8 @@ impl Capabilities {
             Capabilities {
                 namespaces,
                 pid_namespaces: namespaces && probe().and_then(PidNamespace::create).is_ok(),
+                // SAFETY: geteuid(2) has no failure mode.
+                switch_user: unsafe { libc::geteuid() } == 0,
                 cgroups,
             }
         })
@@ -58,8 +66,13 @@ impl Capabilities {
         self.pid_namespaces || !self.cgroups.is_empty()
     }
 
-    /// The start-up line that says which mechanisms are active.
-    pub fn describe(&self, cpu_by_memory: bool, freeze: bool) -> String {
+    /// The start-up line that says which mechanisms are active for `functions`.
+    pub fn describe(
+        &self,
+        cpu_by_memory: bool,
+        freeze: bool,
+        functions: &[&FunctionConfig],
+    ) -> String {
         let tmp = if self.namespaces {
             "private /tmp: mount namespace + size-limited tmpfs"
         } else {
@@ -95,8 +108,36 @@ impl Capabilities {
             (true, true) => "freeze: cgroup freezer between invocations",
             (true, false) => "freeze: SIGSTOP/SIGCONT between invocations",
         };
+        let users = self.describe_users(functions);
         format!(
-            "Isolation: {tmp}; {pid}; {api}; {mem}; {pids}; {cpu}; {frz}; rlimits: nofile 1024, core 0"
+            "Isolation: {tmp}; {pid}; {api}; {users}; {mem}; {pids}; {cpu}; {frz}; rlimits: nofile 1024, core 0"
         )
+    }
+
+    /// `user: ...` for the functions: the configured users, and every function that runs as
+    /// root because its user cannot read its code or runtime.
+    fn describe_users(&self, functions: &[&FunctionConfig]) -> String {
+        if !self.switch_user {
+            return "user: the emulator's own (not root: no user switch)".to_owned();
+        }
+        let mut users: Vec<String> = Vec::new();
+        let mut fallbacks: Vec<String> = Vec::new();
+        for f in functions {
+            let said = match f.run_as {
+                RunAs::Root => "root (--run-as root)".to_owned(),
+                RunAs::User { uid, gid } => format!("uid {uid} gid {gid}"),
+            };
+            if !users.contains(&said) {
+                users.push(said);
+            }
+            if let Some(why) = user::for_function(f).fallback {
+                fallbacks.push(format!("{}: root, {why}", f.name));
+            }
+        }
+        let mut line = format!("user: {}", users.join(", "));
+        if !fallbacks.is_empty() {
+            let _ = write!(line, " (except {})", fallbacks.join("; "));
+        }
+        line
     }
 }

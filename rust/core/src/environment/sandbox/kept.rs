@@ -68,7 +68,7 @@ pub fn dirs(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 /// `program` as `execvp` finds it: itself when it has a slash (relative to `base`), else the
 /// first executable of that name on `path`.
-fn on_path(program: &str, path: &str, base: &Path) -> Option<PathBuf> {
+pub(super) fn on_path(program: &str, path: &str, base: &Path) -> Option<PathBuf> {
     if program.contains('/') {
         return Some(base.join(program));
     }
@@ -79,7 +79,7 @@ fn on_path(program: &str, path: &str, base: &Path) -> Option<PathBuf> {
 
 /// The interpreter a script names on its `#!` line (`/usr/bin/env NAME` looks NAME up on
 /// `path`), with its own interpreter in turn, as given.
-fn interpreter(script: &Path, path: &str) -> Vec<PathBuf> {
+pub fn interpreter(script: &Path, path: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut current = script.to_path_buf();
     for _ in 0..4 {

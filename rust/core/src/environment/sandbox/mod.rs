@@ -1,5 +1,5 @@
 //! Resource isolation of one execution environment: private size-limited `/tmp`, a PID
-//! namespace with its own `/proc`, memory limit with out-of-memory detection,
+//! namespace with its own `/proc`, a non-root user, memory limit with out-of-memory detection,
 //! process limit, CPU share, freezer, rlimits, and who may use its Runtime API. What the
 //! machine allows is detected once ([`Capabilities`]); what it refuses falls back.
 
@@ -12,6 +12,7 @@ pub mod members;
 pub mod pid_namespace;
 pub mod spawner;
 pub mod tmp;
+pub mod user;
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Sandbox {
     pub processes: Option<PidNamespace>,
     /// Its cgroup, where available.
     pub cgroup: Option<EnvironmentCgroup>,
+    /// The uid and gid its processes run as (none: as the emulator).
+    pub user: Option<(u32, u32)>,
     /// Its processes, as its Runtime API tells them from others.
     pub members: Arc<EnvironmentMembers>,
     /// Function memory, bytes (the anonymous-memory limit).
@@ -56,6 +59,7 @@ impl Sandbox {
         let caps = Capabilities::get();
         let memory_bytes = u64::from(function.memory_mb) << 20;
         let ephemeral_bytes = u64::from(function.ephemeral_storage_mb) << 20;
+        let user = user::for_function(function).identity;
         let (tmp, processes) = if caps.namespaces {
             // NOTE: code or a runtime that lives under /tmp (a checkout or a virtualenv there)
             // stays visible at its path; everything else under /tmp is the private tmpfs.
@@ -68,7 +72,7 @@ impl Sandbox {
                 (PrivateTmp::namespace(&plan)?, None)
             }
         } else {
-            (PrivateTmp::directory(env_id)?, None)
+            (PrivateTmp::directory(env_id, user)?, None)
         };
         // NOTE: tmpfs pages are charged to the writer's memory cgroup, so the cgroup gets
         // memory + ephemeral storage and the memory part is enforced on anonymous memory.
@@ -102,6 +106,7 @@ impl Sandbox {
             tmp,
             processes,
             cgroup,
+            user,
             members,
             memory_bytes,
             ephemeral_bytes,
@@ -123,6 +128,7 @@ impl Sandbox {
                 .as_ref()
                 .is_none_or(|_| !Capabilities::get().has(Controller::Memory))
                 .then_some(self.memory_bytes),
+            user: self.user,
         }
     }
 
@@ -168,11 +174,13 @@ pub struct JoinSpec {
     pub pid_ns: Option<i32>,
     /// RLIMIT_AS, when no memory cgroup is available.
     pub address_space: Option<u64>,
+    /// The uid and gid to run as.
+    pub user: Option<(u32, u32)>,
 }
 
 impl JoinSpec {
-    /// Enter the sandbox: rlimits, mount namespace, `cwd` (setns resets it), and a SIGKILL when
-    /// the emulator dies.
+    /// Enter the sandbox: rlimits, mount namespace, `cwd` (setns resets it), the user, and a
+    /// SIGKILL when the emulator dies (set last: a change of user clears it).
     ///
     /// # Safety
     /// Must run in a forked child before exec; only raw system calls are made.
@@ -204,9 +212,30 @@ impl JoinSpec {
             if libc::chdir(cwd.as_ptr()) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            if let Some((uid, gid)) = self.user {
+                switch_user(uid, gid)?;
+            }
             // NOTE: if the emulator dies without cleaning up, the kernel kills the runtime.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
         Ok(())
     }
+}
+
+/// Become `uid`:`gid` with no supplementary groups, through raw system calls: after a bare
+/// `clone3` libc still believes in the parent's threads, and its `setuid` would signal them.
+///
+/// # Safety
+/// Changes the credentials of the calling thread only: for a freshly forked child.
+pub unsafe fn switch_user(uid: u32, gid: u32) -> std::io::Result<()> {
+    // SAFETY: credential system calls with integer arguments.
+    unsafe {
+        if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+            || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
+            || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

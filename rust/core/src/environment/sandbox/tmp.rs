@@ -155,11 +155,15 @@ impl PrivateTmp {
         result.map(Self::Namespace)
     }
 
-    /// A plain directory for `TMPDIR`, the fallback where namespaces are refused.
-    pub fn directory(env_id: u64) -> io::Result<Self> {
+    /// A plain directory for `TMPDIR`, the fallback where namespaces are refused, owned by
+    /// `owner` when runtimes run as another user.
+    pub fn directory(env_id: u64, owner: Option<(u32, u32)>) -> io::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("lambda-rie-{}-env{env_id}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+        }
         Ok(Self::Directory(dir))
     }
 
