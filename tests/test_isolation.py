@@ -10,11 +10,19 @@ the environment's cgroup files found through the runtime's `/proc/<pid>/cgroup`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
@@ -22,6 +30,7 @@ from typing import Any, Optional
 import pytest
 
 from harness import (
+    FACES,
     FUNCTIONS,
     UUID,
     Emulator,
@@ -29,6 +38,8 @@ from harness import (
     Response,
     awslambdaric,
     clean_env,
+    pid_alive,
+    pids_with_env,
 )
 from test_scheduler import all_overlap, metrics, report_line, wait_until
 
@@ -343,6 +354,8 @@ def test_cpu_by_memory_gives_half_a_cpu_at_885_mb_and_the_startup_line_lists_it_
     line = startup_line(emulator)
     for mechanism in (
         "private /tmp: mount namespace + size-limited tmpfs",
+        "PID namespace per environment with its own /proc",
+        "Runtime API: refused to other environments' processes",
         "memory: cgroup v1 limit",
         "processes: cgroup pids.max 1024",
         "cpu: cgroup quota of memory/1769 vCPUs",
@@ -388,6 +401,161 @@ def test_environment_cgroups_are_removed_when_the_emulator_stops(
     wait_until("no cgroup of the emulator left", lambda: not leftovers(), CLEANUP_DEADLINE_S)
 
 
+# --- a virtualenv under /tmp -------------------------------------------------------------
+
+
+def make_venv(root: Path, base_python: str = sys.executable) -> Path:
+    """A virtualenv at `root`/venv, made by `base_python`, that imports this project's
+    lambda_rie (through a .pth file) and has a `lambda-rie` console script of its own."""
+    venv = root / "venv"
+    subprocess.run([base_python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    site = venv / "lib" / f"python{version}" / "site-packages"
+    project_site = sysconfig.get_path("purelib")
+    (site / "lambda-rie-project.pth").write_text(
+        f"import site; site.addsitedir({project_site!r})\n"
+    )
+    script = venv / "bin" / "lambda-rie"
+    script.write_text(f"#!{venv}/bin/python\nfrom lambda_rie.cli import main\nmain()\n")
+    script.chmod(0o755)
+    return venv
+
+
+def venv_faces(face: list[str], venv: Path) -> list[str]:
+    """The face of the CLI that runs from `venv`: its console script, or the native binary
+    (which finds `python3` on the PATH given by `venv_path`)."""
+    return [str(venv / "bin" / "lambda-rie")] if face == FACES["script"] else face
+
+
+def venv_path(venv: Path) -> dict[str, str]:
+    return {"PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+
+
+@pytest.fixture
+def venv_under_tmp() -> Iterator[Path]:
+    """A virtualenv in a fresh directory under /tmp (see `make_venv`)."""
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="lambda-rie-venv-"))
+    try:
+        root.chmod(0o755)
+        yield make_venv(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@isolated
+def test_a_virtualenv_under_tmp_serves_from_a_working_directory_outside_tmp(
+    face: list[str], venv_under_tmp: Path
+) -> None:
+    # `cd / && /tmp/X/venv/bin/lambda-rie --code-dir CODE HANDLER`: the console script's
+    # interpreter is the venv's python (a symlink to a base interpreter outside /tmp); the
+    # native binary finds `python3` on PATH, in the venv.
+    factory = EmulatorFactory(venv_faces(face, venv_under_tmp))
+    try:
+        emulator = factory(
+            ["--code-dir", str(HANDLERS), HANDLER],
+            cwd=Path("/"),
+            env=clean_env(venv_path(venv_under_tmp)),
+        )
+        used = succeeded(emulator.invoke({"action": "interpreter"}, timeout=INVOKE_DEADLINE_S))
+        assert used["prefix"] == str(venv_under_tmp)
+        assert used["executable"].startswith(str(venv_under_tmp / "bin"))
+    finally:
+        factory.close()
+
+
+# --- resets kill every process of the environment -----------------------------------------
+
+
+def daemons(token: str) -> list[int]:
+    """Live `sleep 1000` processes carrying `token` in their environment."""
+    found = []
+    for pid in pids_with_env(token):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x001000\x00":
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def kill_daemons(token: str) -> None:
+    for pid in daemons(token):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@isolated
+@pytest.mark.parametrize("reset", ["timeout", "crash"])
+def test_a_reset_kills_the_daemons_a_function_started_and_keeps_tmp(
+    emulator_factory: EmulatorFactory, reset: str
+) -> None:
+    token = f"RIE_DAEMON_TOKEN={uuid.uuid4().hex}"
+    name, value = token.split("=")
+    emulator = start(
+        emulator_factory,
+        ["--max-environments", "1", "--timeout", "1"],
+        runtime="builtin",
+        env=clean_env({name: value}),
+    )
+    try:
+        succeeded(emulator.invoke({"action": "write_tmp", "name": SCRATCH, "text": "kept"}))
+        succeeded(emulator.invoke({"action": "daemon"}))
+        wait_until("the daemon runs", lambda: len(daemons(token)) == 1)
+
+        event = {"action": "sleep", "seconds": 5} if reset == "timeout" else {"action": "crash"}
+        error = function_error(emulator.invoke(event, timeout=INVOKE_DEADLINE_S))
+        assert error["errorType"] == (
+            "Sandbox.Timedout" if reset == "timeout" else "Runtime.ExitError"
+        )
+        wait_until("no daemon left", lambda: not daemons(token), CLEANUP_DEADLINE_S)
+
+        after = succeeded(emulator.invoke({"action": "read_tmp", "name": SCRATCH}))
+        assert after["read"] == "kept"
+    finally:
+        kill_daemons(token)
+
+
+def environment_cgroup_dirs(pid: int) -> list[Path]:
+    """The environment cgroup directories (every controller) of process `pid`."""
+    return [environment_cgroup(pid, c) for c in CONTROLLERS]
+
+
+@isolated
+@pytest.mark.parametrize("snapstart", [False, True], ids=["cold-start", "snapstart"])
+def test_after_a_sigkilled_emulator_the_next_start_leaves_nothing_of_it(
+    emulator_factory: EmulatorFactory, snapstart: bool
+) -> None:
+    token = f"RIE_DAEMON_TOKEN={uuid.uuid4().hex}"
+    name, value = token.split("=")
+    flags = ["--snapstart"] if snapstart else []
+    try:
+        old = start(emulator_factory, flags, runtime="builtin", env=clean_env({name: value}))
+        succeeded(old.invoke({"action": "daemon"}))
+        wait_until("the daemon runs", lambda: len(daemons(token)) == 1)
+        (daemon,) = daemons(token)
+        dirs = environment_cgroup_dirs(daemon)
+        assert all(d.name.startswith(f"lambda-rie-{old.pid}-") for d in dirs), dirs
+
+        os.kill(old.pid, signal.SIGKILL)
+        assert old.process.wait(timeout=CLEANUP_DEADLINE_S) == -signal.SIGKILL
+
+        start(emulator_factory, [], runtime="builtin")
+        wait_until("no daemon of the old emulator", lambda: not daemons(token), CLEANUP_DEADLINE_S)
+        assert not pid_alive(daemon)
+        wait_until(
+            "no cgroup of the old emulator",
+            lambda: not any(d.exists() for d in dirs),
+            CLEANUP_DEADLINE_S,
+        )
+    finally:
+        kill_daemons(token)
+
+
 # --- fallbacks (LAMBDA_RIE_ISOLATION=off) -------------------------------------------------
 
 
@@ -397,6 +565,7 @@ def test_fallback_startup_line_names_tmpdir_and_rlimit_as(
     line = startup_line(start(emulator_factory, [], env=clean_env(ISOLATION_OFF)))
     assert "private /tmp: TMPDIR directory per environment" in line, line
     assert "memory: RLIMIT_AS" in line, line
+    assert "PID namespace: the emulator's (refused" in line, line
 
 
 def test_fallback_tmpdir_over_the_ephemeral_size_fails_and_is_emptied(

@@ -11,8 +11,12 @@ the template's `/tmp`) is the snapshot's: reopen such things in an after-restore
 The control socket (a SOCK_SEQPACKET pair, fd 3) carries one JSON message per packet:
 template -> emulator `{"ready": true}` or `{"error": ERROR}`, then `{"pid": N}` per fork and
 `{"exit": PID, "status": WAIT_STATUS}` when a child ends; emulator -> template a fork request
-`{"env": [[K, V], ...], "cwd": DIR, "ns": BOOL, "nofile": N, "address_space": N}` with its
-descriptors (log pipe, then the mount namespace) attached.
+`{"env": [[K, V], ...], "cwd": DIR, "ns": BOOL, "nofile": N, "address_space": N, "user": [UID,
+GID] | null}` with its descriptors (log pipe, then the mount namespace) attached.
+
+A restored child is not in its environment's PID namespace (a child of the template, it keeps
+the template's): it gets the environment's `/tmp`, cgroups, user and Runtime API, and the
+environment's `/proc` shows the environment's other processes, not itself.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ CONTROL_FD = 3
 MAX_MESSAGE = 1 << 20
 CLONE_NEWNS = 0x00020000
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
 
 def main(argv: list[str]) -> None:
@@ -126,12 +131,11 @@ def _restore(
 
 
 def _enter_sandbox(request: dict[str, Any], fds: list[int]) -> None:
-    """Process group, rlimits, mount namespace, working directory, log pipe."""
+    """Process group, rlimits, mount namespace, working directory, user, log pipe."""
     import ctypes
     import resource
 
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.setpgid(0, 0)
     log_fd = fds[0]
     ns_fd = fds[1] if request.get("ns") and len(fds) > 1 else None
@@ -146,6 +150,16 @@ def _enter_sandbox(request: dict[str, Any], fds: list[int]) -> None:
             raise OSError(ctypes.get_errno(), "setns into the environment's mount namespace")
         os.close(ns_fd)
     os.chdir(request["cwd"])
+    user = request.get("user")
+    if user:
+        uid, gid = int(user[0]), int(user[1])
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        # NOTE: a change of user makes the process undumpable (its /proc files root's) and
+        # clears the parent-death signal; an exec would have undone the first.
+        libc.prctl(PR_SET_DUMPABLE, 1)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)

@@ -138,6 +138,7 @@ impl SnapStartTemplate {
             "ns": join.mount_ns.is_some(),
             "nofile": crate::environment::sandbox::NOFILE_LIMIT,
             "address_space": join.address_space,
+            "user": join.user,
         });
         let mut fds = vec![log_pipe.as_raw_fd()];
         fds.extend(join.mount_ns);

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -104,6 +105,23 @@ def spawn(event: dict[str, Any], _context: Any) -> Any:
     return {"pid": os.getpid(), "started": len(children)}
 
 
+def daemon(_event: dict[str, Any], _context: Any) -> Any:
+    """Start a `setsid sleep 1000` daemon: its own session and process group, not a child the
+    runtime waits for."""
+    subprocess.Popen(
+        ["setsid", "sleep", "1000"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return {"pid": os.getpid()}
+
+
+def interpreter(_event: dict[str, Any], _context: Any) -> Any:
+    """Which Python runs the handler: its prefix (the virtualenv) and executable."""
+    return {"pid": os.getpid(), "prefix": sys.prefix, "executable": sys.executable}
+
+
 def ticks(_event: dict[str, Any], _context: Any) -> Any:
     """The counter of a background thread that ticks every 10 ms (started by the first call)."""
     if not _ticker:
@@ -152,6 +170,8 @@ ACTIONS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
     "sparse": sparse,
     "list_tmpdir": list_tmpdir,
     "spin": spin,
+    "daemon": daemon,
+    "interpreter": interpreter,
 }
 
 

@@ -75,6 +75,8 @@ pub struct Args {
     pub function: FunctionSpec,
     /// Most bytes of queued `Event` payloads held in memory.
     pub async_queue_bytes: u64,
+    /// `--run-as root|UID[:GID]`: who runtimes run as (none: the default, AWS's sandbox user).
+    pub run_as: Option<config::RunAs>,
 }
 
 /// `lambda-rie invoke`: one invocation, then exit.
@@ -135,6 +137,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--async-queue-bytes",
     "--layer",
     "--extensions-dir",
+    "--run-as",
 ];
 
 /// `lambda-rie invoke HANDLER --event -` reads naturally: move `--event`/`--function` (which
@@ -274,6 +277,7 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     let given = Given::new(&values, env);
     let mut args = build(&get, positional, &given, env)?;
     function_options(&mut args.function, &given, &switches);
+    args.run_as = run_as(&get)?;
     if one_shot {
         let shot = OneShot {
             event: get("--event", &[]),
@@ -282,6 +286,15 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
         return Ok(Parsed::Invoke(Box::new(args), shot));
     }
     Ok(Parsed::Serve(Box::new(args)))
+}
+
+/// `--run-as root|UID[:GID]`, when given.
+fn run_as(
+    get: &dyn Fn(&str, &[&str]) -> Option<String>,
+) -> Result<Option<config::RunAs>, UsageError> {
+    get("--run-as", &[])
+        .map(|v| config::RunAs::parse(&v).map_err(|e| UsageError(format!("--run-as: {e}"))))
+        .transpose()
 }
 
 /// The flags given and lambda-rie's environment, as settings that say where they were written.
@@ -398,6 +411,7 @@ fn build(
         async_delay_scale,
         async_queue_bytes,
         function,
+        run_as: None,
     })
 }
 
@@ -655,6 +669,26 @@ mod tests {
             Ok(Parsed::Serve(a)) => *a,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn run_as_takes_root_a_uid_or_uid_and_gid() {
+        assert_eq!(serve(&["app.handler"]).run_as, None);
+        let run_as = |v: &str| serve(&["--run-as", v, "app.handler"]).run_as;
+        assert_eq!(run_as("root"), Some(config::RunAs::Root));
+        assert_eq!(
+            run_as("1000"),
+            Some(config::RunAs::User {
+                uid: 1000,
+                gid: 1000
+            })
+        );
+        assert_eq!(
+            run_as("993:990"),
+            Some(config::RunAs::User { uid: 993, gid: 990 })
+        );
+        let refused = parse_with(&["--run-as", "nobody", "app.handler"]).unwrap_err();
+        assert_eq!(refused.0, "--run-as: nobody: expected root, UID or UID:GID");
     }
 
     #[test]

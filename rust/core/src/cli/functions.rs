@@ -72,7 +72,12 @@ pub fn load(
             value: args.max_environments,
         },
     };
-    let functions = build_all(&specs, &ctx)?;
+    let mut functions = build_all(&specs, &ctx)?;
+    if let Some(run_as) = args.run_as {
+        for f in &mut functions {
+            f.run_as = run_as;
+        }
+    }
     let uses_python = functions
         .iter()
         .any(|f| f.command.first() == Some(&runtime.python));

@@ -59,6 +59,7 @@ Options (flag > environment variable > default):
   --freeze                     freeze environments between invocations, as AWS does [off]
   --watch                      replace environments when a file under the code directory changes
   --snapstart, --enable-init-caching  init once in a template, fork each environment from it
+  --run-as root|UID[:GID]      who runtimes run as, when lambda-rie is root [993:990, AWS's]
   -h, --help                   this text
   -V, --version                the version
 
@@ -196,11 +197,14 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
     for line in &described {
         logs::message(LogLevel::Info, line);
     }
+    let schedulers = emulator.schedulers();
+    let served: Vec<&FunctionConfig> = schedulers.iter().map(|s| &s.function().config).collect();
     logs::message(
         LogLevel::Info,
         &capabilities.describe(
             args.function.cpu_by_memory.is_some(),
             args.function.freeze.is_some(),
+            &served,
         ),
     );
     logs::message(

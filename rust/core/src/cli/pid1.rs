@@ -28,7 +28,8 @@ async fn reap_orphans() {
 ///
 /// NOTE: `/proc` may belong to an outer PID namespace (`unshare --pid --fork` without a new
 /// `/proc`): its pids are then not ours, so this process is found through `/proc/self` and each
-/// zombie's own pid is read from the last `NSpid` field.
+/// zombie's own pid is read from its `NSpid` field at this process's depth (a child may be one
+/// level deeper still: an environment's PID namespace).
 fn adopted_zombies() -> Vec<i32> {
     let Some(me) = std::fs::read_to_string("/proc/self/stat")
         .ok()
@@ -36,6 +37,7 @@ fn adopted_zombies() -> Vec<i32> {
     else {
         return Vec::new();
     };
+    let depth = namespace_pids("self").map_or(0, |p| p.len().saturating_sub(1));
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -49,12 +51,15 @@ fn adopted_zombies() -> Vec<i32> {
                 fields.next() == Some("Z") && fields.next() == Some(me.as_str())
             })
         })
-        .filter_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-            nspid.split_whitespace().last()?.parse().ok()
-        })
+        .filter_map(|pid| namespace_pids(&pid.to_string())?.get(depth)?.parse().ok())
         .collect()
+}
+
+/// The `NSpid` fields of `/proc/<entry>/status`, outermost first.
+fn namespace_pids(entry: &str) -> Option<Vec<String>> {
+    let status = std::fs::read_to_string(format!("/proc/{entry}/status")).ok()?;
+    let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    Some(nspid.split_whitespace().map(str::to_owned).collect())
 }
 
 /// SIGTERM and SIGINT, registered before any runtime starts.

@@ -175,6 +175,8 @@ pub struct FunctionConfig {
     pub freeze: bool,
     /// Replace environments when a file under the code directory changes (`--watch`).
     pub watch: bool,
+    /// Who runtimes and extensions run as (`--run-as`; AWS's sandbox user by default).
+    pub run_as: RunAs,
     /// Aliases: qualifier -> version (only `$LATEST` exists here).
     pub aliases: Vec<(String, String)>,
     /// Async invocations: further attempts after a failure, 0-2.
@@ -193,6 +195,45 @@ pub struct FunctionConfig {
     pub extensions_dir: Option<PathBuf>,
     /// SnapStart: environments are forks of a template that ran init once.
     pub snapstart: bool,
+}
+
+/// Who the processes of an execution environment run as, where the emulator runs as root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAs {
+    /// As the emulator itself (`--run-as root`).
+    Root,
+    /// As this user and group.
+    User {
+        /// The uid.
+        uid: u32,
+        /// The gid.
+        gid: u32,
+    },
+}
+
+/// AWS runs functions as `sbx_user1051`: uid 993, gid 990.
+pub const SANDBOX_USER: RunAs = RunAs::User { uid: 993, gid: 990 };
+
+impl RunAs {
+    /// `root`, `UID` (the gid is then the same number) or `UID:GID`.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if value == "root" {
+            return Ok(Self::Root);
+        }
+        let number = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| format!("{value}: expected root, UID or UID:GID"))
+        };
+        let (uid, gid) = match value.split_once(':') {
+            Some((u, g)) => (number(u)?, number(g)?),
+            None => (number(value)?, number(value)?),
+        };
+        Ok(if uid == 0 && gid == 0 {
+            Self::Root
+        } else {
+            Self::User { uid, gid }
+        })
+    }
 }
 
 /// Where external extensions live when no directory is configured (inside `/opt`).
@@ -268,6 +309,7 @@ impl FunctionConfig {
             cpu_by_memory: false,
             freeze: false,
             watch: false,
+            run_as: SANDBOX_USER,
             aliases: Vec::new(),
             maximum_retry_attempts: MAX_RETRY_ATTEMPTS,
             maximum_event_age: Duration::from_secs(u64::from(EVENT_AGE_RANGE.1)),

@@ -106,6 +106,7 @@ impl ExecutionEnvironment {
                 error_type: "Extension.LaunchError",
                 reason: format!("fork/exec {}: {e}", path.display()),
             })?;
+            self.sandbox.members.track(process.pid());
             moves.extend(self.move_into_cgroup(process.pid()));
             self.started().push(ExternalExtension {
                 name: name.clone(),
@@ -222,6 +223,7 @@ impl ExecutionEnvironment {
         } else {
             stopping.await;
         }
+        self.sandbox.kill_processes();
     }
 
     /// SHUTDOWN to the subscribers, up to 2 s for every extension to exit, then SIGKILL.

@@ -67,9 +67,11 @@ impl ExecutionEnvironment {
         limit: Instant,
     ) -> Result<(Arc<RuntimeProcess>, f64), InitFailure> {
         let began = Instant::now();
-        // NOTE: extensions of a runtime that died go with it (AWS resets the whole sandbox).
+        // NOTE: extensions of a runtime that died go with it, and so does whatever it left
+        // running (AWS resets the whole sandbox); /tmp stays.
         self.stop_extensions(super::extensions::ShutdownReason::Failure)
             .await;
+        self.sandbox.kill_processes();
         let signal = self.api.state().begin_init();
         let hub = &self.api.state().telemetry;
         hub.begin_init();
@@ -91,6 +93,7 @@ impl ExecutionEnvironment {
         if result.is_err() {
             self.stop_extensions(super::extensions::ShutdownReason::Failure)
                 .await;
+            self.sandbox.kill_processes();
         }
         result
     }
@@ -137,6 +140,7 @@ impl ExecutionEnvironment {
                 .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?,
         };
         *self.slot() = Some(Arc::clone(&process));
+        self.sandbox.members.track(process.pid());
         moves.extend(self.move_into_cgroup(process.pid()));
         let result = tokio::select! {
             biased;

@@ -81,9 +81,7 @@ impl ExecutionEnvironment {
     }
 
     async fn restart_runtime(&self, process: &Arc<RuntimeProcess>) {
-        if let Some(cg) = &self.sandbox.cgroup {
-            cg.kill_all();
-        }
+        self.sandbox.kill_processes();
         process.kill().await;
         self.forget_process(process);
     }

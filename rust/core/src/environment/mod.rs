@@ -90,6 +90,9 @@ impl ExecutionEnvironment {
             tokio::task::spawn_blocking(move || Sandbox::create(id, &config, layers.as_deref()))
                 .await
                 .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
+        if sandbox::Capabilities::get().runtime_api_check() {
+            api.admit_only(Arc::clone(&sandbox.members) as Arc<dyn crate::runtime_api::Membership>);
+        }
         let log_stream_name = variables::new_log_stream_name();
         // NOTE: the scheduler keeps its own notion (on-demand or provisioned); the runtime is
         // told `snap-start` when it is restored from a template.
@@ -167,6 +170,17 @@ impl ExecutionEnvironment {
         if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, process)) {
             *slot = None;
         }
+    }
+
+    /// After a timeout, a crash or an out-of-memory kill: kill the runtime and, unless external
+    /// extensions are still to be told (the reset after their SHUTDOWN does it then), every
+    /// other process of the environment, daemons included; `/tmp` stays.
+    async fn discard_runtime(&self, process: &Arc<RuntimeProcess>) {
+        if !self.has_extensions() {
+            self.sandbox.kill_processes();
+        }
+        process.kill().await;
+        self.forget_process(process);
     }
 
     /// Run one invocation to its outcome; never fails, every invocation gets an answer. When
@@ -308,8 +322,7 @@ impl ExecutionEnvironment {
             Ended::Exited(info) => {
                 let taken = streamed || self.api.state().holds(&inv.request_id);
                 self.api.state().abandon(&inv.request_id);
-                process.kill().await;
-                self.forget_process(process);
+                self.discard_runtime(process).await;
                 if !taken && first_try {
                     return None;
                 }
@@ -318,16 +331,14 @@ impl ExecutionEnvironment {
             }
             Ended::OutOfMemory => {
                 self.api.state().abandon(&inv.request_id);
-                process.kill().await;
-                self.forget_process(process);
+                self.discard_runtime(process).await;
                 let body = closing.out_of_memory(&inv.request_id);
                 (OutcomeKind::Crash, Bytes::from(body), None)
             }
             Ended::Timeout => {
                 self.api.state().abandon(&inv.request_id);
                 let elapsed = phase_start.elapsed().as_secs_f64();
-                process.kill().await;
-                self.forget_process(process);
+                self.discard_runtime(process).await;
                 closing.timeout(&inv.request_id, elapsed, cfg.timeout_s);
                 let body = aws::timeout_payload(&inv.request_id, elapsed);
                 (OutcomeKind::Timeout, Bytes::from(body), None)

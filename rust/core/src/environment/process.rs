@@ -13,6 +13,9 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::sync::watch;
 
+use super::sandbox::launch::Launch;
+use super::sandbox::spawner;
+
 /// Runtime processes whose exit their owner collects; an orphan reaper must leave them alone.
 static OWNED: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
 
@@ -121,6 +124,36 @@ pub struct RuntimeProcess {
 impl RuntimeProcess {
     /// Start `spec` in a new process group. Must be called inside a tokio runtime.
     pub fn spawn(spec: &SpawnSpec<'_>) -> io::Result<Arc<Self>> {
+        // NOTE: absolute, because entering a mount namespace resets the working directory.
+        let absolute = std::fs::canonicalize(spec.cwd)?;
+        let started = Instant::now();
+        let pid = match spec.join.pid_ns {
+            Some(namespace) => Self::launch(spec, &absolute, namespace)?,
+            None => Self::command(spec, &absolute)?,
+        }; // the exit status is collected by `watch_exit`, through a pidfd
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(watch_exit(pid, tx));
+        Ok(Arc::new(Self {
+            pid,
+            started,
+            exit: rx,
+        }))
+    }
+
+    /// Into the environment's PID namespace, forked by the spawner thread.
+    fn launch(spec: &SpawnSpec<'_>, cwd: &std::path::Path, namespace: i32) -> io::Result<i32> {
+        let launch = Launch::new(spec.argv, cwd, spec.env, spec.log_pipe, spec.join.clone())?;
+        spawner::run(move |spawner| {
+            // NOTE: registered under the lock, so the orphan reaper never takes its exit.
+            let mut owned = owned();
+            let pid = launch.start(spawner, namespace)?;
+            owned.get_or_insert_with(HashSet::new).insert(pid);
+            Ok(pid)
+        })?
+    }
+
+    /// With std's `Command` (no PID namespace to enter).
+    fn command(spec: &SpawnSpec<'_>, cwd: &std::path::Path) -> io::Result<i32> {
         let mut cmd = Command::new(&spec.argv[0]);
         cmd.args(&spec.argv[1..])
             .current_dir(spec.cwd)
@@ -131,34 +164,18 @@ impl RuntimeProcess {
             .stderr(Stdio::from(spec.log_pipe.try_clone()?))
             .process_group(0);
         let join = spec.join.clone();
-        // NOTE: absolute, because entering a mount namespace resets the working directory.
-        let absolute = std::fs::canonicalize(spec.cwd)?;
-        let cwd = std::ffi::CString::new(absolute.as_os_str().as_encoded_bytes())
-            .map_err(io::Error::other)?;
+        let cwd =
+            std::ffi::CString::new(cwd.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
-            cmd.pre_exec(move || {
-                // NOTE: if the emulator dies without cleaning up, the kernel kills the runtime.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                join.enter(&cwd)
-            });
+            cmd.pre_exec(move || join.enter(&cwd));
         }
-        let started = Instant::now();
-        let pid = {
-            // NOTE: registered under the lock, so the orphan reaper never takes its exit.
-            let mut owned = owned();
-            let child = cmd.spawn()?;
-            let pid = child.id() as i32;
-            owned.get_or_insert_with(HashSet::new).insert(pid);
-            pid
-        }; // the exit status is collected by `watch_exit`, through a pidfd
-        let (tx, rx) = watch::channel(None);
-        tokio::spawn(watch_exit(pid, tx));
-        Ok(Arc::new(Self {
-            pid,
-            started,
-            exit: rx,
-        }))
+        // NOTE: registered under the lock, so the orphan reaper never takes its exit.
+        let mut owned = owned();
+        let child = cmd.spawn()?;
+        let pid = child.id() as i32;
+        owned.get_or_insert_with(HashSet::new).insert(pid);
+        Ok(pid)
     }
 
     /// Watch `pid`, a runtime forked by someone else (the SnapStart template, which reaps it):

@@ -5,6 +5,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -57,18 +59,15 @@ fn header_read_timeout() -> Duration {
     })
 }
 
-/// Serve HTTP/1.1 keep-alive connections with the Runtime API's timeouts; see [`serve_with`].
-pub async fn serve<S, F>(
-    listener: TcpListener,
-    service: Arc<S>,
-    shutdown: watch::Receiver<bool>,
-    generation: Option<watch::Receiver<u64>>,
-) where
-    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
-    F: Future<Output = Response> + Send + 'static,
-{
-    let timeouts = ConnectionTimeouts::runtime_api();
-    serve_with(listener, service, shutdown, generation, timeouts).await;
+/// Who may be served: asked once per accepted connection, before its first request.
+pub trait Admission: Send + Sync + 'static {
+    /// `Ok` to serve the client at `peer` of the listener at `local`; else the body of the 403
+    /// that answers each of its requests.
+    fn admit(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Pin<Box<dyn Future<Output = Result<(), &'static str>> + Send>>;
 }
 
 /// Serve HTTP/1.1 keep-alive connections from `listener` until `shutdown` turns true; then
@@ -78,9 +77,25 @@ pub async fn serve<S, F>(
 pub async fn serve_with<S, F>(
     listener: TcpListener,
     service: Arc<S>,
+    shutdown: watch::Receiver<bool>,
+    generation: Option<watch::Receiver<u64>>,
+    timeouts: ConnectionTimeouts,
+) where
+    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    serve_admitted(listener, service, shutdown, generation, timeouts, None).await;
+}
+
+/// [`serve_with`], where `admission` (when given) decides for each new connection whether it is
+/// served or refused.
+pub async fn serve_admitted<S, F>(
+    listener: TcpListener,
+    service: Arc<S>,
     mut shutdown: watch::Receiver<bool>,
     generation: Option<watch::Receiver<u64>>,
     timeouts: ConnectionTimeouts,
+    admission: Option<Arc<dyn Admission>>,
 ) where
     S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -91,12 +106,27 @@ pub async fn serve_with<S, F>(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let svc = Arc::clone(&service);
                     let stop = for_connections.clone();
                     let generation = generation.clone();
-                    connections.spawn(connection(stream, svc, stop, generation, timeouts));
+                    let admission = admission.clone();
+                    connections.spawn(async move {
+                        let refused = match (admission, stream.local_addr()) {
+                            (Some(a), Ok(local)) => a.admit(peer, local).await.err(),
+                            _ => None,
+                        };
+                        match refused {
+                            Some(body) => {
+                                let refuse = Arc::new(move |_: Request<Incoming>| {
+                                    std::future::ready(super::json(403, body))
+                                });
+                                connection(stream, refuse, stop, None, timeouts).await;
+                            }
+                            None => connection(stream, svc, stop, generation, timeouts).await,
+                        }
+                    });
                 }
                 Err(e) => failures.back_off(&listener, &e).await,
             },

@@ -1,6 +1,7 @@
 //! The Lambda Runtime API of one execution environment (docs/reference.md §3), on its own loopback
 //! listener.
 
+mod admission;
 mod extension_routes;
 pub mod extensions;
 mod routes;
@@ -15,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use admission::{client_socket_inode, Membership};
 pub use state::{FunctionMeta, InitSignal, RuntimeApiState};
 
 use crate::CoreError;
@@ -23,6 +25,7 @@ use crate::CoreError;
 pub struct RuntimeApi {
     addr: SocketAddr,
     state: Arc<RuntimeApiState>,
+    gate: admission::Gate,
     task: JoinHandle<()>,
     _shutdown: watch::Sender<bool>,
 }
@@ -49,16 +52,19 @@ impl RuntimeApi {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let service_state = Arc::clone(&state);
         let service = Arc::new(move |req| routes::route(Arc::clone(&service_state), req));
-        let generation = Some(state.generation());
-        let task = tokio::spawn(crate::http::serve(
+        let gate = admission::Gate::default();
+        let task = tokio::spawn(crate::http::serve_admitted(
             listener,
             service,
             shutdown_rx,
-            generation,
+            Some(state.generation()),
+            crate::http::ConnectionTimeouts::runtime_api(),
+            Some(Arc::new(admission::Admitted(Arc::clone(&gate)))),
         ));
         Ok(Self {
             addr,
             state,
+            gate,
             task,
             _shutdown: shutdown_tx,
         })
@@ -67,6 +73,12 @@ impl RuntimeApi {
     /// The bound address (what `AWS_LAMBDA_RUNTIME_API` says).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// From now on, accept only connections from processes `members` admits (once; later
+    /// calls change nothing).
+    pub fn admit_only(&self, members: Arc<dyn Membership>) {
+        let _ = self.gate.set(members);
     }
 
     /// The state the environment delivers through.

@@ -58,24 +58,144 @@ pub fn parent_dir(controller: Controller) -> Option<PathBuf> {
     let probe = dir.join(format!("lambda-rie-probe-{}", std::process::id()));
     fs::create_dir(&probe).ok()?;
     let _ = fs::remove_dir(&probe);
-    remove_stale(&dir);
     Some(dir)
 }
 
-/// Remove the (empty) cgroups left by emulators that were killed before they could clean up.
-fn remove_stale(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("lambda-rie-")) else {
+/// The cgroup name of environment `env_id`, the `serial`-th of emulator process `pid`.
+pub fn environment_name(pid: u32, serial: u64, env_id: u64) -> String {
+    format!("lambda-rie-{pid}-{serial}-env{env_id}")
+}
+
+/// The emulator process that made the environment cgroup `name`, if it is one.
+pub fn environment_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("lambda-rie-")?;
+    let mut parts = rest.split('-');
+    let owner = parts.next()?.parse().ok()?;
+    parts.next()?.parse::<u64>().ok()?;
+    parts.next()?.strip_prefix("env")?.parse::<u64>().ok()?;
+    Some(owner)
+}
+
+/// Remove the environment cgroups under `parents` left by emulators that were killed before
+/// they could clean up, killing first whatever still runs in them (a daemon a function
+/// started, a runtime restored from a SnapStart template).
+pub fn remove_stale(parents: &[(Controller, PathBuf)]) {
+    let mut stale: Vec<String> = Vec::new();
+    for (_, parent) in parents {
+        let Ok(entries) = fs::read_dir(parent) else {
             continue;
         };
-        let owner = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-            let _ = fs::remove_dir(entry.path());
+        for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+            let owner = environment_owner(&name);
+            let gone = owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone && !stale.contains(&name) {
+                stale.push(name);
+            }
         }
+    }
+    let dir_of = |controller: Controller, name: &str| {
+        parents
+            .iter()
+            .find(|(c, _)| *c == controller)
+            .map(|(_, parent)| parent.join(name))
+            .filter(|d| d.is_dir())
+    };
+    for name in stale {
+        let Some(procs) = parents
+            .iter()
+            .map(|(_, parent)| parent.join(&name).join("cgroup.procs"))
+            .find(|p| p.exists())
+        else {
+            continue;
+        };
+        let freezer = dir_of(Controller::Freezer, &name);
+        Tasks { procs, freezer }.kill();
+        for (_, parent) in parents {
+            let dir = parent.join(&name);
+            if dir.is_dir() {
+                remove_dir_when_empty(&dir);
+            }
+        }
+    }
+}
+
+/// The tasks of one cgroup, and its freezer (which keeps them from forking while they are
+/// being killed).
+struct Tasks {
+    procs: PathBuf,
+    freezer: Option<PathBuf>,
+}
+
+impl Tasks {
+    /// The tasks other than the emulator itself, and whether the emulator is one of them.
+    fn pids(&self) -> (Vec<i32>, bool) {
+        let own = i32::try_from(std::process::id()).unwrap_or(0);
+        let all: Vec<i32> = fs::read_to_string(&self.procs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let holds_us = all.contains(&own);
+        (
+            all.into_iter().filter(|pid| *pid != own).collect(),
+            holds_us,
+        )
+    }
+
+    /// SIGKILL every task: frozen first (so that none forks meanwhile), then thawed so that
+    /// the kills take effect. Without a freezer, a few rounds catch children forked meanwhile.
+    fn kill(&self) {
+        let (mut pids, holds_us) = self.pids();
+        if pids.is_empty() {
+            return;
+        }
+        // NOTE: never freeze a cgroup the emulator is in: nobody would be left to thaw it.
+        let frozen = !holds_us && self.freezer.as_ref().is_some_and(|f| freeze(f));
+        for _ in 0..KILL_ROUNDS {
+            for pid in &pids {
+                // SAFETY: kill(2) on a pid read from the cgroup.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            if frozen {
+                break;
+            }
+            pids = self.pids().0;
+            if pids.is_empty() {
+                break;
+            }
+        }
+        if let Some(freezer) = &self.freezer {
+            let _ = fs::write(freezer.join("freezer.state"), "THAWED");
+        }
+    }
+}
+
+/// Rounds of kills without a freezer.
+const KILL_ROUNDS: usize = 8;
+
+/// Freeze the cgroup at `dir` and wait (bounded) until every task is frozen.
+fn freeze(dir: &Path) -> bool {
+    let state = dir.join("freezer.state");
+    if fs::write(&state, "FROZEN").is_err() {
+        return false;
+    }
+    // NOTE: freezing is asynchronous (FREEZING, then FROZEN); a few ms for a few tasks.
+    for _ in 0..500 {
+        if fs::read_to_string(&state).is_ok_and(|s| s.trim() == "FROZEN") {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    false
+}
+
+/// rmdir `dir`, retrying briefly while killed tasks are still exiting.
+fn remove_dir_when_empty(dir: &Path) {
+    for _ in 0..500 {
+        if fs::remove_dir(dir).is_ok() || !dir.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 
@@ -149,6 +269,11 @@ impl EnvironmentCgroup {
             .filter_map(|fd| fd.try_clone().ok())
             .collect();
         tokio::task::spawn_blocking(move || {
+            // NOTE: never the emulator itself (a pid reused by one of its threads once the
+            // process it named is gone): writing any thread's id moves the whole process.
+            if pid <= 0 || Path::new(&format!("/proc/self/task/{pid}")).exists() {
+                return;
+            }
             let pid = pid.to_string();
             for fd in files {
                 let _ = fs::File::from(fd).write_all(pid.as_bytes());
@@ -215,20 +340,23 @@ impl EnvironmentCgroup {
             .is_some_and(|s| s.trim() == "FROZEN")
     }
 
-    /// Pids of every process in the environment.
-    pub fn pids(&self) -> Vec<i32> {
-        self.read(Controller::Pids, "cgroup.procs")
-            .or_else(|| self.read(Controller::Memory, "cgroup.procs"))
-            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-            .unwrap_or_default()
+    /// The `cgroup.procs` file that lists every process of the environment.
+    pub fn procs_file(&self) -> Option<PathBuf> {
+        self.dir(Controller::Pids)
+            .or_else(|| self.dir(Controller::Memory))
+            .or_else(|| self.dirs.first().map(|(_, d)| d.as_path()))
+            .map(|d| d.join("cgroup.procs"))
     }
 
-    /// SIGKILL every process of the environment (thawing first: frozen tasks cannot die).
+    /// SIGKILL every process of the environment, whatever group or session it is in (frozen
+    /// first where the freezer is available, so that none forks meanwhile; thawed after).
     pub fn kill_all(&self) {
-        self.set_frozen(false);
-        for pid in self.pids() {
-            // SAFETY: kill(2) on a pid read from our own cgroup.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+        if let Some(procs) = self.procs_file() {
+            Tasks {
+                procs,
+                freezer: self.dir(Controller::Freezer).map(Path::to_path_buf),
+            }
+            .kill();
         }
     }
 }
@@ -238,13 +366,21 @@ impl Drop for EnvironmentCgroup {
         self.kill_all();
         self.procs.clear();
         for (_, dir) in &self.dirs {
-            // NOTE: rmdir fails while killed tasks are still exiting; a few short retries.
-            for _ in 0..50 {
-                if fs::remove_dir(dir).is_ok() || !dir.exists() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
+            remove_dir_when_empty(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names_carry_their_emulator() {
+        let name = environment_name(4242, 7, 3);
+        assert_eq!(name, "lambda-rie-4242-7-env3");
+        assert_eq!(environment_owner(&name), Some(4242));
+        assert_eq!(environment_owner("lambda-rie-probe-4242"), None);
+        assert_eq!(environment_owner("lambda-rie-4242-layers"), None);
     }
 }

@@ -1,95 +1,45 @@
-//! Resource isolation of one execution environment (SPEC 5): private size-limited `/tmp`,
-//! memory limit with out-of-memory detection, process limit, CPU share, freezer, rlimits.
-//! What the machine allows is detected once; what it refuses falls back as SPEC 5 says.
+//! Resource isolation of one execution environment: private size-limited `/tmp`, a PID
+//! namespace with its own `/proc`, a non-root user, memory limit with out-of-memory detection,
+//! process limit, CPU share, freezer, rlimits, and who may use its Runtime API. What the
+//! machine allows is detected once ([`Capabilities`]); what it refuses falls back.
 
+mod capabilities;
 pub mod cgroup;
+mod clone;
+mod kept;
+pub mod launch;
+pub mod members;
+pub mod pid_namespace;
+pub mod spawner;
 pub mod tmp;
+pub mod user;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
+pub use capabilities::Capabilities;
 use cgroup::{Controller, EnvironmentCgroup};
-use tmp::PrivateTmp;
+use members::EnvironmentMembers;
+use pid_namespace::PidNamespace;
+use tmp::{MountPlan, PrivateTmp};
 
 use crate::config::FunctionConfig;
 
 /// Descriptors per environment that every runtime RLIMIT_NOFILE gets, as on AWS.
 pub const NOFILE_LIMIT: u64 = 1024;
 
-/// What this machine lets the emulator do, detected once.
-#[derive(Debug, Clone)]
-pub struct Capabilities {
-    /// Private mount namespaces with a tmpfs `/tmp`.
-    pub namespaces: bool,
-    /// Writable cgroup v1 controller directories.
-    pub cgroups: Vec<(Controller, PathBuf)>,
-}
-
-impl Capabilities {
-    /// Detect (once per process) what isolation is available. `LAMBDA_RIE_ISOLATION=off`
-    /// forces the fallbacks (for tests of the fallbacks and for unprivileged hosts).
-    pub fn get() -> &'static Capabilities {
-        static CAPS: OnceLock<Capabilities> = OnceLock::new();
-        CAPS.get_or_init(|| {
-            if std::env::var("LAMBDA_RIE_ISOLATION").is_ok_and(|v| v == "off") {
-                return Capabilities {
-                    namespaces: false,
-                    cgroups: Vec::new(),
-                };
-            }
-            Capabilities {
-                namespaces: PrivateTmp::namespace(1, &[], None).is_ok(),
-                cgroups: Controller::ALL
-                    .iter()
-                    .filter_map(|c| cgroup::parent_dir(*c).map(|d| (*c, d)))
-                    .collect(),
-            }
-        })
-    }
-
-    /// Whether a controller is available.
-    pub fn has(&self, controller: Controller) -> bool {
-        self.cgroups.iter().any(|(c, _)| *c == controller)
-    }
-
-    /// The start-up line that says which mechanisms are active.
-    pub fn describe(&self, cpu_by_memory: bool, freeze: bool) -> String {
-        let tmp = if self.namespaces {
-            "private /tmp: mount namespace + size-limited tmpfs"
-        } else {
-            "private /tmp: TMPDIR directory per environment (namespaces refused; size checked after each invocation)"
-        };
-        let mem = if self.has(Controller::Memory) {
-            "memory: cgroup v1 limit"
-        } else {
-            "memory: RLIMIT_AS (MemoryError in the function instead of an OOM kill)"
-        };
-        let pids = if self.has(Controller::Pids) {
-            "processes: cgroup pids.max 1024"
-        } else {
-            "processes: unlimited (no pids cgroup)"
-        };
-        let cpu = match (cpu_by_memory, self.has(Controller::Cpu)) {
-            (false, _) => "cpu: unlimited",
-            (true, true) => "cpu: cgroup quota of memory/1769 vCPUs",
-            (true, false) => "cpu: unlimited (no cpu cgroup)",
-        };
-        let frz = match (freeze, self.has(Controller::Freezer)) {
-            (false, _) => "freeze: off",
-            (true, true) => "freeze: cgroup freezer between invocations",
-            (true, false) => "freeze: SIGSTOP/SIGCONT between invocations",
-        };
-        format!("Isolation: {tmp}; {mem}; {pids}; {cpu}; {frz}; rlimits: nofile 1024, core 0")
-    }
-}
-
 /// One environment's isolation: held for the environment's life, joined by every runtime.
 #[derive(Debug)]
 pub struct Sandbox {
     /// Its `/tmp`.
     pub tmp: PrivateTmp,
+    /// Its PID namespace, where available.
+    pub processes: Option<PidNamespace>,
     /// Its cgroup, where available.
     pub cgroup: Option<EnvironmentCgroup>,
+    /// The uid and gid its processes run as (none: as the emulator).
+    pub user: Option<(u32, u32)>,
+    /// Its processes, as its Runtime API tells them from others.
+    pub members: Arc<EnvironmentMembers>,
     /// Function memory, bytes (the anonymous-memory limit).
     pub memory_bytes: u64,
     /// Ephemeral storage, bytes.
@@ -109,27 +59,20 @@ impl Sandbox {
         let caps = Capabilities::get();
         let memory_bytes = u64::from(function.memory_mb) << 20;
         let ephemeral_bytes = u64::from(function.ephemeral_storage_mb) << 20;
-        let tmp = if caps.namespaces {
+        let user = user::for_function(function).identity;
+        let (tmp, processes) = if caps.namespaces {
             // NOTE: code or a runtime that lives under /tmp (a checkout or a virtualenv there)
             // stays visible at its path; everything else under /tmp is the private tmpfs.
-            let mut paths = vec![function.code_dir.clone()];
-            paths.extend(
-                function
-                    .command
-                    .iter()
-                    .map(PathBuf::from)
-                    .filter(|p| p.is_absolute()),
-            );
-            if let Ok(cwd) = std::env::current_dir() {
-                paths.push(cwd);
+            let kept = kept::dirs(&kept::paths(function));
+            let plan = MountPlan::new(function.ephemeral_storage_mb, &kept, layers)?;
+            if caps.pid_namespaces {
+                let (processes, mount_ns) = PidNamespace::create(plan)?;
+                (PrivateTmp::Namespace(mount_ns), Some(processes))
+            } else {
+                (PrivateTmp::namespace(&plan)?, None)
             }
-            PrivateTmp::namespace(
-                function.ephemeral_storage_mb,
-                &tmp::kept_dirs(&paths),
-                layers,
-            )?
         } else {
-            PrivateTmp::directory(env_id)?
+            (PrivateTmp::directory(env_id, user)?, None)
         };
         // NOTE: tmpfs pages are charged to the writer's memory cgroup, so the cgroup gets
         // memory + ephemeral storage and the memory part is enforced on anonymous memory.
@@ -144,7 +87,7 @@ impl Sandbox {
             // NOTE: unique per process (not per emulator): several emulators may share one.
             static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
             let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let name = format!("lambda-rie-{}-{serial}-env{env_id}", std::process::id());
+            let name = cgroup::environment_name(std::process::id(), serial, env_id);
             let cpu = function.cpu_by_memory.then_some(function.memory_mb);
             Some(EnvironmentCgroup::create(
                 &caps.cgroups,
@@ -154,9 +97,17 @@ impl Sandbox {
                 !function.snapstart,
             )?)
         };
+        let members = Arc::new(EnvironmentMembers::new(
+            processes.as_ref().map(PidNamespace::proc_dir),
+            processes.as_ref().map(PidNamespace::namespace),
+            cgroup.as_ref().and_then(EnvironmentCgroup::procs_file),
+        )?);
         Ok(Self {
             tmp,
+            processes,
             cgroup,
+            user,
+            members,
             memory_bytes,
             ephemeral_bytes,
             freeze: function.freeze,
@@ -171,11 +122,24 @@ impl Sandbox {
                 PrivateTmp::Namespace(fd) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
                 PrivateTmp::Directory(_) => None,
             },
+            pid_ns: self.processes.as_ref().map(PidNamespace::descriptor),
             address_space: self
                 .cgroup
                 .as_ref()
                 .is_none_or(|_| !Capabilities::get().has(Controller::Memory))
                 .then_some(self.memory_bytes),
+            user: self.user,
+        }
+    }
+
+    /// Kill every process of the environment (a reset: timeout, crash, out of memory, process
+    /// limit), whatever process group or session it made for itself; `/tmp` stays.
+    pub fn kill_processes(&self) {
+        if let Some(processes) = &self.processes {
+            processes.kill_all();
+        }
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
         }
     }
 
@@ -206,15 +170,20 @@ impl Sandbox {
 pub struct JoinSpec {
     /// Mount namespace to enter.
     pub mount_ns: Option<i32>,
+    /// PID namespace to be forked into (by the spawner thread; see [`launch`]).
+    pub pid_ns: Option<i32>,
     /// RLIMIT_AS, when no memory cgroup is available.
     pub address_space: Option<u64>,
+    /// The uid and gid to run as.
+    pub user: Option<(u32, u32)>,
 }
 
 impl JoinSpec {
-    /// Enter the sandbox: rlimits, mount namespace, then back to `cwd` (setns resets it).
+    /// Enter the sandbox: rlimits, mount namespace, `cwd` (setns resets it), the user, and a
+    /// SIGKILL when the emulator dies (set last: a change of user clears it).
     ///
     /// # Safety
-    /// Must run in a forked child before exec; only async-signal-safe calls are made.
+    /// Must run in a forked child before exec; only raw system calls are made.
     pub unsafe fn enter(&self, cwd: &std::ffi::CStr) -> std::io::Result<()> {
         // SAFETY: system calls on descriptors owned by the parent and inherited by this child.
         unsafe {
@@ -239,11 +208,34 @@ impl JoinSpec {
                 if libc::setns(ns, libc::CLONE_NEWNS) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                if libc::chdir(cwd.as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
             }
+            if libc::chdir(cwd.as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some((uid, gid)) = self.user {
+                switch_user(uid, gid)?;
+            }
+            // NOTE: if the emulator dies without cleaning up, the kernel kills the runtime.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
         Ok(())
     }
+}
+
+/// Become `uid`:`gid` with no supplementary groups, through raw system calls: after a bare
+/// `clone3` libc still believes in the parent's threads, and its `setuid` would signal them.
+///
+/// # Safety
+/// Changes the credentials of the calling thread only: for a freshly forked child.
+pub unsafe fn switch_user(uid: u32, gid: u32) -> std::io::Result<()> {
+    // SAFETY: credential system calls with integer arguments.
+    unsafe {
+        if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+            || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
+            || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -1,11 +1,14 @@
 //! A private `/tmp` per execution environment: a mount namespace holding a size-limited tmpfs
-//! at `/tmp`, kept alive by an open namespace file descriptor (not by any runtime process), so
-//! `/tmp` survives timeout and crash restarts and goes away with the environment.
+//! at `/tmp`, kept alive by an open namespace file descriptor (and the environment's PID
+//! namespace holder, where there is one), not by any runtime process, so `/tmp` survives
+//! timeout and crash restarts and goes away with the environment.
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use super::clone;
 
 /// How an environment's `/tmp` is provided.
 #[derive(Debug)]
@@ -16,15 +19,23 @@ pub enum PrivateTmp {
     Directory(PathBuf),
 }
 
-impl PrivateTmp {
-    /// A mount namespace with a tmpfs of `size_mb` at `/tmp`, in which the host directories
-    /// `keep` (directories directly under `/tmp` that hold the function's code or runtime, e.g.
-    /// a checkout or a virtualenv there) stay visible at their own paths.
-    /// With `opt`, that directory (the function's merged layers) is bound at `/opt`.
-    pub fn namespace(size_mb: u32, keep: &[PathBuf], opt: Option<&Path>) -> io::Result<Self> {
+/// The mounts of an environment's mount namespace, prepared before any fork (the child that
+/// makes them may not allocate).
+pub struct MountPlan {
+    options: CString,
+    keep: Vec<CString>,
+    opt: Option<CString>,
+}
+
+impl MountPlan {
+    /// A tmpfs of `size_mb` at `/tmp`, in which the host directories `keep` (directories
+    /// directly under `/tmp` that hold the function's code or runtime, e.g. a checkout or a
+    /// virtualenv there) stay visible at their own paths; with `opt`, that directory (the
+    /// function's merged layers) is bound at `/opt`.
+    pub fn new(size_mb: u32, keep: &[PathBuf], opt: Option<&Path>) -> io::Result<Self> {
         let options = CString::new(format!("size={size_mb}m,mode=1777"))
             .map_err(|_| io::Error::other("bad tmpfs options"))?;
-        let keep: Vec<CString> = keep
+        let keep = keep
             .iter()
             .filter_map(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok())
             .collect();
@@ -35,7 +46,89 @@ impl PrivateTmp {
             ),
             None => None,
         };
-        let (ready_r, ready_w) = pipe()?;
+        Ok(Self { options, keep, opt })
+    }
+
+    /// Child side, in a new mount namespace: private propagation, the tmpfs at `/tmp`, the
+    /// kept directories and the layers; whether all of it worked. With `unshare`, the calling
+    /// process first leaves the emulator's mount namespace.
+    ///
+    /// # Safety
+    /// Only in a freshly forked child: system calls only.
+    pub unsafe fn mount(&self, unshare: bool) -> bool {
+        // SAFETY: plain system calls with valid, NUL-terminated arguments.
+        unsafe {
+            let mut ok = (!unshare || libc::unshare(libc::CLONE_NEWNS) == 0)
+                && libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) == 0;
+            // Kept directories (and the layers) are opened before the tmpfs hides them, then bound.
+            let layers = self.opt.as_ref().map_or(-1, |dir| open_path(dir));
+            ok = ok && (self.opt.is_none() || layers >= 0);
+            let mut held = [-1i32; MAX_KEPT];
+            for (slot, dir) in held.iter_mut().zip(&self.keep) {
+                *slot = open_path(dir);
+            }
+            ok = ok
+                && libc::mount(
+                    c"tmpfs".as_ptr(),
+                    c"/tmp".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    self.options.as_ptr().cast(),
+                ) == 0;
+            for (fd, dir) in held.iter().zip(&self.keep) {
+                if ok && *fd >= 0 {
+                    ok = libc::mkdir(dir.as_ptr(), 0o755) == 0 && bind(*fd, dir);
+                }
+            }
+            if ok && layers >= 0 {
+                // NOTE: /opt may not exist on the host; creating it is harmless (mkdir fails with
+                // EEXIST otherwise), and what the environment sees there is the layers only.
+                libc::mkdir(c"/opt".as_ptr(), 0o755);
+                ok = bind(layers, c"/opt");
+            }
+            ok
+        }
+    }
+}
+
+/// `open(dir, O_PATH)`, or -1.
+unsafe fn open_path(dir: &std::ffi::CStr) -> i32 {
+    // SAFETY: open(2) with a NUL-terminated path.
+    unsafe {
+        libc::open(
+            dir.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    }
+}
+
+/// Bind the directory open as `fd` at `target` (recursively).
+unsafe fn bind(fd: i32, target: &std::ffi::CStr) -> bool {
+    let mut source = [0u8; 32];
+    fd_path(fd, &mut source);
+    // SAFETY: mount(2) with NUL-terminated paths.
+    unsafe {
+        libc::mount(
+            source.as_ptr().cast(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        ) == 0
+    }
+}
+
+impl PrivateTmp {
+    /// A mount namespace made by `plan`, held by its descriptor alone (the helper that made
+    /// it is gone), for machines where PID namespaces are refused.
+    pub fn namespace(plan: &MountPlan) -> io::Result<Self> {
+        let (ours, theirs) = clone::seqpacket_pair()?;
         // SAFETY: the child only makes async-signal-safe system calls, and never returns.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
@@ -43,17 +136,14 @@ impl PrivateTmp {
         }
         if pid == 0 {
             // SAFETY: child side, system calls only.
-            unsafe { prepare_and_wait(&options, &keep, opt.as_ref(), ready_w.as_raw_fd()) }
+            unsafe { prepare_and_wait(plan, theirs.as_raw_fd()) }
         }
-        drop(ready_w);
-        let result = read_byte(&ready_r).and_then(|ok| {
-            if ok == 1 {
-                open_namespace(pid)
-            } else {
-                Err(io::Error::other(
-                    "the kernel refused a private mount namespace",
-                ))
-            }
+        drop(theirs);
+        let result = clone::receive_report(&ours).and_then(|(ok, mut fds)| match fds.pop() {
+            Some(fd) if ok == 1 => Ok(fd),
+            _ => Err(io::Error::other(
+                "the kernel refused a private mount namespace",
+            )),
         });
         // NOTE: the namespace lives on through the fd; the helper is not needed any more.
         let mut status = 0;
@@ -65,11 +155,15 @@ impl PrivateTmp {
         result.map(Self::Namespace)
     }
 
-    /// A plain directory for `TMPDIR`, the fallback where namespaces are refused.
-    pub fn directory(env_id: u64) -> io::Result<Self> {
+    /// A plain directory for `TMPDIR`, the fallback where namespaces are refused, owned by
+    /// `owner` when runtimes run as another user.
+    pub fn directory(env_id: u64, owner: Option<(u32, u32)>) -> io::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("lambda-rie-{}-env{env_id}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+        }
         Ok(Self::Directory(dir))
     }
 
@@ -112,82 +206,20 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// Child side: keep only the report pipe (other helpers forked at the same moment must not
-/// hold each other's pipes open), then new mount namespace, private propagation, tmpfs at
-/// /tmp; report; wait to be killed.
-unsafe fn prepare_and_wait(
-    options: &CString,
-    keep: &[CString],
-    opt: Option<&CString>,
-    ready: i32,
-) -> ! {
+/// Helper side: keep only the report socket, make the mounts in a new mount namespace, send
+/// the namespace's descriptor, wait to be killed.
+unsafe fn prepare_and_wait(plan: &MountPlan, report: i32) -> ! {
     // SAFETY: plain system calls with valid, NUL-terminated arguments.
     unsafe {
-        let ready = if libc::dup2(ready, 3) == 3 { 3 } else { ready };
-        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
-        let mut ok = libc::unshare(libc::CLONE_NEWNS) == 0
-            && libc::mount(
-                c"none".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) == 0;
-        // Kept directories (and the layers) are opened before the tmpfs hides them, then bound.
-        let layers = opt.map_or(-1, |dir| {
-            libc::open(
-                dir.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        });
-        ok = ok && (opt.is_none() || layers >= 0);
-        let mut held = [-1i32; MAX_KEPT];
-        for (slot, dir) in held.iter_mut().zip(keep) {
-            *slot = libc::open(
-                dir.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            );
+        let report = clone::keep_only(report);
+        let ok = plan.mount(true);
+        let ns = libc::open(c"/proc/self/ns/mnt".as_ptr(), libc::O_RDONLY);
+        if ok && ns >= 0 {
+            clone::send_report(report, 1, &[ns]);
+        } else {
+            clone::send_report(report, 0, &[]);
         }
-        ok = ok
-            && libc::mount(
-                c"tmpfs".as_ptr(),
-                c"/tmp".as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                options.as_ptr().cast(),
-            ) == 0;
-        for (fd, dir) in held.iter().zip(keep) {
-            if !ok || *fd < 0 {
-                continue;
-            }
-            let mut source = [0u8; 32];
-            fd_path(*fd, &mut source);
-            ok = libc::mkdir(dir.as_ptr(), 0o755) == 0
-                && libc::mount(
-                    source.as_ptr().cast(),
-                    dir.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                ) == 0;
-        }
-        if ok && layers >= 0 {
-            let mut source = [0u8; 32];
-            fd_path(layers, &mut source);
-            // NOTE: /opt may not exist on the host; creating it is harmless (mkdir fails with
-            // EEXIST otherwise), and what the environment sees there is the layers only.
-            libc::mkdir(c"/opt".as_ptr(), 0o755);
-            ok = libc::mount(
-                source.as_ptr().cast(),
-                c"/opt".as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND | libc::MS_REC,
-                std::ptr::null(),
-            ) == 0;
-        }
-        let byte = u8::from(ok);
-        libc::write(ready, (&raw const byte).cast(), 1);
-        libc::close(ready);
+        libc::close(report);
         loop {
             libc::pause();
         }
@@ -216,49 +248,6 @@ fn fd_path(fd: i32, out: &mut [u8; 32]) {
         out[PREFIX.len() + i] = digits[len - 1 - i];
     }
     out[PREFIX.len() + len] = 0;
-}
-
-/// The directories directly under `/tmp` that hold any of `paths` (canonicalised).
-pub fn kept_dirs(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut kept: Vec<PathBuf> = paths
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .filter_map(|p| {
-            let rest = p.strip_prefix("/tmp").ok()?;
-            let first = rest.components().next()?;
-            Some(PathBuf::from("/tmp").join(first))
-        })
-        .collect();
-    kept.sort();
-    kept.dedup();
-    kept.truncate(MAX_KEPT);
-    kept
-}
-
-fn open_namespace(pid: i32) -> io::Result<OwnedFd> {
-    let path = CString::new(format!("/proc/{pid}/ns/mnt")).map_err(io::Error::other)?;
-    // SAFETY: open(2) with a valid path.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    crate::environment::process::log_pipe()
-}
-
-fn read_byte(fd: &OwnedFd) -> io::Result<u8> {
-    let mut b = 0u8;
-    // SAFETY: reading one byte into a local.
-    let n = unsafe { libc::read(fd.as_raw_fd(), (&raw mut b).cast(), 1) };
-    if n == 1 {
-        Ok(b)
-    } else {
-        Err(io::Error::other("the namespace helper exited early"))
-    }
 }
 
 #[cfg(test)]

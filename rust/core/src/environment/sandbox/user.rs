@@ -1,0 +1,153 @@
+//! Who runtimes and extensions run as: AWS's sandbox user (uid 993, gid 990) by default,
+//! `--run-as` to choose. When that user cannot read the function's code directory or run its
+//! runtime (or an extension), the function runs as root instead and the start-up line says
+//! why, rather than every invoke failing.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use super::{kept, Capabilities};
+use crate::config::{FunctionConfig, RunAs};
+
+/// The user one function's processes run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserChoice {
+    /// The uid and gid to switch to; none: as the emulator itself.
+    pub identity: Option<(u32, u32)>,
+    /// Why the configured user is not used: the path it cannot reach.
+    pub fallback: Option<String>,
+}
+
+/// The user of `function`'s processes, decided once per function.
+pub fn for_function(function: &FunctionConfig) -> UserChoice {
+    static DECIDED: Mutex<Option<HashMap<String, UserChoice>>> = Mutex::new(None);
+    let key = format!(
+        "{}\0{}\0{:?}\0{:?}\0{:?}",
+        function.name,
+        function.code_dir.display(),
+        function.command,
+        function.run_as,
+        function.extensions_dir
+    );
+    if let Some(known) = DECIDED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|m| m.get(&key))
+    {
+        return known.clone();
+    }
+    let choice = decide(function);
+    DECIDED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .insert(key, choice.clone());
+    choice
+}
+
+fn decide(function: &FunctionConfig) -> UserChoice {
+    let RunAs::User { uid, gid } = function.run_as else {
+        return UserChoice {
+            identity: None,
+            fallback: None,
+        };
+    };
+    if !Capabilities::get().switch_user {
+        return UserChoice {
+            identity: None,
+            fallback: None,
+        };
+    }
+    match first_unreachable(uid, gid, &needed_paths(function)) {
+        None => UserChoice {
+            identity: Some((uid, gid)),
+            fallback: None,
+        },
+        Some(path) => UserChoice {
+            identity: None,
+            fallback: Some(format!("{} is not readable by uid {uid}", path.display())),
+        },
+    }
+}
+
+/// What the user must be able to reach: the code directory (read), the runtime command and
+/// its interpreters, the extensions and theirs (execute).
+fn needed_paths(function: &FunctionConfig) -> Vec<(PathBuf, i32)> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let code_dir = cwd.join(&function.code_dir);
+    let path = function
+        .environment
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    let mut needed = vec![(code_dir.clone(), libc::R_OK | libc::X_OK)];
+    let mut programs: Vec<PathBuf> = Vec::new();
+    if let Some(program) = function.command.first() {
+        programs.extend(kept::on_path(program, &path, &code_dir));
+    }
+    let extensions = function
+        .extensions_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_EXTENSIONS_DIR));
+    if let Ok(entries) = std::fs::read_dir(extensions) {
+        programs.extend(entries.filter_map(Result::ok).map(|e| e.path()));
+    }
+    for program in programs {
+        for interpreter in kept::interpreter(&program, &path) {
+            needed.push((interpreter, libc::X_OK));
+        }
+        needed.push((program, libc::X_OK));
+    }
+    needed
+}
+
+/// The first of `paths` that `uid`:`gid` may not access as asked (a missing path does not
+/// count: it may exist only inside the environment, as `/opt` does).
+fn first_unreachable(uid: u32, gid: u32, paths: &[(PathBuf, i32)]) -> Option<PathBuf> {
+    let checks: Vec<(CString, i32)> = paths
+        .iter()
+        .take(250)
+        .filter_map(|(p, mode)| Some((CString::new(p.as_os_str().as_encoded_bytes()).ok()?, *mode)))
+        .collect();
+    // SAFETY: the child only makes system calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return None;
+    }
+    if pid == 0 {
+        // SAFETY: child side: raw system calls, then _exit with the index of the failure.
+        unsafe { probe(uid, gid, &checks) }
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &raw mut status, 0) };
+    let code = libc::WEXITSTATUS(status);
+    if !libc::WIFEXITED(status) || code == 0 {
+        return None;
+    }
+    let index = usize::try_from(code - 1).ok()?;
+    Some(Path::new(checks.get(index)?.0.to_str().unwrap_or("?")).to_path_buf())
+}
+
+unsafe fn probe(uid: u32, gid: u32, checks: &[(CString, i32)]) -> ! {
+    // SAFETY: system calls only, as a runtime makes them before its exec.
+    unsafe {
+        if super::switch_user(uid, gid).is_err() {
+            libc::_exit(0);
+        }
+        for (i, (path, mode)) in checks.iter().enumerate() {
+            if libc::access(path.as_ptr(), *mode) != 0 {
+                let e = *libc::__errno_location();
+                if e == libc::EACCES || e == libc::EPERM {
+                    libc::_exit(i as i32 + 1);
+                }
+            }
+        }
+        libc::_exit(0)
+    }
+}
