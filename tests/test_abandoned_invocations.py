@@ -45,3 +45,25 @@ def test_an_abandoned_invocation_runs_to_its_end_and_frees_its_environment(
     answers = [emulator.invoke({"n": n}, timeout=10) for n in range(20)]
     assert [a.status for a in answers] == [200] * 20
     assert [a.json() for a in answers] == [{"n": n} for n in range(20)]
+
+
+def test_an_invocation_sent_whole_runs_even_if_its_client_closes_at_once(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # NOTE: a large request and the end of the client's stream: the emulator reads the body's
+    # last bytes and the end of the stream together, before the invocation starts. Received
+    # whole, it runs, as on AWS. One at a time, so that none is throttled.
+    emulator = emulator_factory(["--timeout", "5", *awslambdaric("app.handler")])
+
+    def reports() -> int:
+        return sum(line.startswith("REPORT RequestId: ") for line in emulator.stdout.lines())
+
+    padding = "x" * 1_000_000
+    for n in range(10):
+        hang_up_after(emulator, {"n": n, "padding": padding}, 0)
+        deadline = time.monotonic() + 30
+        while reports() <= n:
+            assert time.monotonic() < deadline, f"invocation {n} did not run"
+            time.sleep(0.02)
+    assert emulator.invoke({"n": 10}).json() == {"n": 10}
+    assert reports() == 11

@@ -250,6 +250,17 @@ def sample(emulator: Emulator, started: float) -> dict[str, Any]:
     }
 
 
+def open_fds(pid: int) -> list[str]:
+    """What each of the emulator's fds points at (socket:[inode], pipe:[inode], a path)."""
+    fds = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return fds
+
+
 def emulator_children_states(pid: int) -> list[str]:
     """States of the emulator's direct children (a zombie there is one it has not reaped)."""
     return [fields[0] for _, _, fields in proc_stats() if int(fields[1]) == pid]
@@ -327,6 +338,7 @@ def test_mixed_load_leaves_the_emulator_flat(
     emulator = emulator_factory(["--config", str(ROBUST / "lambda-rie.toml")], cwd=ROBUST)
     started = time.monotonic()
     baseline = sample(emulator, started)
+    baseline_fds = sorted(open_fds(emulator.pid))
     end = started + DURATION_S
     samples: list[dict[str, Any]] = [baseline]
     reaps: list[dict[str, Any]] = []
@@ -362,9 +374,15 @@ def test_mixed_load_leaves_the_emulator_flat(
     # NOTE: +1 fd: the connection of the sampler's own metrics scrape may not be closed yet.
     def back_to_baseline() -> bool:
         now = sample(emulator, started)
+        last[:] = [now, sorted(open_fds(emulator.pid))]
         return now["fds"] <= baseline["fds"] + 1 and now["threads"] <= baseline["threads"] + 2
 
-    wait_until("fds and threads back to their start", back_to_baseline, THREADS_DEADLINE_S)
+    try:
+        wait_until("fds and threads back to their start", back_to_baseline, THREADS_DEADLINE_S)
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}; baseline {baseline} {baseline_fds}, last sample and fds {last}"
+        ) from None
     final = sample(emulator, started)
     face_name = next(name for name, argv in FACES.items() if argv == face)
     out = write_samples(

@@ -34,6 +34,7 @@ impl Emulator {
         functions: Vec<FunctionConfig>,
     ) -> Result<Self, CoreError> {
         logs::set_level(config.log_level);
+        logs::open();
         let cap = Arc::new(EnvironmentCap::new(config.max_environments));
         let registry = Arc::new(Registry::new(&config.region, &config.account_id));
         for f in functions {

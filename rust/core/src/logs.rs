@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::config::LogLevel;
 
-pub use output::{dropped_lines, flush, function_logs_to_stderr, write_function_log};
+pub use output::{dropped_lines, flush, function_logs_to_stderr, open, write_function_log};
 
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 

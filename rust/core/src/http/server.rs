@@ -32,11 +32,13 @@ const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
 const HEADER_READ_TIMEOUT_VARIABLE: &str = "LAMBDA_RIE_HEADER_READ_TIMEOUT_MS";
 
 impl ConnectionTimeouts {
-    /// The Invoke API's: connections idle for 350 s are closed, as AWS's front does.
+    /// The Invoke API's: connections idle for 350 s are closed, as AWS's front does, and an
+    /// invocation received whole runs even if its client closed the connection at once.
     pub fn invoke_api() -> Self {
         Self {
             header_read: header_read_timeout(),
             idle: Some(INVOKE_API_IDLE_TIMEOUT),
+            serve_after_eof: true,
         }
     }
 
@@ -45,6 +47,7 @@ impl ConnectionTimeouts {
         Self {
             header_read: header_read_timeout(),
             idle: None,
+            serve_after_eof: false,
         }
     }
 }
@@ -191,6 +194,7 @@ async fn connection<S, F>(
     });
     let conn = http1::Builder::new()
         .keep_alive(true)
+        .half_close(timeouts.serve_after_eof)
         .timer(RequestTimer::new(Arc::clone(&state), timeouts))
         .header_read_timeout(timeouts.header_read)
         .serve_connection(io, svc);

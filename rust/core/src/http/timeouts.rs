@@ -15,13 +15,18 @@ use hyper_util::rt::TokioTimer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// How long a connection may take over a request's headers and stay idle between requests.
+/// How long a connection may take over a request's headers and stay idle between requests,
+/// and what a client that stops sending means.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionTimeouts {
     /// From the first byte of a request to the end of its headers.
     pub header_read: Duration,
     /// From the end of a response to the first byte of the next request; `None` never ends.
     pub idle: Option<Duration>,
+    /// A request received whole is served even when the client shuts its side down right after
+    /// sending it (HTTP/1 half-close); otherwise the end of the client's stream ends the
+    /// request, which is how a Runtime API server sees a runtime go.
+    pub serve_after_eof: bool,
 }
 
 /// Shared by a connection's stream and its timer.

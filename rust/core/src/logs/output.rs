@@ -190,6 +190,12 @@ fn write_chunk(sink: &mut dyn std::io::Write, chunk: &[u8], out: &Output) {
     let _ = sink.flush();
 }
 
+/// Start the writer thread and open stdout and stderr for writes that never wait, once and
+/// before the first line, so that the emulator's threads and fds do not change after start-up.
+pub fn open() {
+    output();
+}
+
 /// Send function and platform log lines to stderr instead of stdout (`lambda-rie invoke`
 /// keeps stdout for the payload).
 pub fn function_logs_to_stderr(yes: bool) {
