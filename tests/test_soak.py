@@ -330,33 +330,11 @@ def check_accounting(scrape: Metrics, tally: Tally) -> None:
         assert sum(counted.values()) == sum(sent.values()), where
 
 
-@pytest.mark.stress
-@pytest.mark.timeout(DURATION_S + 300)
-def test_mixed_load_leaves_the_emulator_flat(
-    emulator_factory: EmulatorFactory, face: list[str]
+def wait_until_back_to_start(
+    emulator: Emulator, started: float, baseline: dict[str, Any], baseline_fds: list[str]
 ) -> None:
-    emulator = emulator_factory(["--config", str(ROBUST / "lambda-rie.toml")], cwd=ROBUST)
-    started = time.monotonic()
-    baseline = sample(emulator, started)
-    baseline_fds = sorted(open_fds(emulator.pid))
-    end = started + DURATION_S
-    samples: list[dict[str, Any]] = [baseline]
-    reaps: list[dict[str, Any]] = []
-    tally = Tally()
-    numbers = itertools.count()
-    threads = [
-        threading.Thread(target=worker, args=(emulator, SEED + w, (started, end), numbers, tally))
-        for w in range(WORKERS)
-    ]
-    threads.append(threading.Thread(target=sampler, args=(emulator, started, end, samples, reaps)))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(DURATION_S + HTTP_TIMEOUT_S + 30)
-    assert not any(thread.is_alive() for thread in threads), "a worker is still waiting"
-    assert emulator.process.poll() is None, emulator.stderr_text()[-2000:]
-
-    # Once the Event queue is drained and idle environments reaped, all is back to the start.
+    """The Event queue drains, idle environments are reaped, and fds and threads go back to
+    what they were at the start (the failure names the fds left open)."""
     last: list[Any] = []
 
     def settled() -> bool:
@@ -383,6 +361,35 @@ def test_mixed_load_leaves_the_emulator_flat(
         raise AssertionError(
             f"{exc}; baseline {baseline} {baseline_fds}, last sample and fds {last}"
         ) from None
+
+
+@pytest.mark.stress
+@pytest.mark.timeout(DURATION_S + 300)
+def test_mixed_load_leaves_the_emulator_flat(
+    emulator_factory: EmulatorFactory, face: list[str]
+) -> None:
+    emulator = emulator_factory(["--config", str(ROBUST / "lambda-rie.toml")], cwd=ROBUST)
+    started = time.monotonic()
+    baseline = sample(emulator, started)
+    baseline_fds = sorted(open_fds(emulator.pid))
+    end = started + DURATION_S
+    samples: list[dict[str, Any]] = [baseline]
+    reaps: list[dict[str, Any]] = []
+    tally = Tally()
+    numbers = itertools.count()
+    threads = [
+        threading.Thread(target=worker, args=(emulator, SEED + w, (started, end), numbers, tally))
+        for w in range(WORKERS)
+    ]
+    threads.append(threading.Thread(target=sampler, args=(emulator, started, end, samples, reaps)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DURATION_S + HTTP_TIMEOUT_S + 30)
+    assert not any(thread.is_alive() for thread in threads), "a worker is still waiting"
+    assert emulator.process.poll() is None, emulator.stderr_text()[-2000:]
+
+    wait_until_back_to_start(emulator, started, baseline, baseline_fds)
     final = sample(emulator, started)
     face_name = next(name for name, argv in FACES.items() if argv == face)
     out = write_samples(
