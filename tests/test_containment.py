@@ -28,6 +28,8 @@ from typing import Any, Optional
 import pytest
 
 from harness import FUNCTIONS, Emulator, EmulatorFactory, clean_env, pids_with_env
+from lambda_rie import Emulator as LambdaRieEmulator
+from lambda_rie import Function, LambdaRieError
 from test_isolation import make_venv, venv_faces, venv_path
 
 HANDLERS = FUNCTIONS / "isolation"
@@ -244,6 +246,20 @@ def test_a_restored_runtime_runs_as_the_sandbox_user(face: list[str]) -> None:
         if factory is not None:
             factory.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contained
+def test_the_python_api_takes_run_as(whoami_dir: Path) -> None:
+    function = Function("who", command=[str(whoami_dir / "bootstrap")], code_dir=whoami_dir)
+    with LambdaRieEmulator([function], run_as="1234:5678") as emulator:
+        answer = emulator.invoke("who", {})
+    assert answer.json() == {"uid": 1234, "gid": 5678, "tmp_owner": 1234}
+
+
+def test_the_python_api_checks_run_as(whoami_dir: Path) -> None:
+    function = Function("who", command=[str(whoami_dir / "bootstrap")], code_dir=whoami_dir)
+    with pytest.raises(LambdaRieError, match=r"^run_as: nobody: expected root, UID or UID:GID$"):
+        LambdaRieEmulator([function], run_as="nobody")
 
 
 def test_run_as_is_checked(emulator_factory: EmulatorFactory) -> None:

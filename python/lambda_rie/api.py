@@ -181,6 +181,7 @@ class Emulator:
         region: Optional[str] = None,
         account_id: Optional[str] = None,
         log_level: str = "info",
+        run_as: Optional[str] = None,
     ) -> None:
         self._native = _core.Emulator(
             list(functions),
@@ -191,6 +192,7 @@ class Emulator:
             region=region,
             account_id=account_id,
             log_level=log_level,
+            run_as=run_as,
         )
         #: Every served function, default first (those of `config` included).
         self.functions: tuple[Function, ...] = tuple(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lambda_rie_core::aws::ServiceError;
-use lambda_rie_core::config::{FunctionConfig, MAX_CLIENT_CONTEXT_BYTES};
+use lambda_rie_core::config::{FunctionConfig, RunAs, MAX_CLIENT_CONTEXT_BYTES};
 use lambda_rie_core::invocation::Invocation;
 use lambda_rie_core::CoreError;
 use pyo3::prelude::*;
@@ -98,7 +98,7 @@ impl Emulator {
     #[new]
     // NOTE: one argument per Python keyword argument, as pyo3 maps them.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (functions, address, *, file=None, max_environments=None, on_throttle=None, region=None, account_id=None, log_level=None))]
+    #[pyo3(signature = (functions, address, *, file=None, max_environments=None, on_throttle=None, region=None, account_id=None, log_level=None, run_as=None))]
     fn new(
         py: Python<'_>,
         functions: Vec<PyFunction>,
@@ -109,6 +109,7 @@ impl Emulator {
         region: Option<String>,
         account_id: Option<String>,
         log_level: Option<&str>,
+        run_as: Option<&str>,
     ) -> PyResult<Self> {
         let settings = Settings {
             address,
@@ -119,7 +120,13 @@ impl Emulator {
             log_level,
         };
         let config = settings.emulator_config()?;
-        let functions = function::build(py, functions, file, &config)?;
+        let mut functions = function::build(py, functions, file, &config)?;
+        if let Some(value) = run_as {
+            let run_as = RunAs::parse(value).map_err(|e| errors::config(format!("run_as: {e}")))?;
+            for f in &mut functions {
+                f.run_as = run_as;
+            }
+        }
         if functions.is_empty() {
             return Err(errors::config(
                 "functions: give at least one Function or a config file".to_owned(),
