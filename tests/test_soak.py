@@ -238,7 +238,8 @@ def sample(emulator: Emulator, started: float) -> dict[str, Any]:
         "fds": len(os.listdir(f"/proc/{pid}/fd")),
         "threads": int(status["Threads"]),
         "children": len(below),
-        "zombies": sum(1 for s in emulator_children_states(pid) if s == "Z"),
+        "zombies": len(zombies := emulator_zombies(pid)),
+        "zombie_pids": zombies,
         "stopped": states.count("T"),
         "cgroup_dirs": cgroup_dirs(pid),
         "environments": sum(environments_by_function(emulator).values()),
@@ -261,9 +262,9 @@ def open_fds(pid: int) -> list[str]:
     return fds
 
 
-def emulator_children_states(pid: int) -> list[str]:
-    """States of the emulator's direct children (a zombie there is one it has not reaped)."""
-    return [fields[0] for _, _, fields in proc_stats() if int(fields[1]) == pid]
+def emulator_zombies(pid: int) -> list[int]:
+    """The emulator's direct children that exited and that it has not reaped yet."""
+    return [p for p, _, fields in proc_stats() if int(fields[1]) == pid and fields[0] == "Z"]
 
 
 def environments_by_function(emulator: Emulator) -> dict[str, float]:
@@ -411,7 +412,11 @@ def test_mixed_load_leaves_the_emulator_flat(
     check_accounting(metrics(emulator), tally)
 
     assert (final["cgroup_dirs"], final["zombies"], final["stopped"]) == (0, 0, 0), where
-    assert all(s["zombies"] <= 1 for s in samples), where
+    # NOTE: a zombie is a runtime that exited and is not reaped yet: crashes and resets may
+    # leave a few at one instant, more so on a loaded machine; none may outlive a sample period.
+    for before, after in itertools.pairwise(samples):
+        lasting = set(before["zombie_pids"]) & set(after["zombie_pids"])
+        assert not lasting, (f"zombies {sorted(lasting)} at {after['t_s']} s", where)
     assert all(s["stopped"] == 0 for s in samples), where
     # No growth after the warm-up: the last third of the samples against the first third.
     # NOTE: the tolerances are what the working set may legitimately swing by, well under what

@@ -65,11 +65,26 @@ pub fn log_stream_date(ms: u64) -> String {
     format!("{:04}/{:02}/{:02}", t.year, t.month, t.day)
 }
 
+/// `26/Nov/2026:20:30:01 +0000`, the request time of an HTTP event (function URLs, API Gateway).
+pub fn access_log_time(ms: u64) -> String {
+    let t = utc(ms);
+    format!(
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        t.day,
+        MONTHS[(t.month - 1) as usize],
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
+    )
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// `26 Nov 2026 20:30:01,123`, the timestamp of the emulator's own messages.
 pub fn message_time(ms: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let t = utc(ms);
     format!(
         "{:02} {} {:04} {:02}:{:02}:{:02},{:03}",

@@ -22,6 +22,7 @@ pub struct Emulator {
     registry: Arc<Registry>,
     events: Arc<AsyncInvoker>,
     invoke_address: SocketAddr,
+    http_address: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
     shutdown_timeout: Duration,
@@ -104,23 +105,36 @@ impl Emulator {
             registry: Arc::clone(&registry),
             events: Arc::clone(&events),
         });
-        let service = Arc::new(move |req| invoke_api::route(Arc::clone(&api), req));
         let timeouts = crate::http::ConnectionTimeouts::invoke_api();
-        let server = tokio::spawn(crate::http::serve_with(
-            listener,
-            service,
-            shutdown_rx,
-            None,
-            timeouts,
-        ));
+        let http = match config.http_address {
+            Some(address) => Some(http_listener(address, &api, shutdown_rx.clone()).await?),
+            None => None,
+        };
+        let http_address = http.as_ref().map(|(a, _)| *a);
+        let service = Arc::new(move |req| invoke_api::route(Arc::clone(&api), req));
+        let invoke = crate::http::serve_with(listener, service, shutdown_rx, None, timeouts);
+        let server = tokio::spawn(async move {
+            match http {
+                Some((_, http)) => {
+                    tokio::join!(invoke, http);
+                }
+                None => invoke.await,
+            }
+        });
         Ok(Self {
             registry,
             events,
             invoke_address,
+            http_address,
             shutdown,
             server: Mutex::new(Some(server)),
             shutdown_timeout: config.shutdown_timeout,
         })
+    }
+
+    /// Where the first function's URL is served at the root (`--http-port`), if anywhere.
+    pub fn http_address(&self) -> Option<SocketAddr> {
+        self.http_address
     }
 
     /// Where the Invoke API listens.
@@ -262,4 +276,37 @@ async fn snapstart_template(
             None
         }
     }
+}
+
+/// The listener of `--http-port`: the first function's URL, at the root.
+async fn http_listener(
+    address: SocketAddr,
+    api: &Arc<InvokeApi>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), CoreError> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| CoreError::Bind {
+            addr: address.to_string(),
+            source,
+        })?;
+    let bound = listener.local_addr()?;
+    let api = Arc::clone(api);
+    let name: Arc<str> = api.registry.all().first().map_or_else(
+        || "function".into(),
+        |s| s.function().config.name.as_str().into(),
+    );
+    let service = Arc::new(move |req: hyper::Request<hyper::body::Incoming>| {
+        let api = Arc::clone(&api);
+        let name = Arc::clone(&name);
+        async move {
+            let path = req.uri().path().to_owned();
+            crate::function_url::serve(&api, &name, &path, req).await
+        }
+    });
+    let timeouts = crate::http::ConnectionTimeouts::invoke_api();
+    Ok((
+        bound,
+        crate::http::serve_with(listener, service, shutdown, None, timeouts),
+    ))
 }

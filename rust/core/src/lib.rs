@@ -15,6 +15,7 @@ pub mod destinations;
 pub mod emulator;
 pub mod environment;
 pub mod error;
+pub mod function_url;
 mod http;
 pub mod invocation;
 pub mod invoke_api;

@@ -77,6 +77,8 @@ pub struct Args {
     pub async_queue_bytes: u64,
     /// `--run-as root|UID[:GID]`: who runtimes run as (none: the default, AWS's sandbox user).
     pub run_as: Option<config::RunAs>,
+    /// `--http-port PORT`: the first function's URL at the root of this port.
+    pub http_address: Option<SocketAddr>,
 }
 
 /// `lambda-rie invoke`: one invocation, then exit.
@@ -138,6 +140,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--layer",
     "--extensions-dir",
     "--run-as",
+    "--http-port",
 ];
 
 /// `lambda-rie invoke HANDLER --event -` reads naturally: move `--event`/`--function` (which
@@ -379,6 +382,13 @@ fn build(
         whole_number(get(name, vars), name, default, range)
     };
     let (invoke_address, runtime_api_address) = addresses(get)?;
+    let http_address = get("--http-port", &[])
+        .map(|v| {
+            v.parse::<u16>()
+                .map(|port| SocketAddr::new(invoke_address.ip(), port))
+                .map_err(|_| UsageError(format!("--http-port: {v:?} is not a port (0-65535)")))
+        })
+        .transpose()?;
     let (log_level, on_throttle, python_runtime) = choices(get)?;
     let explicit_handler = given.text("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
     let (program, handler) = program_or_file(get, positional, explicit_handler, env)?;
@@ -412,6 +422,7 @@ fn build(
         async_queue_bytes,
         function,
         run_as: None,
+        http_address,
     })
 }
 

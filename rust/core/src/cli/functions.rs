@@ -78,6 +78,13 @@ pub fn load(
             f.run_as = run_as;
         }
     }
+    // NOTE: `--http-port` serves the first function's URL: it gets one (AuthType NONE) if
+    // its configuration declares none.
+    if let (Some(_), Some(first)) = (args.http_address, functions.first_mut()) {
+        first.url.get_or_insert(crate::config::FunctionUrl {
+            auth_type: crate::config::UrlAuthType::None,
+        });
+    }
     let uses_python = functions
         .iter()
         .any(|f| f.command.first() == Some(&runtime.python));
@@ -309,6 +316,7 @@ mod tests {
         "--watch",
         "--snapstart",
         "--cpu-by-memory",
+        "--http-port",
         "--bogus",
         "--",
         "-",

@@ -60,6 +60,7 @@ Options (flag > environment variable > default):
   --watch                      replace environments when a file under the code directory changes
   --snapstart, --enable-init-caching  init once in a template, fork each environment from it
   --run-as root|UID[:GID]      who runtimes run as, when lambda-rie is root [993:990, AWS's]
+  --http-port PORT             serve the first function's URL at the root of PORT
   -h, --help                   this text
   -V, --version                the version
 
@@ -164,6 +165,7 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
     config.async_state.clone_from(&args.async_state);
     config.async_delay_scale = args.async_delay_scale;
     config.async_queue_bytes = args.async_queue_bytes;
+    config.http_address = args.http_address;
     logs::set_level(args.log_level);
     for w in &warnings {
         logs::message(LogLevel::Warn, w);
@@ -214,6 +216,12 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
             emulator.invoke_address()
         ),
     );
+    if let (Some(address), Some(first)) = (emulator.http_address(), served.first()) {
+        logs::message(
+            LogLevel::Info,
+            &format!("Function URL of {} on http://{address}/", first.name),
+        );
+    }
     signals.wait().await;
     logs::message(
         LogLevel::Info,

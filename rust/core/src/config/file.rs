@@ -23,6 +23,7 @@ pub(super) const KEYS: &[&str] = &[
     "max_concurrency",
     "idle_timeout",
     "snapstart",
+    "url",
     "aliases",
     "maximum_retry_attempts",
     "maximum_event_age",
@@ -136,7 +137,40 @@ fn function(
         Some(Value::Boolean(b)) => Some(spec.setting("snapstart", *b)),
         Some(_) => return Err(spec.origin("snapstart").error("expected true or false")),
     };
+    spec.url = url(&spec, t)?;
     Ok(spec)
+}
+
+/// `url = true` (`AuthType` `NONE`) or `url = { auth_type = "...", invoke_mode = "..." }`.
+fn url(
+    spec: &FunctionSpec,
+    t: &Table,
+) -> Result<Option<Setting<crate::config::FunctionUrl>>, ConfigError> {
+    use crate::config::FunctionUrl;
+    let fail = |m: &str| spec.origin("url").error(m.to_owned());
+    let url = match t.get("url") {
+        None | Some(Value::Boolean(false)) => return Ok(None),
+        Some(Value::Boolean(true)) => FunctionUrl::parse("NONE", None).map_err(|e| fail(&e))?,
+        Some(Value::Table(u)) => {
+            if let Some(key) = u
+                .keys()
+                .find(|k| !["auth_type", "invoke_mode"].contains(&k.as_str()))
+            {
+                return Err(fail(&format!(
+                    "unknown key {key:?} (expected auth_type, invoke_mode)"
+                )));
+            }
+            let text = |key: &str| match u.get(key) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                Some(_) => Err(fail(&format!("{key}: expected a string"))),
+            };
+            let auth = text("auth_type")?.unwrap_or("NONE");
+            FunctionUrl::parse(auth, text("invoke_mode")?).map_err(|e| fail(&e))?
+        }
+        Some(_) => return Err(fail("expected true, false or a table")),
+    };
+    Ok(Some(spec.setting("url", url)))
 }
 
 fn string(

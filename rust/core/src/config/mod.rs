@@ -195,6 +195,44 @@ pub struct FunctionConfig {
     pub extensions_dir: Option<PathBuf>,
     /// SnapStart: environments are forks of a template that ran init once.
     pub snapstart: bool,
+    /// Its function URL, when it has one.
+    pub url: Option<FunctionUrl>,
+}
+
+/// A function URL (`url` in `lambda-rie.toml`, SAM's `FunctionUrlConfig`, `--http-port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionUrl {
+    /// Who may call it.
+    pub auth_type: UrlAuthType,
+}
+
+/// `AuthType` of a function URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlAuthType {
+    /// Anyone.
+    None,
+    /// SigV4-signed requests (the signature's presence and shape are checked; there is no IAM).
+    AwsIam,
+}
+
+impl FunctionUrl {
+    /// A URL with `AuthType` `auth_type` (`NONE` or `AWS_IAM`) and `InvokeMode` `invoke_mode`.
+    pub fn parse(auth_type: &str, invoke_mode: Option<&str>) -> Result<Self, String> {
+        let auth_type = match auth_type {
+            "NONE" => UrlAuthType::None,
+            "AWS_IAM" => UrlAuthType::AwsIam,
+            other => return Err(format!("auth_type {other:?} is not NONE or AWS_IAM")),
+        };
+        match invoke_mode {
+            None | Some("BUFFERED") => Ok(Self { auth_type }),
+            Some("RESPONSE_STREAM") => {
+                Err("invoke_mode RESPONSE_STREAM is not served by function URLs yet".to_owned())
+            }
+            Some(other) => Err(format!(
+                "invoke_mode {other:?} is not BUFFERED or RESPONSE_STREAM"
+            )),
+        }
+    }
 }
 
 /// Who the processes of an execution environment run as, where the emulator runs as root.
@@ -319,6 +357,7 @@ impl FunctionConfig {
             layers: Vec::new(),
             extensions_dir: None,
             snapstart: false,
+            url: None,
         }
     }
 
@@ -425,6 +464,8 @@ pub struct EmulatorConfig {
     /// Most bytes of `Event` payloads held in memory; past it, events spill to `async_state`
     /// or are refused with 429.
     pub async_queue_bytes: u64,
+    /// Where the first function's URL is served at the root (`--http-port`), if anywhere.
+    pub http_address: Option<SocketAddr>,
 }
 
 impl EmulatorConfig {
@@ -441,6 +482,7 @@ impl EmulatorConfig {
             async_delay_scale: 1.0,
             async_state: None,
             async_queue_bytes: DEFAULT_ASYNC_QUEUE_BYTES,
+            http_address: None,
         }
     }
 }

@@ -187,8 +187,12 @@ async fn connection<S, F>(
     F: Future<Output = Response> + Send + 'static,
 {
     let state = Arc::new(ConnectionState::default());
+    let peer = stream.peer_addr().ok().map(Peer);
     let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state)));
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: Request<Incoming>| {
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(peer);
+        }
         let fut = service(req);
         async move { Ok::<_, Infallible>(fut.await) }
     });
@@ -222,6 +226,10 @@ async fn connection<S, F>(
         () = replaced => {}
     }
 }
+
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
 
 /// Resolves once shutdown is requested (or its sender is gone).
 async fn requested(shutdown: &mut watch::Receiver<bool>) {

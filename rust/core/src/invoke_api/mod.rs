@@ -13,6 +13,7 @@ use hyper::{Method, Request};
 
 use crate::async_queue::AsyncInvoker;
 use crate::aws::ServiceError;
+use crate::function_url;
 use crate::http::{self, Response};
 use crate::registry::Registry;
 
@@ -31,6 +32,11 @@ pub const METRICS_PATH: &str = "/_lambda-rie/metrics";
 
 /// Dispatch one Invoke API request.
 pub async fn route(api: Arc<InvokeApi>, req: Request<Incoming>) -> Response {
+    if let Some(function) = function_url::host_function(&req) {
+        let function = function.to_owned();
+        let path = req.uri().path().to_owned();
+        return function_url::serve(&api, &function, &path, req).await;
+    }
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let name = path
@@ -69,7 +75,15 @@ pub async fn route(api: Arc<InvokeApi>, req: Request<Incoming>) -> Response {
         }
         // Any other method on the invoke path.
         (_, Some(_)) => error_response(&ServiceError::method_not_allowed(), None),
-        _ => error_response(&ServiceError::UnknownOperation, None),
+        _ => match path.strip_prefix(function_url::PATH_PREFIX) {
+            // ANY /lambda-url/{function}/{path}: the function's URL.
+            Some(rest) => {
+                let (function, under) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+                let function = routing::percent_decode(function);
+                function_url::serve(&api, &function, under, req).await
+            }
+            None => error_response(&ServiceError::UnknownOperation, None),
+        },
     }
 }
 

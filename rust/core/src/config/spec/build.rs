@@ -95,6 +95,7 @@ impl FunctionSpec {
         }
         let switch = |s: &Option<Setting<bool>>| s.as_ref().is_some_and(|s| s.value);
         f.snapstart = switch(&self.snapstart);
+        f.url = self.url.as_ref().map(|u| u.value.clone());
         f.cpu_by_memory = switch(&self.cpu_by_memory);
         f.freeze = switch(&self.freeze);
         f.watch = switch(&self.watch);

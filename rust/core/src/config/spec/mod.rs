@@ -113,6 +113,8 @@ pub struct FunctionSpec {
     pub extensions_dir: Option<Setting<PathBuf>>,
     /// SnapStart.
     pub snapstart: Option<Setting<bool>>,
+    /// Its function URL.
+    pub url: Option<Setting<super::FunctionUrl>>,
     /// CPU quota by memory.
     pub cpu_by_memory: Option<Setting<bool>>,
     /// Freeze between invocations.
@@ -152,6 +154,7 @@ impl FunctionSpec {
             layers: None,
             extensions_dir: None,
             snapstart: None,
+            url: None,
             cpu_by_memory: None,
             freeze: None,
             watch: None,
@@ -196,6 +199,7 @@ impl FunctionSpec {
             layers: keep(self.layers.as_ref(), source),
             extensions_dir: keep(self.extensions_dir.as_ref(), source),
             snapstart: keep(self.snapstart.as_ref(), source),
+            url: keep(self.url.as_ref(), source),
             cpu_by_memory: keep(self.cpu_by_memory.as_ref(), source),
             freeze: keep(self.freeze.as_ref(), source),
             watch: keep(self.watch.as_ref(), source),
@@ -241,6 +245,7 @@ impl FunctionSpec {
         take(&mut self.layers, over.layers.as_ref());
         take(&mut self.extensions_dir, over.extensions_dir.as_ref());
         take(&mut self.snapstart, over.snapstart.as_ref());
+        take(&mut self.url, over.url.as_ref());
         take(&mut self.cpu_by_memory, over.cpu_by_memory.as_ref());
         take(&mut self.freeze, over.freeze.as_ref());
         take(&mut self.watch, over.watch.as_ref());

@@ -146,6 +146,17 @@ impl FunctionResource<'_> {
         if snapstart.and_then(Value::as_str) == Some("PublishedVersions") {
             spec.snapstart = Some(spec.setting("SnapStart.ApplyOn", true));
         }
+        if let Some(url) = props.get("FunctionUrlConfig") {
+            let text = |key: &str| url.get(key).and_then(Value::as_str);
+            let Some(auth) = text("AuthType") else {
+                return Err(spec
+                    .origin("FunctionUrlConfig.AuthType")
+                    .error("required: NONE or AWS_IAM"));
+            };
+            let parsed = crate::config::FunctionUrl::parse(auth, text("InvokeMode"))
+                .map_err(|e| spec.origin("FunctionUrlConfig").error(e))?;
+            spec.url = Some(spec.setting("FunctionUrlConfig", parsed));
+        }
         Ok(spec)
     }
 
@@ -375,6 +386,27 @@ Resources:
             e.contains("function Worker") && e.contains("nodejs20.x"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn function_url_configs_are_read_and_checked() {
+        let template = |config: &str| {
+            format!(
+                "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      \
+                 Runtime: python3.12\n      Handler: app.handler\n      FunctionUrlConfig: {config}\n"
+            )
+        };
+        let (fs, _) = load_str(&template("{AuthType: AWS_IAM}")).unwrap();
+        assert_eq!(
+            fs[0].url,
+            Some(crate::config::FunctionUrl {
+                auth_type: crate::config::UrlAuthType::AwsIam
+            })
+        );
+        let e = load_str(&template("{InvokeMode: BUFFERED}")).unwrap_err();
+        assert!(e.contains("FunctionUrlConfig.AuthType"), "{e}");
+        let e = load_str(&template("{AuthType: OPEN}")).unwrap_err();
+        assert!(e.contains("\"OPEN\" is not NONE or AWS_IAM"), "{e}");
     }
 
     #[test]

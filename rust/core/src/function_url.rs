@@ -1,0 +1,212 @@
+//! Function URLs (docs/reference.md §13): a function called over plain HTTP. A request becomes
+//! a payload 2.0 event, the function runs as a synchronous invocation, and its result becomes
+//! the HTTP response. A URL is reached on the Invoke API's listener under
+//! `/lambda-url/<function>/...` or by the host name `<function>.lambda-url.<region>.localhost`,
+//! and at the root of `--http-port`'s listener for the function it serves.
+
+mod event;
+mod response;
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::Request;
+
+use crate::aws::ServiceError;
+use crate::clock;
+use crate::config::{LogLevel, UrlAuthType, MAX_REQUEST_BYTES};
+use crate::http::{self, BodyError, Peer, Response};
+use crate::invocation::{Invocation, OutcomeKind};
+use crate::invoke_api::InvokeApi;
+use crate::logs;
+
+pub use event::{event, UrlRequest};
+pub use response::{from_result, MappingError, UrlResponse};
+
+/// The path prefix of function URLs on the Invoke API's listener.
+pub const PATH_PREFIX: &str = "/lambda-url/";
+/// The label between a URL's id and its region in its host name.
+const HOST_LABEL: &str = ".lambda-url.";
+
+/// The function a request's `Host` names (`<function>.lambda-url.<region>.localhost`).
+pub fn host_function(req: &Request<Incoming>) -> Option<&str> {
+    let host = req.headers().get(hyper::header::HOST)?.to_str().ok()?;
+    let (id, _) = host.split_once(HOST_LABEL)?;
+    Some(id)
+}
+
+/// Serve one request to the URL of `function`; `path` is the request's path under the URL.
+pub async fn serve(
+    api: &InvokeApi,
+    function: &str,
+    path: &str,
+    req: Request<Incoming>,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let (answer, request_id) = answer(api, function, path, req).await;
+    let status = answer.status().as_u16();
+    logs::message(
+        LogLevel::Info,
+        &format!(
+            "URL {method} {path} {status} {:.2} ms function={function} request_id={}",
+            started.elapsed().as_secs_f64() * 1000.0,
+            request_id.as_deref().unwrap_or("-"),
+        ),
+    );
+    answer
+}
+
+async fn answer(
+    api: &InvokeApi,
+    function: &str,
+    path: &str,
+    req: Request<Incoming>,
+) -> (Response, Option<String>) {
+    // NOTE: AWS answers a URL that does not exist as it answers one the caller may not use.
+    let Ok(target) = api.registry.resolve(function, None) else {
+        return (no_such_url(), None);
+    };
+    let Some(url) = target.scheduler.function().config.url.clone() else {
+        return (no_such_url(), None);
+    };
+    if url.auth_type == UrlAuthType::AwsIam && !signed(req.headers()) {
+        return (forbidden(), None);
+    }
+    let request_id = crate::invocation::new_request_id();
+    let (parts, body) = req.into_parts();
+    let body = match http::read_capped(body, MAX_REQUEST_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(_)) => {
+            return (plain(413, "Request Entity Too Large"), Some(request_id))
+        }
+        Err(BodyError::Broken) => return (plain(400, "Bad Request"), Some(request_id)),
+    };
+    let region = &target.scheduler.function().region;
+    let domain = format!("{function}.lambda-url.{region}.localhost");
+    let request = UrlRequest {
+        method: parts.method.as_str(),
+        path,
+        query: parts.uri.query().unwrap_or(""),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        source_ip: parts
+            .extensions
+            .get::<Peer>()
+            .map_or_else(|| "127.0.0.1".to_owned(), |p| p.0.ip().to_string()),
+        body: &body,
+        url_id: function,
+        domain: &domain,
+        account_id: match url.auth_type {
+            UrlAuthType::None => "anonymous",
+            UrlAuthType::AwsIam => &target.scheduler.function().account_id,
+        },
+        request_id: &request_id,
+        time_epoch_ms: clock::epoch_ms(),
+    };
+    let payload = Bytes::from(event(&request).to_string());
+    let mut inv = Invocation::new(payload, target.invoked_arn);
+    inv.request_id.clone_from(&request_id);
+    let outcome = match target.scheduler.invoke(inv).await {
+        Ok(o) => o,
+        Err(e) => return (service_error(&e), Some(request_id)),
+    };
+    let mut r = if outcome.kind == OutcomeKind::Success {
+        match from_result(&outcome.payload) {
+            Ok(mapped) => http_response(mapped),
+            Err(e) => {
+                logs::message(
+                    LogLevel::Warn,
+                    &format!("URL of {function}: the function's result is not a response: {e}"),
+                );
+                internal_error()
+            }
+        }
+    } else {
+        internal_error()
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    (r, Some(request_id))
+}
+
+/// Whether a request carries a SigV4 signature (its shape, not its validity: no IAM here).
+fn signed(headers: &hyper::HeaderMap) -> bool {
+    let authorization = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let shaped = authorization.starts_with("AWS4-HMAC-SHA256 Credential=")
+        && authorization.contains("SignedHeaders=")
+        && authorization.contains("Signature=");
+    shaped && (headers.contains_key("x-amz-date") || headers.contains_key(hyper::header::DATE))
+}
+
+fn http_response(mapped: UrlResponse) -> Response {
+    let mut r = http::response(mapped.status, mapped.body);
+    let h = r.headers_mut();
+    for (name, value) in mapped.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            h.append(n, v);
+        }
+    }
+    for cookie in mapped.cookies {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            h.append(hyper::header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+fn plain(status: u16, text: &'static str) -> Response {
+    let mut r = http::response(status, text);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain"),
+    );
+    r
+}
+
+/// A failed function (error, timeout, crash) or a result that is not a response: 502.
+fn internal_error() -> Response {
+    plain(502, "Internal Server Error")
+}
+
+/// 403 for a URL that does not exist, as AWS answers it.
+fn no_such_url() -> Response {
+    let mut r = http::json(403, r#"{"Message":null}"#);
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    r
+}
+
+/// 403 for an `AWS_IAM` URL called without a signature.
+fn forbidden() -> Response {
+    let mut r = http::json(403, r#"{"Message":"Forbidden"}"#);
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    r
+}
+
+/// A service error (a throttle: 429) with AWS's body.
+fn service_error(e: &ServiceError) -> Response {
+    crate::invoke_api::error_response(e, None)
+}

@@ -1,0 +1,189 @@
+//! A function's result as the HTTP response of its function URL (docs/reference.md §13): a
+//! result with `statusCode` says the status, headers, cookies and body; any other result is
+//! the body of a 200.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::Value;
+
+/// The HTTP response a result maps to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UrlResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names as the function wrote them; `content-type` included.
+    pub headers: Vec<(String, String)>,
+    /// One `Set-Cookie` each.
+    pub cookies: Vec<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Why a result cannot be an HTTP response (the client then gets a 502).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// `statusCode` is not a status code.
+    #[error("statusCode {0} is not an HTTP status code")]
+    Status(String),
+    /// `body` is said to be base64 and is not.
+    #[error("body is not base64 although isBase64Encoded is true")]
+    Base64,
+}
+
+const JSON: &str = "application/json";
+
+/// Map a function's result (the bytes it answered) onto an HTTP response.
+pub fn from_result(result: &[u8]) -> Result<UrlResponse, MappingError> {
+    let Ok(value) = serde_json::from_slice::<Value>(result) else {
+        // NOTE: a runtime may answer bytes that are not JSON (a custom runtime's plain text):
+        // they are the body, as they are.
+        return Ok(inferred(Bytes::copy_from_slice(result)));
+    };
+    match value {
+        Value::Object(fields) if fields.contains_key("statusCode") => shaped(&fields),
+        // A JSON string is sent without its quotes; anything else re-serialised compactly.
+        Value::String(s) => Ok(inferred(Bytes::from(s))),
+        other => Ok(inferred(Bytes::from(other.to_string()))),
+    }
+}
+
+fn inferred(body: Bytes) -> UrlResponse {
+    UrlResponse {
+        status: 200,
+        headers: vec![("content-type".to_owned(), JSON.to_owned())],
+        cookies: Vec::new(),
+        body,
+    }
+}
+
+fn shaped(fields: &serde_json::Map<String, Value>) -> Result<UrlResponse, MappingError> {
+    let status = match &fields["statusCode"] {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    }
+    .and_then(|n| u16::try_from(n).ok())
+    .filter(|n| (100..=599).contains(n))
+    .ok_or_else(|| MappingError::Status(fields["statusCode"].to_string()))?;
+    let mut headers: Vec<(String, String)> = fields
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| h.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+        .unwrap_or_default();
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".to_owned(), JSON.to_owned()));
+    }
+    let cookies = fields
+        .get("cookies")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().map(text).collect())
+        .unwrap_or_default();
+    let body = match fields.get("body") {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(body) => {
+            let body = text(body);
+            if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) {
+                base64::engine::general_purpose::STANDARD
+                    .decode(body.trim())
+                    .map(Bytes::from)
+                    .map_err(|_| MappingError::Base64)?
+            } else {
+                Bytes::from(body)
+            }
+        }
+    };
+    Ok(UrlResponse {
+        status,
+        headers,
+        cookies,
+        body,
+    })
+}
+
+/// A header value or body as text: strings as they are, other JSON values written out.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(result: &str) -> String {
+        let r = from_result(result.as_bytes()).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.headers,
+            vec![("content-type".to_owned(), JSON.to_owned())]
+        );
+        String::from_utf8(r.body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn results_without_status_code_are_the_body_of_a_200() {
+        assert_eq!(body_of(r#""hello""#), "hello");
+        assert_eq!(body_of(r#"{"hello": "world"}"#), r#"{"hello":"world"}"#);
+        assert_eq!(body_of(r#"["hello", 3, true]"#), r#"["hello",3,true]"#);
+        assert_eq!(body_of("3"), "3");
+        assert_eq!(body_of("3.1"), "3.1");
+        assert_eq!(body_of("true"), "true");
+        assert_eq!(body_of(r#"{"body": "x"}"#), r#"{"body":"x"}"#);
+        assert_eq!(body_of("plain words"), "plain words");
+    }
+
+    #[test]
+    fn a_status_code_result_says_status_headers_cookies_and_body() {
+        let r = from_result(
+            br#"{"statusCode": "418", "headers": {"X-Tea": "pot", "N": 1},
+                 "cookies": ["a=1", "b=2; Path=/"], "body": "short and stout"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.status, 418);
+        assert_eq!(
+            r.headers,
+            vec![
+                ("N".to_owned(), "1".to_owned()),
+                ("X-Tea".to_owned(), "pot".to_owned()),
+                ("content-type".to_owned(), JSON.to_owned()),
+            ]
+        );
+        assert_eq!(r.cookies, vec!["a=1", "b=2; Path=/"]);
+        assert_eq!(&r.body[..], b"short and stout");
+    }
+
+    #[test]
+    fn base64_bodies_are_decoded_and_the_function_content_type_kept() {
+        let r = from_result(
+            br#"{"statusCode": 200, "headers": {"Content-Type": "image/png"},
+                 "body": "AJ+Slg==", "isBase64Encoded": true}"#,
+        )
+        .unwrap();
+        assert_eq!(&r.body[..], &[0, 159, 146, 150]);
+        assert_eq!(
+            r.headers,
+            vec![("Content-Type".to_owned(), "image/png".to_owned())]
+        );
+        assert_eq!(r.cookies, Vec::<String>::new());
+    }
+
+    #[test]
+    fn malformed_shapes_are_refused() {
+        assert_eq!(
+            from_result(br#"{"statusCode": "teapot"}"#),
+            Err(MappingError::Status(r#""teapot""#.to_owned()))
+        );
+        assert!(from_result(br#"{"statusCode": 1000}"#).is_err());
+        assert_eq!(
+            from_result(br#"{"statusCode": 200, "body": "%%", "isBase64Encoded": true}"#),
+            Err(MappingError::Base64)
+        );
+        let empty = from_result(br#"{"statusCode": 204}"#).unwrap();
+        assert_eq!((empty.status, empty.body.len()), (204, 0));
+    }
+}
