@@ -278,7 +278,8 @@ async fn snapstart_template(
     }
 }
 
-/// The listener of `--http-port`: the first function's URL, at the root.
+/// The listener of `--http-port`: the API Gateway routes of the functions, or else the first
+/// function's URL, at the root.
 async fn http_listener(
     address: SocketAddr,
     api: &Arc<InvokeApi>,
@@ -292,16 +293,29 @@ async fn http_listener(
         })?;
     let bound = listener.local_addr()?;
     let api = Arc::clone(api);
-    let name: Arc<str> = api.registry.all().first().map_or_else(
-        || "function".into(),
-        |s| s.function().config.name.as_str().into(),
-    );
+    let functions: Vec<FunctionConfig> = api
+        .registry
+        .all()
+        .iter()
+        .map(|s| s.function().config.clone())
+        .collect();
+    let routes = Arc::new(crate::api_gateway::route_table(&functions));
+    let name: Arc<str> = functions
+        .first()
+        .map_or_else(|| "function".into(), |f| f.name.as_str().into());
     let service = Arc::new(move |req: hyper::Request<hyper::body::Incoming>| {
         let api = Arc::clone(&api);
         let name = Arc::clone(&name);
+        let routes = Arc::clone(&routes);
         async move {
-            let path = req.uri().path().to_owned();
-            crate::function_url::serve(&api, &name, &path, req).await
+            // NOTE: with API Gateway routes (SAM `Api`/`HttpApi` events) the port serves
+            // them; otherwise it is the first function's URL.
+            if routes.is_empty() {
+                let path = req.uri().path().to_owned();
+                crate::function_url::serve(&api, &name, &path, req).await
+            } else {
+                crate::api_gateway::serve(&api, &routes, req).await
+            }
         }
     });
     let timeouts = crate::http::ConnectionTimeouts::invoke_api();

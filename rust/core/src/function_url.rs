@@ -4,7 +4,7 @@
 //! `/lambda-url/<function>/...` or by the host name `<function>.lambda-url.<region>.localhost`,
 //! and at the root of `--http-port`'s listener for the function it serves.
 
-mod event;
+pub(crate) mod event;
 mod response;
 
 use std::time::Instant;
@@ -90,20 +90,8 @@ async fn answer(
         method: parts.method.as_str(),
         path,
         query: parts.uri.query().unwrap_or(""),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        source_ip: parts
-            .extensions
-            .get::<Peer>()
-            .map_or_else(|| "127.0.0.1".to_owned(), |p| p.0.ip().to_string()),
+        headers: header_list(&parts),
+        source_ip: source_ip(&parts),
         body: &body,
         url_id: function,
         domain: &domain,
@@ -112,6 +100,9 @@ async fn answer(
             UrlAuthType::AwsIam => &target.scheduler.function().account_id,
         },
         request_id: &request_id,
+        route_key: "$default",
+        path_parameters: None,
+        stage: "$default",
         time_epoch_ms: clock::epoch_ms(),
     };
     let payload = Bytes::from(event(&request).to_string());
@@ -141,6 +132,28 @@ async fn answer(
     (r, Some(request_id))
 }
 
+/// A request's headers, names as sent, in order.
+pub(crate) fn header_list(parts: &hyper::http::request::Parts) -> Vec<(String, String)> {
+    parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The client's address, as the event's `sourceIp`.
+pub(crate) fn source_ip(parts: &hyper::http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<Peer>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |p| p.0.ip().to_string())
+}
+
 /// Whether a request carries a SigV4 signature (its shape, not its validity: no IAM here).
 fn signed(headers: &hyper::HeaderMap) -> bool {
     let authorization = headers
@@ -153,7 +166,8 @@ fn signed(headers: &hyper::HeaderMap) -> bool {
     shaped && (headers.contains_key("x-amz-date") || headers.contains_key(hyper::header::DATE))
 }
 
-fn http_response(mapped: UrlResponse) -> Response {
+/// A mapped result as the HTTP response.
+pub(crate) fn http_response(mapped: UrlResponse) -> Response {
     let mut r = http::response(mapped.status, mapped.body);
     let h = r.headers_mut();
     for (name, value) in mapped.headers {

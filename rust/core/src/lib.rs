@@ -5,6 +5,7 @@
 //! [`environment::ExecutionEnvironment`]; the runtime inside it talks to that environment's
 //! Runtime API listener (`runtime_api`) exactly as on AWS Lambda.
 
+pub mod api_gateway;
 pub mod async_queue;
 pub mod aws;
 pub mod cli;

@@ -38,3 +38,14 @@ def shaped(event, context):
     if shape == "slow":
         time.sleep(5)
     return {"hello": "world"}
+
+
+def rest(event, context):
+    """A REST API (payload 1.0) handler: the answer must have a statusCode."""
+    if (event.get("queryStringParameters") or {}).get("shape") == "bare":
+        return {"hello": "world"}
+    return {
+        "statusCode": 200,
+        "multiValueHeaders": {"X-Many": ["a", "b"]},
+        "body": json.dumps(event),
+    }

@@ -60,7 +60,7 @@ Options (flag > environment variable > default):
   --watch                      replace environments when a file under the code directory changes
   --snapstart, --enable-init-caching  init once in a template, fork each environment from it
   --run-as root|UID[:GID]      who runtimes run as, when lambda-rie is root [993:990, AWS's]
-  --http-port PORT             serve the first function's URL at the root of PORT
+  --http-port PORT             serve a template's API routes, or the first function's URL, on PORT
   -h, --help                   this text
   -V, --version                the version
 
@@ -216,11 +216,21 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
             emulator.invoke_address()
         ),
     );
-    if let (Some(address), Some(first)) = (emulator.http_address(), served.first()) {
-        logs::message(
+    let routes: usize = served.iter().map(|f| f.http_routes.len()).sum();
+    match (emulator.http_address(), served.first()) {
+        (Some(address), _) if routes > 0 => logs::message(
+            LogLevel::Info,
+            &format!("API Gateway routes ({routes}) on http://{address}/"),
+        ),
+        (Some(address), Some(first)) => logs::message(
             LogLevel::Info,
             &format!("Function URL of {} on http://{address}/", first.name),
-        );
+        ),
+        (None, _) if routes > 0 => logs::message(
+            LogLevel::Warn,
+            &format!("{routes} API Gateway routes are not served: give --http-port PORT"),
+        ),
+        _ => {}
     }
     signals.wait().await;
     logs::message(

@@ -197,6 +197,41 @@ pub struct FunctionConfig {
     pub snapstart: bool,
     /// Its function URL, when it has one.
     pub url: Option<FunctionUrl>,
+    /// API Gateway routes to it (SAM `Api` and `HttpApi` events).
+    pub http_routes: Vec<HttpRoute>,
+}
+
+/// An API Gateway route to a function (a SAM `Api` or `HttpApi` event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute {
+    /// The method; `None` for `ANY`.
+    pub method: Option<String>,
+    /// The path, with `{param}` and `{param+}`; `None` for the `$default` route.
+    pub path: Option<String>,
+    /// Which kind of API declares it.
+    pub api: ApiKind,
+    /// The function gets payload format 1.0 (always for REST APIs).
+    pub payload_v1: bool,
+}
+
+impl HttpRoute {
+    /// `METHOD /path` (`ANY /path`), or `$default`.
+    pub fn key(&self) -> String {
+        match (&self.method, &self.path) {
+            (_, None) => "$default".to_owned(),
+            (Some(m), Some(p)) => format!("{m} {p}"),
+            (None, Some(p)) => format!("ANY {p}"),
+        }
+    }
+}
+
+/// The kind of API Gateway API a route belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKind {
+    /// A REST API (SAM `Api` events).
+    Rest,
+    /// An HTTP API (SAM `HttpApi` events).
+    Http,
 }
 
 /// A function URL (`url` in `lambda-rie.toml`, SAM's `FunctionUrlConfig`, `--http-port`).
@@ -358,6 +393,7 @@ impl FunctionConfig {
             extensions_dir: None,
             snapstart: false,
             url: None,
+            http_routes: Vec::new(),
         }
     }
 

@@ -29,6 +29,12 @@ pub struct UrlRequest<'a> {
     pub account_id: &'a str,
     /// The request id: the invocation's.
     pub request_id: &'a str,
+    /// `$default` for a function URL; `METHOD /path` for an API Gateway route.
+    pub route_key: &'a str,
+    /// An API Gateway route's path parameters.
+    pub path_parameters: Option<Map<String, Value>>,
+    /// The API's stage (`$default` for URLs and HTTP APIs).
+    pub stage: &'a str,
     /// When the request arrived, ms since the epoch.
     pub time_epoch_ms: u64,
 }
@@ -57,7 +63,7 @@ pub fn event(request: &UrlRequest<'_>) -> Value {
         .unwrap_or_else(|| Value::String(String::new()));
     let mut event = json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": request.route_key,
         "rawPath": request.path,
         "rawQueryString": request.query,
     });
@@ -84,12 +90,18 @@ pub fn event(request: &UrlRequest<'_>) -> Value {
                 "userAgent": user_agent,
             },
             "requestId": request.request_id,
-            "routeKey": "$default",
-            "stage": "$default",
+            "routeKey": request.route_key,
+            "stage": request.stage,
             "time": clock::access_log_time(request.time_epoch_ms),
             "timeEpoch": request.time_epoch_ms,
         }),
     );
+    if let Some(parameters) = &request.path_parameters {
+        fields.insert(
+            "pathParameters".to_owned(),
+            Value::Object(parameters.clone()),
+        );
+    }
     if request.body.is_empty() {
         fields.insert("isBase64Encoded".to_owned(), Value::Bool(false));
     } else {
@@ -127,7 +139,7 @@ fn query_parameters(query: &str) -> Option<Map<String, Value>> {
 /// The body as text when its content type is textual and it is UTF-8, else base64.
 // NOTE: AWS documents that text bodies arrive as they are and binary ones base64-encoded, not
 // its list of text types: these are the types a browser or an API client sends as text.
-fn body(bytes: &[u8], content_type: Option<&str>) -> (String, bool) {
+pub(crate) fn body(bytes: &[u8], content_type: Option<&str>) -> (String, bool) {
     let textual = content_type.is_none_or(is_text);
     match std::str::from_utf8(bytes) {
         Ok(text) if textual => (text.to_owned(), false),
@@ -179,6 +191,9 @@ mod tests {
             domain: "orders.lambda-url.us-east-1.localhost",
             account_id: "anonymous",
             request_id: "id-1",
+            route_key: "$default",
+            path_parameters: None,
+            stage: "$default",
             time_epoch_ms: 1_583_348_638_390,
         }
     }

@@ -96,6 +96,9 @@ impl FunctionSpec {
         let switch = |s: &Option<Setting<bool>>| s.as_ref().is_some_and(|s| s.value);
         f.snapstart = switch(&self.snapstart);
         f.url = self.url.as_ref().map(|u| u.value.clone());
+        if let Some(routes) = &self.http_routes {
+            f.http_routes.clone_from(&routes.value);
+        }
         f.cpu_by_memory = switch(&self.cpu_by_memory);
         f.freeze = switch(&self.freeze);
         f.watch = switch(&self.watch);

@@ -115,6 +115,8 @@ pub struct FunctionSpec {
     pub snapstart: Option<Setting<bool>>,
     /// Its function URL.
     pub url: Option<Setting<super::FunctionUrl>>,
+    /// API Gateway routes to it.
+    pub http_routes: Option<Setting<Vec<super::HttpRoute>>>,
     /// CPU quota by memory.
     pub cpu_by_memory: Option<Setting<bool>>,
     /// Freeze between invocations.
@@ -155,6 +157,7 @@ impl FunctionSpec {
             extensions_dir: None,
             snapstart: None,
             url: None,
+            http_routes: None,
             cpu_by_memory: None,
             freeze: None,
             watch: None,
@@ -200,6 +203,7 @@ impl FunctionSpec {
             extensions_dir: keep(self.extensions_dir.as_ref(), source),
             snapstart: keep(self.snapstart.as_ref(), source),
             url: keep(self.url.as_ref(), source),
+            http_routes: keep(self.http_routes.as_ref(), source),
             cpu_by_memory: keep(self.cpu_by_memory.as_ref(), source),
             freeze: keep(self.freeze.as_ref(), source),
             watch: keep(self.watch.as_ref(), source),
@@ -246,6 +250,7 @@ impl FunctionSpec {
         take(&mut self.extensions_dir, over.extensions_dir.as_ref());
         take(&mut self.snapstart, over.snapstart.as_ref());
         take(&mut self.url, over.url.as_ref());
+        take(&mut self.http_routes, over.http_routes.as_ref());
         take(&mut self.cpu_by_memory, over.cpu_by_memory.as_ref());
         take(&mut self.freeze, over.freeze.as_ref());
         take(&mut self.watch, over.watch.as_ref());

@@ -73,6 +73,64 @@ pub fn load(
     Ok((functions, warnings))
 }
 
+/// The API Gateway routes of a function's `Events`: `Api` (REST, payload 1.0) and `HttpApi`
+/// (payload 2.0 unless `PayloadFormatVersion` says `1.0`; no `Path` and `Method` is the
+/// `$default` route).
+fn http_routes(
+    spec: &FunctionSpec,
+    events: &Mapping,
+) -> Result<Vec<super::HttpRoute>, ConfigError> {
+    use super::{ApiKind, HttpRoute};
+    let mut routes = Vec::new();
+    for (id, event) in events {
+        let api = match event.get("Type").and_then(Value::as_str) {
+            Some("Api") => ApiKind::Rest,
+            Some("HttpApi") => ApiKind::Http,
+            _ => continue,
+        };
+        let key = |name: &str| format!("Events.{}.Properties.{name}", scalar(id));
+        let props = event.get("Properties");
+        let text = |name: &str| props.and_then(|p| p.get(name)).map(scalar);
+        let path = text("Path");
+        let method = text("Method");
+        if api == ApiKind::Rest && (path.is_none() || method.is_none()) {
+            return Err(spec
+                .origin(key("Path"))
+                .error("an Api event needs a Path and a Method"));
+        }
+        if path.is_some() != method.is_some() {
+            return Err(spec
+                .origin(key("Method"))
+                .error("give both Path and Method, or neither (the $default route)"));
+        }
+        if let Some(p) = &path {
+            if !p.starts_with('/') {
+                return Err(spec
+                    .origin(key("Path"))
+                    .error(format!("{p:?} does not start with /")));
+            }
+        }
+        let payload_v1 = match (api, text("PayloadFormatVersion").as_deref()) {
+            (ApiKind::Rest, _) | (ApiKind::Http, Some("1.0")) => true,
+            (ApiKind::Http, None | Some("2.0")) => false,
+            (ApiKind::Http, Some(other)) => {
+                return Err(spec
+                    .origin(key("PayloadFormatVersion"))
+                    .error(format!("{other:?} is not 1.0 or 2.0")))
+            }
+        };
+        routes.push(HttpRoute {
+            method: method
+                .map(|m| m.to_ascii_uppercase())
+                .filter(|m| m != "ANY"),
+            path,
+            api,
+            payload_v1,
+        });
+    }
+    Ok(routes)
+}
+
 /// Globals under resource properties: mappings merge key by key, anything else is replaced.
 fn merge(into: &mut Mapping, from: &Mapping) {
     for (k, v) in from {
@@ -156,6 +214,12 @@ impl FunctionResource<'_> {
             let parsed = crate::config::FunctionUrl::parse(auth, text("InvokeMode"))
                 .map_err(|e| spec.origin("FunctionUrlConfig").error(e))?;
             spec.url = Some(spec.setting("FunctionUrlConfig", parsed));
+        }
+        if let Some(events) = props.get("Events").and_then(Value::as_mapping) {
+            let routes = http_routes(&spec, events)?;
+            if !routes.is_empty() {
+                spec.http_routes = Some(spec.setting("Events", routes));
+            }
         }
         Ok(spec)
     }

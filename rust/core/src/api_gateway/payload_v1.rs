@@ -1,0 +1,242 @@
+//! API Gateway's payload format 1.0 (REST APIs, and HTTP APIs that ask for it), in and out
+//! (docs/reference.md §14).
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::clock;
+use crate::function_url::event::{body, UrlRequest};
+use crate::function_url::{MappingError, UrlResponse};
+use crate::invoke_api::routing::percent_decode;
+
+/// What 1.0 adds to a request: the route's resource path and the API's id.
+pub struct V1<'a> {
+    /// The route's path pattern (`/items/{id}`), or `$default`.
+    pub resource: &'a str,
+}
+
+/// The payload 1.0 event of `request`.
+pub fn event(request: &UrlRequest<'_>, v1: &V1<'_>) -> Value {
+    let mut headers = Map::new();
+    let mut multi_headers: Map<String, Value> = Map::new();
+    for (name, value) in &request.headers {
+        headers.insert(name.clone(), Value::String(value.clone()));
+        push(&mut multi_headers, name, value);
+    }
+    let mut query = Map::new();
+    let mut multi_query: Map<String, Value> = Map::new();
+    for pair in request.query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (percent_decode(key), percent_decode(value));
+        query.insert(key.clone(), Value::String(value.clone()));
+        push(&mut multi_query, &key, &value);
+    }
+    let or_null = |m: Map<String, Value>| {
+        if m.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(m)
+        }
+    };
+    let user_agent = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        .map_or(Value::Null, |(_, v)| v.clone());
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .and_then(|(_, v)| v.as_str());
+    let (body, encoded) = if request.body.is_empty() {
+        (Value::Null, false)
+    } else {
+        let (text, encoded) = body(request.body, content_type);
+        (Value::String(text), encoded)
+    };
+    json!({
+        "version": "1.0",
+        "resource": v1.resource,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": or_null(headers),
+        "multiValueHeaders": or_null(multi_headers),
+        "queryStringParameters": or_null(query),
+        "multiValueQueryStringParameters": or_null(multi_query),
+        "requestContext": {
+            "accountId": request.account_id,
+            "apiId": request.url_id,
+            "domainName": request.domain,
+            "domainPrefix": request.url_id,
+            "extendedRequestId": request.request_id,
+            "httpMethod": request.method,
+            "identity": {
+                "accessKey": null,
+                "accountId": null,
+                "caller": null,
+                "cognitoAuthenticationProvider": null,
+                "cognitoAuthenticationType": null,
+                "cognitoIdentityId": null,
+                "cognitoIdentityPoolId": null,
+                "principalOrgId": null,
+                "sourceIp": request.source_ip,
+                "user": null,
+                "userAgent": user_agent,
+                "userArn": null,
+            },
+            "path": request.path,
+            "protocol": "HTTP/1.1",
+            "requestId": request.request_id,
+            "requestTime": clock::access_log_time(request.time_epoch_ms),
+            "requestTimeEpoch": request.time_epoch_ms,
+            "resourceId": null,
+            "resourcePath": v1.resource,
+            "stage": request.stage,
+        },
+        "pathParameters": request.path_parameters.clone().map_or(Value::Null, Value::Object),
+        "stageVariables": null,
+        "body": body,
+        "isBase64Encoded": encoded,
+    })
+}
+
+fn push(into: &mut Map<String, Value>, key: &str, value: &str) {
+    let entry = into
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(values) = entry {
+        values.push(Value::String(value.to_owned()));
+    }
+}
+
+/// A 1.0 result as the HTTP response: it must be an object with `statusCode`; `headers` and
+/// `multiValueHeaders` both apply; `body` is base64-decoded when `isBase64Encoded`.
+pub fn response(result: &[u8]) -> Result<UrlResponse, MappingError> {
+    let value: Value = serde_json::from_slice(result)
+        .map_err(|_| MappingError::Status("(the result is not JSON)".to_owned()))?;
+    let fields = value
+        .as_object()
+        .filter(|f| f.contains_key("statusCode"))
+        .ok_or_else(|| MappingError::Status("(no statusCode)".to_owned()))?;
+    let status = match &fields["statusCode"] {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    }
+    .and_then(|n| u16::try_from(n).ok())
+    .filter(|n| (100..=599).contains(n))
+    .ok_or_else(|| MappingError::Status(fields["statusCode"].to_string()))?;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(h) = fields.get("headers").and_then(Value::as_object) {
+        headers.extend(h.iter().map(|(k, v)| (k.clone(), text(v))));
+    }
+    if let Some(h) = fields.get("multiValueHeaders").and_then(Value::as_object) {
+        for (k, values) in h {
+            for v in values.as_array().into_iter().flatten() {
+                headers.push((k.clone(), text(v)));
+            }
+        }
+    }
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    let body = match fields.get("body") {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(b) if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
+            base64::engine::general_purpose::STANDARD
+                .decode(text(b).trim())
+                .map(Bytes::from)
+                .map_err(|_| MappingError::Base64)?
+        }
+        Some(b) => Bytes::from(text(b)),
+    };
+    Ok(UrlResponse {
+        status,
+        headers,
+        cookies: Vec::new(),
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_payload_1_0_with_multi_values() {
+        let mut parameters = Map::new();
+        parameters.insert("id".to_owned(), Value::String("42".to_owned()));
+        let request = UrlRequest {
+            method: "GET",
+            path: "/items/42",
+            query: "p=v1&p=v2",
+            headers: vec![
+                ("Header1".to_owned(), "a".to_owned()),
+                ("Header1".to_owned(), "b".to_owned()),
+            ],
+            source_ip: "127.0.0.1".to_owned(),
+            body: b"",
+            url_id: "api",
+            domain: "localhost",
+            account_id: "012345678912",
+            request_id: "id-1",
+            route_key: "GET /items/{id}",
+            path_parameters: Some(parameters),
+            stage: "Prod",
+            time_epoch_ms: 1_583_349_317_135,
+        };
+        let e = event(
+            &request,
+            &V1 {
+                resource: "/items/{id}",
+            },
+        );
+        assert_eq!(e["version"], "1.0");
+        assert_eq!(e["resource"], "/items/{id}");
+        assert_eq!(e["path"], "/items/42");
+        assert_eq!(e["httpMethod"], "GET");
+        assert_eq!(e["headers"], json!({"Header1": "b"}));
+        assert_eq!(e["multiValueHeaders"], json!({"Header1": ["a", "b"]}));
+        assert_eq!(e["queryStringParameters"], json!({"p": "v2"}));
+        assert_eq!(
+            e["multiValueQueryStringParameters"],
+            json!({"p": ["v1", "v2"]})
+        );
+        assert_eq!(e["pathParameters"], json!({"id": "42"}));
+        assert_eq!(e["body"], Value::Null);
+        assert_eq!(e["requestContext"]["stage"], "Prod");
+        assert_eq!(e["requestContext"]["resourcePath"], "/items/{id}");
+        assert_eq!(
+            e["requestContext"]["requestTime"],
+            "04/Mar/2020:19:15:17 +0000"
+        );
+    }
+
+    #[test]
+    fn a_1_0_result_needs_a_status_code() {
+        assert!(response(br#"{"hello": "world"}"#).is_err());
+        assert!(response(b"\"text\"").is_err());
+        let r = response(
+            br#"{"statusCode": 201, "headers": {"A": "1"}, "multiValueHeaders": {"B": ["2", "3"]},
+                 "body": "done"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.status, 201);
+        assert_eq!(
+            r.headers,
+            vec![
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "2".to_owned()),
+                ("B".to_owned(), "3".to_owned()),
+                ("content-type".to_owned(), "application/json".to_owned()),
+            ]
+        );
+        assert_eq!(&r.body[..], b"done");
+    }
+}
