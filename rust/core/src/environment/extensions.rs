@@ -1,7 +1,7 @@
-//! External extensions of one environment (SPEC 3, as AWS documents them): the executables of
-//! the extensions directory start before the runtime and must register; init completes when
-//! every extension waits in `event/next`; each invocation sends INVOKE and waits for the
-//! subscribers to come back; teardown sends SHUTDOWN and allows 2 s before SIGKILL.
+//! External extensions of one environment (docs/reference.md §4, as AWS documents them): the
+//! executables of the extensions directory start before the runtime and must register; init
+//! completes when every extension waits in `event/next`; each invocation sends INVOKE and waits
+//! for the subscribers to come back; teardown sends SHUTDOWN and allows 2 s before SIGKILL.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! Limits enforced around each invocation: out-of-memory detection, the process limit, the
-//! fallback `/tmp` size, and freezing the environment between invocations (SPEC 5).
+//! fallback `/tmp` size, and freezing the environment between invocations (docs/reference.md
+//! §5).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
