@@ -213,19 +213,6 @@ impl ExecutionEnvironment {
         self.leave_invocation();
     }
 
-    /// Discard the runtime and the extensions: the next invocation is a cold start.
-    async fn reset(&self, reason: ShutdownReason) {
-        self.thaw();
-        let process = self.slot().take();
-        let stopping = self.stop_extensions(reason);
-        if let Some(p) = process {
-            tokio::join!(p.kill(), stopping);
-        } else {
-            stopping.await;
-        }
-        self.sandbox.kill_processes();
-    }
-
     /// SHUTDOWN to the subscribers, up to 2 s for every extension to exit, then SIGKILL.
     pub(super) async fn stop_extensions(&self, reason: ShutdownReason) {
         let registry = &self.api.state().extensions;
