@@ -48,6 +48,9 @@ pub(super) enum Ending {
     InitFailed(InitFailure),
     /// The fallback `/tmp` held more than the function's ephemeral storage when the invocation
     /// ended as `after`.
+    // NOTE: a wrapper, not a replacement: what `after` logged (a timeout line, REPORT's
+    // `Status: timeout`) and a function error's type stay; the answer and REPORT's error type
+    // are the platform's.
     EphemeralStorageExceeded {
         /// The function's ephemeral storage, MB.
         storage_mb: u32,
