@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 
+use super::extensions::ShutdownReason;
 use super::init::InitFailure;
 use super::process::Termination;
 use crate::aws;
@@ -121,6 +122,9 @@ pub(super) struct Conclusion {
     pub(super) cold: bool,
     /// How far the environment is reset.
     pub(super) reset: Reset,
+    /// Why its external extensions are shut down (and the environment reset) after the
+    /// invocation; without a reason they get the post-invoke phase.
+    pub(super) extensions_shutdown: Option<ShutdownReason>,
 }
 
 /// What `ending` comes to.
@@ -153,6 +157,11 @@ pub(super) fn conclude(ending: Ending, facts: &Facts<'_>) -> Conclusion {
         error_type,
         cold: draft.cold,
         reset: draft.reset,
+        extensions_shutdown: match draft.kind {
+            OutcomeKind::Timeout => Some(ShutdownReason::Timeout),
+            OutcomeKind::Crash => Some(ShutdownReason::Failure),
+            _ => None,
+        },
     }
 }
 

@@ -12,8 +12,9 @@ use serde_json::json;
 
 use super::init::InitFailure;
 use super::process::{ExitInfo, RuntimeProcess, SpawnSpec};
+use super::run::PostInvoke;
 use super::ExecutionEnvironment;
-use crate::invocation::{Invocation, OutcomeKind};
+use crate::invocation::Invocation;
 use crate::runtime_api::telemetry;
 
 /// How long SHUTDOWN-subscribed extensions get before SIGKILL (AWS: 2,000 ms with extensions).
@@ -189,22 +190,21 @@ impl ExecutionEnvironment {
         self.api.state().extensions.has_invoke_subscribers() || !self.started().is_empty()
     }
 
-    /// After an answered invocation: wait (until `deadline`) for the INVOKE subscribers to come
-    /// back to `event/next`, or reset the environment when the runtime or an extension failed.
-    pub async fn settle(&self, kind: OutcomeKind, deadline: Instant) {
-        let reason = match kind {
-            OutcomeKind::Timeout => Some(ShutdownReason::Timeout),
-            OutcomeKind::Crash => Some(ShutdownReason::Failure),
-            _ => {
-                let registry = &self.api.state().extensions;
-                tokio::select! {
-                    biased;
-                    () = registry.settled(|e| e.events.invoke) => {
-                        registry.fault().map(|_| ShutdownReason::Failure)
-                    }
-                    _ = self.extension_exit() => Some(ShutdownReason::Failure),
-                    () = tokio::time::sleep_until(deadline.into()) => Some(ShutdownReason::Timeout),
+    /// After an answered invocation: wait (until its deadline) for the INVOKE subscribers to
+    /// come back to `event/next`, or reset the environment when the runtime or an extension
+    /// failed.
+    pub async fn settle(&self, post: PostInvoke) {
+        let reason = if post.shutdown.is_some() {
+            post.shutdown
+        } else {
+            let registry = &self.api.state().extensions;
+            tokio::select! {
+                biased;
+                () = registry.settled(|e| e.events.invoke) => {
+                    registry.fault().map(|_| ShutdownReason::Failure)
                 }
+                _ = self.extension_exit() => Some(ShutdownReason::Failure),
+                () = tokio::time::sleep_until(post.deadline.into()) => Some(ShutdownReason::Timeout),
             }
         };
         if let Some(reason) = reason {

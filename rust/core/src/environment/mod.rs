@@ -23,7 +23,7 @@ use crate::runtime_api::RuntimeApi;
 pub use function::{FunctionContext, InitializationType};
 use log_stream::LogStream;
 use process::RuntimeProcess;
-pub use run::Invoked;
+pub use run::{Invoked, PostInvoke};
 use sandbox::Sandbox;
 
 /// An execution environment.

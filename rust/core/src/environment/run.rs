@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::ending::{conclude, Conclusion, Ending, Facts};
+use super::extensions::ShutdownReason;
 use super::init::InitFailed;
 use super::process::{ExitInfo, RuntimeProcess};
 use super::ExecutionEnvironment;
@@ -22,9 +23,24 @@ use crate::runtime_api::telemetry;
 pub struct Invoked {
     /// The answer.
     pub outcome: Outcome,
-    /// When set, call [`ExecutionEnvironment::settle`] (bounded by this deadline) before the
-    /// environment takes another invocation.
-    pub settle: Option<Instant>,
+    /// When set, call [`ExecutionEnvironment::settle`] with it before the environment takes
+    /// another invocation.
+    pub settle: Option<PostInvoke>,
+}
+
+/// The extensions' post-invoke phase of an answered invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct PostInvoke {
+    /// When it ends at the latest.
+    pub deadline: Instant,
+    /// Why the extensions are shut down instead (the invocation timed out or crashed).
+    pub shutdown: Option<ShutdownReason>,
+}
+
+/// An invocation's answer, and why its extensions are shut down after it.
+struct Concluded {
+    outcome: Outcome,
+    extensions_shutdown: Option<ShutdownReason>,
 }
 
 /// How the runtime that serves an invocation came to be.
@@ -50,18 +66,21 @@ impl ExecutionEnvironment {
     pub async fn invoke(&self, invocation: Arc<Invocation>) -> Invoked {
         self.enter_invocation();
         let deadline = Instant::now() + self.function.config.timeout();
-        let outcome = self.invoke_inner(invocation).await;
+        let concluded = self.invoke_inner(invocation).await;
         let settle = self.has_extensions();
         if !settle {
             self.leave_invocation();
         }
         Invoked {
-            outcome,
-            settle: settle.then_some(deadline),
+            outcome: concluded.outcome,
+            settle: settle.then_some(PostInvoke {
+                deadline,
+                shutdown: concluded.extensions_shutdown,
+            }),
         }
     }
 
-    async fn invoke_inner(&self, invocation: Arc<Invocation>) -> Outcome {
+    async fn invoke_inner(&self, invocation: Arc<Invocation>) -> Concluded {
         if invocation.want_log {
             self.logs.begin(&invocation.request_id);
         }
@@ -79,7 +98,7 @@ impl ExecutionEnvironment {
                 },
             };
             match self.run(started, Arc::clone(&invocation), first_try).await {
-                Some(outcome) => return outcome,
+                Some(concluded) => return concluded,
                 // NOTE: the runtime died between invocations, before it took this one (e.g.
                 // a runtime that exits after its previous answer was refused): the
                 // invocation never started, so it runs on a fresh runtime instead of failing.
@@ -95,7 +114,7 @@ impl ExecutionEnvironment {
         started: Started,
         inv: Arc<Invocation>,
         first_try: bool,
-    ) -> Option<Outcome> {
+    ) -> Option<Concluded> {
         let cfg = &self.function.config;
         let phase_start = started.invoke_phase.unwrap_or_else(Instant::now);
         let deadline = phase_start + cfg.timeout();
@@ -191,7 +210,7 @@ impl ExecutionEnvironment {
     }
 
     /// The answer when the suppressed init fails too (init already stopped what it started).
-    async fn init_failed(&self, inv: &Invocation, failed: InitFailed) -> Outcome {
+    async fn init_failed(&self, inv: &Invocation, failed: InitFailed) -> Concluded {
         let facts = Facts {
             cold: true,
             ..self.facts(&inv.request_id, failed.duration_s)
@@ -222,7 +241,7 @@ impl ExecutionEnvironment {
         inv: &Invocation,
         conclusion: Conclusion,
         process: Option<&Arc<RuntimeProcess>>,
-    ) -> Outcome {
+    ) -> Concluded {
         let Conclusion {
             kind,
             payload,
@@ -231,6 +250,7 @@ impl ExecutionEnvironment {
             error_type,
             cold,
             reset: _,
+            extensions_shutdown,
         } = conclusion;
         let status = kind.telemetry_status();
         if self.api.state().telemetry.is_active() {
@@ -255,7 +275,7 @@ impl ExecutionEnvironment {
             self.logs.finish_detached(lines, process, status);
             (Bytes::new(), 0)
         };
-        Outcome {
+        let outcome = Outcome {
             kind,
             payload,
             content_type,
@@ -266,6 +286,10 @@ impl ExecutionEnvironment {
             max_memory_used_mb,
             log_tail,
             error_type,
+        };
+        Concluded {
+            outcome,
+            extensions_shutdown,
         }
     }
 }

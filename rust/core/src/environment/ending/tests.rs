@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::{conclude, Conclusion, Ending, Facts, Reset};
+use crate::environment::extensions::ShutdownReason;
 use crate::environment::init::InitFailure;
 use crate::environment::process::{ExitInfo, Termination};
 use crate::invocation::OutcomeKind;
@@ -423,4 +424,49 @@ fn a_snapstart_restore_reports_its_restore_duration() {
     };
     assert!(rendered(&conclude(ending, &facts))
         .ends_with("Restore Duration: 20.50 ms\tBilled Restore Duration: 21 ms\t\n"));
+}
+
+#[test]
+fn extensions_are_shut_down_after_timeouts_and_crashes_only() {
+    let answered = || Ending::Answered {
+        body: Bytes::new(),
+        content_type: None,
+    };
+    let cases = [
+        (answered(), None),
+        (
+            Ending::FunctionError {
+                body: Bytes::new(),
+                error_type: None,
+            },
+            None,
+        ),
+        (Ending::ResponseTooLarge { limit: 1 }, None),
+        (
+            Ending::RuntimeExited(Termination::Exited(1)),
+            Some(ShutdownReason::Failure),
+        ),
+        (Ending::OutOfMemory, Some(ShutdownReason::Failure)),
+        (
+            Ending::TimedOut { after_s: 3.0 },
+            Some(ShutdownReason::Timeout),
+        ),
+        (
+            Ending::InitFailed(InitFailure::Spawn("no".to_owned())),
+            None,
+        ),
+        (
+            Ending::InitFailed(InitFailure::TimedOut),
+            Some(ShutdownReason::Timeout),
+        ),
+        (over_tmp(answered()), Some(ShutdownReason::Failure)),
+    ];
+    for (ending, shutdown) in cases {
+        let described = format!("{ending:?}");
+        assert_eq!(
+            conclude(ending, &warm()).extensions_shutdown,
+            shutdown,
+            "{described}"
+        );
+    }
 }
