@@ -1,7 +1,7 @@
-//! External extensions of one environment (SPEC 3, as AWS documents them): the executables of
-//! the extensions directory start before the runtime and must register; init completes when
-//! every extension waits in `event/next`; each invocation sends INVOKE and waits for the
-//! subscribers to come back; teardown sends SHUTDOWN and allows 2 s before SIGKILL.
+//! External extensions of one environment (docs/reference.md §4, as AWS documents them): the
+//! executables of the extensions directory start before the runtime and must register; init
+//! completes when every extension waits in `event/next`; each invocation sends INVOKE and waits
+//! for the subscribers to come back; teardown sends SHUTDOWN and allows 2 s before SIGKILL.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +12,9 @@ use serde_json::json;
 
 use super::init::InitFailure;
 use super::process::{ExitInfo, RuntimeProcess, SpawnSpec};
+use super::run::PostInvoke;
 use super::ExecutionEnvironment;
-use crate::invocation::{Invocation, OutcomeKind};
+use crate::invocation::Invocation;
 use crate::runtime_api::telemetry;
 
 /// How long SHUTDOWN-subscribed extensions get before SIGKILL (AWS: 2,000 ms with extensions).
@@ -189,41 +190,27 @@ impl ExecutionEnvironment {
         self.api.state().extensions.has_invoke_subscribers() || !self.started().is_empty()
     }
 
-    /// After an answered invocation: wait (until `deadline`) for the INVOKE subscribers to come
-    /// back to `event/next`, or reset the environment when the runtime or an extension failed.
-    pub async fn settle(&self, kind: OutcomeKind, deadline: Instant) {
-        let reason = match kind {
-            OutcomeKind::Timeout => Some(ShutdownReason::Timeout),
-            OutcomeKind::Crash => Some(ShutdownReason::Failure),
-            _ => {
-                let registry = &self.api.state().extensions;
-                tokio::select! {
-                    biased;
-                    () = registry.settled(|e| e.events.invoke) => {
-                        registry.fault().map(|_| ShutdownReason::Failure)
-                    }
-                    _ = self.extension_exit() => Some(ShutdownReason::Failure),
-                    () = tokio::time::sleep_until(deadline.into()) => Some(ShutdownReason::Timeout),
+    /// After an answered invocation: wait (until its deadline) for the INVOKE subscribers to
+    /// come back to `event/next`, or reset the environment when the runtime or an extension
+    /// failed.
+    pub async fn settle(&self, post: PostInvoke) {
+        let reason = if post.shutdown.is_some() {
+            post.shutdown
+        } else {
+            let registry = &self.api.state().extensions;
+            tokio::select! {
+                biased;
+                () = registry.settled(|e| e.events.invoke) => {
+                    registry.fault().map(|_| ShutdownReason::Failure)
                 }
+                _ = self.extension_exit() => Some(ShutdownReason::Failure),
+                () = tokio::time::sleep_until(post.deadline.into()) => Some(ShutdownReason::Timeout),
             }
         };
         if let Some(reason) = reason {
             self.reset(reason).await;
         }
         self.leave_invocation();
-    }
-
-    /// Discard the runtime and the extensions: the next invocation is a cold start.
-    async fn reset(&self, reason: ShutdownReason) {
-        self.thaw();
-        let process = self.slot().take();
-        let stopping = self.stop_extensions(reason);
-        if let Some(p) = process {
-            tokio::join!(p.kill(), stopping);
-        } else {
-            stopping.await;
-        }
-        self.sandbox.kill_processes();
     }
 
     /// SHUTDOWN to the subscribers, up to 2 s for every extension to exit, then SIGKILL.

@@ -1,5 +1,6 @@
-//! Cold starts: the init phase (10 s), and AWS's suppressed init inside the invoke phase when
-//! the first init fails or overruns.
+//! The init phase (docs/reference.md §4): cold starts (10 s), AWS's suppressed init inside the
+//! invoke phase when the first init fails or overruns, and provisioned concurrency's init ahead
+//! of any invoke.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,15 +8,17 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::process::{ExitInfo, RuntimeProcess, SpawnSpec};
-use super::{Closing, ExecutionEnvironment, Started};
+use super::run::Started;
+use super::ExecutionEnvironment;
 use crate::aws;
 use crate::config::INIT_TIMEOUT;
-use crate::invocation::{Invocation, Outcome, OutcomeKind};
+use crate::invocation::Invocation;
 use crate::logs;
 use crate::runtime_api::telemetry;
 use crate::runtime_api::InitSignal;
 
 /// How an init phase failed.
+#[derive(Debug)]
 pub(super) enum InitFailure {
     /// The runtime posted `/init/error`.
     Error { body: Bytes, error_type: String },
@@ -45,6 +48,30 @@ impl InitFailure {
             Self::Extension { error_type, .. } => error_type,
         }
     }
+
+    /// INIT_REPORT's `Status`.
+    pub(super) fn report_status(&self) -> &'static str {
+        match self {
+            Self::TimedOut => "timeout",
+            _ => "error",
+        }
+    }
+
+    /// INIT_REPORT's `Error Type` (none after a timeout).
+    pub(super) fn report_error_type(&self) -> Option<&str> {
+        match self {
+            Self::TimedOut => None,
+            failure => Some(failure.error_type()),
+        }
+    }
+}
+
+/// The suppressed init failed too: the invocation ends with it.
+pub(super) struct InitFailed {
+    /// How.
+    pub(super) failure: InitFailure,
+    /// Seconds since the invoke phase began.
+    pub(super) duration_s: f64,
 }
 
 /// The error type a runtime gave: the header, else `errorType` in its JSON.
@@ -61,6 +88,29 @@ fn init_error_type(body: &[u8], header: Option<String>) -> String {
 }
 
 impl ExecutionEnvironment {
+    /// Start the runtime ahead of any invoke (provisioned concurrency); the init duration, or
+    /// the init error type.
+    pub async fn prewarm(&self) -> Result<f64, String> {
+        let _guard = self.start_lock.lock().await;
+        if self.live_process().is_some() {
+            return Ok(0.0);
+        }
+        self.logs.lines(logs::init_start_line(
+            &self.function.config.command[0],
+            &self.function.region,
+        ));
+        let limit = Instant::now()
+            + crate::config::PROVISIONED_INIT_TIMEOUT.max(self.function.config.timeout());
+        match self.start_runtime(limit).await {
+            Ok((_, init_ms)) => {
+                self.logs
+                    .lines(logs::init_report_line(init_ms, "init", "success", None));
+                Ok(init_ms)
+            }
+            Err(f) => Err(f.error_type().to_owned()),
+        }
+    }
+
     /// Start a runtime and wait until it is ready (first `/next`), fails, or `limit` passes.
     pub(super) async fn start_runtime(
         &self,
@@ -181,7 +231,7 @@ impl ExecutionEnvironment {
     }
 
     /// A cold start for `inv`: init phase, then (on failure) suppressed init in the invoke phase.
-    pub(super) async fn cold_start(&self, inv: &Invocation) -> Result<Started, Outcome> {
+    pub(super) async fn cold_start(&self, inv: &Invocation) -> Result<Started, InitFailed> {
         let _guard = self.start_lock.lock().await;
         if let Some(process) = self.live_process() {
             return Ok(Started {
@@ -212,16 +262,11 @@ impl ExecutionEnvironment {
             }
             Err(failure) => failure,
         };
-        let status = if matches!(failure, InitFailure::TimedOut) {
-            "timeout"
-        } else {
-            "error"
-        };
         self.logs.lines(logs::init_report_line(
             init_began.elapsed().as_secs_f64() * 1000.0,
             "init",
-            status,
-            (status == "error").then(|| failure.error_type()),
+            failure.report_status(),
+            failure.report_error_type(),
         ));
         // NOTE: AWS runs init once more inside the invoke phase, against the function timeout.
         let phase = Instant::now();
@@ -233,54 +278,10 @@ impl ExecutionEnvironment {
                 init_ms: None,
                 invoke_phase: Some(phase),
             }),
-            Err(failure) => Err(self.init_failed(inv, phase, failure).await),
+            Err(failure) => Err(InitFailed {
+                failure,
+                duration_s: phase.elapsed().as_secs_f64(),
+            }),
         }
-    }
-
-    /// The answer when the suppressed init fails too.
-    async fn init_failed(&self, inv: &Invocation, phase: Instant, failure: InitFailure) -> Outcome {
-        let elapsed = phase.elapsed();
-        let mut closing = Closing::new(elapsed.as_secs_f64() * 1000.0, None);
-        closing.cold = true;
-        let status = if matches!(failure, InitFailure::TimedOut) {
-            "timeout"
-        } else {
-            "error"
-        };
-        closing.lines.push_str(&logs::init_report_line(
-            elapsed.as_secs_f64() * 1000.0,
-            "invoke",
-            status,
-            (status == "error").then(|| failure.error_type()),
-        ));
-        let (kind, payload) = match failure {
-            InitFailure::Error { body, error_type } => {
-                closing.status = Some(error_type);
-                (OutcomeKind::InitError, body)
-            }
-            InitFailure::Exited(info) => {
-                let body = closing.crash(&inv.request_id, info);
-                (OutcomeKind::Crash, Bytes::from(body))
-            }
-            InitFailure::Spawn(message) => {
-                closing.status = Some("Runtime.InvalidEntrypoint".to_owned());
-                let message = format!("RequestId: {} Error: {message}", inv.request_id);
-                let body = aws::platform_error("Runtime.InvalidEntrypoint", &message);
-                (OutcomeKind::InitError, Bytes::from(body))
-            }
-            InitFailure::Extension { error_type, reason } => {
-                closing.status = Some(error_type.to_owned());
-                let body = aws::extension::init_failure(error_type, &inv.request_id, &reason);
-                (OutcomeKind::InitError, Bytes::from(body))
-            }
-            InitFailure::TimedOut => {
-                let secs = elapsed.as_secs_f64();
-                closing.timeout(&inv.request_id, secs, self.function.config.timeout_s);
-                let body = aws::timeout_payload(&inv.request_id, secs);
-                (OutcomeKind::Timeout, Bytes::from(body))
-            }
-        };
-        self.finish(Arc::new(inv.clone()), closing, None, kind, payload, None)
-            .await
     }
 }

@@ -1,16 +1,11 @@
 //! Limits enforced around each invocation: out-of-memory detection, the process limit, the
-//! fallback `/tmp` size, and freezing the environment between invocations (SPEC 5).
+//! fallback `/tmp` size, and freezing the environment between invocations (docs/reference.md
+//! §5).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
-use super::process::RuntimeProcess;
-use super::{Closing, ExecutionEnvironment};
-use crate::aws;
-use crate::invocation::OutcomeKind;
+use super::ExecutionEnvironment;
 
 /// How often anonymous memory is sampled while an invocation runs.
 const MEMORY_SAMPLE: Duration = Duration::from_millis(10);
@@ -42,48 +37,23 @@ impl ExecutionEnvironment {
         }
     }
 
-    /// Checks after an invocation: a process-limit hit restarts the runtime (so the processes it
-    /// left go too); an over-full fallback `/tmp` fails the invocation and discards the runtime.
-    pub(super) async fn after_invocation(
-        &self,
-        process: &Arc<RuntimeProcess>,
-        request_id: &str,
-        closing: &mut Closing,
-        kind: OutcomeKind,
-        payload: Bytes,
-    ) -> (OutcomeKind, Bytes) {
-        // NOTE: only a failed invocation is checked: a fork that hit the process limit fails.
-        if kind != OutcomeKind::Success {
-            if let Some(cg) = &self.sandbox.cgroup {
-                let hits = cg.pid_limit_hits();
-                if hits > self.pid_limit_hits_seen.swap(hits, Ordering::Relaxed) {
-                    self.restart_runtime(process).await;
-                }
-            }
-        }
-        if self.sandbox.tmpdir().is_some() && self.sandbox.over_ephemeral() {
-            self.restart_runtime(process).await;
-            self.sandbox.tmp.clear();
-            let message = format!(
-                "RequestId: {request_id} Error: /tmp holds more than the function's ephemeral storage ({} MB)",
-                self.function.config.ephemeral_storage_mb
-            );
-            closing.status = Some("Runtime.EphemeralStorageExceeded".to_owned());
-            let body = aws::platform_error("Runtime.EphemeralStorageExceeded", &message);
-            return (OutcomeKind::Crash, Bytes::from(body));
-        }
-        (kind, payload)
+    /// Whether the environment's processes hit the process limit since the last look.
+    pub(super) fn process_limit_hit(&self) -> bool {
+        self.sandbox.cgroup.as_ref().is_some_and(|cg| {
+            let hits = cg.pid_limit_hits();
+            hits > self.pid_limit_hits_seen.swap(hits, Ordering::Relaxed)
+        })
+    }
+
+    /// The function's ephemeral storage (MB), when the fallback `/tmp` holds more than that.
+    pub(super) fn ephemeral_storage_exceeded(&self) -> Option<u32> {
+        (self.sandbox.tmpdir().is_some() && self.sandbox.over_ephemeral())
+            .then_some(self.function.config.ephemeral_storage_mb)
     }
 
     /// Move `pid` into the environment's cgroup in the background (none without cgroups).
     pub(super) fn move_into_cgroup(&self, pid: i32) -> Option<tokio::task::JoinHandle<()>> {
         self.sandbox.cgroup.as_ref().map(|cg| cg.move_in(pid))
-    }
-
-    async fn restart_runtime(&self, process: &Arc<RuntimeProcess>) {
-        self.sandbox.kill_processes();
-        process.kill().await;
-        self.forget_process(process);
     }
 
     /// An invocation begins: thaw the environment if it was frozen.

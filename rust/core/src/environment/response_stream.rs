@@ -8,7 +8,8 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use super::process::{ExitInfo, RuntimeProcess};
-use super::{Ended, ExecutionEnvironment};
+use super::run::Ended;
+use super::ExecutionEnvironment;
 use crate::config::MAX_RESPONSE_BYTES;
 use crate::invocation::{Invocation, ResponseStream, RuntimeReply, StreamPart};
 

@@ -1,4 +1,5 @@
-//! The environment variables a runtime sees (SPEC 6), built once per execution environment.
+//! The environment variables a runtime sees (docs/reference.md §6), built once per execution
+//! environment.
 
 use std::net::SocketAddr;
 

@@ -5,10 +5,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use crate::environment::{ExecutionEnvironment, FunctionContext, InitializationType, Invoked};
-use crate::invocation::{Invocation, OutcomeKind};
+use crate::environment::{
+    ExecutionEnvironment, FunctionContext, InitializationType, Invoked, PostInvoke,
+};
+use crate::invocation::Invocation;
 use crate::CoreError;
 
 /// An execution environment as the scheduler drives it.
@@ -21,8 +22,9 @@ pub trait Environment: Send + Sync + 'static {
     fn is_frozen(&self) -> bool;
     /// Run one invocation to its outcome; every invocation gets one.
     fn invoke(&self, invocation: Arc<Invocation>) -> impl Future<Output = Invoked> + Send;
-    /// Wait (up to `deadline`) until the extensions are done with the last invocation.
-    fn settle(&self, kind: OutcomeKind, deadline: Instant) -> impl Future<Output = ()> + Send;
+    /// Wait (up to its deadline) until the extensions are done with the last invocation, or
+    /// shut them down.
+    fn settle(&self, post: PostInvoke) -> impl Future<Output = ()> + Send;
     /// Initialise ahead of any invoke: the init duration, or the init error type.
     fn prewarm(&self) -> impl Future<Output = Result<f64, String>> + Send;
     /// Stop the environment's processes.
@@ -88,8 +90,8 @@ impl Environment for ExecutionEnvironment {
         ExecutionEnvironment::invoke(self, invocation).await
     }
 
-    async fn settle(&self, kind: OutcomeKind, deadline: Instant) {
-        ExecutionEnvironment::settle(self, kind, deadline).await;
+    async fn settle(&self, post: PostInvoke) {
+        ExecutionEnvironment::settle(self, post).await;
     }
 
     async fn prewarm(&self) -> Result<f64, String> {

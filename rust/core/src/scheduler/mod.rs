@@ -393,12 +393,11 @@ impl<L: Launcher> Scheduler<L> {
             outcome.init_duration_ms,
             outcome.cold_start,
         );
-        if let Some(deadline) = invoked.settle {
+        if let Some(post) = invoked.settle {
             // NOTE: the answer goes out now; the environment takes no other invocation until
             // its extensions are done with this one (AWS's post-invoke phase).
-            let kind = outcome.kind;
             tokio::spawn(async move {
-                env.settle(kind, deadline).await;
+                env.settle(post).await;
                 drop(lease);
             });
         }

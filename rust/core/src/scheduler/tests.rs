@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use super::*;
 use crate::aws::ThrottleReason;
 use crate::config::{Defaults, FunctionConfig};
-use crate::environment::Invoked;
+use crate::environment::{Invoked, PostInvoke};
 use crate::invocation::OutcomeKind;
 
 /// What the fake environments of one test share: gates the test opens, and a journal.
@@ -94,11 +94,14 @@ impl Environment for FakeEnv {
             .world
             .extensions
             .load(Ordering::SeqCst)
-            .then(|| Instant::now() + Duration::from_secs(60));
+            .then(|| PostInvoke {
+                deadline: Instant::now() + Duration::from_secs(60),
+                shutdown: None,
+            });
         Invoked { outcome, settle }
     }
 
-    async fn settle(&self, _kind: OutcomeKind, _deadline: Instant) {
+    async fn settle(&self, _post: PostInvoke) {
         if let Ok(permit) = self.world.settles.acquire().await {
             permit.forget();
         }
