@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from harness import FUNCTIONS, Emulator, EmulatorFactory, request
+from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, request
 
 HANDLERS = FUNCTIONS / "function_url"
 
@@ -226,3 +227,60 @@ def test_events_are_json_the_function_can_read(emulator: Emulator) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert json.loads(answer.json()["body"]) == {"a": 1}
+
+
+def test_head_requests_and_utf8_paths_reach_the_function(emulator: Emulator) -> None:
+    answer = emulator.request("HEAD", "/lambda-url/echo/")
+    assert (answer.status, answer.body) == (200, b"")
+    event = emulator.request("GET", "/lambda-url/echo/caf%C3%A9/%E2%82%AC").json()
+    assert event["rawPath"] == "/caf%C3%A9/%E2%82%AC"
+    assert event["requestContext"]["http"]["path"] == "/caf%C3%A9/%E2%82%AC"
+
+
+def test_a_malformed_host_is_an_unknown_url(emulator: Emulator) -> None:
+    answer = emulator.request("GET", "/", headers={"Host": ".lambda-url..localhost"})
+    assert answer.status == 403
+    assert answer.json() == {"Message": None}
+
+
+def test_concurrent_requests_run_in_concurrent_environments(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    config = tmp_path / "lambda-rie.toml"
+    config.write_text(
+        f'[functions.sixteen]\nhandler = "app.sleepy"\ncode_dir = "{HANDLERS}"\nurl = true\n'
+    )
+    emulator = emulator_factory(["--config", str(config), "--max-environments", "16"])
+
+    def sixteen_at_once() -> list[Response]:
+        with ThreadPoolExecutor(16) as pool:
+            return list(
+                pool.map(
+                    lambda _: emulator.request("GET", "/lambda-url/sixteen/", timeout=60),
+                    range(16),
+                )
+            )
+
+    # NOTE: the first round starts 16 environments (cold starts spread over the machine's
+    # load); the second finds them warm and must run all 16 at once.
+    assert [a.status for a in sixteen_at_once()] == [200] * 16
+    answers = sixteen_at_once()
+    assert [a.status for a in answers] == [200] * 16
+    runs = [a.json() for a in answers]
+    # Every handler started before any ended: all 16 ran at once.
+    assert max(r["started"] for r in runs) < min(r["ended"] for r in runs)
+    assert len({a.header("x-amzn-RequestId") for a in answers}) == 16
+
+
+def test_past_reserved_concurrency_a_url_answers_429(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    config = tmp_path / "lambda-rie.toml"
+    config.write_text(
+        f'[functions.sleepy]\nhandler = "app.sleepy"\ncode_dir = "{HANDLERS}"\nurl = true\n'
+        "reserved_concurrency = 0\n"
+    )
+    emulator = emulator_factory(["--config", str(config)])
+    answer = emulator.request("GET", "/lambda-url/sleepy/")
+    assert answer.status == 429
+    assert answer.json()["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"

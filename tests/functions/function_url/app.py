@@ -49,3 +49,10 @@ def rest(event, context):
         "multiValueHeaders": {"X-Many": ["a", "b"]},
         "body": json.dumps(event),
     }
+
+
+def sleepy(event, context):
+    """Sleep 300 ms and say when it ran."""
+    started = time.time()
+    time.sleep(0.3)
+    return {"started": started, "ended": time.time()}
