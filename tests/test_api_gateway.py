@@ -194,3 +194,15 @@ def test_event_bodies_reach_the_function(api: Api) -> None:
         "GET", "/items/7", body=b'{"a": 1}', headers={"Content-Type": "application/json"}
     ).json()
     assert json.loads(event["body"]) == {"a": 1}
+
+
+def test_a_throttled_route_is_429_rate_exceeded(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    template = TEMPLATE.replace(
+        "      Handler: app.echo\n",
+        "      Handler: app.echo\n      ReservedConcurrentExecutions: 0\n",
+    )
+    api = serve(emulator_factory, tmp_path, template)
+    answer = api.call("GET", "/items/1")
+    assert (answer.status, answer.json()) == (429, {"message": "Rate exceeded"})

@@ -129,8 +129,9 @@ async fn invoke(
             Err(_) => return (timed_out(route.api), Some(request_id)),
             Ok(Err(e)) => {
                 let status = e.status();
+                // NOTE: API Gateway's own words for a throttled integration.
                 let text = if status == 429 {
-                    "Too Many Requests"
+                    "Rate exceeded"
                 } else {
                     "Internal Server Error"
                 };
