@@ -5,7 +5,7 @@
 //! and at the root of `--http-port`'s listener for the function it serves.
 
 pub(crate) mod event;
-mod response;
+pub(crate) mod response;
 
 use std::time::Instant;
 

@@ -1,12 +1,11 @@
 //! API Gateway's payload format 1.0 (REST APIs, and HTTP APIs that ask for it), in and out
 //! (docs/reference.md §14).
 
-use base64::Engine as _;
-use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::clock;
 use crate::function_url::event::{body, UrlRequest};
+use crate::function_url::response::shaped;
 use crate::function_url::{MappingError, UrlResponse};
 use crate::invoke_api::routing::percent_decode;
 
@@ -117,51 +116,7 @@ pub fn response(result: &[u8]) -> Result<UrlResponse, MappingError> {
         .as_object()
         .filter(|f| f.contains_key("statusCode"))
         .ok_or_else(|| MappingError::Status("(no statusCode)".to_owned()))?;
-    let status = match &fields["statusCode"] {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse::<u64>().ok(),
-        _ => None,
-    }
-    .and_then(|n| u16::try_from(n).ok())
-    .filter(|n| (100..=599).contains(n))
-    .ok_or_else(|| MappingError::Status(fields["statusCode"].to_string()))?;
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut headers: Vec<(String, String)> = Vec::new();
-    if let Some(h) = fields.get("headers").and_then(Value::as_object) {
-        headers.extend(h.iter().map(|(k, v)| (k.clone(), text(v))));
-    }
-    if let Some(h) = fields.get("multiValueHeaders").and_then(Value::as_object) {
-        for (k, values) in h {
-            for v in values.as_array().into_iter().flatten() {
-                headers.push((k.clone(), text(v)));
-            }
-        }
-    }
-    if !headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-    {
-        headers.push(("content-type".to_owned(), "application/json".to_owned()));
-    }
-    let body = match fields.get("body") {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(b) if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
-            base64::engine::general_purpose::STANDARD
-                .decode(text(b).trim())
-                .map(Bytes::from)
-                .map_err(|_| MappingError::Base64)?
-        }
-        Some(b) => Bytes::from(text(b)),
-    };
-    Ok(UrlResponse {
-        status,
-        headers,
-        cookies: Vec::new(),
-        body,
-    })
+    shaped(fields, true)
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub fn from_result(result: &[u8]) -> Result<UrlResponse, MappingError> {
         return Ok(inferred(Bytes::copy_from_slice(result)));
     };
     match value {
-        Value::Object(fields) if fields.contains_key("statusCode") => shaped(&fields),
+        Value::Object(fields) if fields.contains_key("statusCode") => shaped(&fields, false),
         // A JSON string is sent without its quotes; anything else re-serialised compactly.
         Value::String(s) => Ok(inferred(Bytes::from(s))),
         other => Ok(inferred(Bytes::from(other.to_string()))),
@@ -56,7 +56,12 @@ fn inferred(body: Bytes) -> UrlResponse {
     }
 }
 
-fn shaped(fields: &serde_json::Map<String, Value>) -> Result<UrlResponse, MappingError> {
+/// A result with `statusCode`; with `multi_value_headers` (API Gateway's payload 1.0) the
+/// values of `multiValueHeaders` are headers too.
+pub(crate) fn shaped(
+    fields: &serde_json::Map<String, Value>,
+    multi_value_headers: bool,
+) -> Result<UrlResponse, MappingError> {
     let status = match &fields["statusCode"] {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse::<u64>().ok(),
@@ -70,6 +75,15 @@ fn shaped(fields: &serde_json::Map<String, Value>) -> Result<UrlResponse, Mappin
         .and_then(Value::as_object)
         .map(|h| h.iter().map(|(k, v)| (k.clone(), text(v))).collect())
         .unwrap_or_default();
+    let multi = fields
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .filter(|_| multi_value_headers);
+    for (k, values) in multi.into_iter().flatten() {
+        for v in values.as_array().into_iter().flatten() {
+            headers.push((k.clone(), text(v)));
+        }
+    }
     if !headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
