@@ -9,7 +9,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::async_queue::AsyncInvoker;
-use crate::config::{EmulatorConfig, FunctionConfig};
+use crate::config::{EmulatorConfig, FunctionConfig, HandlerRuntime};
+use crate::control_plane::{ControlPlane, ControlPlaneSettings};
 use crate::environment::FunctionContext;
 use crate::invoke_api::{self, InvokeApi};
 use crate::logs;
@@ -21,6 +22,7 @@ use crate::CoreError;
 pub struct Emulator {
     registry: Arc<Registry>,
     events: Arc<AsyncInvoker>,
+    control: Arc<ControlPlane>,
     invoke_address: SocketAddr,
     shutdown: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
@@ -100,9 +102,11 @@ impl Emulator {
             })?;
         let invoke_address = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let control = Arc::new(control_plane(config, &registry, &cap).await?);
         let api = Arc::new(InvokeApi {
             registry: Arc::clone(&registry),
             events: Arc::clone(&events),
+            control: Arc::clone(&control),
         });
         let service = Arc::new(move |req| invoke_api::route(Arc::clone(&api), req));
         let timeouts = crate::http::ConnectionTimeouts::invoke_api();
@@ -116,6 +120,7 @@ impl Emulator {
         Ok(Self {
             registry,
             events,
+            control,
             invoke_address,
             shutdown,
             server: Mutex::new(Some(server)),
@@ -131,6 +136,11 @@ impl Emulator {
     /// Every function the emulator serves.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// The control plane (CreateFunction and the rest of the Lambda API).
+    pub fn control_plane(&self) -> &Arc<ControlPlane> {
+        &self.control
     }
 
     /// The queue of `Event` invocations.
@@ -176,8 +186,52 @@ impl Emulator {
     }
 }
 
+/// The control plane over the store of `config.state_dir`, its functions served again.
+async fn control_plane(
+    config: &EmulatorConfig,
+    registry: &Arc<Registry>,
+    cap: &Arc<EnvironmentCap>,
+) -> Result<ControlPlane, CoreError> {
+    let store = crate::store::Store::open(config.state_dir.as_deref())
+        .map_err(|e| CoreError::Config(e.to_string()))?;
+    let handler_runtime = config
+        .handler_runtime
+        .clone()
+        .unwrap_or_else(|| HandlerRuntime {
+            python: "python3".to_owned(),
+            module: crate::config::BUILTIN_RUNTIME_MODULE.to_owned(),
+            execution_env: "AWS_Lambda_python3".to_owned(),
+        });
+    let control = ControlPlane::new(
+        Arc::clone(registry),
+        store,
+        Arc::clone(cap),
+        ControlPlaneSettings {
+            handler_runtime,
+            runtime_commands: config.runtime_commands.clone(),
+            on_throttle: config.on_throttle,
+            run_as: config.run_as,
+            max_environments: config.max_environments,
+        },
+    );
+    let restored = control
+        .restore()
+        .await
+        .map_err(|e| CoreError::Config(e.to_string()))?;
+    if config.state_dir.is_some() {
+        logs::message(
+            crate::config::LogLevel::Info,
+            &format!(
+                "Control plane state in {}: {restored} function(s) served again",
+                control.state_dir().display()
+            ),
+        );
+    }
+    Ok(control)
+}
+
 /// Reap idle environments of one function for as long as its scheduler exists.
-async fn reap_idle(scheduler: std::sync::Weak<Scheduler>) {
+pub(crate) async fn reap_idle(scheduler: std::sync::Weak<Scheduler>) {
     loop {
         let Some(interval) = scheduler.upgrade().map(|s| s.reap_interval()) else {
             return;

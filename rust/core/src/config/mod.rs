@@ -425,6 +425,16 @@ pub struct EmulatorConfig {
     /// Most bytes of `Event` payloads held in memory; past it, events spill to `async_state`
     /// or are refused with 429.
     pub async_queue_bytes: u64,
+    /// Where the control plane keeps the functions it creates (`--state-dir`); none: a
+    /// temporary store removed at exit.
+    pub state_dir: Option<PathBuf>,
+    /// The Python runtime that serves `python3.x` functions created through the API (none:
+    /// `python3 -m lambda_rie.runtime`).
+    pub handler_runtime: Option<HandlerRuntime>,
+    /// Commands of managed runtimes lambda-rie cannot run itself (`nodejs22.x` -> argv).
+    pub runtime_commands: std::collections::BTreeMap<String, Vec<String>>,
+    /// Who runtimes of API-created functions run as (none: the default).
+    pub run_as: Option<RunAs>,
 }
 
 impl EmulatorConfig {
@@ -441,6 +451,10 @@ impl EmulatorConfig {
             async_delay_scale: 1.0,
             async_state: None,
             async_queue_bytes: DEFAULT_ASYNC_QUEUE_BYTES,
+            state_dir: None,
+            handler_runtime: None,
+            runtime_commands: std::collections::BTreeMap::new(),
+            run_as: None,
         }
     }
 }
