@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,9 @@ from control_plane_support import (
     error_of,
     invoke,
     state_args,
+    zip_bytes,
 )
-from harness import EmulatorFactory
+from harness import Emulator, EmulatorFactory
 
 
 def test_reserved_concurrency_takes_effect_at_once(
@@ -196,3 +199,37 @@ def test_permissions_and_tags_are_stored_and_returned(
     assert error_of(qualified.value)[2] == (
         "Tags on function aliases and versions are not supported. Please specify a function ARN."
     )
+
+
+def invocations(emu: Emulator, function: str, outcome: str) -> int:
+    """`lambda_rie_invocations_total` of one function and outcome (0 before the first)."""
+    text = emu.request("GET", "/_lambda-rie/metrics").body.decode()
+    pattern = (
+        r"^lambda_rie_invocations_total\{[^}]*function=\"" + re.escape(function) + r"\"[^}]*"
+        r"outcome=\"" + outcome + r"\"[^}]*\} (\d+)$"
+    )
+    found = re.search(pattern, text, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_event_invoke_config_drives_retries_and_destinations(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emu = emulator_factory(state_args(tmp_path))
+    lam = client(emu)
+    failing = "def handler(event, context):\n    raise RuntimeError('no')\n"
+    create(lam, "bad", zip_bytes({"app.py": failing}))
+    create(lam, "sink")
+    lam.put_function_event_invoke_config(
+        FunctionName="bad",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": ARN_PREFIX + "sink"}},
+    )
+    answer = lam.invoke(FunctionName="bad", InvocationType="Event", Payload=b"{}")
+    assert answer["StatusCode"] == 202
+    # NOTE: with AWS's default of 2 retries the failure record would come after 3 minutes.
+    deadline = time.monotonic() + 20
+    while invocations(emu, "sink", "success") < 1:
+        assert time.monotonic() < deadline, emu.stderr_text()[-2000:]
+        time.sleep(0.05)
+    assert invocations(emu, "bad", "error") == 1

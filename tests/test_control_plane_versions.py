@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,9 @@ def test_versions_are_immutable_snapshots(
     lam.update_function_code(FunctionName="app", ZipFile=python_zip("v2"))
     two = lam.publish_version(FunctionName="app")
     assert two["Version"] == "2"
-    payload, answer = invoke(lam, "app", Qualifier="1")
-    assert (payload["tag"], answer["ExecutedVersion"]) == ("v1", "1")
+    payload, answer = invoke(lam, "app", Qualifier="1", LogType="Tail")
+    assert (payload["tag"], payload["version"], answer["ExecutedVersion"]) == ("v1", "1", "1")
+    assert "Version: 1" in base64.b64decode(answer["LogResult"]).decode()
     assert invoke(lam, "app:2")[0]["tag"] == "v2"
     assert invoke(lam, "app")[0]["tag"] == "v2"
     assert lam.get_function(FunctionName="app", Qualifier="1")["Configuration"]["Version"] == "1"

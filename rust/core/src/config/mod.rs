@@ -195,6 +195,9 @@ pub struct FunctionConfig {
     pub extensions_dir: Option<PathBuf>,
     /// SnapStart: environments are forks of a template that ran init once.
     pub snapstart: bool,
+    /// The version this configuration runs (`$LATEST`, or a number published through the
+    /// control plane): `AWS_LAMBDA_FUNCTION_VERSION`, the log stream and `START` line.
+    pub version: String,
 }
 
 /// Who the processes of an execution environment run as, where the emulator runs as root.
@@ -319,6 +322,7 @@ impl FunctionConfig {
             layers: Vec::new(),
             extensions_dir: None,
             snapstart: false,
+            version: crate::aws::LATEST.to_owned(),
         }
     }
 

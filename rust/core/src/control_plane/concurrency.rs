@@ -1,14 +1,12 @@
 //! Reserved concurrency (Put/Get/DeleteFunctionConcurrency), provisioned concurrency
 //! (Put/Get/Delete/ListProvisionedConcurrencyConfig(s)) and GetAccountSettings.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
 use super::record::Record;
 use super::{listing, now, page, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
-use crate::registry::{Function, Version};
+use crate::registry::Version;
 use crate::store::code::{MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES};
 
 /// AWS's default account concurrency.
@@ -164,35 +162,9 @@ impl ControlPlane {
         }
     }
 
-    /// Serve the version `qualifier` names with `n` provisioned environments (0: none),
-    /// initialised before this returns; the version's previous environments go.
-    pub(super) async fn provision(
-        &self,
-        rec: &Record,
-        function: &Arc<Function>,
-        qualifier: &str,
-        n: u32,
-    ) -> Result<(), ServiceError> {
-        let number = self.provisioned_target(rec, Some(qualifier), true)?;
-        let version = rec.version(number).cloned().unwrap_or_default();
-        let mut config = self.function_config(rec.name(), &version)?;
-        config.provisioned_concurrency = n;
-        let scheduler = self.scheduler(config, Some(function));
-        if n > 0 {
-            scheduler.provision().await.map_err(|e| {
-                ServiceError::invalid_parameter(&format!(
-                    "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [{}]. ({e})",
-                    self.settings.max_environments
-                ))
-            })?;
-        }
-        let previous = function.version(Version::Published(number));
-        function.publish(number, scheduler);
-        if let Some(previous) = previous {
-            previous.retire();
-            tokio::spawn(async move { previous.shutdown().await });
-        }
-        Ok(())
+    /// The published version a provisioned configuration's qualifier targets now.
+    pub(super) fn provisioned_version(&self, rec: &Record, qualifier: &str) -> Option<u32> {
+        self.provisioned_target(rec, Some(qualifier), true).ok()
     }
 
     fn provisioned_answer(config: &Value) -> Value {
@@ -245,13 +217,13 @@ impl ControlPlane {
             .registry
             .function(&name)
             .ok_or_else(|| self.not_found(&name))?;
-        self.provision(&rec, &function, &q, n as u32).await?;
         let config = json!({
             "RequestedProvisionedConcurrentExecutions": n,
             "Status": "IN_PROGRESS",
             "LastModified": now(),
         });
         rec.map_mut("provisioned").insert(q, config.clone());
+        self.install(&rec, &function, &number.to_string()).await?;
         self.save(&rec)?;
         Ok((202, Self::provisioned_answer(&config)))
     }
@@ -276,10 +248,11 @@ impl ControlPlane {
         let mut rec = self.load(&name, || self.not_found(&name))?;
         self.provisioned_target(&rec, qualifier.as_deref(), false)?;
         let q = qualifier.unwrap_or_default();
+        let number = self.provisioned_version(&rec, &q);
         if rec.map_mut("provisioned").remove(&q).is_some() {
             self.save(&rec)?;
-            if let Some(function) = self.registry.function(&name) {
-                self.provision(&rec, &function, &q, 0).await?;
+            if let (Some(function), Some(n)) = (self.registry.function(&name), number) {
+                self.install(&rec, &function, &n.to_string()).await?;
             }
         }
         Ok((204, Value::Null))

@@ -67,7 +67,7 @@ pub const RUNTIMES: &[&str] = &[
 ];
 
 /// The configuration fields of CreateFunction / UpdateFunctionConfiguration that are stored
-/// and echoed (docs/reference.md §10).
+/// and echoed (docs/reference.md §13).
 const CONFIG_FIELDS: &[&str] = &[
     "Runtime",
     "Role",
@@ -149,7 +149,7 @@ impl ControlPlane {
             )));
         }
         let version = self.new_code(&zip, config).await?;
-        let function_config = self.function_config(&name, &version)?;
+        let function_config = self.function_config(&name, &version, None)?;
         let mut rec = Record::new(&name, version);
         rec.latest_mut()["State"] = json!("Pending");
         if let Some(tags) = body.get("Tags").and_then(Value::as_object) {
@@ -206,6 +206,7 @@ impl ControlPlane {
         &self,
         name: &str,
         version: &Value,
+        invoke_config: Option<&Value>,
     ) -> Result<FunctionConfig, ServiceError> {
         let c = &version["config"];
         let mut spec = FunctionSpec::new(Source::Api {
@@ -256,6 +257,9 @@ impl ControlPlane {
                 .collect();
             spec.environment = Some(spec.setting("Environment.Variables", vars));
         }
+        if let Some(eic) = invoke_config {
+            self.apply_invoke_config(&mut spec, eic);
+        }
         let ctx = BuildContext {
             runtime: &self.settings.handler_runtime,
             defaults: Defaults::FUNCTION,
@@ -269,6 +273,9 @@ impl ControlPlane {
             .map_err(|e| ServiceError::invalid_parameter(&e.to_string()))?;
         if let Some(run_as) = self.settings.run_as {
             f.run_as = run_as;
+        }
+        if let Some(n) = version["Version"].as_u64() {
+            f.version = n.to_string();
         }
         Ok(f)
     }
@@ -303,27 +310,92 @@ impl ControlPlane {
 
     /// Serve a stored function (start-up): `$LATEST`, versions, aliases, concurrency.
     pub(super) async fn serve_record(&self, rec: &Record) -> Result<(), ServiceError> {
-        let name = rec.name();
-        let latest = self.scheduler(self.function_config(name, rec.latest())?, None);
+        let latest = self.scheduler(self.version_config(rec, LATEST)?, None);
         let function = self
             .registry
             .add(latest)
             .map_err(|e| ServiceError::service(&e.to_string()))?;
         function.wide().set_reserved_concurrency(rec.reserved());
-        for (n, version) in rec.versions() {
-            let s = self.scheduler(self.function_config(name, version)?, Some(&function));
-            function.publish(n, s);
+        for (n, _) in rec.versions() {
+            self.install(rec, &function, &n.to_string()).await?;
         }
         for (alias, doc) in rec.map("aliases") {
             function.set_alias(&alias, route_of(&doc));
         }
-        for (qualifier, config) in rec.map("provisioned") {
-            let n = config["RequestedProvisionedConcurrentExecutions"]
-                .as_u64()
-                .unwrap_or(0) as u32;
-            self.provision(rec, &function, &qualifier, n).await?;
-        }
         Ok(())
+    }
+
+    /// The `FunctionConfig` of version `key` (`$LATEST` or a number) of `rec`: its code and
+    /// configuration, its async invoke configuration and the provisioned concurrency of the
+    /// configurations that target it.
+    pub(super) fn version_config(
+        &self,
+        rec: &Record,
+        key: &str,
+    ) -> Result<FunctionConfig, ServiceError> {
+        let version = match Version::parse(key) {
+            Some(Version::Published(n)) => rec.version(n),
+            _ => Some(rec.latest()),
+        }
+        .ok_or_else(|| self.not_found(rec.name()))?;
+        let invoke_config = rec.map("invoke_configs").get(key).cloned();
+        let mut f = self.function_config(rec.name(), version, invoke_config.as_ref())?;
+        f.provisioned_concurrency = rec
+            .map("provisioned")
+            .iter()
+            .filter(|(q, _)| {
+                self.provisioned_version(rec, q)
+                    .map(|n| n.to_string())
+                    .as_deref()
+                    == Some(key)
+            })
+            .map(|(_, c)| {
+                c["RequestedProvisionedConcurrentExecutions"]
+                    .as_u64()
+                    .unwrap_or(0) as u32
+            })
+            .sum();
+        Ok(f)
+    }
+
+    /// Serve version `key` of `rec` on a new scheduler (its provisioned environments
+    /// initialised first); the previous one's environments go after their invocations.
+    pub(super) async fn install(
+        &self,
+        rec: &Record,
+        function: &Arc<crate::registry::Function>,
+        key: &str,
+    ) -> Result<(), ServiceError> {
+        let config = self.version_config(rec, key)?;
+        let provisioned = config.provisioned_concurrency;
+        let scheduler = self.scheduler(config, Some(function));
+        if provisioned > 0 {
+            scheduler.provision().await.map_err(|e| {
+                ServiceError::invalid_parameter(&format!(
+                    "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [{}]. ({e})",
+                    self.settings.max_environments
+                ))
+            })?;
+        }
+        Self::swap(function, key, scheduler);
+        Ok(())
+    }
+
+    /// `scheduler` serves version `key` of `function` from now on; the previous one's
+    /// environments go after their invocations.
+    pub(super) fn swap(function: &crate::registry::Function, key: &str, scheduler: Arc<Scheduler>) {
+        let previous = match Version::parse(key) {
+            Some(Version::Published(n)) => {
+                let previous = function.version(Version::Published(n));
+                function.publish(n, scheduler);
+                previous
+            }
+            _ => Some(function.replace_latest(scheduler)),
+        };
+        if let Some(previous) = previous {
+            previous.retire();
+            tokio::spawn(async move { previous.shutdown().await });
+        }
     }
 
     /// A `FunctionConfiguration`: the stored fields and the computed ones; `State` and
@@ -564,7 +636,7 @@ impl ControlPlane {
         }
         let mut version = self.new_code(&zip, config).await?;
         version["LastUpdateStatus"] = json!("InProgress");
-        let function_config = self.function_config(&name, &version)?;
+        self.function_config(&name, &version, None)?;
         if body.get("DryRun").and_then(Value::as_bool) == Some(true) {
             return Ok((
                 200,
@@ -572,7 +644,7 @@ impl ControlPlane {
             ));
         }
         *rec.latest_mut() = version;
-        self.replace_latest(&name, function_config)?;
+        self.replace_latest(&rec)?;
         let answer = if body.get("Publish").and_then(Value::as_bool) == Some(true) {
             let n = self.publish(&mut rec, None)?;
             let v = rec.version(n).cloned().unwrap_or_default();
@@ -612,9 +684,9 @@ impl ControlPlane {
         version["LastUpdateStatus"] = json!("InProgress");
         version["RevisionId"] = json!(revision());
         version["LastModified"] = json!(now());
-        let function_config = self.function_config(&name, &version)?;
+        self.function_config(&name, &version, None)?;
         *rec.latest_mut() = version;
-        self.replace_latest(&name, function_config)?;
+        self.replace_latest(&rec)?;
         self.save(&rec)?;
         Ok((
             200,
@@ -622,13 +694,14 @@ impl ControlPlane {
         ))
     }
 
-    /// `$LATEST` of `name` runs `config` from now on; in-flight invocations finish on the old.
-    fn replace_latest(&self, name: &str, config: FunctionConfig) -> Result<(), ServiceError> {
+    /// `$LATEST` of `rec` runs its stored code and configuration from now on; in-flight
+    /// invocations finish on the old.
+    fn replace_latest(&self, rec: &Record) -> Result<(), ServiceError> {
         let function = self
             .registry
-            .function(name)
-            .ok_or_else(|| self.not_found(name))?;
-        let next = self.scheduler(config, Some(&function));
+            .function(rec.name())
+            .ok_or_else(|| self.not_found(rec.name()))?;
+        let next = self.scheduler(self.version_config(rec, LATEST)?, Some(&function));
         let previous = function.replace_latest(next);
         tokio::spawn(async move { previous.shutdown().await });
         Ok(())
@@ -682,7 +755,7 @@ impl ControlPlane {
                 }
                 if rec.version(n).is_none() {
                     // NOTE: AWS's answer for an unknown version is not recorded; 204 as for a
-                    // missing alias (docs/reference.md §10).
+                    // missing alias (docs/reference.md §13).
                     return Ok((204, Value::Null));
                 }
                 rec.map_mut("versions").remove(q);

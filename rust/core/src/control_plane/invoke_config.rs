@@ -1,12 +1,14 @@
 //! Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s): the asynchronous invocation
-//! settings of a function, version or alias, stored and returned (docs/reference.md §10).
+//! settings of a function, version or alias; those of `$LATEST` and versions drive their
+//! `Event` invocations (docs/reference.md §13).
 
 use serde_json::{json, Map, Value};
 
 use super::record::Record;
 use super::{listing, page, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
-use crate::config::{EVENT_AGE_RANGE, MAX_RETRY_ATTEMPTS};
+use crate::config::spec::{FunctionSpec, Number};
+use crate::config::{Destination, EVENT_AGE_RANGE, MAX_RETRY_ATTEMPTS};
 use crate::registry::Version;
 
 impl ControlPlane {
@@ -108,8 +110,63 @@ impl ControlPlane {
         let config = Value::Object(config);
         rec.map_mut("invoke_configs")
             .insert(q.clone(), config.clone());
+        self.apply_to_version(&rec, &q)?;
         self.save(&rec)?;
         Ok((200, self.invoke_config_answer(&rec, &q, &config)))
+    }
+
+    /// A changed async invoke configuration of `$LATEST` or a version drives its `Event`
+    /// invocations from now on: the version gets a scheduler built with it.
+    fn apply_to_version(&self, rec: &Record, q: &str) -> Result<(), ServiceError> {
+        if Version::parse(q).is_none() {
+            // NOTE: an alias's configuration is stored and returned only (docs/reference.md §13).
+            return Ok(());
+        }
+        let Some(function) = self.registry.function(rec.name()) else {
+            return Ok(());
+        };
+        let config = self.version_config(rec, q)?;
+        let provisioned = config.provisioned_concurrency;
+        let scheduler = self.scheduler(config, Some(&function));
+        if provisioned > 0 {
+            // NOTE: the version's provisioned environments keep serving in the old scheduler
+            // until the new one has initialised its own.
+            let key = q.to_owned();
+            tokio::spawn(async move {
+                let _ = scheduler.provision().await;
+                Self::swap(&function, &key, scheduler);
+            });
+            return Ok(());
+        }
+        Self::swap(&function, q, scheduler);
+        Ok(())
+    }
+
+    /// The async settings of an invoke configuration onto the spec of its version: retries,
+    /// event age, and destinations that are functions lambda-rie serves (records for other
+    /// services are not delivered).
+    pub(super) fn apply_invoke_config(&self, spec: &mut FunctionSpec, eic: &Value) {
+        if let Some(n) = eic["MaximumRetryAttempts"].as_i64() {
+            spec.maximum_retry_attempts =
+                Some(spec.setting("MaximumRetryAttempts", Number::Whole(n.into())));
+        }
+        if let Some(n) = eic["MaximumEventAgeInSeconds"].as_i64() {
+            spec.maximum_event_age =
+                Some(spec.setting("MaximumEventAgeInSeconds", Number::Whole(n.into())));
+        }
+        let function_of = |side: &str| {
+            let arn = eic["DestinationConfig"][side]["Destination"].as_str()?;
+            let parts: Vec<&str> = arn.split(':').collect();
+            let name = *parts.get(6)?;
+            (parts.get(2) == Some(&"lambda") && self.registry.function(name).is_some())
+                .then(|| Destination::Function(name.to_owned()))
+        };
+        if let Some(d) = function_of("OnSuccess") {
+            spec.on_success = Some(spec.setting("DestinationConfig.OnSuccess", d));
+        }
+        if let Some(d) = function_of("OnFailure") {
+            spec.on_failure = Some(spec.setting("DestinationConfig.OnFailure", d));
+        }
     }
 
     /// AWS's checks of a destination: a function of lambda-rie other than this one, or an
@@ -169,6 +226,7 @@ impl ControlPlane {
                 self.arn(rec.name())
             )));
         }
+        self.apply_to_version(&rec, &q)?;
         self.save(&rec)?;
         Ok((204, Value::Null))
     }

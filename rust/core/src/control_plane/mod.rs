@@ -1,4 +1,4 @@
-//! The Lambda control plane on the Invoke API's port (docs/reference.md §10): functions,
+//! The Lambda control plane on the Invoke API's port (docs/reference.md §13): functions,
 //! versions, aliases, concurrency, async invoke configuration, permissions and tags. Each
 //! request shape is mapped onto the one [`FunctionSpec`](crate::config::spec::FunctionSpec)
 //! validator, the [`Store`] and the [`Registry`]; the route table is here and nowhere below.

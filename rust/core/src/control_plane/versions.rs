@@ -27,10 +27,11 @@ impl ControlPlane {
         version["RevisionId"] = json!(revision());
         version["State"] = json!("Active");
         version["LastUpdateStatus"] = json!("Successful");
+        version["Version"] = json!(n);
         if let Some(d) = description {
             version["config"]["Description"] = json!(d);
         }
-        let config = self.function_config(rec.name(), &version)?;
+        let config = self.function_config(rec.name(), &version, None)?;
         let function = self
             .registry
             .function(rec.name())

@@ -93,7 +93,7 @@ impl ExecutionEnvironment {
         if sandbox::Capabilities::get().runtime_api_check() {
             api.admit_only(Arc::clone(&sandbox.members) as Arc<dyn crate::runtime_api::Membership>);
         }
-        let log_stream_name = variables::new_log_stream_name();
+        let log_stream_name = variables::new_log_stream_name(&function.config.version);
         // NOTE: the scheduler keeps its own notion (on-demand or provisioned); the runtime is
         // told `snap-start` when it is restored from a template.
         let seen_type = if function.snapstart.is_some() {
@@ -262,7 +262,7 @@ impl ExecutionEnvironment {
         let deadline = phase_start + cfg.timeout();
         if started.invoke_phase.is_none() && first_try {
             self.logs
-                .lines(logs::start_line(&inv.request_id, aws::LATEST));
+                .lines(logs::start_line(&inv.request_id, &cfg.version));
         }
         let (tx, rx) = oneshot::channel();
         if self.api.state().telemetry.is_active() {

@@ -1,4 +1,4 @@
-//! The control plane's store (docs/reference.md §10): an embedded SQLite database holding one
+//! The control plane's store (docs/reference.md §13): an embedded SQLite database holding one
 //! JSON document per function created through the API (its `$LATEST`, published versions,
 //! aliases and settings), and the functions' code as content-addressed blobs beside it:
 //! `blobs/<sha256>.zip` as uploaded and `code/<sha256>/` unpacked.
