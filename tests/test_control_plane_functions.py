@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import time
 import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,6 +17,7 @@ from botocore.exceptions import ClientError
 from control_plane_support import (
     ARN_PREFIX,
     CURL_BOOTSTRAP,
+    ROLE,
     TIMESTAMP,
     UUID,
     client,
@@ -256,3 +263,69 @@ def test_provided_runs_the_zips_bootstrap_and_other_runtimes_their_command(
     as_node = zip_bytes({"bootstrap": CURL_BOOTSTRAP}, {"bootstrap": 0o644})
     create(lam, "node", as_node, Runtime="nodejs22.x", Handler="index.handler")
     assert invoke(lam, "node", {"b": 2})[0] == {"echo": {"b": 2}}
+
+
+def test_an_update_lets_invocations_in_flight_finish_on_the_old_code(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emu = emulator_factory(state_args(tmp_path))
+    lam = client(emu)
+    slow = (
+        "import time\n\n"
+        "def handler(event, context):\n"
+        "    time.sleep(event.get('sleep', 0))\n"
+        "    return 'old'\n"
+    )
+    create(lam, "rolling", zip_bytes({"app.py": slow}), Timeout=30)
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(invoke, lam, "rolling", {"sleep": 2})
+        time.sleep(1)
+        new = "def handler(event, context):\n    return 'new'\n"
+        lam.update_function_code(FunctionName="rolling", ZipFile=zip_bytes({"app.py": new}))
+        assert invoke(lam, "rolling")[0] == "new"
+        assert in_flight.result(timeout=30)[0] == "old"
+
+
+def test_a_zip_over_the_unpacked_limit_is_refused(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emu = emulator_factory(state_args(tmp_path))
+    lam = client(emu)
+    buffer = io.BytesIO()
+    archive = zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED)
+    with archive, archive.open("big.bin", "w", force_zip64=True) as big:
+        chunk = bytes(1 << 20)
+        for _ in range(251):
+            big.write(chunk)
+    with pytest.raises(ClientError) as refused:
+        create(lam, "big", buffer.getvalue())
+    assert error_of(refused.value) == (
+        400,
+        "InvalidParameterValueException",
+        "Unzipped size must be smaller than 262144000 bytes",
+    )
+
+
+def test_members_botocore_would_not_send_are_ignored(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emu = emulator_factory(state_args(tmp_path))
+    body = {
+        "FunctionName": "raw",
+        "Runtime": "python3.12",
+        "Role": ROLE,
+        "Handler": "app.handler",
+        "Code": {"ZipFile": base64.b64encode(python_zip()).decode()},
+        "NotAMember": {"x": 1},
+    }
+    answer = emu.request(
+        "POST",
+        "/2015-03-31/functions",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert answer.status == 201, answer.body
+    assert "NotAMember" not in answer.json()
+    garbage = emu.request("POST", "/2015-03-31/functions", b"{not json")
+    assert garbage.status == 400
+    assert garbage.header("x-amzn-ErrorType") == "InvalidRequestContentException"

@@ -140,6 +140,7 @@ class Emulator:
         region: str | None = None,
         account_id: str | None = None,
         log_level: str | None = None,
+        state_dir: str | None = None,
     ) -> Emulator: ...
     @property
     def endpoint_url(self) -> str: ...

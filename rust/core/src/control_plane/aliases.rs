@@ -177,16 +177,22 @@ impl ControlPlane {
 
     /// `DELETE /2015-03-31/functions/{name}/aliases/{alias}`: DeleteAlias (204 also when
     /// there is no such alias).
-    pub(super) fn delete_alias(&self, id: &str, alias: &str) -> Answer {
+    pub(super) async fn delete_alias(&self, id: &str, alias: &str) -> Answer {
         let (name, _) = self.identify(id, None)?;
         let mut rec = self.load(&name, || self.not_found(&name))?;
+        let provisioned = self.provisioned_version(&rec, alias);
         if rec.map_mut("aliases").remove(alias).is_some() {
-            for key in ["invoke_configs", "provisioned", "policies"] {
+            let was_provisioned = rec.map_mut("provisioned").remove(alias).is_some();
+            for key in ["invoke_configs", "policies"] {
                 rec.map_mut(key).remove(alias);
             }
             self.save(&rec)?;
             if let Some(f) = self.registry.function(&name) {
                 f.remove_alias(alias);
+                if let (true, Some(n)) = (was_provisioned, provisioned) {
+                    // NOTE: the alias's provisioned environments go with it.
+                    self.install(&rec, &f, &n.to_string()).await?;
+                }
             }
         }
         Ok((204, Value::Null))

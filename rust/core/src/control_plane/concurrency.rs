@@ -103,9 +103,12 @@ impl ControlPlane {
             .sum();
         let mut total_code = 0u64;
         for (_, doc) in &functions {
-            let rec = Record(doc.clone());
-            total_code += rec.latest()["CodeSize"].as_u64().unwrap_or(0);
-            for (_, v) in rec.versions() {
+            total_code += doc["latest"]["CodeSize"].as_u64().unwrap_or(0);
+            for v in doc["versions"]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
                 total_code += v["CodeSize"].as_u64().unwrap_or(0);
             }
         }

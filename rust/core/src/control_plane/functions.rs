@@ -159,7 +159,8 @@ impl ControlPlane {
         self.registry
             .add(scheduler)
             .map_err(|e| ServiceError::service(&e.to_string()))?;
-        let mut answer = Self::configuration(&rec, rec.latest(), LATEST, self.arn(&name), true);
+        let mut answer =
+            Self::configuration(rec.name(), rec.latest(), LATEST, self.arn(&name), true);
         if body.get("Publish").and_then(Value::as_bool) == Some(true) {
             let published = self.publish(&mut rec, None)?;
             answer["Version"] = json!(published.to_string());
@@ -401,14 +402,14 @@ impl ControlPlane {
     /// A `FunctionConfiguration`: the stored fields and the computed ones; `State` and
     /// `LastUpdateStatus` only where AWS sends them (Get*, Create, Update, Publish).
     pub(super) fn configuration(
-        rec: &Record,
+        name: &str,
         version: &Value,
         number: &str,
         arn: String,
         with_state: bool,
     ) -> Value {
         let mut out = version["config"].as_object().cloned().unwrap_or_default();
-        out.insert("FunctionName".into(), json!(rec.name()));
+        out.insert("FunctionName".into(), json!(name));
         out.insert("FunctionArn".into(), Value::String(arn));
         for key in ["CodeSize", "CodeSha256", "LastModified", "RevisionId"] {
             out.insert(key.into(), version[key].clone());
@@ -488,7 +489,7 @@ impl ControlPlane {
             version["sha_hex"].as_str().unwrap_or_default()
         );
         let mut out = json!({
-            "Configuration": Self::configuration(&rec, version, &number, arn, true),
+            "Configuration": Self::configuration(rec.name(), version, &number, arn, true),
             "Code": {"RepositoryType": "S3", "Location": location},
         });
         let tags = rec.map("tags");
@@ -511,7 +512,10 @@ impl ControlPlane {
             self.missing_qualified(&name, qualifier.as_deref())
         })?;
         let (version, number, arn) = self.qualified(&rec, qualifier.as_deref())?;
-        Ok((200, Self::configuration(&rec, version, &number, arn, true)))
+        Ok((
+            200,
+            Self::configuration(rec.name(), version, &number, arn, true),
+        ))
     }
 
     /// 404 `Function not found: <arn as asked>`.
@@ -562,56 +566,74 @@ impl ControlPlane {
                 ))
             }
         };
-        let mut items: Vec<(String, Vec<Value>)> = Vec::new();
+        // NOTE: the page is chosen first and only its entries are rendered.
         let stored = self.store.functions()?;
+        let mut entries: Vec<(String, Listed)> = Vec::new();
         for (name, doc) in &stored {
-            let rec = Record(doc.clone());
-            let base = self.arn(name);
-            let mut entries = Vec::new();
+            entries.push((name.clone(), Listed::Stored(Arc::clone(doc), None)));
             if all {
-                entries.push(Self::configuration(
-                    &rec,
-                    rec.latest(),
-                    LATEST,
-                    format!("{base}:{LATEST}"),
-                    false,
-                ));
-                for (n, v) in rec.versions() {
-                    entries.push(Self::configuration(
-                        &rec,
-                        v,
-                        &n.to_string(),
-                        format!("{base}:{n}"),
-                        false,
-                    ));
-                }
-            } else {
-                entries.push(Self::configuration(&rec, rec.latest(), LATEST, base, false));
+                let mut numbers: Vec<u32> = doc["versions"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, _)| k.parse().ok())
+                    .collect();
+                numbers.sort_unstable();
+                entries.extend(
+                    numbers
+                        .into_iter()
+                        .map(|n| (name.clone(), Listed::Stored(Arc::clone(doc), Some(n)))),
+                );
             }
-            items.push((name.clone(), entries));
         }
         for function in self.registry.functions() {
-            if stored.iter().any(|(n, _)| n == function.name()) {
-                continue;
+            if !self.store.contains(function.name()) {
+                entries.push((function.name().to_owned(), Listed::Served(function)));
             }
-            let text = crate::invoke_api::describe::get_configuration(function.latest().function());
-            let mut entry: Value = serde_json::from_str(&text).unwrap_or_default();
-            if let Some(o) = entry.as_object_mut() {
-                o.remove("State");
-                o.remove("LastUpdateStatus");
-                if all {
-                    o.insert(
-                        "FunctionArn".into(),
-                        json!(format!("{}:{LATEST}", self.arn(function.name()))),
-                    );
-                }
-            }
-            items.push((function.name().to_owned(), vec![entry]));
         }
-        items.sort_by(|a, b| a.0.cmp(&b.0));
-        let flat: Vec<Value> = items.into_iter().flat_map(|(_, e)| e).collect();
-        let (items, next) = page(flat, req, 50)?;
+        // NOTE: stable: a function's versions keep their order after its $LATEST.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let (entries, next) = page(entries, req, 50)?;
+        let items = entries
+            .into_iter()
+            .map(|(name, entry)| self.listed(&name, entry, all))
+            .collect();
         Ok((200, listing("Functions", items, next)))
+    }
+
+    /// One ListFunctions item.
+    fn listed(&self, name: &str, entry: Listed, all: bool) -> Value {
+        let base = self.arn(name);
+        match entry {
+            Listed::Stored(doc, None) => {
+                let arn = if all {
+                    format!("{base}:{LATEST}")
+                } else {
+                    base
+                };
+                Self::configuration(name, &doc["latest"], LATEST, arn, false)
+            }
+            Listed::Stored(doc, Some(n)) => Self::configuration(
+                name,
+                &doc["versions"][n.to_string()],
+                &n.to_string(),
+                format!("{base}:{n}"),
+                false,
+            ),
+            Listed::Served(function) => {
+                let text =
+                    crate::invoke_api::describe::get_configuration(function.latest().function());
+                let mut entry: Value = serde_json::from_str(&text).unwrap_or_default();
+                if let Some(o) = entry.as_object_mut() {
+                    o.remove("State");
+                    o.remove("LastUpdateStatus");
+                    if all {
+                        o.insert("FunctionArn".into(), json!(format!("{base}:{LATEST}")));
+                    }
+                }
+                entry
+            }
+        }
     }
 
     /// `PUT /2015-03-31/functions/{name}/code`: UpdateFunctionCode.
@@ -640,7 +662,7 @@ impl ControlPlane {
         if body.get("DryRun").and_then(Value::as_bool) == Some(true) {
             return Ok((
                 200,
-                Self::configuration(&rec, &version, LATEST, self.arn(&name), true),
+                Self::configuration(rec.name(), &version, LATEST, self.arn(&name), true),
             ));
         }
         *rec.latest_mut() = version;
@@ -649,14 +671,14 @@ impl ControlPlane {
             let n = self.publish(&mut rec, None)?;
             let v = rec.version(n).cloned().unwrap_or_default();
             Self::configuration(
-                &rec,
+                rec.name(),
                 &v,
                 &n.to_string(),
                 format!("{}:{n}", self.arn(&name)),
                 true,
             )
         } else {
-            Self::configuration(&rec, rec.latest(), LATEST, self.arn(&name), true)
+            Self::configuration(rec.name(), rec.latest(), LATEST, self.arn(&name), true)
         };
         self.save(&rec)?;
         crate::logs::message(
@@ -690,7 +712,7 @@ impl ControlPlane {
         self.save(&rec)?;
         Ok((
             200,
-            Self::configuration(&rec, rec.latest(), LATEST, self.arn(&name), true),
+            Self::configuration(rec.name(), rec.latest(), LATEST, self.arn(&name), true),
         ))
     }
 
@@ -770,6 +792,13 @@ impl ControlPlane {
             }
         }
     }
+}
+
+/// An entry of ListFunctions before it is rendered: a stored function's `$LATEST` (`None`) or
+/// version, or a function of the command line or a file.
+enum Listed {
+    Stored(Arc<Value>, Option<u32>),
+    Served(Arc<crate::registry::Function>),
 }
 
 /// The route of a stored alias.

@@ -154,7 +154,7 @@ impl ControlPlane {
     pub async fn restore(&self) -> Result<usize, StoreError> {
         let mut n = 0;
         for (name, doc) in self.store.functions()? {
-            let rec = Record(doc);
+            let rec = Record((*doc).clone());
             match self.serve_record(&rec).await {
                 Ok(()) => n += 1,
                 Err(e) => crate::logs::message(
@@ -256,7 +256,9 @@ impl ControlPlane {
             ("2015-03-31", ["aliases"], Method::GET) => self.list_aliases(&id, req),
             ("2015-03-31", ["aliases", alias], Method::GET) => self.get_alias(&id, alias),
             ("2015-03-31", ["aliases", alias], Method::PUT) => self.update_alias(&id, alias, req),
-            ("2015-03-31", ["aliases", alias], Method::DELETE) => self.delete_alias(&id, alias),
+            ("2015-03-31", ["aliases", alias], Method::DELETE) => {
+                self.delete_alias(&id, alias).await
+            }
             // /2015-03-31/functions/{name}/policy[/{sid}]
             ("2015-03-31", ["policy"], Method::POST) => self.add_permission(&id, req),
             ("2015-03-31", ["policy"], Method::GET) => self.get_policy(&id, req),
@@ -386,11 +388,11 @@ fn now() -> String {
 }
 
 /// A list's page: `MaxItems` (1 to `cap`) items from the opaque `Marker`, and the next marker.
-fn page(
-    items: Vec<Value>,
+fn page<T>(
+    items: Vec<T>,
     req: &ApiRequest,
     cap: usize,
-) -> Result<(Vec<Value>, Option<String>), ServiceError> {
+) -> Result<(Vec<T>, Option<String>), ServiceError> {
     let max = match req.param("MaxItems") {
         None => cap,
         Some(v) => {
@@ -418,7 +420,7 @@ fn page(
         }
     };
     let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(start).take(max).collect();
+    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
     let next = (start + page.len() < total).then(|| encode_marker(start + page.len()));
     Ok((page, next))
 }

@@ -63,7 +63,7 @@ impl ControlPlane {
         let arn = format!("{}:{n}", self.arn(&name));
         Ok((
             201,
-            Self::configuration(&rec, &version, &n.to_string(), arn, true),
+            Self::configuration(rec.name(), &version, &n.to_string(), arn, true),
         ))
     }
 
@@ -73,7 +73,7 @@ impl ControlPlane {
         let rec = self.load(&name, || self.not_found(&name))?;
         let base = self.arn(&name);
         let mut items = vec![Self::configuration(
-            &rec,
+            rec.name(),
             rec.latest(),
             LATEST,
             format!("{base}:{LATEST}"),
@@ -81,7 +81,7 @@ impl ControlPlane {
         )];
         for (n, v) in rec.versions() {
             items.push(Self::configuration(
-                &rec,
+                rec.name(),
                 v,
                 &n.to_string(),
                 format!("{base}:{n}"),

@@ -8,10 +8,11 @@
 
 pub mod code;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde_json::Value;
 
 /// Why the store could not be opened, read or written.
@@ -44,6 +45,9 @@ const DATABASE: &str = "lambda-rie.sqlite3";
 /// The store: function documents and code blobs.
 pub struct Store {
     db: Mutex<Connection>,
+    /// NOTE: every document, parsed, as last written (name -> creation time, document):
+    /// reads never touch the database, so ListFunctions over a thousand functions stays cheap.
+    cache: Mutex<HashMap<String, (i64, Arc<Value>)>>,
     dir: PathBuf,
     /// Removed on drop (no state directory was given).
     ephemeral: bool,
@@ -87,8 +91,25 @@ impl Store {
                  doc TEXT NOT NULL
              );",
         )?;
+        let mut cache = HashMap::new();
+        {
+            let mut stmt = db.prepare("SELECT name, created, doc FROM functions")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (name, created, doc) = row?;
+                let doc = parse(&name, &doc)?;
+                cache.insert(name, (created, Arc::new(doc)));
+            }
+        }
         Ok(Self {
             db: Mutex::new(db),
+            cache: Mutex::new(cache),
             dir,
             ephemeral,
         })
@@ -103,43 +124,45 @@ impl Store {
         &self.dir
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Arc<Value>)>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Every stored function document, in the order they were created.
-    pub fn functions(&self) -> Result<Vec<(String, Value)>, StoreError> {
-        let db = self.db();
-        let mut stmt = db.prepare("SELECT name, doc FROM functions ORDER BY created, name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (name, doc) = row?;
-            let doc = parse(&name, &doc)?;
-            out.push((name, doc));
-        }
-        Ok(out)
+    pub fn functions(&self) -> Result<Vec<(String, Arc<Value>)>, StoreError> {
+        let mut all: Vec<(i64, String, Arc<Value>)> = self
+            .cache()
+            .iter()
+            .map(|(name, (created, doc))| (*created, name.clone(), Arc::clone(doc)))
+            .collect();
+        all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(all.into_iter().map(|(_, name, doc)| (name, doc)).collect())
     }
 
     /// The document of function `name`.
     pub fn get(&self, name: &str) -> Result<Option<Value>, StoreError> {
-        let doc: Option<String> = self
-            .db()
-            .query_row(
-                "SELECT doc FROM functions WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        doc.map(|d| parse(name, &d)).transpose()
+        Ok(self.cache().get(name).map(|(_, doc)| (**doc).clone()))
     }
 
-    /// Write the document of function `name` (one transaction: all of it or nothing).
+    /// Whether function `name` is stored.
+    pub fn contains(&self, name: &str) -> bool {
+        self.cache().contains_key(name)
+    }
+
+    /// Write the document of function `name` (one statement: all of it or nothing).
     pub fn put(&self, name: &str, doc: &Value) -> Result<(), StoreError> {
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
-        self.db().execute(
+        let db = self.db();
+        db.execute(
             "INSERT INTO functions (name, created, doc) VALUES (?1, ?2, ?3)
              ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
             params![name, created, doc.to_string()],
         )?;
+        let mut cache = self.cache();
+        let created = cache.get(name).map_or(created, |(c, _)| *c);
+        cache.insert(name.to_owned(), (created, Arc::new(doc.clone())));
         Ok(())
     }
 
@@ -147,6 +170,7 @@ impl Store {
     pub fn delete(&self, name: &str) -> Result<(), StoreError> {
         self.db()
             .execute("DELETE FROM functions WHERE name = ?1", params![name])?;
+        self.cache().remove(name);
         Ok(())
     }
 
@@ -231,6 +255,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["b", "a"]);
         assert_eq!(store.get("b").unwrap(), Some(json!({"n": 3})));
+        assert!(store.contains("a"));
         store.delete("b").unwrap();
         assert_eq!(store.get("b").unwrap(), None);
         drop(store);
