@@ -92,7 +92,7 @@ def test_provisioned_concurrency_initialises_before_the_first_invoke(
     for _ in range(3):
         _, answer = invoke(lam, "warm", Qualifier="live", LogType="Tail")
         tail = base64.b64decode(answer["LogResult"]).decode()
-        assert "Init Duration" not in tail
+        assert "Init Duration" not in tail, emu.stderr_text()[-3000:]
     lam.delete_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
     with pytest.raises(ClientError):
         lam.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
@@ -228,8 +228,9 @@ def test_the_event_invoke_config_drives_retries_and_destinations(
     answer = lam.invoke(FunctionName="bad", InvocationType="Event", Payload=b"{}")
     assert answer["StatusCode"] == 202
     # NOTE: with AWS's default of 2 retries the failure record would come after 3 minutes.
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while invocations(emu, "sink", "success") < 1:
         assert time.monotonic() < deadline, emu.stderr_text()[-2000:]
         time.sleep(0.05)
-    assert invocations(emu, "bad", "error") == 1
+    attempts = sum(invocations(emu, "bad", o) for o in ("error", "timeout", "crash"))
+    assert attempts == 1, emu.stderr_text()[-2000:]

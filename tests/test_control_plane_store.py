@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from control_plane_support import client, create, invoke, python_zip, state_args
+from control_plane_support import client, create, invoke, python_zip, state_args, zip_bytes
 from harness import FUNCTIONS, EmulatorFactory
 
 
@@ -24,7 +24,10 @@ def test_everything_created_is_served_again_after_a_restart(
     lam.add_permission(
         FunctionName="kept", StatementId="any", Action="lambda:InvokeFunction", Principal="*"
     )
-    create(lam, "other", python_zip("o"))
+    helper = zip_bytes({"python/helper.py": "def greet():\n    return 'layer'\n"})
+    layer = lam.publish_layer_version(LayerName="lib", Content={"ZipFile": helper})
+    uses = "import helper\n\ndef handler(event, context):\n    return {'tag': helper.greet()}\n"
+    create(lam, "other", zip_bytes({"app.py": uses}), Layers=[layer["LayerVersionArn"]])
     before = lam.list_functions(FunctionVersion="ALL")["Functions"]
     assert first.stop() == 0
 
@@ -38,7 +41,8 @@ def test_everything_created_is_served_again_after_a_restart(
     assert invoke(lam, "kept")[0]["tag"] == "v2"
     payload, answer = invoke(lam, "kept", Qualifier="stable")
     assert (payload["tag"], answer["ExecutedVersion"]) == ("v1", "1")
-    assert invoke(lam, "other")[0]["tag"] == "o"
+    assert invoke(lam, "other")[0]["tag"] == "layer"
+    assert [x["LayerName"] for x in lam.list_layers()["Layers"]] == ["lib"]
     got = lam.get_function(FunctionName="kept")
     assert got["Tags"] == {"k": "v"}
     assert got["Concurrency"] == {"ReservedConcurrentExecutions": 5}

@@ -143,12 +143,19 @@ impl ControlPlane {
         }
         check_runtime(config["Runtime"].as_str().unwrap_or_default())?;
         check_environment(&config)?;
+        let mut layer_hexes = Vec::new();
+        if let Some(layers) = config.get("Layers").cloned() {
+            let (resolved, hexes) = self.resolve_layers(&layers)?;
+            config.insert("Layers".into(), resolved);
+            layer_hexes = hexes;
+        }
         if self.store.get(&name)?.is_some() || self.registry.function(&name).is_some() {
             return Err(ServiceError::conflict(format!(
                 "Function already exist: {name}"
             )));
         }
-        let version = self.new_code(&zip, config).await?;
+        let mut version = self.new_code(&zip, config).await?;
+        version["layer_hexes"] = json!(layer_hexes);
         let function_config = self.function_config(&name, &version, None)?;
         let mut rec = Record::new(&name, version);
         rec.latest_mut()["State"] = json!("Pending");
@@ -177,7 +184,7 @@ impl ControlPlane {
     }
 
     /// Check and keep `zip` as the code of a version with `config`: the version document.
-    async fn new_code(
+    pub(super) async fn new_code(
         &self,
         zip: &[u8],
         config: Map<String, Value>,
@@ -258,6 +265,10 @@ impl ControlPlane {
                 .collect();
             spec.environment = Some(spec.setting("Environment.Variables", vars));
         }
+        let layers = self.layer_dirs(version);
+        if !layers.is_empty() {
+            spec.layers = Some(spec.setting("Layers", layers));
+        }
         if let Some(eic) = invoke_config {
             self.apply_invoke_config(&mut spec, eic);
         }
@@ -287,11 +298,26 @@ impl ControlPlane {
         config: FunctionConfig,
         function: Option<&crate::registry::Function>,
     ) -> Arc<Scheduler> {
+        let layers = if config.layers.is_empty() {
+            None
+        } else {
+            let mounted = crate::environment::sandbox::Capabilities::get().namespaces;
+            match crate::layers::MergedLayers::merge(&config.name, &config.layers, mounted) {
+                Ok(merged) => Some(Arc::new(merged)),
+                Err(e) => {
+                    crate::logs::message(
+                        crate::config::LogLevel::Error,
+                        &format!("layers of {} not merged: {e}", config.name),
+                    );
+                    None
+                }
+            }
+        };
         let context = Arc::new(FunctionContext {
             config,
             region: self.registry.region().to_owned(),
             account_id: self.registry.account_id().to_owned(),
-            layers: None,
+            layers,
             snapstart: None,
         });
         let policy = self.settings.on_throttle;
@@ -658,6 +684,7 @@ impl ControlPlane {
         }
         let mut version = self.new_code(&zip, config).await?;
         version["LastUpdateStatus"] = json!("InProgress");
+        version["layer_hexes"] = rec.latest()["layer_hexes"].clone();
         self.function_config(&name, &version, None)?;
         if body.get("DryRun").and_then(Value::as_bool) == Some(true) {
             return Ok((
@@ -702,6 +729,11 @@ impl ControlPlane {
             check_runtime(config["Runtime"].as_str().unwrap_or_default())?;
         }
         check_environment(&config)?;
+        if let Some(layers) = body.get("Layers") {
+            let (resolved, hexes) = self.resolve_layers(layers)?;
+            config.insert("Layers".into(), resolved);
+            version["layer_hexes"] = json!(hexes);
+        }
         version["config"] = Value::Object(config);
         version["LastUpdateStatus"] = json!("InProgress");
         version["RevisionId"] = json!(revision());
@@ -854,7 +886,7 @@ fn merge_config(config: &mut Map<String, Value>, body: &Map<String, Value>) {
 
 /// The zip of a `Code` object (or an UpdateFunctionCode body), with AWS's answers for what
 /// lambda-rie does not fetch (S3, images) and AWS's size and content checks.
-fn zip_of(code: &Map<String, Value>) -> Result<Vec<u8>, ServiceError> {
+pub(super) fn zip_of(code: &Map<String, Value>) -> Result<Vec<u8>, ServiceError> {
     if code.contains_key("S3Bucket") || code.contains_key("S3Key") {
         // NOTE: lambda-rie has no S3: AWS's exact answer for a bucket that does not exist.
         return Err(ServiceError::invalid_parameter(

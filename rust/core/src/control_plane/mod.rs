@@ -7,6 +7,7 @@ mod aliases;
 mod concurrency;
 mod functions;
 mod invoke_config;
+mod layers;
 mod permissions;
 mod record;
 mod tags;
@@ -119,6 +120,7 @@ pub fn is_control_path(path: &str) -> bool {
             "/2019-09-25/functions/",
             "/2017-03-31/tags/",
             "/2016-08-19/account-settings",
+            "/2018-10-31/layers",
             CODE_PATH,
         ]
         .iter()
@@ -222,6 +224,25 @@ impl ControlPlane {
                 Method::DELETE => self.untag_resource(&arn, req),
                 Method::GET => self.list_tags(&arn),
                 _ => Err(ServiceError::method_not_allowed()),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("/2018-10-31/layers") {
+            let parts: Vec<String> = rest
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .map(percent_decode)
+                .collect();
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            return match (parts.as_slice(), m.clone()) {
+                // GET /2018-10-31/layers: ListLayers.
+                ([], Method::GET) => self.list_layers(req),
+                // /2018-10-31/layers/{name}/versions: PublishLayerVersion, ListLayerVersions.
+                ([name, "versions"], Method::POST) => self.publish_layer_version(name, req).await,
+                ([name, "versions"], Method::GET) => self.list_layer_versions(name, req),
+                // /2018-10-31/layers/{name}/versions/{n}: GetLayerVersion, DeleteLayerVersion.
+                ([name, "versions", n], Method::GET) => self.get_layer_version(name, n, req),
+                ([name, "versions", n], Method::DELETE) => self.delete_layer_version(name, n),
+                _ => Err(ServiceError::UnknownOperation),
             };
         }
         if path == "/2015-03-31/functions" {

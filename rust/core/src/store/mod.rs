@@ -39,6 +39,27 @@ pub enum StoreError {
     },
 }
 
+/// The kinds of documents, one table each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// Functions created through the API.
+    Functions,
+    /// Layers published through the API (all their versions in one document).
+    Layers,
+}
+
+impl Table {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Functions => "functions",
+            Self::Layers => "layers",
+        }
+    }
+}
+
+/// Every document by table and name: its creation time and its parsed value.
+type Cache = HashMap<(Table, String), (i64, Arc<Value>)>;
+
 /// The database file inside the state directory.
 const DATABASE: &str = "lambda-rie.sqlite3";
 
@@ -47,7 +68,7 @@ pub struct Store {
     db: Mutex<Connection>,
     /// NOTE: every document, parsed, as last written (name -> creation time, document):
     /// reads never touch the database, so ListFunctions over a thousand functions stays cheap.
-    cache: Mutex<HashMap<String, (i64, Arc<Value>)>>,
+    cache: Mutex<Cache>,
     dir: PathBuf,
     /// Removed on drop (no state directory was given).
     ephemeral: bool,
@@ -70,12 +91,18 @@ impl Store {
                 true,
             ),
         };
+        let existed = dir.is_dir();
         for sub in ["", "blobs", "code"] {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(io(&path))?;
         }
-        // NOTE: the sandbox user (uid 993) runs the unpacked code: the tree must be traversable.
-        set_mode(&dir, 0o755)?;
+        if !existed {
+            // NOTE: the sandbox user (uid 993) runs the unpacked code: a directory made here is
+            // traversable; one the user made keeps its mode (its functions may then run as
+            // root, and the start-up line says why).
+            set_mode(&dir, 0o755)?;
+        }
+        set_mode(&dir.join("code"), 0o755)?;
         let db = if ephemeral {
             Connection::open_in_memory()?
         } else {
@@ -84,16 +111,18 @@ impl Store {
             db.pragma_update(None, "synchronous", "NORMAL")?;
             db
         };
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS functions (
-                 name TEXT PRIMARY KEY,
-                 created INTEGER NOT NULL,
-                 doc TEXT NOT NULL
-             );",
-        )?;
         let mut cache = HashMap::new();
-        {
-            let mut stmt = db.prepare("SELECT name, created, doc FROM functions")?;
+        for table in [Table::Functions, Table::Layers] {
+            db.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {} (
+                     name TEXT PRIMARY KEY,
+                     created INTEGER NOT NULL,
+                     doc TEXT NOT NULL
+                 );",
+                table.sql()
+            ))?;
+            let mut stmt =
+                db.prepare(&format!("SELECT name, created, doc FROM {}", table.sql()))?;
             let rows = stmt.query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -104,7 +133,7 @@ impl Store {
             for row in rows {
                 let (name, created, doc) = row?;
                 let doc = parse(&name, &doc)?;
-                cache.insert(name, (created, Arc::new(doc)));
+                cache.insert((table, name), (created, Arc::new(doc)));
             }
         }
         Ok(Self {
@@ -124,53 +153,83 @@ impl Store {
         &self.dir
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Arc<Value>)>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every stored function document, in the order they were created.
     pub fn functions(&self) -> Result<Vec<(String, Arc<Value>)>, StoreError> {
+        Ok(self.all(Table::Functions))
+    }
+
+    /// Every document of `table`, in the order they were created.
+    pub fn all(&self, table: Table) -> Vec<(String, Arc<Value>)> {
         let mut all: Vec<(i64, String, Arc<Value>)> = self
             .cache()
             .iter()
-            .map(|(name, (created, doc))| (*created, name.clone(), Arc::clone(doc)))
+            .filter(|((t, _), _)| *t == table)
+            .map(|((_, name), (created, doc))| (*created, name.clone(), Arc::clone(doc)))
             .collect();
         all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        Ok(all.into_iter().map(|(_, name, doc)| (name, doc)).collect())
+        all.into_iter().map(|(_, name, doc)| (name, doc)).collect()
     }
 
     /// The document of function `name`.
     pub fn get(&self, name: &str) -> Result<Option<Value>, StoreError> {
-        Ok(self.cache().get(name).map(|(_, doc)| (**doc).clone()))
+        Ok(self.document(Table::Functions, name))
+    }
+
+    /// The document `name` of `table`.
+    pub fn document(&self, table: Table, name: &str) -> Option<Value> {
+        self.cache()
+            .get(&(table, name.to_owned()))
+            .map(|(_, doc)| (**doc).clone())
     }
 
     /// Whether function `name` is stored.
     pub fn contains(&self, name: &str) -> bool {
-        self.cache().contains_key(name)
+        self.cache()
+            .contains_key(&(Table::Functions, name.to_owned()))
     }
 
     /// Write the document of function `name` (one statement: all of it or nothing).
     pub fn put(&self, name: &str, doc: &Value) -> Result<(), StoreError> {
+        self.put_document(Table::Functions, name, doc)
+    }
+
+    /// Write document `name` of `table` (one statement: all of it or nothing).
+    pub fn put_document(&self, table: Table, name: &str, doc: &Value) -> Result<(), StoreError> {
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
         let db = self.db();
         db.execute(
-            "INSERT INTO functions (name, created, doc) VALUES (?1, ?2, ?3)
-             ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
+            &format!(
+                "INSERT INTO {} (name, created, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
+                table.sql()
+            ),
             params![name, created, doc.to_string()],
         )?;
         let mut cache = self.cache();
-        let created = cache.get(name).map_or(created, |(c, _)| *c);
-        cache.insert(name.to_owned(), (created, Arc::new(doc.clone())));
+        let key = (table, name.to_owned());
+        let created = cache.get(&key).map_or(created, |(c, _)| *c);
+        cache.insert(key, (created, Arc::new(doc.clone())));
         Ok(())
     }
 
     /// Forget function `name`.
     pub fn delete(&self, name: &str) -> Result<(), StoreError> {
-        self.db()
-            .execute("DELETE FROM functions WHERE name = ?1", params![name])?;
-        self.cache().remove(name);
+        self.delete_document(Table::Functions, name)
+    }
+
+    /// Forget document `name` of `table`.
+    pub fn delete_document(&self, table: Table, name: &str) -> Result<(), StoreError> {
+        self.db().execute(
+            &format!("DELETE FROM {} WHERE name = ?1", table.sql()),
+            params![name],
+        )?;
+        self.cache().remove(&(table, name.to_owned()));
         Ok(())
     }
 
