@@ -332,7 +332,7 @@ def check_accounting(scrape: Metrics, tally: Tally) -> None:
 
 @pytest.mark.stress
 @pytest.mark.timeout(DURATION_S + 300)
-def test_mixed_load_leaves_the_emulator_flat(
+def test_mixed_load_leaves_the_emulator_flat(  # noqa: PLR0915 (one scenario, read top to bottom)
     emulator_factory: EmulatorFactory, face: list[str]
 ) -> None:
     emulator = emulator_factory(["--config", str(ROBUST / "lambda-rie.toml")], cwd=ROBUST)
