@@ -59,5 +59,7 @@ def test_without_a_state_dir_functions_live_for_the_run_beside_the_configured_on
     names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
     assert names == ["api-made", "test_function"]
     assert lam.get_function(FunctionName="test_function")["Configuration"]["State"] == "Active"
+    described = lam.get_function_configuration(FunctionName="function")
+    assert described["FunctionName"] == "test_function"
     with pytest.raises(lam.exceptions.ResourceConflictException, match="command line, config"):
         lam.update_function_configuration(FunctionName="test_function", Timeout=5)

@@ -562,20 +562,25 @@ impl ControlPlane {
         qualifier: Option<&str>,
         whole: bool,
     ) -> Result<Option<Value>, ServiceError> {
-        if self.store.get(name)?.is_some() {
+        if self.store.contains(name) {
             return Ok(None);
         }
-        let Some(function) = self.registry.function(name) else {
-            return Ok(None);
-        };
+        // NOTE: `function` (the RIE's fixed name) is the first function, as for Invoke.
         let q = qualifier.map(|q| format!(":{q}")).unwrap_or_default();
-        let target = self.registry.resolve(&format!("{name}{q}"), None)?;
-        let text = if whole {
-            crate::invoke_api::describe::get_function(target.scheduler.function())
-        } else {
-            crate::invoke_api::describe::get_configuration(target.scheduler.function())
+        let target = match self.registry.resolve(&format!("{name}{q}"), None) {
+            Ok(target) => target,
+            Err(e) if self.registry.function(name).is_some() => return Err(e),
+            Err(_) => return Ok(None),
         };
-        drop(function);
+        let context = target.scheduler.function();
+        if self.store.contains(&context.config.name) {
+            return Ok(None);
+        }
+        let text = if whole {
+            crate::invoke_api::describe::get_function(context)
+        } else {
+            crate::invoke_api::describe::get_configuration(context)
+        };
         Ok(serde_json::from_str(&text).ok())
     }
 
