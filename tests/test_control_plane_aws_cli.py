@@ -55,10 +55,10 @@ def out(done: subprocess.CompletedProcess[str]) -> Any:
 
 @pytest.mark.skipif(not AWS.exists(), reason="awscli is part of the test extra")
 def test_the_lambda_walkthrough_with_the_aws_cli(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path / "state"))
-    zip_path = tmp_path / "fn.zip"
+    emu = emulator_factory(state_args(state_dir / "state"))
+    zip_path = state_dir / "fn.zip"
     code = python_zip("v1")
     zip_path.write_bytes(code)
     created = out(
@@ -100,7 +100,7 @@ def test_the_lambda_walkthrough_with_the_aws_cli(
     assert json.loads(statement["Statement"])["Principal"] == {"Service": "events.amazonaws.com"}
 
     def run(tag: str) -> None:
-        result = tmp_path / "out.json"
+        result = state_dir / "out.json"
         meta = out(
             aws(
                 emu,
@@ -142,7 +142,7 @@ def test_the_lambda_walkthrough_with_the_aws_cli(
         emu,
         "invoke",
         "--function-name", "walk",
-        str(tmp_path / "none.json"),
+        str(state_dir / "none.json"),
         check=False,
     )  # fmt: skip
     # NOTE: awscli v1 exits 255 on a service error, v2 254.

@@ -20,9 +20,9 @@ def refused(call: Callable[[], Any]) -> tuple[int, str, str]:
 
 
 def test_names_qualifiers_and_missing_resources(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "fn")
     lam.publish_version(FunctionName="fn")

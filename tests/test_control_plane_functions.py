@@ -35,9 +35,9 @@ WAIT = {"Delay": 1, "MaxAttempts": 5}
 
 
 def test_a_created_function_is_pending_then_active_and_runs_its_zip(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     code = python_zip("v1")
     created = create(lam, "orders", code, Environment={"Variables": {"COLOR": "red"}})
@@ -79,9 +79,9 @@ def test_a_created_function_is_pending_then_active_and_runs_its_zip(
 
 
 def test_updates_run_new_code_at_once_and_check_the_revision(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "svc", python_zip("v1"))
     assert invoke(lam, "svc")[0]["tag"] == "v1"
@@ -113,9 +113,9 @@ def test_updates_run_new_code_at_once_and_check_the_revision(
 
 
 def test_list_functions_pages_over_120_functions(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     code = python_zip()
     names = [f"fn-{i:03d}" for i in range(120)]
@@ -144,8 +144,8 @@ def test_list_functions_pages_over_120_functions(
     assert error_of(bad.value)[:2] == (400, "ValidationException")
 
 
-def test_a_deleted_function_is_gone(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+def test_a_deleted_function_is_gone(emulator_factory: EmulatorFactory, state_dir: Path) -> None:
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "tmp")
     assert invoke(lam, "tmp")[0]["tag"] == "v1"
@@ -170,8 +170,8 @@ def test_a_deleted_function_is_gone(emulator_factory: EmulatorFactory, tmp_path:
     assert lam.list_functions()["Functions"] == []
 
 
-def test_bad_input_gets_aws_answers(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+def test_bad_input_gets_aws_answers(emulator_factory: EmulatorFactory, state_dir: Path) -> None:
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "dup")
     cases = [
@@ -240,9 +240,9 @@ def test_bad_input_gets_aws_answers(emulator_factory: EmulatorFactory, tmp_path:
 
 
 def test_a_missing_handler_is_created_and_fails_on_invoke_as_aws_does(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "nohandler", zip_bytes({"other.py": "x = 1\n"}))
     payload, answer = invoke(lam, "nohandler")
@@ -251,10 +251,10 @@ def test_a_missing_handler_is_created_and_fails_on_invoke_as_aws_does(
 
 
 def test_provided_runs_the_zips_bootstrap_and_other_runtimes_their_command(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
     emu = emulator_factory(
-        state_args(tmp_path, "--runtime-command", "nodejs22.x=/bin/bash bootstrap")
+        state_args(state_dir, "--runtime-command", "nodejs22.x=/bin/bash bootstrap")
     )
     lam = client(emu)
     runtime_zip = zip_bytes({"bootstrap": CURL_BOOTSTRAP}, {"bootstrap": 0o755})
@@ -266,9 +266,9 @@ def test_provided_runs_the_zips_bootstrap_and_other_runtimes_their_command(
 
 
 def test_an_update_lets_invocations_in_flight_finish_on_the_old_code(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     slow = (
         "import time\n\n"
@@ -287,9 +287,9 @@ def test_an_update_lets_invocations_in_flight_finish_on_the_old_code(
 
 
 def test_a_zip_over_the_unpacked_limit_is_refused(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     buffer = io.BytesIO()
     archive = zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED)
@@ -307,9 +307,9 @@ def test_a_zip_over_the_unpacked_limit_is_refused(
 
 
 def test_members_botocore_would_not_send_are_ignored(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     body = {
         "FunctionName": "raw",
         "Runtime": "python3.12",

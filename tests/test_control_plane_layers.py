@@ -26,9 +26,9 @@ USES_LAYER = "import helper\n\ndef handler(event, context):\n    return {'tag': 
 
 
 def test_a_published_layer_serves_the_functions_that_name_it(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     content = zip_bytes({"python/helper.py": "def greet():\n    return 'from the layer'\n"})
     published = lam.publish_layer_version(

@@ -17,6 +17,7 @@ from control_plane_support import (
     create,
     error_of,
     invoke,
+    python_zip,
     state_args,
     zip_bytes,
 )
@@ -24,9 +25,9 @@ from harness import Emulator, EmulatorFactory
 
 
 def test_reserved_concurrency_takes_effect_at_once(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "limited")
     assert (
@@ -59,9 +60,9 @@ def test_reserved_concurrency_takes_effect_at_once(
 
 
 def test_provisioned_concurrency_initialises_before_the_first_invoke(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "warm")
     lam.publish_version(FunctionName="warm")
@@ -93,15 +94,23 @@ def test_provisioned_concurrency_initialises_before_the_first_invoke(
         _, answer = invoke(lam, "warm", Qualifier="live", LogType="Tail")
         tail = base64.b64decode(answer["LogResult"]).decode()
         assert "Init Duration" not in tail, emu.stderr_text()[-3000:]
+    lam.update_function_code(FunctionName="warm", ZipFile=python_zip("v2"))
+    lam.publish_version(FunctionName="warm")
+    lam.update_alias(FunctionName="warm", Name="live", FunctionVersion="2")
+    for _ in range(3):
+        payload, answer = invoke(lam, "warm", Qualifier="live", LogType="Tail")
+        assert (payload["tag"], answer["ExecutedVersion"]) == ("v2", "2")
+        tail = base64.b64decode(answer["LogResult"]).decode()
+        assert "Init Duration" not in tail, emu.stderr_text()[-3000:]
     lam.delete_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
     with pytest.raises(ClientError):
         lam.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
 
 
 def test_event_invoke_config_put_replaces_and_update_merges(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "worker")
     create(lam, "sink")
@@ -147,9 +156,9 @@ def test_event_invoke_config_put_replaces_and_update_merges(
 
 
 def test_permissions_and_tags_are_stored_and_returned(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "api", Tags={"team": "a"})
     added = lam.add_permission(
@@ -213,9 +222,9 @@ def invocations(emu: Emulator, function: str, outcome: str) -> int:
 
 
 def test_the_event_invoke_config_drives_retries_and_destinations(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     failing = "def handler(event, context):\n    raise RuntimeError('no')\n"
     create(lam, "bad", zip_bytes({"app.py": failing}))

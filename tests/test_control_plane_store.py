@@ -12,9 +12,9 @@ from harness import FUNCTIONS, EmulatorFactory
 
 
 def test_everything_created_is_served_again_after_a_restart(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    first = emulator_factory(state_args(tmp_path))
+    first = emulator_factory(state_args(state_dir))
     lam = client(first)
     create(lam, "kept", python_zip("v1"), Tags={"k": "v"})
     lam.publish_version(FunctionName="kept")
@@ -31,7 +31,7 @@ def test_everything_created_is_served_again_after_a_restart(
     before = lam.list_functions(FunctionVersion="ALL")["Functions"]
     assert first.stop() == 0
 
-    second = emulator_factory(state_args(tmp_path))
+    second = emulator_factory(state_args(state_dir))
     assert "2 function(s) served again" in second.stderr_text()
     lam = client(second)
     after = lam.list_functions(FunctionVersion="ALL")["Functions"]

@@ -21,9 +21,9 @@ from harness import EmulatorFactory
 
 
 def test_versions_are_immutable_snapshots(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "app", python_zip("v1"))
     latest_revision = lam.get_function(FunctionName="app")["Configuration"]["RevisionId"]
@@ -70,9 +70,9 @@ def test_versions_are_immutable_snapshots(
 
 
 def test_aliases_route_by_weight_and_name_the_version_that_ran(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+    emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    emu = emulator_factory(state_args(tmp_path))
+    emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
     create(lam, "web", python_zip("v1"))
     lam.publish_version(FunctionName="web")

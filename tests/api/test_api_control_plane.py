@@ -24,9 +24,9 @@ def echo_zip() -> bytes:
 
 
 def test_a_function_created_with_boto3_is_served_and_kept_in_the_state_dir(
-    tmp_path: Path,
+    state_dir: Path,
 ) -> None:
-    with Emulator(state_dir=tmp_path) as emu:
+    with Emulator(state_dir=state_dir) as emu:
         lam = boto3.client(
             "lambda",
             endpoint_url=emu.endpoint_url,
@@ -44,7 +44,7 @@ def test_a_function_created_with_boto3_is_served_and_kept_in_the_state_dir(
         )
         lam.get_waiter("function_active_v2").wait(FunctionName="echo")
         assert emu.invoke("echo", {"a": 1}).json() == {"got": {"a": 1}}
-    with Emulator(state_dir=tmp_path) as emu:
+    with Emulator(state_dir=state_dir) as emu:
         assert emu.invoke("echo", {"b": 2}).json() == {"got": {"b": 2}}
 
 

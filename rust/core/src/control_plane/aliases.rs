@@ -142,10 +142,12 @@ impl ControlPlane {
     }
 
     /// `PUT /2015-03-31/functions/{name}/aliases/{alias}`: UpdateAlias.
-    pub(super) fn update_alias(&self, id: &str, alias: &str, req: &ApiRequest) -> Answer {
+    pub(super) async fn update_alias(&self, id: &str, alias: &str, req: &ApiRequest) -> Answer {
         let (name, _) = self.identify(id, None)?;
         let body = req.json()?;
         let mut rec = self.load(&name, || self.not_found(&name))?;
+        let provisioned = rec.map("provisioned").contains_key(alias);
+        let before = self.provisioned_version(&rec, alias);
         let mut doc = rec.alias(alias).cloned().ok_or_else(|| {
             ServiceError::not_found(format!("Alias not found: {}", self.alias_arn(&name, alias)))
         })?;
@@ -168,6 +170,17 @@ impl ControlPlane {
         self.check_route(&rec, &version, (!routing.is_null()).then_some(&routing))?;
         doc["RevisionId"] = json!(revision());
         rec.map_mut("aliases").insert(alias.to_owned(), doc.clone());
+        let after = self.provisioned_version(&rec, alias);
+        if let (true, Some(f)) = (
+            provisioned && before != after,
+            self.registry.function(&name),
+        ) {
+            // NOTE: the alias's provisioned environments move with it: the new version's are
+            // initialised before the alias routes there, then the old version's go.
+            for n in after.into_iter().chain(before) {
+                self.install(&rec, &f, &n.to_string()).await?;
+            }
+        }
         self.save(&rec)?;
         if let Some(f) = self.registry.function(&name) {
             f.set_alias(alias, route_of(&doc));

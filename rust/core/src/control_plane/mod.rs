@@ -227,23 +227,7 @@ impl ControlPlane {
             };
         }
         if let Some(rest) = path.strip_prefix("/2018-10-31/layers") {
-            let parts: Vec<String> = rest
-                .split('/')
-                .filter(|p| !p.is_empty())
-                .map(percent_decode)
-                .collect();
-            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-            return match (parts.as_slice(), m.clone()) {
-                // GET /2018-10-31/layers: ListLayers.
-                ([], Method::GET) => self.list_layers(req),
-                // /2018-10-31/layers/{name}/versions: PublishLayerVersion, ListLayerVersions.
-                ([name, "versions"], Method::POST) => self.publish_layer_version(name, req).await,
-                ([name, "versions"], Method::GET) => self.list_layer_versions(name, req),
-                // /2018-10-31/layers/{name}/versions/{n}: GetLayerVersion, DeleteLayerVersion.
-                ([name, "versions", n], Method::GET) => self.get_layer_version(name, n, req),
-                ([name, "versions", n], Method::DELETE) => self.delete_layer_version(name, n),
-                _ => Err(ServiceError::UnknownOperation),
-            };
+            return self.dispatch_layers(rest, req).await;
         }
         if path == "/2015-03-31/functions" {
             return match *m {
@@ -276,7 +260,9 @@ impl ControlPlane {
             ("2015-03-31", ["aliases"], Method::POST) => self.create_alias(&id, req),
             ("2015-03-31", ["aliases"], Method::GET) => self.list_aliases(&id, req),
             ("2015-03-31", ["aliases", alias], Method::GET) => self.get_alias(&id, alias),
-            ("2015-03-31", ["aliases", alias], Method::PUT) => self.update_alias(&id, alias, req),
+            ("2015-03-31", ["aliases", alias], Method::PUT) => {
+                self.update_alias(&id, alias, req).await
+            }
             ("2015-03-31", ["aliases", alias], Method::DELETE) => {
                 self.delete_alias(&id, alias).await
             }
@@ -320,6 +306,27 @@ impl ControlPlane {
             ("2019-09-25", ["event-invoke-config", "list"], Method::GET) => {
                 self.list_invoke_configs(&id, req)
             }
+            _ => Err(ServiceError::UnknownOperation),
+        }
+    }
+
+    /// The layer operations: `rest` is the path after `/2018-10-31/layers`.
+    async fn dispatch_layers(&self, rest: &str, req: &ApiRequest) -> Answer {
+        let parts: Vec<String> = rest
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(percent_decode)
+            .collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        match (parts.as_slice(), req.method.clone()) {
+            // GET /2018-10-31/layers: ListLayers.
+            ([], Method::GET) => self.list_layers(req),
+            // /2018-10-31/layers/{name}/versions: PublishLayerVersion, ListLayerVersions.
+            ([name, "versions"], Method::POST) => self.publish_layer_version(name, req).await,
+            ([name, "versions"], Method::GET) => self.list_layer_versions(name, req),
+            // /2018-10-31/layers/{name}/versions/{n}: GetLayerVersion, DeleteLayerVersion.
+            ([name, "versions", n], Method::GET) => self.get_layer_version(name, n, req),
+            ([name, "versions", n], Method::DELETE) => self.delete_layer_version(name, n),
             _ => Err(ServiceError::UnknownOperation),
         }
     }
