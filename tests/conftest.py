@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,3 +46,15 @@ def echo_emulator(face: list[str]) -> Iterator[Emulator]:
         yield factory(awslambdaric("app.handler"))
     finally:
         factory.close()
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    """An empty directory for `--state-dir` (and the files of the test), removed after.
+
+    NOTE: outside pytest's shared temporary root, which each new pytest run prunes to its last
+    three sessions: under concurrent runs a stored function's code would vanish mid-test.
+    """
+    path = Path(tempfile.mkdtemp(prefix="lambda-rie-state-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -141,6 +141,7 @@ class Emulator:
         account_id: str | None = None,
         log_level: str | None = None,
         run_as: str | None = None,
+        state_dir: str | None = None,
     ) -> Emulator: ...
     @property
     def endpoint_url(self) -> str: ...

@@ -167,7 +167,10 @@ class Emulator:
     (any other file), read as the command line reads them. The Invoke API listens on `address`
     (loopback with an ephemeral port by default) for HTTP clients; `invoke` and `ainvoke` skip
     HTTP. Every execution environment gets its own ephemeral Runtime API port. The first
-    function is also reachable as `function`.
+    function is also reachable as `function`. The Lambda API's function operations
+    (`create_function`, `publish_version`, ... of a boto3 client on `endpoint_url`) are served
+    too; `state_dir` keeps the functions they create across emulators (default: a temporary
+    store removed with the emulator), and with it `functions` may be empty.
     """
 
     def __init__(
@@ -182,6 +185,7 @@ class Emulator:
         account_id: Optional[str] = None,
         log_level: str = "info",
         run_as: Optional[str] = None,
+        state_dir: Union[str, os.PathLike[str], None] = None,
     ) -> None:
         self._native = _core.Emulator(
             list(functions),
@@ -193,6 +197,7 @@ class Emulator:
             account_id=account_id,
             log_level=log_level,
             run_as=run_as,
+            state_dir=None if state_dir is None else os.fspath(state_dir),
         )
         #: Every served function, default first (those of `config` included).
         self.functions: tuple[Function, ...] = tuple(

@@ -1,4 +1,4 @@
-//! API Gateway routes (docs/reference.md §14): the `Api` (REST) and `HttpApi` events of a SAM
+//! API Gateway routes (docs/reference.md §15): the `Api` (REST) and `HttpApi` events of a SAM
 //! template become routes on `--http-port`'s listener, as `sam local start-api` serves them,
 //! with API Gateway's payloads (2.0, or 1.0) and its answers when there is no route or the
 //! function fails.

@@ -77,6 +77,29 @@ pub enum ServiceError {
     },
     /// 503: the emulator is shutting down.
     ShuttingDown,
+    /// 404 `ResourceNotFoundException` of the control plane with AWS's own text (`Function
+    /// not found: <arn>`, `Cannot find alias arn: <arn>`, ...); body key `Message`.
+    ResourceNotFound {
+        /// AWS's message.
+        message: String,
+    },
+    /// 409 `ResourceConflictException` (exists already, update in progress); key `message`.
+    ResourceConflict {
+        /// AWS's message.
+        message: String,
+    },
+    /// 412 `PreconditionFailedException`: a `RevisionId` that is not the current one.
+    PreconditionFailed {
+        /// AWS's message.
+        message: String,
+    },
+    /// 413 `RequestEntityTooLargeException` of CreateFunction / UpdateFunctionCode.
+    EntityTooLarge {
+        /// AWS's message.
+        message: String,
+    },
+    /// 404 `ProvisionedConcurrencyConfigNotFoundException`; key `message`.
+    ProvisionedConcurrencyConfigNotFound,
 }
 
 impl ServiceError {
@@ -142,11 +165,56 @@ impl ServiceError {
         Self::ShuttingDown
     }
 
+    /// 404 `ResourceNotFoundException` with AWS's text for the resource.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::ResourceNotFound {
+            message: message.into(),
+        }
+    }
+
+    /// 409 `ResourceConflictException`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::ResourceConflict {
+            message: message.into(),
+        }
+    }
+
+    /// 412 for a `RevisionId` that is not the current one; `api` names the call that reads it
+    /// (`GetFunction/GetAlias` or `GetPolicy`).
+    pub fn revision_mismatch(api: &str) -> Self {
+        Self::PreconditionFailed {
+            message: format!(
+                "The Revision Id provided does not match the latest Revision Id. Call the {api} API to retrieve the latest Revision Id"
+            ),
+        }
+    }
+
+    /// 413 `RequestEntityTooLargeException` with AWS's text.
+    pub fn entity_too_large(message: impl Into<String>) -> Self {
+        Self::EntityTooLarge {
+            message: message.into(),
+        }
+    }
+
+    /// 400 `ValidationException` in AWS's words.
+    pub fn validation(value: &str, member: &'static str, constraint: impl Into<String>) -> Self {
+        Self::Validation {
+            value: value.to_owned(),
+            member,
+            constraint: constraint.into(),
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            Self::FunctionNotFound { .. } | Self::UnknownOperation => 404,
-            Self::RequestTooLarge | Self::EventTooLarge { .. } => 413,
+            Self::FunctionNotFound { .. }
+            | Self::UnknownOperation
+            | Self::ResourceNotFound { .. }
+            | Self::ProvisionedConcurrencyConfigNotFound => 404,
+            Self::RequestTooLarge | Self::EventTooLarge { .. } | Self::EntityTooLarge { .. } => 413,
+            Self::ResourceConflict { .. } => 409,
+            Self::PreconditionFailed { .. } => 412,
             Self::InvalidJson { .. }
             | Self::InvalidClientContext
             | Self::InvalidParameter { .. }
@@ -161,8 +229,17 @@ impl ServiceError {
     /// The `x-amzn-ErrorType` header, which is where boto3 reads the code from.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::FunctionNotFound { .. } => "ResourceNotFoundException",
-            Self::RequestTooLarge | Self::EventTooLarge { .. } => "RequestEntityTooLargeException",
+            Self::FunctionNotFound { .. } | Self::ResourceNotFound { .. } => {
+                "ResourceNotFoundException"
+            }
+            Self::RequestTooLarge | Self::EventTooLarge { .. } | Self::EntityTooLarge { .. } => {
+                "RequestEntityTooLargeException"
+            }
+            Self::ResourceConflict { .. } => "ResourceConflictException",
+            Self::PreconditionFailed { .. } => "PreconditionFailedException",
+            Self::ProvisionedConcurrencyConfigNotFound => {
+                "ProvisionedConcurrencyConfigNotFoundException"
+            }
             Self::InvalidJson { .. } | Self::InvalidClientContext => {
                 "InvalidRequestContentException"
             }
@@ -191,7 +268,15 @@ impl ServiceError {
             Self::InvalidClientContext => {
                 "Client context must be a valid Base64-encoded JSON object.".to_owned()
             }
-            Self::InvalidParameter { message } | Self::Service { message } => message.clone(),
+            Self::InvalidParameter { message }
+            | Self::Service { message }
+            | Self::ResourceNotFound { message }
+            | Self::ResourceConflict { message }
+            | Self::PreconditionFailed { message }
+            | Self::EntityTooLarge { message } => message.clone(),
+            Self::ProvisionedConcurrencyConfigNotFound => {
+                "No Provisioned Concurrency Config found for this function".to_owned()
+            }
             Self::Validation {
                 value,
                 member,
@@ -213,7 +298,7 @@ impl ServiceError {
     pub fn body(&self) -> String {
         let message = json_escape(&self.message());
         match self {
-            Self::FunctionNotFound { .. } => {
+            Self::FunctionNotFound { .. } | Self::ResourceNotFound { .. } => {
                 format!("{{\"Type\": \"User\", \"Message\": \"{message}\"}}")
             }
             Self::Throttled(reason) => {

@@ -59,6 +59,14 @@ pub fn iso8601(ms: u64) -> String {
     )
 }
 
+/// `2026-11-26T20:30:01.123+0000`, the `LastModified` of Lambda's control plane.
+pub fn lambda_timestamp(ms: u64) -> String {
+    let mut s = iso8601(ms);
+    s.pop();
+    s.push_str("+0000");
+    s
+}
+
 /// `2026/11/26`, the date prefix of a log stream name.
 pub fn log_stream_date(ms: u64) -> String {
     let t = utc(ms);

@@ -9,7 +9,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::async_queue::AsyncInvoker;
-use crate::config::{EmulatorConfig, FunctionConfig};
+use crate::config::{EmulatorConfig, FunctionConfig, HandlerRuntime};
+use crate::control_plane::{ControlPlane, ControlPlaneSettings};
 use crate::environment::FunctionContext;
 use crate::invoke_api::{self, InvokeApi};
 use crate::logs;
@@ -21,6 +22,7 @@ use crate::CoreError;
 pub struct Emulator {
     registry: Arc<Registry>,
     events: Arc<AsyncInvoker>,
+    control: Arc<ControlPlane>,
     invoke_address: SocketAddr,
     http_address: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
@@ -40,24 +42,7 @@ impl Emulator {
         let registry = Arc::new(Registry::new(&config.region, &config.account_id));
         for f in functions {
             let fixed_address = f.runtime_api_address.is_some();
-            let layers = if f.layers.is_empty() {
-                None
-            } else {
-                let mounted = crate::environment::sandbox::Capabilities::get().namespaces;
-                let merged = crate::layers::MergedLayers::merge(&f.name, &f.layers, mounted)
-                    .map_err(|e| CoreError::Config(format!("function {}: {e}", f.name)))?;
-                if !mounted {
-                    logs::message(
-                        crate::config::LogLevel::Warn,
-                        &format!(
-                            "layers of {} are at {} (not /opt: mount namespaces are refused here)",
-                            f.name,
-                            merged.dir().display()
-                        ),
-                    );
-                }
-                Some(Arc::new(merged))
-            };
+            let layers = merged_layers(&f)?;
             let snapstart = if f.snapstart {
                 snapstart_template(&f, config, layers.as_deref()).await
             } else {
@@ -101,9 +86,11 @@ impl Emulator {
             })?;
         let invoke_address = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let control = Arc::new(control_plane(config, &registry, &cap).await?);
         let api = Arc::new(InvokeApi {
             registry: Arc::clone(&registry),
             events: Arc::clone(&events),
+            control: Arc::clone(&control),
         });
         let timeouts = crate::http::ConnectionTimeouts::invoke_api();
         let http = match config.http_address {
@@ -124,6 +111,7 @@ impl Emulator {
         Ok(Self {
             registry,
             events,
+            control,
             invoke_address,
             http_address,
             shutdown,
@@ -145,6 +133,11 @@ impl Emulator {
     /// Every function the emulator serves.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// The control plane (CreateFunction and the rest of the Lambda API).
+    pub fn control_plane(&self) -> &Arc<ControlPlane> {
+        &self.control
     }
 
     /// The queue of `Event` invocations.
@@ -190,8 +183,52 @@ impl Emulator {
     }
 }
 
+/// The control plane over the store of `config.state_dir`, its functions served again.
+async fn control_plane(
+    config: &EmulatorConfig,
+    registry: &Arc<Registry>,
+    cap: &Arc<EnvironmentCap>,
+) -> Result<ControlPlane, CoreError> {
+    let store = crate::store::Store::open(config.state_dir.as_deref())
+        .map_err(|e| CoreError::Config(e.to_string()))?;
+    let handler_runtime = config
+        .handler_runtime
+        .clone()
+        .unwrap_or_else(|| HandlerRuntime {
+            python: "python3".to_owned(),
+            module: crate::config::BUILTIN_RUNTIME_MODULE.to_owned(),
+            execution_env: "AWS_Lambda_python3".to_owned(),
+        });
+    let control = ControlPlane::new(
+        Arc::clone(registry),
+        store,
+        Arc::clone(cap),
+        ControlPlaneSettings {
+            handler_runtime,
+            runtime_commands: config.runtime_commands.clone(),
+            on_throttle: config.on_throttle,
+            run_as: config.run_as,
+            max_environments: config.max_environments,
+        },
+    );
+    let restored = control
+        .restore()
+        .await
+        .map_err(|e| CoreError::Config(e.to_string()))?;
+    if config.state_dir.is_some() {
+        logs::message(
+            crate::config::LogLevel::Info,
+            &format!(
+                "Control plane state in {}: {restored} function(s) served again",
+                control.state_dir().display()
+            ),
+        );
+    }
+    Ok(control)
+}
+
 /// Reap idle environments of one function for as long as its scheduler exists.
-async fn reap_idle(scheduler: std::sync::Weak<Scheduler>) {
+pub(crate) async fn reap_idle(scheduler: std::sync::Weak<Scheduler>) {
     loop {
         let Some(interval) = scheduler.upgrade().map(|s| s.reap_interval()) else {
             return;
@@ -323,4 +360,27 @@ async fn http_listener(
         bound,
         crate::http::serve_with(listener, service, shutdown, None, timeouts),
     ))
+}
+
+/// A function's layers, merged (presented at `/opt` where mount namespaces are allowed).
+fn merged_layers(
+    f: &FunctionConfig,
+) -> Result<Option<Arc<crate::layers::MergedLayers>>, CoreError> {
+    if f.layers.is_empty() {
+        return Ok(None);
+    }
+    let mounted = crate::environment::sandbox::Capabilities::get().namespaces;
+    let merged = crate::layers::MergedLayers::merge(&f.name, &f.layers, mounted)
+        .map_err(|e| CoreError::Config(format!("function {}: {e}", f.name)))?;
+    if !mounted {
+        logs::message(
+            crate::config::LogLevel::Warn,
+            &format!(
+                "layers of {} are at {} (not /opt: mount namespaces are refused here)",
+                f.name,
+                merged.dir().display()
+            ),
+        );
+    }
+    Ok(Some(Arc::new(merged)))
 }

@@ -1,4 +1,4 @@
-//! Function URLs (docs/reference.md §13): a function called over plain HTTP. A request becomes
+//! Function URLs (docs/reference.md §14): a function called over plain HTTP. A request becomes
 //! a payload 2.0 event, the function runs as a synchronous invocation, and its result becomes
 //! the HTTP response. A URL is reached on the Invoke API's listener under
 //! `/lambda-url/<function>/...` or by the host name `<function>.lambda-url.<region>.localhost`,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod code_watch;
 pub mod config;
+pub mod control_plane;
 pub mod destinations;
 pub mod emulator;
 pub mod environment;
@@ -29,5 +30,6 @@ pub mod registry;
 pub mod runtime_api;
 pub mod scheduler;
 pub mod snapstart;
+pub mod store;
 
 pub use error::CoreError;

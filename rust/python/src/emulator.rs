@@ -98,7 +98,7 @@ impl Emulator {
     #[new]
     // NOTE: one argument per Python keyword argument, as pyo3 maps them.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (functions, address, *, file=None, max_environments=None, on_throttle=None, region=None, account_id=None, log_level=None, run_as=None))]
+    #[pyo3(signature = (functions, address, *, file=None, max_environments=None, on_throttle=None, region=None, account_id=None, log_level=None, run_as=None, state_dir=None))]
     fn new(
         py: Python<'_>,
         functions: Vec<PyFunction>,
@@ -110,6 +110,7 @@ impl Emulator {
         account_id: Option<String>,
         log_level: Option<&str>,
         run_as: Option<&str>,
+        state_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
         let settings = Settings {
             address,
@@ -119,19 +120,22 @@ impl Emulator {
             account_id,
             log_level,
         };
-        let config = settings.emulator_config()?;
+        let mut config = settings.emulator_config()?;
+        config.handler_runtime = Some(function::handler_runtime(py)?);
         let mut functions = function::build(py, functions, file, &config)?;
         if let Some(value) = run_as {
             let run_as = RunAs::parse(value).map_err(|e| errors::config(format!("run_as: {e}")))?;
             for f in &mut functions {
                 f.run_as = run_as;
             }
+            config.run_as = Some(run_as);
         }
-        if functions.is_empty() {
+        if functions.is_empty() && state_dir.is_none() {
             return Err(errors::config(
-                "functions: give at least one Function or a config file".to_owned(),
+                "functions: give at least one Function, a config file or a state_dir".to_owned(),
             ));
         }
+        config.state_dir = state_dir;
         let served = functions.clone();
         let running = py
             .detach(|| Running::start(&config, functions))

@@ -77,11 +77,15 @@ impl From<ServiceErr> for PyErr {
         let message = err.0.message();
         // NOTE: exhaustive on purpose: a new kind of service error must be given its class here.
         match err.0 {
-            ServiceError::FunctionNotFound { .. } => ResourceNotFoundError::new_err(message),
-            ServiceError::Throttled(_) => TooManyRequestsError::new_err(message),
-            ServiceError::RequestTooLarge | ServiceError::EventTooLarge { .. } => {
-                RequestTooLargeError::new_err(message)
+            ServiceError::FunctionNotFound { .. }
+            | ServiceError::ResourceNotFound { .. }
+            | ServiceError::ProvisionedConcurrencyConfigNotFound => {
+                ResourceNotFoundError::new_err(message)
             }
+            ServiceError::Throttled(_) => TooManyRequestsError::new_err(message),
+            ServiceError::RequestTooLarge
+            | ServiceError::EventTooLarge { .. }
+            | ServiceError::EntityTooLarge { .. } => RequestTooLargeError::new_err(message),
             ServiceError::InvalidJson { .. } | ServiceError::InvalidClientContext => {
                 InvalidRequestContentError::new_err(message)
             }
@@ -90,7 +94,9 @@ impl From<ServiceErr> for PyErr {
             | ServiceError::MethodNotAllowed
             | ServiceError::UnknownOperation
             | ServiceError::Service { .. }
-            | ServiceError::ShuttingDown => LambdaRieError::new_err(message),
+            | ServiceError::ShuttingDown
+            | ServiceError::ResourceConflict { .. }
+            | ServiceError::PreconditionFailed { .. } => LambdaRieError::new_err(message),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! API Gateway's payload format 1.0 (REST APIs, and HTTP APIs that ask for it), in and out
-//! (docs/reference.md §14).
+//! (docs/reference.md §15).
 
 use serde_json::{json, Map, Value};
 

@@ -1,5 +1,5 @@
 //! API Gateway routes: `METHOD /path/{param}/{proxy+}` keys, matched as API Gateway matches them
-//! (docs/reference.md §14): a route with more literal segments wins over one with parameters,
+//! (docs/reference.md §15): a route with more literal segments wins over one with parameters,
 //! a greedy `{proxy+}` loses to both, `ANY` loses to the request's own method, and `$default`
 //! catches what nothing else does.
 

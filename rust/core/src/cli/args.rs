@@ -39,6 +39,8 @@ pub enum Program {
     Config(PathBuf),
     /// Every function of a SAM template.
     Template(PathBuf),
+    /// No function of its own: only those the control plane creates (`--state-dir` alone).
+    ControlPlaneOnly,
 }
 
 /// A parsed command line.
@@ -79,6 +81,11 @@ pub struct Args {
     pub run_as: Option<config::RunAs>,
     /// `--http-port PORT`: the first function's URL at the root of this port.
     pub http_address: Option<SocketAddr>,
+    /// `--state-dir DIR`: where the control plane keeps the functions it creates.
+    pub state_dir: Option<PathBuf>,
+    /// `--runtime-command NAME=CMD` (repeatable): how to run a managed runtime lambda-rie
+    /// cannot run itself, for functions created through the control plane.
+    pub runtime_commands: Vec<(String, Vec<String>)>,
 }
 
 /// `lambda-rie invoke`: one invocation, then exit.
@@ -141,6 +148,8 @@ const VALUE_OPTIONS: &[&str] = &[
     "--extensions-dir",
     "--run-as",
     "--http-port",
+    "--state-dir",
+    "--runtime-command",
 ];
 
 /// `lambda-rie invoke HANDLER --event -` reads naturally: move `--event`/`--function` (which
@@ -281,6 +290,7 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
     let mut args = build(&get, positional, &given, env)?;
     function_options(&mut args.function, &given, &switches);
     args.run_as = run_as(&get)?;
+    args.runtime_commands = runtime_commands(&values)?;
     if one_shot {
         let shot = OneShot {
             event: get("--event", &[]),
@@ -289,6 +299,24 @@ pub fn parse(argv: &[String], env: Env<'_>) -> Result<Parsed, UsageError> {
         return Ok(Parsed::Invoke(Box::new(args), shot));
     }
     Ok(Parsed::Serve(Box::new(args)))
+}
+
+/// Every `--runtime-command NAME=CMD` (CMD split at spaces).
+fn runtime_commands(values: &[(&str, String)]) -> Result<Vec<(String, Vec<String>)>, UsageError> {
+    values
+        .iter()
+        .filter(|(n, _)| *n == "--runtime-command")
+        .map(|(_, v)| {
+            let (name, command) = v.split_once('=').unwrap_or((v, ""));
+            let argv: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+            if name.is_empty() || argv.is_empty() {
+                return Err(UsageError(format!(
+                    "--runtime-command: {v:?} is not NAME=COMMAND (e.g. nodejs22.x=\"node /opt/runtime.js\")"
+                )));
+            }
+            Ok((name.to_owned(), argv))
+        })
+        .collect()
 }
 
 /// `--run-as root|UID[:GID]`, when given.
@@ -391,7 +419,16 @@ fn build(
         .transpose()?;
     let (log_level, on_throttle, python_runtime) = choices(get)?;
     let explicit_handler = given.text("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
-    let (program, handler) = program_or_file(get, positional, explicit_handler, env)?;
+    let state_dir = get("--state-dir", &[]).map(PathBuf::from);
+    let nothing_given = positional.is_empty()
+        && explicit_handler.is_none()
+        && get("--config", &[]).is_none()
+        && get("--template", &[]).is_none();
+    let (program, handler) = match program_or_file(get, positional, explicit_handler, env) {
+        // NOTE: `lambda-rie --state-dir DIR` alone serves only what the control plane creates.
+        Err(_) if nothing_given && state_dir.is_some() => (Program::ControlPlaneOnly, None),
+        other => other?,
+    };
     let async_delay_scale = async_delay_scale(get)?;
     let async_queue_bytes = async_queue_bytes(get)?;
     let mut function = FunctionSpec::new(Source::Flag);
@@ -423,6 +460,8 @@ fn build(
         function,
         run_as: None,
         http_address,
+        state_dir,
+        runtime_commands: Vec::new(),
     })
 }
 

@@ -11,11 +11,8 @@ use crate::config::spec::{
 };
 use crate::config::{self, Defaults, EnvInheritance, FunctionConfig, HandlerRuntime};
 
-/// The functions to serve and warnings about what was ignored; errors are one line for exit 2.
-pub fn load(
-    args: &Args,
-    python: &PythonInfo,
-) -> Result<(Vec<FunctionConfig>, Vec<String>), ConfigError> {
+/// The Python runtime that serves HANDLERs (and `python3.x` functions of the control plane).
+pub fn handler_runtime(args: &Args, python: &PythonInfo) -> HandlerRuntime {
     let module = match args.python_runtime {
         PythonRuntime::Builtin => config::BUILTIN_RUNTIME_MODULE,
         PythonRuntime::Awslambdaric => "awslambdaric",
@@ -33,11 +30,20 @@ pub fn load(
             })
             .flatten()
     });
-    let runtime = HandlerRuntime {
+    HandlerRuntime {
         python: python.executable.clone(),
         module: module.to_owned(),
         execution_env: format!("AWS_Lambda_python{}", version.as_deref().unwrap_or("3")),
-    };
+    }
+}
+
+/// The functions to serve and warnings about what was ignored; errors are one line for exit 2.
+pub fn load(
+    args: &Args,
+    python: &PythonInfo,
+) -> Result<(Vec<FunctionConfig>, Vec<String>), ConfigError> {
+    let runtime = handler_runtime(args, python);
+    let module = runtime.module.clone();
     let (specs, warnings, defaults) = match &args.program {
         Program::Command(argv) => {
             let spec = single(args, Runtime::Provided, argv.clone());
@@ -55,6 +61,7 @@ pub fn load(
                 Defaults::FUNCTION,
             )
         }
+        Program::ControlPlaneOnly => (Vec::new(), Vec::new(), Defaults::FUNCTION),
         Program::Template(path) => {
             let (specs, warnings) = config::template::load(path, &args.region, &args.account_id)?;
             (
@@ -90,7 +97,7 @@ pub fn load(
         .any(|f| f.command.first() == Some(&runtime.python));
     let known_present = args.python_runtime == PythonRuntime::Builtin && python.has_builtin_runtime;
     if uses_python && !known_present {
-        check_module_in_background(runtime.python.clone(), module.to_owned());
+        check_module_in_background(runtime.python.clone(), module);
     }
     Ok((functions, warnings))
 }

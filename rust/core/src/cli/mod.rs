@@ -20,6 +20,7 @@ Usage:
   lambda-rie [OPTIONS] HANDLER                  serve module.function with a Python runtime
   lambda-rie [OPTIONS]                          serve /var/task/bootstrap, /opt/bootstrap or /var/runtime/bootstrap
   lambda-rie [OPTIONS] --config lambda-rie.toml | --template template.yaml   serve many functions
+  lambda-rie [OPTIONS] --state-dir DIR          serve the functions created with the Lambda API
   lambda-rie invoke [OPTIONS] [--event FILE|-] [--function NAME] (HANDLER | COMMAND | --config F)
                                                 invoke once: payload on stdout, logs on stderr,
                                                 exit 1 on a function error
@@ -61,6 +62,11 @@ Options (flag > environment variable > default):
   --snapstart, --enable-init-caching  init once in a template, fork each environment from it
   --run-as root|UID[:GID]      who runtimes run as, when lambda-rie is root [993:990, AWS's]
   --http-port PORT             serve a template's API routes, or the first function's URL, on PORT
+  --state-dir DIR              keep functions created with the Lambda API (aws lambda
+                               create-function, boto3) across restarts [a temporary store];
+                               alone, serves only those functions
+  --runtime-command NAME=CMD   run managed runtime NAME (nodejs22.x, java21, ...) of
+                               API-created functions with CMD (repeatable)
   -h, --help                   this text
   -V, --version                the version
 
@@ -134,7 +140,7 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
     };
     let code = match one_shot {
         Some(shot) => runtime.block_on(one_shot::run(&args, functions, &shot)),
-        None => runtime.block_on(serve(args, functions, warnings)),
+        None => runtime.block_on(serve(args, functions, warnings, python)),
     };
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
@@ -152,7 +158,12 @@ fn passthrough(command: &[String], args: &Args) -> i32 {
     127
 }
 
-async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>) -> i32 {
+async fn serve(
+    args: Args,
+    functions: Vec<FunctionConfig>,
+    warnings: Vec<String>,
+    python: &PythonInfo,
+) -> i32 {
     let capabilities = crate::environment::sandbox::Capabilities::get();
     pid1::become_subreaper();
     let mut config = EmulatorConfig::new(args.invoke_address);
@@ -166,6 +177,21 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
     config.async_delay_scale = args.async_delay_scale;
     config.async_queue_bytes = args.async_queue_bytes;
     config.http_address = args.http_address;
+    config.state_dir.clone_from(&args.state_dir);
+    config.handler_runtime = Some(functions::handler_runtime(&args, python));
+    config.run_as = args.run_as;
+    if let args::Program::Config(path) = &args.program {
+        match crate::config::file::runtimes(path) {
+            Ok(r) => config.runtime_commands = r,
+            Err(e) => {
+                eprintln!("lambda-rie: {e}");
+                return 2;
+            }
+        }
+    }
+    config
+        .runtime_commands
+        .extend(args.runtime_commands.iter().cloned());
     logs::set_level(args.log_level);
     for w in &warnings {
         logs::message(LogLevel::Warn, w);
@@ -216,8 +242,21 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
             emulator.invoke_address()
         ),
     );
+    announce_http(emulator.http_address(), &served);
+    signals.wait().await;
+    logs::message(
+        LogLevel::Info,
+        "Shutting down: answering in-flight invocations",
+    );
+    emulator.shutdown().await;
+    0
+}
+
+/// Say where `--http-port` serves the API Gateway routes or the first function's URL, or that
+/// routes are not served without it.
+fn announce_http(address: Option<std::net::SocketAddr>, served: &[&FunctionConfig]) {
     let routes: usize = served.iter().map(|f| f.http_routes.len()).sum();
-    match (emulator.http_address(), served.first()) {
+    match (address, served.first()) {
         (Some(address), _) if routes > 0 => logs::message(
             LogLevel::Info,
             &format!("API Gateway routes ({routes}) on http://{address}/"),
@@ -232,11 +271,4 @@ async fn serve(args: Args, functions: Vec<FunctionConfig>, warnings: Vec<String>
         ),
         _ => {}
     }
-    signals.wait().await;
-    logs::message(
-        LogLevel::Info,
-        "Shutting down: answering in-flight invocations",
-    );
-    emulator.shutdown().await;
-    0
 }

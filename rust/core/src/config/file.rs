@@ -1,6 +1,7 @@
 //! `lambda-rie.toml`: `[defaults]` and `[functions.NAME]` tables mapped onto function specs;
 //! every error names the file, the function and the key.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -47,15 +48,18 @@ pub fn load(path: &Path) -> Result<Vec<FunctionSpec>, ConfigError> {
         .parse()
         .map_err(|e: toml::de::Error| whole.error(located(&text, &e)))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    if let Some(key) = doc.keys().find(|k| *k != "defaults" && *k != "functions") {
+    if let Some(key) = doc
+        .keys()
+        .find(|k| !["defaults", "functions", "runtimes"].contains(&k.as_str()))
+    {
         return Err(whole.error(format!(
-            "unknown key {key:?} (expected [defaults] and [functions.NAME])"
+            "unknown key {key:?} (expected [defaults], [functions.NAME] and [runtimes])"
         )));
     }
     let empty = Table::new();
     let defaults = table(doc.get("defaults"), &empty, &whole, "[defaults]")?;
     let functions = table(doc.get("functions"), &empty, &whole, "[functions]")?;
-    if functions.is_empty() {
+    if functions.is_empty() && !doc.contains_key("runtimes") {
         return Err(whole.error("no [functions.NAME] table"));
     }
     functions
@@ -71,6 +75,38 @@ pub fn load(path: &Path) -> Result<Vec<FunctionSpec>, ConfigError> {
             function(spec, name, &merged, base)
         })
         .collect()
+}
+
+/// The `[runtimes]` table: the command (argv) that runs each managed runtime lambda-rie
+/// cannot run itself, for functions created through the control plane
+/// (`"nodejs22.x" = ["node", "/opt/rie/node-runtime.js"]`).
+pub fn runtimes(path: &Path) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
+    let whole = Origin::whole(&Arc::new(Source::ConfigFile {
+        file: path.display().to_string(),
+        function: None,
+    }));
+    let text = std::fs::read_to_string(path).map_err(|e| whole.error(e.to_string()))?;
+    let doc: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| whole.error(located(&text, &e)))?;
+    let empty = Table::new();
+    let mut out = BTreeMap::new();
+    for (runtime, command) in table(doc.get("runtimes"), &empty, &whole, "[runtimes]")? {
+        let argv: Option<Vec<String>> = command
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect());
+        match argv {
+            Some(argv) if !argv.is_empty() => {
+                out.insert(runtime.clone(), argv);
+            }
+            _ => {
+                return Err(whole.error(format!(
+                    "[runtimes] {runtime:?} must be a command: a non-empty array of strings"
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A parse error with its line and column; the parser's own nesting limit said plainly.

@@ -195,6 +195,9 @@ pub struct FunctionConfig {
     pub extensions_dir: Option<PathBuf>,
     /// SnapStart: environments are forks of a template that ran init once.
     pub snapstart: bool,
+    /// The version this configuration runs (`$LATEST`, or a number published through the
+    /// control plane): `AWS_LAMBDA_FUNCTION_VERSION`, the log stream and `START` line.
+    pub version: String,
     /// Its function URL, when it has one.
     pub url: Option<FunctionUrl>,
     /// API Gateway routes to it (SAM `Api` and `HttpApi` events).
@@ -394,6 +397,7 @@ impl FunctionConfig {
             snapstart: false,
             url: None,
             http_routes: Vec::new(),
+            version: crate::aws::LATEST.to_owned(),
         }
     }
 
@@ -502,6 +506,16 @@ pub struct EmulatorConfig {
     pub async_queue_bytes: u64,
     /// Where the first function's URL is served at the root (`--http-port`), if anywhere.
     pub http_address: Option<SocketAddr>,
+    /// Where the control plane keeps the functions it creates (`--state-dir`); none: a
+    /// temporary store removed at exit.
+    pub state_dir: Option<PathBuf>,
+    /// The Python runtime that serves `python3.x` functions created through the API (none:
+    /// `python3 -m lambda_rie.runtime`).
+    pub handler_runtime: Option<HandlerRuntime>,
+    /// Commands of managed runtimes lambda-rie cannot run itself (`nodejs22.x` -> argv).
+    pub runtime_commands: std::collections::BTreeMap<String, Vec<String>>,
+    /// Who runtimes of API-created functions run as (none: the default).
+    pub run_as: Option<RunAs>,
 }
 
 impl EmulatorConfig {
@@ -519,6 +533,10 @@ impl EmulatorConfig {
             async_state: None,
             async_queue_bytes: DEFAULT_ASYNC_QUEUE_BYTES,
             http_address: None,
+            state_dir: None,
+            handler_runtime: None,
+            runtime_commands: std::collections::BTreeMap::new(),
+            run_as: None,
         }
     }
 }

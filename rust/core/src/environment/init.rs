@@ -10,7 +10,6 @@ use bytes::Bytes;
 use super::process::{ExitInfo, RuntimeProcess, SpawnSpec};
 use super::run::Started;
 use super::ExecutionEnvironment;
-use crate::aws;
 use crate::config::INIT_TIMEOUT;
 use crate::invocation::Invocation;
 use crate::logs;
@@ -271,7 +270,7 @@ impl ExecutionEnvironment {
         // NOTE: AWS runs init once more inside the invoke phase, against the function timeout.
         let phase = Instant::now();
         self.logs
-            .lines(logs::start_line(&inv.request_id, aws::LATEST));
+            .lines(logs::start_line(&inv.request_id, &cfg.version));
         match self.start_runtime(phase + cfg.timeout()).await {
             Ok((process, _)) => Ok(Started {
                 process,

@@ -46,7 +46,7 @@ impl ExecutionEnvironment {
         if sandbox::Capabilities::get().runtime_api_check() {
             api.admit_only(Arc::clone(&sandbox.members) as Arc<dyn crate::runtime_api::Membership>);
         }
-        let log_stream_name = variables::new_log_stream_name();
+        let log_stream_name = variables::new_log_stream_name(&function.config.version);
         // NOTE: the scheduler keeps its own notion (on-demand or provisioned); the runtime is
         // told `snap-start` when it is restored from a template.
         let seen_type = if function.snapstart.is_some() {

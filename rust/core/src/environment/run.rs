@@ -14,7 +14,6 @@ use super::extensions::ShutdownReason;
 use super::init::InitFailed;
 use super::process::{ExitInfo, RuntimeProcess};
 use super::ExecutionEnvironment;
-use crate::aws;
 use crate::invocation::{Delivery, Invocation, Outcome, RuntimeReply};
 use crate::logs;
 use crate::runtime_api::telemetry;
@@ -120,7 +119,7 @@ impl ExecutionEnvironment {
         let deadline = phase_start + cfg.timeout();
         if started.invoke_phase.is_none() && first_try {
             self.logs
-                .lines(logs::start_line(&inv.request_id, aws::LATEST));
+                .lines(logs::start_line(&inv.request_id, &cfg.version));
         }
         let (tx, rx) = oneshot::channel();
         if self.api.state().telemetry.is_active() {

@@ -55,7 +55,7 @@ pub fn runtime_environment(facts: &EnvironmentFacts<'_>) -> Vec<(String, String)
         ("AWS_REGION", facts.region.to_owned()),
         ("AWS_DEFAULT_REGION", default_region),
         ("AWS_LAMBDA_FUNCTION_NAME", f.name.clone()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", crate::aws::LATEST.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", f.version.clone()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string()),
         (
             "AWS_LAMBDA_INITIALIZATION_TYPE",
@@ -125,12 +125,11 @@ fn set(vars: &mut Vec<(String, String)>, key: &str, value: String) {
     }
 }
 
-/// A fresh log stream name, `YYYY/MM/DD/[$LATEST]<32 hex>`.
-pub fn new_log_stream_name() -> String {
+/// A fresh log stream name, `YYYY/MM/DD/[<version>]<32 hex>` (`[$LATEST]`, `[3]`).
+pub fn new_log_stream_name(version: &str) -> String {
     format!(
-        "{}/[{}]{}",
+        "{}/[{version}]{}",
         crate::clock::log_stream_date(crate::clock::epoch_ms()),
-        crate::aws::LATEST,
         uuid::Uuid::new_v4().simple()
     )
 }
@@ -167,7 +166,7 @@ mod tests {
 
     #[test]
     fn log_stream_name_shape() {
-        let n = new_log_stream_name();
+        let n = new_log_stream_name(crate::aws::LATEST);
         let (date, rest) = n.split_at(10);
         assert_eq!(date.len(), 10);
         assert!(rest.starts_with("/[$LATEST]"));

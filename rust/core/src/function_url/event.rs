@@ -1,5 +1,5 @@
 //! An HTTP request as the event a function URL hands its function: payload format 2.0
-//! (docs/reference.md §13).
+//! (docs/reference.md §14).
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};

@@ -1,4 +1,4 @@
-//! A function's result as the HTTP response of its function URL (docs/reference.md §13): a
+//! A function's result as the HTTP response of its function URL (docs/reference.md §14): a
 //! result with `statusCode` says the status, headers, cookies and body; any other result is
 //! the body of a 200.
 

@@ -4,7 +4,6 @@ use serde_json::{json, Value};
 
 use crate::config::FunctionConfig;
 use crate::environment::FunctionContext;
-use crate::registry::Registry;
 
 /// A `FunctionConfiguration` object.
 fn configuration(f: &FunctionContext) -> Value {
@@ -40,16 +39,6 @@ fn configuration(f: &FunctionContext) -> Value {
         "State": "Active",
         "LastUpdateStatus": "Successful",
     })
-}
-
-/// `GET /2015-03-31/functions/`.
-pub fn list_functions(registry: &Registry) -> String {
-    let functions: Vec<Value> = registry
-        .all()
-        .iter()
-        .map(|s| configuration(s.function()))
-        .collect();
-    json!({"Functions": functions}).to_string()
 }
 
 /// `GET /2015-03-31/functions/{name}`: configuration, code and concurrency.

@@ -1,6 +1,6 @@
 //! The Invoke API front (docs/reference.md §2): `POST /2015-03-31/functions/{name}/invocations`.
 
-mod describe;
+pub(crate) mod describe;
 mod event_stream;
 mod invoke;
 mod response_stream;
@@ -13,6 +13,7 @@ use hyper::{Method, Request};
 
 use crate::async_queue::AsyncInvoker;
 use crate::aws::ServiceError;
+use crate::control_plane::{self, ApiRequest, ControlPlane};
 use crate::function_url;
 use crate::http::{self, Response};
 use crate::registry::Registry;
@@ -23,6 +24,8 @@ pub struct InvokeApi {
     pub registry: Arc<Registry>,
     /// The `Event` queue.
     pub events: Arc<AsyncInvoker>,
+    /// The control plane (CreateFunction and the rest of the Lambda API).
+    pub control: Arc<ControlPlane>,
 }
 
 const FUNCTIONS_PREFIX: &str = "/2015-03-31/functions/";
@@ -51,10 +54,8 @@ pub async fn route(api: Arc<InvokeApi>, req: Request<Incoming>) -> Response {
         );
         return r;
     }
-    if method == Method::GET {
-        if let Some(r) = describe(&api, &path) {
-            return r;
-        }
+    if control_plane::is_control_path(&path) {
+        return control(&api, req).await;
     }
     let streaming_name = path
         .strip_prefix(STREAMING_PREFIX)
@@ -106,23 +107,34 @@ pub fn error_response(err: &ServiceError, request_id: Option<&str>) -> Response 
     r
 }
 
-/// `ListFunctions`, `GetFunction` and `GetFunctionConfiguration`.
-fn describe(api: &InvokeApi, path: &str) -> Option<Response> {
-    let rest = path.strip_prefix("/2015-03-31/functions")?;
-    let rest = rest.trim_start_matches('/');
-    if rest.is_empty() {
-        // GET /2015-03-31/functions/: ListFunctions.
-        return Some(http::json(200, describe::list_functions(&api.registry)));
-    }
-    let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let name = routing::percent_decode(name);
-    let body = match api.registry.resolve(&name, None) {
-        Err(e) => return Some(error_response(&e, None)),
-        // GET /2015-03-31/functions/{name}: GetFunction.
-        Ok(t) if tail.is_empty() => describe::get_function(t.scheduler.function()),
-        // GET /2015-03-31/functions/{name}/configuration: GetFunctionConfiguration.
-        Ok(t) if tail == "configuration" => describe::get_configuration(t.scheduler.function()),
-        Ok(_) => return None,
+/// A control-plane request: its body read whole (up to AWS's CreateFunction limit).
+async fn control(api: &InvokeApi, req: Request<Incoming>) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match http::read_capped(body, control_plane::MAX_REQUEST_BYTES).await {
+        Ok(b) => b,
+        Err(http::BodyError::TooLarge(_)) => {
+            return error_response(
+                &ServiceError::entity_too_large(format!(
+                    "Request must be smaller than {} bytes for the CreateFunction operation",
+                    control_plane::MAX_REQUEST_BYTES
+                )),
+                None,
+            )
+        }
+        Err(http::BodyError::Broken) => return http::response(400, bytes::Bytes::new()),
     };
-    Some(http::json(200, body))
+    let host = parts
+        .headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    api.control
+        .handle(ApiRequest {
+            method: parts.method,
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            host,
+            body,
+        })
+        .await
 }

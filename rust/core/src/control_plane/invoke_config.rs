@@ -1,0 +1,248 @@
+//! Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s): the asynchronous invocation
+//! settings of a function, version or alias; those of `$LATEST` and versions drive their
+//! `Event` invocations (docs/reference.md §13).
+
+use serde_json::{json, Map, Value};
+
+use super::record::Record;
+use super::{listing, page, Answer, ApiRequest, ControlPlane};
+use crate::aws::{ServiceError, LATEST};
+use crate::config::spec::{FunctionSpec, Number};
+use crate::config::{Destination, EVENT_AGE_RANGE, MAX_RETRY_ATTEMPTS};
+use crate::registry::Version;
+
+impl ControlPlane {
+    /// The stored function and the qualifier key (`$LATEST` when none), checked to exist.
+    fn invoke_config_scope(
+        &self,
+        id: &str,
+        req: &ApiRequest,
+    ) -> Result<(Record, String), ServiceError> {
+        let (name, qualifier) = self.identify(id, req.param("Qualifier").as_deref())?;
+        let gone = || ServiceError::not_found("The function doesn't exist.");
+        let rec = self.load(&name, gone)?;
+        let q = qualifier.unwrap_or_else(|| LATEST.to_owned());
+        let exists = match Version::parse(&q) {
+            Some(Version::Latest) => true,
+            Some(Version::Published(n)) => rec.version(n).is_some(),
+            None => rec.alias(&q).is_some(),
+        };
+        if !exists {
+            return Err(gone());
+        }
+        Ok((rec, q))
+    }
+
+    fn invoke_config_answer(&self, rec: &Record, q: &str, config: &Value) -> Value {
+        let mut out = config.clone();
+        out["FunctionArn"] = json!(format!("{}:{q}", self.arn(rec.name())));
+        out
+    }
+
+    /// `PUT` (replace) or `POST` (merge) `/2019-09-25/functions/{name}/event-invoke-config`.
+    pub(super) fn put_invoke_config(&self, id: &str, req: &ApiRequest, merge: bool) -> Answer {
+        let body = req.json()?;
+        let (mut rec, q) = self.invoke_config_scope(id, req)?;
+        let existing = rec.map("invoke_configs").get(&q).cloned();
+        if merge && existing.is_none() {
+            return Err(ServiceError::not_found(format!(
+                "The function {}:{q} doesn't have an EventInvokeConfig",
+                self.arn(rec.name())
+            )));
+        }
+        let mut config: Map<String, Value> = if merge {
+            existing
+                .and_then(|e| e.as_object().cloned())
+                .unwrap_or_default()
+        } else {
+            Map::new()
+        };
+        let given = [
+            "MaximumRetryAttempts",
+            "MaximumEventAgeInSeconds",
+            "DestinationConfig",
+        ];
+        if !given.iter().any(|k| body.contains_key(*k)) {
+            return Err(ServiceError::invalid_parameter(
+                "You must specify at least one of error handling or destination setting.",
+            ));
+        }
+        if let Some(v) = body.get("MaximumRetryAttempts") {
+            let n = v.as_i64().unwrap_or(-1);
+            if !(0..=i64::from(MAX_RETRY_ATTEMPTS)).contains(&n) {
+                return Err(ServiceError::validation(
+                    &v.to_string(),
+                    "maximumRetryAttempts",
+                    format!("Member must have value less than or equal to {MAX_RETRY_ATTEMPTS}"),
+                ));
+            }
+            config.insert("MaximumRetryAttempts".into(), v.clone());
+        }
+        if let Some(v) = body.get("MaximumEventAgeInSeconds") {
+            let n = v.as_i64().unwrap_or(-1);
+            let (low, high) = EVENT_AGE_RANGE;
+            if !(i64::from(low)..=i64::from(high)).contains(&n) {
+                return Err(ServiceError::validation(
+                    &v.to_string(),
+                    "maximumEventAgeInSeconds",
+                    format!("Member must have value between {low} and {high}"),
+                ));
+            }
+            config.insert("MaximumEventAgeInSeconds".into(), v.clone());
+        }
+        let mut destinations = config
+            .get("DestinationConfig")
+            .cloned()
+            .unwrap_or_else(|| json!({"OnSuccess": {}, "OnFailure": {}}));
+        if let Some(d) = body.get("DestinationConfig") {
+            for side in ["OnSuccess", "OnFailure"] {
+                if let Some(target) = d.get(side) {
+                    self.check_destination(&rec, target)?;
+                    destinations[side] = target.clone();
+                }
+            }
+        }
+        config.insert("DestinationConfig".into(), destinations);
+        config.insert(
+            "LastModified".into(),
+            json!(crate::clock::epoch_ms() as f64 / 1000.0),
+        );
+        let config = Value::Object(config);
+        rec.map_mut("invoke_configs")
+            .insert(q.clone(), config.clone());
+        self.apply_to_version(&rec, &q)?;
+        self.save(&rec)?;
+        Ok((200, self.invoke_config_answer(&rec, &q, &config)))
+    }
+
+    /// A changed async invoke configuration of `$LATEST` or a version drives its `Event`
+    /// invocations from now on: the version gets a scheduler built with it.
+    fn apply_to_version(&self, rec: &Record, q: &str) -> Result<(), ServiceError> {
+        if Version::parse(q).is_none() {
+            // NOTE: an alias's configuration is stored and returned only (docs/reference.md §13).
+            return Ok(());
+        }
+        let Some(function) = self.registry.function(rec.name()) else {
+            return Ok(());
+        };
+        let config = self.version_config(rec, q)?;
+        let provisioned = config.provisioned_concurrency;
+        let scheduler = self.scheduler(config, Some(&function));
+        if provisioned > 0 {
+            // NOTE: the version's provisioned environments keep serving in the old scheduler
+            // until the new one has initialised its own.
+            let key = q.to_owned();
+            tokio::spawn(async move {
+                let _ = scheduler.provision().await;
+                Self::swap(&function, &key, scheduler);
+            });
+            return Ok(());
+        }
+        Self::swap(&function, q, scheduler);
+        Ok(())
+    }
+
+    /// The async settings of an invoke configuration onto the spec of its version: retries,
+    /// event age, and destinations that are functions lambda-rie serves (records for other
+    /// services are not delivered).
+    pub(super) fn apply_invoke_config(&self, spec: &mut FunctionSpec, eic: &Value) {
+        if let Some(n) = eic["MaximumRetryAttempts"].as_i64() {
+            spec.maximum_retry_attempts =
+                Some(spec.setting("MaximumRetryAttempts", Number::Whole(n.into())));
+        }
+        if let Some(n) = eic["MaximumEventAgeInSeconds"].as_i64() {
+            spec.maximum_event_age =
+                Some(spec.setting("MaximumEventAgeInSeconds", Number::Whole(n.into())));
+        }
+        let function_of = |side: &str| {
+            let arn = eic["DestinationConfig"][side]["Destination"].as_str()?;
+            let parts: Vec<&str> = arn.split(':').collect();
+            let name = *parts.get(6)?;
+            (parts.get(2) == Some(&"lambda") && self.registry.function(name).is_some())
+                .then(|| Destination::Function(name.to_owned()))
+        };
+        if let Some(d) = function_of("OnSuccess") {
+            spec.on_success = Some(spec.setting("DestinationConfig.OnSuccess", d));
+        }
+        if let Some(d) = function_of("OnFailure") {
+            spec.on_failure = Some(spec.setting("DestinationConfig.OnFailure", d));
+        }
+    }
+
+    /// AWS's checks of a destination: a function of lambda-rie other than this one, or an
+    /// ARN of a service that can receive records.
+    fn check_destination(&self, rec: &Record, target: &Value) -> Result<(), ServiceError> {
+        let Some(arn) = target.get("Destination").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        let parts: Vec<&str> = arn.split(':').collect();
+        if parts.len() < 6 || parts[0] != "arn" {
+            return Err(ServiceError::validation(
+                arn,
+                "destinationConfig.onSuccess.destination",
+                "Member must satisfy regular expression pattern: ^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
+            ));
+        }
+        match parts[2] {
+            "lambda" => {
+                let name = parts.get(6).copied().unwrap_or_default();
+                if name == rec.name() {
+                    return Err(ServiceError::invalid_parameter(
+                        "You can't specify the function as a destination for itself.",
+                    ));
+                }
+                if self.registry.function(name).is_none() {
+                    return Err(ServiceError::invalid_parameter(&format!(
+                        "The destination ARN {arn} is invalid."
+                    )));
+                }
+                Ok(())
+            }
+            "sqs" | "sns" | "events" | "s3" => Ok(()),
+            _ => Err(ServiceError::invalid_parameter(&format!(
+                "The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={arn}), onFailure=null) is invalid."
+            ))),
+        }
+    }
+
+    /// `GET /2019-09-25/functions/{name}/event-invoke-config`.
+    pub(super) fn get_invoke_config(&self, id: &str, req: &ApiRequest) -> Answer {
+        let (rec, q) = self.invoke_config_scope(id, req)?;
+        let config = rec.map("invoke_configs").get(&q).cloned().ok_or_else(|| {
+            ServiceError::not_found(format!(
+                "The function {}:{q} doesn't have an EventInvokeConfig",
+                self.arn(rec.name())
+            ))
+        })?;
+        Ok((200, self.invoke_config_answer(&rec, &q, &config)))
+    }
+
+    /// `DELETE /2019-09-25/functions/{name}/event-invoke-config`.
+    pub(super) fn delete_invoke_config(&self, id: &str, req: &ApiRequest) -> Answer {
+        let (mut rec, q) = self.invoke_config_scope(id, req)?;
+        if rec.map_mut("invoke_configs").remove(&q).is_none() {
+            return Err(ServiceError::not_found(format!(
+                "The function {}:{q} doesn't have an EventInvokeConfig",
+                self.arn(rec.name())
+            )));
+        }
+        self.apply_to_version(&rec, &q)?;
+        self.save(&rec)?;
+        Ok((204, Value::Null))
+    }
+
+    /// `GET /2019-09-25/functions/{name}/event-invoke-config/list`.
+    pub(super) fn list_invoke_configs(&self, id: &str, req: &ApiRequest) -> Answer {
+        let (name, _) = self.identify(id, None)?;
+        let rec = self.load(&name, || {
+            ServiceError::not_found("The function doesn't exist.")
+        })?;
+        let items: Vec<Value> = rec
+            .map("invoke_configs")
+            .iter()
+            .map(|(q, c)| self.invoke_config_answer(&rec, q, c))
+            .collect();
+        let (items, next) = page(items, req, 50)?;
+        Ok((200, listing("FunctionEventInvokeConfigs", items, next)))
+    }
+}

@@ -1,0 +1,479 @@
+//! The Lambda control plane on the Invoke API's port (docs/reference.md §13): functions,
+//! versions, aliases, concurrency, async invoke configuration, permissions and tags. Each
+//! request shape is mapped onto the one [`FunctionSpec`](crate::config::spec::FunctionSpec)
+//! validator, the [`Store`] and the [`Registry`]; the route table is here and nowhere below.
+
+mod aliases;
+mod concurrency;
+mod functions;
+mod invoke_config;
+mod layers;
+mod permissions;
+mod record;
+mod tags;
+mod versions;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::Value;
+
+use crate::aws::ServiceError;
+use crate::config::{HandlerRuntime, RunAs, ThrottlePolicy};
+use crate::http::{self, Response};
+use crate::invoke_api::routing::{check_identifier, percent_decode, query_param, split};
+use crate::registry::Registry;
+use crate::scheduler::EnvironmentCap;
+use crate::store::{Store, StoreError};
+pub use record::Record;
+
+/// Largest CreateFunction / UpdateFunctionCode request body (AWS's limit).
+pub const MAX_REQUEST_BYTES: usize = 70_167_211;
+/// Where lambda-rie serves a stored zip (`Code.Location` of GetFunction).
+pub const CODE_PATH: &str = "/_lambda-rie/code/";
+
+/// What the control plane needs besides the registry and the store.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneSettings {
+    /// The Python runtime that serves `python3.x` handlers.
+    pub handler_runtime: HandlerRuntime,
+    /// Commands of the runtimes lambda-rie has no built-in way to run (`nodejs22.x`).
+    pub runtime_commands: BTreeMap<String, Vec<String>>,
+    /// What a sync invoke does when no environment is free.
+    pub on_throttle: ThrottlePolicy,
+    /// Who runtimes run as (none: the default).
+    pub run_as: Option<RunAs>,
+    /// The emulator-wide environment cap.
+    pub max_environments: u32,
+}
+
+/// The control plane: one per emulator.
+pub struct ControlPlane {
+    registry: Arc<Registry>,
+    store: Arc<Store>,
+    cap: Arc<EnvironmentCap>,
+    settings: ControlPlaneSettings,
+    /// NOTE: one operation at a time: each reads, checks and writes a function's document in
+    /// one go, so two calls never interleave (AWS serialises per function; one lock is simpler
+    /// and the operations are short).
+    lock: tokio::sync::Mutex<()>,
+}
+
+/// A control-plane request, body read whole.
+pub struct ApiRequest {
+    /// The method.
+    pub method: Method,
+    /// The path, still percent-encoded.
+    pub path: String,
+    /// The query string.
+    pub query: Option<String>,
+    /// The `Host` header (for `Code.Location`).
+    pub host: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl ApiRequest {
+    fn param(&self, key: &str) -> Option<String> {
+        query_param(self.query.as_deref(), key)
+    }
+
+    fn params(&self, key: &str) -> Vec<String> {
+        self.query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| percent_decode(v))
+            .collect()
+    }
+
+    /// The body as a JSON object (an empty body is `{}`).
+    fn json(&self) -> Result<serde_json::Map<String, Value>, ServiceError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Map::new());
+        }
+        match serde_json::from_slice::<Value>(&self.body) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(ServiceError::invalid_json("not a JSON object")),
+            Err(e) => Err(ServiceError::invalid_json(&e.to_string())),
+        }
+    }
+}
+
+/// An answer: status and JSON body (204: none).
+type Answer = Result<(u16, Value), ServiceError>;
+
+/// Whether `path` belongs to the control plane (the invocation paths do not).
+pub fn is_control_path(path: &str) -> bool {
+    if path.ends_with("/invocations") || path.ends_with("/response-streaming-invocations") {
+        return false;
+    }
+    path.starts_with("/2015-03-31/functions")
+        || [
+            "/2017-10-31/functions/",
+            "/2019-09-30/functions/",
+            "/2019-09-25/functions/",
+            "/2017-03-31/tags/",
+            "/2016-08-19/account-settings",
+            "/2018-10-31/layers",
+            CODE_PATH,
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::service(&e.to_string())
+    }
+}
+
+impl ControlPlane {
+    /// A control plane over `registry` and `store`; the functions of the store are served again.
+    pub fn new(
+        registry: Arc<Registry>,
+        store: Store,
+        cap: Arc<EnvironmentCap>,
+        settings: ControlPlaneSettings,
+    ) -> Self {
+        Self {
+            registry,
+            store: Arc::new(store),
+            cap,
+            settings,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Serve every function of the store again (at start-up): `$LATEST`, versions, aliases,
+    /// reserved and provisioned concurrency. A function that cannot be served is skipped with a
+    /// log line.
+    pub async fn restore(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (name, doc) in self.store.functions()? {
+            let rec = Record((*doc).clone());
+            match self.serve_record(&rec).await {
+                Ok(()) => n += 1,
+                Err(e) => crate::logs::message(
+                    crate::config::LogLevel::Error,
+                    &format!(
+                        "function {name} of the state directory is not served: {}",
+                        e.message()
+                    ),
+                ),
+            }
+        }
+        Ok(n)
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        self.store.dir()
+    }
+
+    /// Answer one control-plane request.
+    pub async fn handle(&self, req: ApiRequest) -> Response {
+        if let Some(hex) = req.path.strip_prefix(CODE_PATH) {
+            return self.code_download(hex);
+        }
+        let _guard = self.lock.lock().await;
+        match self.dispatch(&req).await {
+            Ok((204, _)) => http::response(204, Bytes::new()),
+            Ok((status, body)) => http::json(status, body.to_string()),
+            Err(e) => crate::invoke_api::error_response(&e, None),
+        }
+    }
+
+    fn code_download(&self, file: &str) -> Response {
+        let hex = file.strip_suffix(".zip").unwrap_or(file);
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return crate::invoke_api::error_response(&ServiceError::UnknownOperation, None);
+        }
+        match std::fs::read(self.store.blob_path(hex)) {
+            Ok(bytes) => {
+                let mut r = http::response(200, bytes);
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/zip"),
+                );
+                r
+            }
+            Err(_) => crate::invoke_api::error_response(
+                &ServiceError::not_found("The resource you requested does not exist."),
+                None,
+            ),
+        }
+    }
+
+    async fn dispatch(&self, req: &ApiRequest) -> Answer {
+        let path = req.path.trim_end_matches('/');
+        let m = &req.method;
+        if path == "/2016-08-19/account-settings" && m == Method::GET {
+            // GET /2016-08-19/account-settings: GetAccountSettings.
+            return self.account_settings();
+        }
+        if let Some(arn) = path.strip_prefix("/2017-03-31/tags/") {
+            let arn = percent_decode(arn);
+            return match *m {
+                Method::POST => self.tag_resource(&arn, req),
+                Method::DELETE => self.untag_resource(&arn, req),
+                Method::GET => self.list_tags(&arn),
+                _ => Err(ServiceError::method_not_allowed()),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("/2018-10-31/layers") {
+            return self.dispatch_layers(rest, req).await;
+        }
+        if path == "/2015-03-31/functions" {
+            return match *m {
+                Method::GET => self.list_functions(req),
+                Method::POST => self.create_function(req).await,
+                _ => Err(ServiceError::method_not_allowed()),
+            };
+        }
+        let (date, rest) = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once("/functions/"))
+            .ok_or(ServiceError::UnknownOperation)?;
+        let mut parts = rest.split('/');
+        let id = percent_decode(parts.next().unwrap_or(""));
+        let tail: Vec<String> = parts.map(percent_decode).collect();
+        let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+        match (date, tail.as_slice(), m.clone()) {
+            // /2015-03-31/functions/{name}: GetFunction, DeleteFunction.
+            ("2015-03-31", [], Method::GET) => self.get_function(&id, req),
+            ("2015-03-31", [], Method::DELETE) => self.delete_function(&id, req),
+            // /2015-03-31/functions/{name}/configuration
+            ("2015-03-31", ["configuration"], Method::GET) => self.get_configuration(&id, req),
+            ("2015-03-31", ["configuration"], Method::PUT) => self.update_configuration(&id, req),
+            // /2015-03-31/functions/{name}/code: UpdateFunctionCode.
+            ("2015-03-31", ["code"], Method::PUT) => self.update_code(&id, req).await,
+            // /2015-03-31/functions/{name}/versions
+            ("2015-03-31", ["versions"], Method::POST) => self.publish_version(&id, req),
+            ("2015-03-31", ["versions"], Method::GET) => self.list_versions(&id, req),
+            // /2015-03-31/functions/{name}/aliases[/{alias}]
+            ("2015-03-31", ["aliases"], Method::POST) => self.create_alias(&id, req),
+            ("2015-03-31", ["aliases"], Method::GET) => self.list_aliases(&id, req),
+            ("2015-03-31", ["aliases", alias], Method::GET) => self.get_alias(&id, alias),
+            ("2015-03-31", ["aliases", alias], Method::PUT) => {
+                self.update_alias(&id, alias, req).await
+            }
+            ("2015-03-31", ["aliases", alias], Method::DELETE) => {
+                self.delete_alias(&id, alias).await
+            }
+            // /2015-03-31/functions/{name}/policy[/{sid}]
+            ("2015-03-31", ["policy"], Method::POST) => self.add_permission(&id, req),
+            ("2015-03-31", ["policy"], Method::GET) => self.get_policy(&id, req),
+            ("2015-03-31", ["policy", sid], Method::DELETE) => {
+                self.remove_permission(&id, sid, req)
+            }
+            // Reserved concurrency (two API dates).
+            ("2017-10-31", ["concurrency"], Method::PUT) => self.put_concurrency(&id, req),
+            ("2017-10-31", ["concurrency"], Method::DELETE) => self.delete_concurrency(&id),
+            ("2019-09-30", ["concurrency"], Method::GET) => self.get_concurrency(&id),
+            // /2019-09-30/functions/{name}/provisioned-concurrency
+            ("2019-09-30", ["provisioned-concurrency"], Method::PUT) => {
+                self.put_provisioned(&id, req).await
+            }
+            ("2019-09-30", ["provisioned-concurrency"], Method::GET) => {
+                if req.param("List").is_some() {
+                    self.list_provisioned(&id, req)
+                } else {
+                    self.get_provisioned(&id, req)
+                }
+            }
+            ("2019-09-30", ["provisioned-concurrency"], Method::DELETE) => {
+                self.delete_provisioned(&id, req).await
+            }
+            // /2019-09-25/functions/{name}/event-invoke-config[/list]
+            ("2019-09-25", ["event-invoke-config"], Method::PUT) => {
+                self.put_invoke_config(&id, req, false)
+            }
+            ("2019-09-25", ["event-invoke-config"], Method::POST) => {
+                self.put_invoke_config(&id, req, true)
+            }
+            ("2019-09-25", ["event-invoke-config"], Method::GET) => {
+                self.get_invoke_config(&id, req)
+            }
+            ("2019-09-25", ["event-invoke-config"], Method::DELETE) => {
+                self.delete_invoke_config(&id, req)
+            }
+            ("2019-09-25", ["event-invoke-config", "list"], Method::GET) => {
+                self.list_invoke_configs(&id, req)
+            }
+            _ => Err(ServiceError::UnknownOperation),
+        }
+    }
+
+    /// The layer operations: `rest` is the path after `/2018-10-31/layers`.
+    async fn dispatch_layers(&self, rest: &str, req: &ApiRequest) -> Answer {
+        let parts: Vec<String> = rest
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(percent_decode)
+            .collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        match (parts.as_slice(), req.method.clone()) {
+            // GET /2018-10-31/layers: ListLayers.
+            ([], Method::GET) => self.list_layers(req),
+            // /2018-10-31/layers/{name}/versions: PublishLayerVersion, ListLayerVersions.
+            ([name, "versions"], Method::POST) => self.publish_layer_version(name, req).await,
+            ([name, "versions"], Method::GET) => self.list_layer_versions(name, req),
+            // /2018-10-31/layers/{name}/versions/{n}: GetLayerVersion, DeleteLayerVersion.
+            ([name, "versions", n], Method::GET) => self.get_layer_version(name, n, req),
+            ([name, "versions", n], Method::DELETE) => self.delete_layer_version(name, n),
+            _ => Err(ServiceError::UnknownOperation),
+        }
+    }
+
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
+    fn arn(&self, name: &str) -> String {
+        self.registry.arn(name)
+    }
+
+    /// The function name and qualifier of a path's identifier and `?Qualifier=`: AWS's 400 for
+    /// a malformed one or two qualifiers that differ, its 404 for another region or account.
+    fn identify(
+        &self,
+        id: &str,
+        query_qualifier: Option<&str>,
+    ) -> Result<(String, Option<String>), ServiceError> {
+        check_identifier(id)?;
+        let ident = split(id);
+        if let Some(region) = ident.region.filter(|r| *r != self.registry.region()) {
+            return Err(ServiceError::not_found(format!(
+                "Functions from '{region}' are not reachable in this region ('{}')",
+                self.registry.region()
+            )));
+        }
+        if ident
+            .account
+            .is_some_and(|a| a != self.registry.account_id())
+        {
+            return Err(ServiceError::not_found(format!(
+                "Function not found: {}",
+                self.arn(ident.name)
+            )));
+        }
+        let qualifier = match (ident.qualifier, query_qualifier) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(ServiceError::invalid_parameter(
+                    "The derived qualifier from the function name does not match the specified qualifier.",
+                ))
+            }
+            (a, b) => a.or(b).map(str::to_owned),
+        };
+        Ok((ident.name.to_owned(), qualifier))
+    }
+
+    /// The stored function `name`, its pending transitions completed (and written), or
+    /// `missing` when there is none. A function served from the command line or a config file
+    /// is refused: the file is its source.
+    fn load(
+        &self,
+        name: &str,
+        missing: impl FnOnce() -> ServiceError,
+    ) -> Result<Record, ServiceError> {
+        let Some(doc) = self.store.get(name)? else {
+            if self.registry.function(name).is_some() {
+                return Err(ServiceError::conflict(format!(
+                    "Function {name} is served from lambda-rie's command line, config file or template; change it there (the control plane changes only the functions it created)"
+                )));
+            }
+            return Err(missing());
+        };
+        let mut rec = Record(doc);
+        if rec.settle() {
+            self.store.put(name, &rec.0)?;
+        }
+        Ok(rec)
+    }
+
+    fn save(&self, rec: &Record) -> Result<(), ServiceError> {
+        self.store.put(rec.name(), &rec.0)?;
+        Ok(())
+    }
+
+    /// 404 `Function not found: <unqualified arn>`.
+    fn not_found(&self, name: &str) -> ServiceError {
+        ServiceError::not_found(format!("Function not found: {}", self.arn(name)))
+    }
+}
+
+/// A fresh `RevisionId`.
+fn revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// `LastModified` now.
+fn now() -> String {
+    crate::clock::lambda_timestamp(crate::clock::epoch_ms())
+}
+
+/// A list's page: `MaxItems` (1 to `cap`) items from the opaque `Marker`, and the next marker.
+fn page<T>(
+    items: Vec<T>,
+    req: &ApiRequest,
+    cap: usize,
+) -> Result<(Vec<T>, Option<String>), ServiceError> {
+    let max = match req.param("MaxItems") {
+        None => cap,
+        Some(v) => {
+            let n: i64 = v.parse().map_err(|_| {
+                ServiceError::validation(
+                    &v,
+                    "maxItems",
+                    "Member must have value greater than or equal to 1",
+                )
+            })?;
+            if n < 1 {
+                return Err(ServiceError::validation(
+                    &v,
+                    "maxItems",
+                    "Member must have value greater than or equal to 1",
+                ));
+            }
+            (n as usize).min(cap)
+        }
+    };
+    let start = match req.param("Marker") {
+        None => 0,
+        Some(m) => {
+            decode_marker(&m).ok_or_else(|| ServiceError::invalid_parameter("Invalid marker"))?
+        }
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
+    let next = (start + page.len() < total).then(|| encode_marker(start + page.len()));
+    Ok((page, next))
+}
+
+fn encode_marker(n: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("lambda-rie:{n}"))
+}
+
+fn decode_marker(m: &str) -> Option<usize> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(m).ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("lambda-rie:")?
+        .parse()
+        .ok()
+}
+
+/// `{"<key>": [...], "NextMarker"?: ...}`.
+fn listing(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert(key.to_owned(), Value::Array(items));
+    if let Some(next) = next {
+        out.insert("NextMarker".to_owned(), Value::String(next));
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,94 @@
+//! PublishVersion and ListVersionsByFunction: a version is a snapshot of `$LATEST`'s code and
+//! configuration, served by a scheduler of its own and never changed afterwards.
+
+use serde_json::{json, Value};
+
+use super::record::{publishable, Record};
+use super::{listing, page, revision, Answer, ApiRequest, ControlPlane};
+use crate::aws::{ServiceError, LATEST};
+
+impl ControlPlane {
+    /// Publish `$LATEST` of `rec` as the next version, unless nothing changed since the last
+    /// one (then that one is the answer, as on AWS); its number. `description` overrides the
+    /// copied one.
+    pub(super) fn publish(
+        &self,
+        rec: &mut Record,
+        description: Option<&str>,
+    ) -> Result<u32, ServiceError> {
+        let last = rec.last_version();
+        if let Some(previous) = rec.version(last) {
+            if publishable(previous) == publishable(rec.latest()) {
+                return Ok(last);
+            }
+        }
+        let n = last + 1;
+        let mut version = rec.latest().clone();
+        version["RevisionId"] = json!(revision());
+        version["State"] = json!("Active");
+        version["LastUpdateStatus"] = json!("Successful");
+        version["Version"] = json!(n);
+        if let Some(d) = description {
+            version["config"]["Description"] = json!(d);
+        }
+        let config = self.function_config(rec.name(), &version, None)?;
+        let function = self
+            .registry
+            .function(rec.name())
+            .ok_or_else(|| self.not_found(rec.name()))?;
+        function.publish(n, self.scheduler(config, Some(&function)));
+        rec.map_mut("versions").insert(n.to_string(), version);
+        rec.0["last_version"] = json!(n);
+        rec.latest_mut()["RevisionId"] = json!(revision());
+        Ok(n)
+    }
+
+    /// `POST /2015-03-31/functions/{name}/versions`: PublishVersion.
+    pub(super) fn publish_version(&self, id: &str, req: &ApiRequest) -> Answer {
+        let (name, _) = self.identify(id, None)?;
+        let body = req.json()?;
+        let mut rec = self.load(&name, || self.not_found(&name))?;
+        super::functions::check_revision(rec.latest(), &body)?;
+        if let Some(sha) = body.get("CodeSha256").and_then(Value::as_str) {
+            let current = rec.latest()["CodeSha256"].as_str().unwrap_or_default();
+            if sha != current {
+                return Err(ServiceError::invalid_parameter(&format!(
+                    "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({current}). Please try again with the CodeSHA256 in $LATEST."
+                )));
+            }
+        }
+        let n = self.publish(&mut rec, body.get("Description").and_then(Value::as_str))?;
+        self.save(&rec)?;
+        let version = rec.version(n).cloned().unwrap_or_default();
+        let arn = format!("{}:{n}", self.arn(&name));
+        Ok((
+            201,
+            Self::configuration(rec.name(), &version, &n.to_string(), arn, true),
+        ))
+    }
+
+    /// `GET /2015-03-31/functions/{name}/versions`: ListVersionsByFunction.
+    pub(super) fn list_versions(&self, id: &str, req: &ApiRequest) -> Answer {
+        let (name, _) = self.identify(id, None)?;
+        let rec = self.load(&name, || self.not_found(&name))?;
+        let base = self.arn(&name);
+        let mut items = vec![Self::configuration(
+            rec.name(),
+            rec.latest(),
+            LATEST,
+            format!("{base}:{LATEST}"),
+            false,
+        )];
+        for (n, v) in rec.versions() {
+            items.push(Self::configuration(
+                rec.name(),
+                v,
+                &n.to_string(),
+                format!("{base}:{n}"),
+                false,
+            ));
+        }
+        let (items, next) = page(items, req, 50)?;
+        Ok((200, listing("Versions", items, next)))
+    }
+}
