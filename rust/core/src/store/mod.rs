@@ -91,18 +91,11 @@ impl Store {
                 true,
             ),
         };
-        let existed = dir.is_dir();
-        for sub in ["", "blobs", "code"] {
-            let path = dir.join(sub);
-            std::fs::create_dir_all(&path).map_err(io(&path))?;
+        // NOTE: a temporary store's directory is made with its first code, so that the many
+        // runs that never use the control plane leave nothing behind, even when killed.
+        if !ephemeral {
+            make_dirs(&dir)?;
         }
-        if !existed {
-            // NOTE: the sandbox user (uid 993) runs the unpacked code: a directory made here is
-            // traversable; one the user made keeps its mode (its functions may then run as
-            // root, and the start-up line says why).
-            set_mode(&dir, 0o755)?;
-        }
-        set_mode(&dir.join("code"), 0o755)?;
         let db = if ephemeral {
             Connection::open_in_memory()?
         } else {
@@ -241,6 +234,12 @@ impl Store {
     /// Keep `zip` (whose SHA-256 is `hex`) and its unpacked tree; the code directory.
     /// Either exists whole or not at all (written aside, then renamed).
     pub fn keep_code(&self, hex: &str, zip: &[u8]) -> Result<PathBuf, code::CodeError> {
+        if self.ephemeral && !self.dir.join("code").is_dir() {
+            make_dirs(&self.dir).map_err(|e| match e {
+                StoreError::Io { source, .. } => code::CodeError::Io(source),
+                other => code::CodeError::Io(std::io::Error::other(other.to_string())),
+            })?;
+        }
         let blob = self.blob_path(hex);
         if !blob.is_file() {
             let tmp = blob.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
@@ -286,6 +285,22 @@ fn parse(name: &str, doc: &str) -> Result<Value, StoreError> {
     })
 }
 
+/// The state directory with `blobs/` and `code/`.
+fn make_dirs(dir: &Path) -> Result<(), StoreError> {
+    let existed = dir.is_dir();
+    for sub in ["", "blobs", "code"] {
+        let path = dir.join(sub);
+        std::fs::create_dir_all(&path).map_err(io(&path))?;
+    }
+    if !existed {
+        // NOTE: the sandbox user (uid 993) runs the unpacked code: a directory made here is
+        // traversable; one the user made keeps its mode (its functions may then run as root,
+        // and the start-up line says why).
+        set_mode(dir, 0o755)?;
+    }
+    set_mode(&dir.join("code"), 0o755)
+}
+
 fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
@@ -323,11 +338,18 @@ mod tests {
     }
 
     #[test]
-    fn a_temporary_store_is_removed_when_dropped() {
+    fn a_temporary_store_is_made_with_its_first_code_and_removed_when_dropped() {
         let store = Store::open(None).unwrap();
         let dir = store.dir().to_owned();
         store.put("f", &json!({})).unwrap();
-        assert!(dir.is_dir());
+        assert!(!dir.exists());
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("a.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"x = 1\n").unwrap();
+        let zip = w.finish().unwrap().into_inner();
+        let code = store.keep_code(&code::digests(&zip).hex, &zip).unwrap();
+        assert!(code.join("a.py").is_file());
         drop(store);
         assert!(!dir.exists());
     }
