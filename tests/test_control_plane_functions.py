@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import time
 import urllib.request
 import zipfile
@@ -304,6 +305,29 @@ def test_a_zip_over_the_unpacked_limit_is_refused(
         "InvalidParameterValueException",
         "Unzipped size must be smaller than 262144000 bytes",
     )
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        (52_428_801, "Zipped size must be smaller than 52428800 bytes"),
+        (
+            53_000_000,
+            "Request must be smaller than 70167211 bytes for the CreateFunction operation",
+        ),
+    ],
+)
+def test_a_zip_over_the_upload_limits_is_413(
+    emulator_factory: EmulatorFactory, state_dir: Path, size: int, message: str
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    # NOTE: random bytes: a zip that size would not compress; the limits look at bytes only.
+    with pytest.raises(ClientError) as refused:
+        create(lam, "huge", os.urandom(size))
+    assert error_of(refused.value) == (413, "RequestEntityTooLargeException", message)
+    # Nothing was created, and the emulator still serves the API.
+    assert lam.list_functions()["Functions"] == []
 
 
 def test_members_botocore_would_not_send_are_ignored(

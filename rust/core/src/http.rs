@@ -78,14 +78,17 @@ pub enum BodyError {
 const DRAIN_LIMIT: u64 = 64 << 20;
 
 /// Read a whole body of at most `cap` bytes. A larger one is read to its end and dropped
-/// (up to 64 MiB), and its size reported.
+/// (up to 64 MiB, or `cap` when that is larger), and its size reported.
 pub async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, BodyError> {
+    let cap = cap as u64;
+    // NOTE: a body within the cap is never refused for being over the drain limit (the
+    // control plane takes up to 70 MB).
+    let drain_limit = DRAIN_LIMIT.max(cap);
     if let Some(n) = body.size_hint().exact() {
-        if n > DRAIN_LIMIT {
+        if n > drain_limit {
             return Err(BodyError::TooLarge(Some(n)));
         }
     }
-    let cap = cap as u64;
     let mut first: Option<Bytes> = None;
     let mut rest: Option<BytesMut> = None;
     let mut total: u64 = 0;
@@ -94,7 +97,7 @@ pub async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, BodyEr
             continue; // trailers
         };
         total += data.len() as u64;
-        if total > DRAIN_LIMIT {
+        if total > drain_limit {
             return Err(BodyError::TooLarge(Some(total)));
         }
         if total > cap {
