@@ -53,6 +53,7 @@ METRIC_TYPES = {
     "lambda_rie_init_duration_seconds": "histogram",
     "lambda_rie_async_queue_depth": "gauge",
     "lambda_rie_async_events_total": "counter",
+    "lambda_rie_destination_failures_total": "counter",
 }
 OUTCOMES = ("success", "error", "timeout", "crash", "throttled")
 STATES = ("starting", "idle", "busy", "frozen")

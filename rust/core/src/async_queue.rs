@@ -61,14 +61,23 @@ pub struct AsyncInvoker {
     limit: u64,
     held: Mutex<Held>,
     tasks: Mutex<JoinSet<()>>,
+    /// The client of service destinations (SQS, SNS, EventBridge, S3).
+    client: crate::aws_client::AwsClient,
 }
 
 impl AsyncInvoker {
     /// An invoker of the functions of `registry` whose delays and ages are multiplied by
     /// `scale`, holding at most `limit` payload bytes in memory; past them, events spill to
     /// `state` (when given) or are refused.
-    pub fn new(registry: Arc<Registry>, scale: f64, limit: u64, state: Option<&Path>) -> Arc<Self> {
+    pub fn new(
+        registry: Arc<Registry>,
+        scale: f64,
+        limit: u64,
+        state: Option<&Path>,
+        client: crate::aws_client::AwsClient,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            client,
             registry,
             scale,
             limit,
@@ -279,15 +288,20 @@ impl AsyncInvoker {
         } else {
             &cfg.on_failure
         };
+        let success = condition == Condition::Success;
+        let metrics = scheduler.metrics();
         if let Some(t) = target {
-            self.deliver(t, record).await;
-        }
-        if condition != Condition::Success {
-            if let Some(t) = &cfg.dead_letter {
-                self.deliver(t, event.payload.clone()).await;
+            if !self.deliver(t, record, &arn, success).await {
+                metrics.destination_failures.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let metrics = scheduler.metrics();
+        if !success {
+            if let Some(t) = &cfg.dead_letter {
+                if !self.deliver(t, event.payload.clone(), &arn, false).await {
+                    metrics.destination_failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         metrics.async_events[label].fetch_add(1, Ordering::Relaxed);
         metrics.async_queue_depth.fetch_sub(1, Ordering::Relaxed);
         let mut held = self.held();
@@ -304,7 +318,13 @@ impl AsyncInvoker {
         }
     }
 
-    async fn deliver(self: &Arc<Self>, target: &Destination, body: Bytes) {
+    async fn deliver(
+        self: &Arc<Self>,
+        target: &Destination,
+        body: Bytes,
+        function_arn: &str,
+        success: bool,
+    ) -> bool {
         let result = match target {
             Destination::Function(name) => {
                 self.enqueue_to(name, body);
@@ -312,13 +332,24 @@ impl AsyncInvoker {
             }
             Destination::File(path) => destinations::append_line(path.clone(), body).await,
             Destination::Http(url) => destinations::post(url, &body).await.map(|_| ()),
+            Destination::Service(arn) => {
+                let about = destinations::service::Delivery {
+                    function_arn,
+                    success,
+                    key_prefix: "aws/lambda/async",
+                };
+                destinations::service::send(&self.client, arn, body, about)
+                    .await
+                    .map_err(std::io::Error::other)
+            }
         };
-        if let Err(e) = result {
+        if let Err(e) = &result {
             logs::message(
                 LogLevel::Warn,
                 &format!("destination {target:?} failed: {e}"),
             );
         }
+        result.is_ok()
     }
 
     /// Wait up to `timeout` for the queue to empty; stop what is left in memory and return it,

@@ -1,5 +1,7 @@
 //! Async invocation records (AWS's destination format) and their delivery to `file:`, `http://`
-//! and `function:` targets.
+//! and `function:` targets; AWS services named by ARN are in [`service`].
+
+pub mod service;
 
 use std::fmt::Write as _;
 use std::io::Write as _;

@@ -40,6 +40,11 @@ impl Emulator {
         logs::open();
         let cap = Arc::new(EnvironmentCap::new(config.max_environments));
         let registry = Arc::new(Registry::new(&config.region, &config.account_id));
+        let declared: Vec<(String, Vec<serde_json::Value>)> = functions
+            .iter()
+            .filter(|f| !f.event_sources.is_empty())
+            .map(|f| (f.name.clone(), f.event_sources.clone()))
+            .collect();
         for f in functions {
             let fixed_address = f.runtime_api_address.is_some();
             let layers = merged_layers(&f)?;
@@ -76,6 +81,7 @@ impl Emulator {
             config.async_delay_scale,
             config.async_queue_bytes,
             config.async_state.as_deref(),
+            crate::aws_client::AwsClient::new(&aws_settings(config)),
         );
         events.restore();
         let listener = TcpListener::bind(config.invoke_address)
@@ -87,6 +93,13 @@ impl Emulator {
         let invoke_address = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let control = Arc::new(control_plane(config, &registry, &cap).await?);
+        for (name, bodies) in declared {
+            for body in bodies {
+                control
+                    .declare_event_source(&name, body)
+                    .map_err(|e| CoreError::Config(format!("function {name}: {e}")))?;
+            }
+        }
         let api = Arc::new(InvokeApi {
             registry: Arc::clone(&registry),
             events: Arc::clone(&events),
@@ -152,7 +165,7 @@ impl Emulator {
 
     /// The Prometheus text of every function's metrics.
     pub fn metrics_text(&self) -> String {
-        self.registry.metrics_text()
+        self.registry.metrics_text() + &self.control.event_sources().metrics_text()
     }
 
     /// Stop accepting invocations, let in-flight ones finish (up to the shutdown timeout),
@@ -172,6 +185,7 @@ impl Emulator {
             .drain(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .await;
         self.events.keep_or_report(&left);
+        self.control.event_sources().shutdown();
         for s in self.schedulers() {
             s.shutdown().await;
         }
@@ -180,6 +194,13 @@ impl Emulator {
             let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
         }
         logs::flush().await;
+    }
+}
+
+/// Where event sources and destinations are.
+fn aws_settings(config: &EmulatorConfig) -> crate::aws_client::AwsSettings {
+    crate::aws_client::AwsSettings {
+        endpoint_url: config.aws_endpoint_url.clone(),
     }
 }
 
@@ -209,6 +230,7 @@ async fn control_plane(
             on_throttle: config.on_throttle,
             run_as: config.run_as,
             max_environments: config.max_environments,
+            aws: aws_settings(config),
         },
     );
     let restored = control

@@ -8,6 +8,7 @@
 pub mod api_gateway;
 pub mod async_queue;
 pub mod aws;
+pub mod aws_client;
 pub mod cli;
 pub mod clock;
 pub mod code_watch;
@@ -16,6 +17,7 @@ pub mod control_plane;
 pub mod destinations;
 pub mod emulator;
 pub mod environment;
+pub mod event_sources;
 pub mod error;
 pub mod function_url;
 mod http;

@@ -71,6 +71,8 @@ pub struct FunctionMetrics {
     pub async_events: [AtomicU64; 4],
     /// Async queue depth.
     pub async_queue_depth: AtomicU64,
+    /// Records that no attempt delivered to their destination.
+    pub destination_failures: AtomicU64,
     duration: Histogram,
     init_duration: Histogram,
 }
@@ -198,11 +200,16 @@ impl FunctionMetrics {
                 "lambda_rie_async_events_total{{function=\"{f}\",outcome=\"{outcome}\"}} {n}"
             );
         }
+        let failed = self.destination_failures.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "lambda_rie_destination_failures_total{{function=\"{f}\"}} {failed}"
+        );
     }
 }
 
 /// Every metric family: name, type, help; in exposition order.
-const FAMILIES: [(&str, &str, &str); 9] = [
+const FAMILIES: [(&str, &str, &str); 10] = [
     (
         "lambda_rie_invocations_total",
         "counter",
@@ -247,6 +254,11 @@ const FAMILIES: [(&str, &str, &str); 9] = [
         "lambda_rie_async_events_total",
         "counter",
         "Event invocations by final outcome.",
+    ),
+    (
+        "lambda_rie_destination_failures_total",
+        "counter",
+        "Destination records no attempt delivered.",
     ),
 ];
 

@@ -86,6 +86,9 @@ pub struct Args {
     /// `--runtime-command NAME=CMD` (repeatable): how to run a managed runtime lambda-rie
     /// cannot run itself, for functions created through the control plane.
     pub runtime_commands: Vec<(String, Vec<String>)>,
+    /// `--aws-endpoint-url URL`: where event sources and destinations are (moto server,
+    /// LocalStack); none: `AWS_ENDPOINT_URL*` or AWS itself.
+    pub aws_endpoint_url: Option<String>,
 }
 
 /// `lambda-rie invoke`: one invocation, then exit.
@@ -150,6 +153,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--http-port",
     "--state-dir",
     "--runtime-command",
+    "--aws-endpoint-url",
 ];
 
 /// `lambda-rie invoke HANDLER --event -` reads naturally: move `--event`/`--function` (which
@@ -462,6 +466,7 @@ fn build(
         http_address,
         state_dir,
         runtime_commands: Vec::new(),
+        aws_endpoint_url: get("--aws-endpoint-url", &[]),
     })
 }
 

@@ -67,6 +67,8 @@ Options (flag > environment variable > default):
                                alone, serves only those functions
   --runtime-command NAME=CMD   run managed runtime NAME (nodejs22.x, java21, ...) of
                                API-created functions with CMD (repeatable)
+  --aws-endpoint-url URL       where event sources (SQS, Kinesis, DynamoDB Streams) and
+                               destinations are, e.g. a moto server [AWS_ENDPOINT_URL*, AWS]
   -h, --help                   this text
   -V, --version                the version
 
@@ -178,6 +180,7 @@ async fn serve(
     config.async_queue_bytes = args.async_queue_bytes;
     config.http_address = args.http_address;
     config.state_dir.clone_from(&args.state_dir);
+    config.aws_endpoint_url.clone_from(&args.aws_endpoint_url);
     config.handler_runtime = Some(functions::handler_runtime(&args, python));
     config.run_as = args.run_as;
     if let args::Program::Config(path) = &args.program {

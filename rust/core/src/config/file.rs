@@ -25,6 +25,7 @@ pub(super) const KEYS: &[&str] = &[
     "idle_timeout",
     "snapstart",
     "url",
+    "event_sources",
     "aliases",
     "maximum_retry_attempts",
     "maximum_event_age",
@@ -174,7 +175,87 @@ fn function(
         Some(_) => return Err(spec.origin("snapstart").error("expected true or false")),
     };
     spec.url = url(&spec, t)?;
+    spec.event_sources = event_sources(&spec, t)?;
     Ok(spec)
+}
+
+/// The keys of an `[[functions.NAME.event_sources]]` table and the CreateEventSourceMapping
+/// members they set.
+const EVENT_SOURCE_KEYS: &[(&str, &str)] = &[
+    ("arn", "EventSourceArn"),
+    ("batch_size", "BatchSize"),
+    ("maximum_batching_window", "MaximumBatchingWindowInSeconds"),
+    ("enabled", "Enabled"),
+    ("starting_position", "StartingPosition"),
+    ("starting_position_timestamp", "StartingPositionTimestamp"),
+    ("function_response_types", "FunctionResponseTypes"),
+    ("maximum_concurrency", "MaximumConcurrency"),
+    ("parallelization_factor", "ParallelizationFactor"),
+    ("maximum_retry_attempts", "MaximumRetryAttempts"),
+    ("maximum_record_age", "MaximumRecordAgeInSeconds"),
+    ("bisect_batch_on_function_error", "BisectBatchOnFunctionError"),
+    ("tumbling_window", "TumblingWindowInSeconds"),
+    ("on_failure", "OnFailure"),
+    ("filters", "Filters"),
+];
+
+/// `[[functions.NAME.event_sources]]`: each table as a CreateEventSourceMapping body (checked
+/// when the emulator starts). `filters` is a list of pattern strings, `on_failure` an ARN,
+/// `maximum_concurrency` the `ScalingConfig`'s.
+fn event_sources(
+    spec: &FunctionSpec,
+    t: &Table,
+) -> Result<Option<Setting<Vec<serde_json::Value>>>, ConfigError> {
+    use serde_json::json;
+    let Some(list) = t.get("event_sources") else {
+        return Ok(None);
+    };
+    let fail = |m: String| spec.origin("event_sources").error(m);
+    let Value::Array(list) = list else {
+        return Err(fail("expected [[functions.NAME.event_sources]] tables".into()));
+    };
+    let mut bodies = Vec::new();
+    for item in list {
+        let Value::Table(item) = item else {
+            return Err(fail("expected a table".into()));
+        };
+        let mut body = serde_json::Map::new();
+        for (key, value) in item {
+            let Some((_, member)) = EVENT_SOURCE_KEYS.iter().find(|(k, _)| k == key) else {
+                let known: Vec<&str> = EVENT_SOURCE_KEYS.iter().map(|(k, _)| *k).collect();
+                return Err(fail(format!(
+                    "unknown key {key:?} (expected {})",
+                    known.join(", ")
+                )));
+            };
+            let value = serde_json::to_value(value).map_err(|e| fail(e.to_string()))?;
+            match *member {
+                "MaximumConcurrency" => body.insert(
+                    "ScalingConfig".into(),
+                    json!({ "MaximumConcurrency": value }),
+                ),
+                "OnFailure" => body.insert(
+                    "DestinationConfig".into(),
+                    json!({"OnFailure": {"Destination": value}}),
+                ),
+                "Filters" => {
+                    let patterns: Vec<serde_json::Value> = value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| json!({ "Pattern": p }))
+                        .collect();
+                    body.insert("FilterCriteria".into(), json!({ "Filters": patterns }))
+                }
+                m => body.insert(m.to_owned(), value),
+            };
+        }
+        if !body.contains_key("EventSourceArn") {
+            return Err(fail("an event source needs its arn".into()));
+        }
+        bodies.push(serde_json::Value::Object(body));
+    }
+    Ok(Some(spec.setting("event_sources", bodies)))
 }
 
 /// `url = true` (`AuthType` `NONE`) or `url = { auth_type = "...", invoke_mode = "..." }`.

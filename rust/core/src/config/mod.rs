@@ -202,6 +202,9 @@ pub struct FunctionConfig {
     pub url: Option<FunctionUrl>,
     /// API Gateway routes to it (SAM `Api` and `HttpApi` events).
     pub http_routes: Vec<HttpRoute>,
+    /// Event source mappings to it (`event_sources` in lambda-rie.toml, SAM `SQS`, `Kinesis`
+    /// and `DynamoDB` events), as CreateEventSourceMapping bodies.
+    pub event_sources: Vec<serde_json::Value>,
 }
 
 /// An API Gateway route to a function (a SAM `Api` or `HttpApi` event).
@@ -326,6 +329,8 @@ pub enum Destination {
     File(PathBuf),
     /// An HTTP endpoint that receives each record as a POST.
     Http(String),
+    /// An AWS service named by ARN: an SQS queue, SNS topic, EventBridge bus or S3 bucket.
+    Service(String),
 }
 
 impl Destination {
@@ -340,13 +345,24 @@ impl Destination {
         if value.starts_with("http://") {
             return Ok(Self::Http(value.to_owned()));
         }
+        if let Some((_, name)) = value
+            .strip_prefix("arn:aws:lambda:")
+            .and_then(|rest| rest.split_once(":function:"))
+        {
+            return Ok(Self::Function(
+                name.split(':').next().unwrap_or(name).to_owned(),
+            ));
+        }
+        if crate::destinations::service::is_service_arn(value) {
+            return Ok(Self::Service(value.to_owned()));
+        }
         if value.starts_with("https://") {
             return Err(format!(
                 "{value}: https destinations are not supported (no TLS in this build); use http://, file: or function:"
             ));
         }
         Err(format!(
-            "{value}: a destination is function:NAME, file:PATH or http://URL"
+            "{value}: a destination is function:NAME, file:PATH, http://URL or the ARN of a function, SQS queue, SNS topic, EventBridge bus or S3 bucket"
         ))
     }
 }
@@ -397,6 +413,7 @@ impl FunctionConfig {
             snapstart: false,
             url: None,
             http_routes: Vec::new(),
+            event_sources: Vec::new(),
             version: crate::aws::LATEST.to_owned(),
         }
     }
@@ -516,6 +533,9 @@ pub struct EmulatorConfig {
     pub runtime_commands: std::collections::BTreeMap<String, Vec<String>>,
     /// Who runtimes of API-created functions run as (none: the default).
     pub run_as: Option<RunAs>,
+    /// Where event sources and destinations are (`--aws-endpoint-url`); none: the
+    /// `AWS_ENDPOINT_URL*` variables, else AWS itself.
+    pub aws_endpoint_url: Option<String>,
 }
 
 impl EmulatorConfig {
@@ -537,6 +557,7 @@ impl EmulatorConfig {
             handler_runtime: None,
             runtime_commands: std::collections::BTreeMap::new(),
             run_as: None,
+            aws_endpoint_url: None,
         }
     }
 }

@@ -156,6 +156,9 @@ impl ControlPlane {
         }
         let function_of = |side: &str| {
             let arn = eic["DestinationConfig"][side]["Destination"].as_str()?;
+            if crate::destinations::service::is_service_arn(arn) {
+                return Some(Destination::Service(arn.to_owned()));
+            }
             let parts: Vec<&str> = arn.split(':').collect();
             let name = *parts.get(6)?;
             (parts.get(2) == Some(&"lambda") && self.registry.function(name).is_some())

@@ -5,6 +5,7 @@
 
 mod aliases;
 mod concurrency;
+mod event_source_mappings;
 mod functions;
 mod invoke_config;
 mod layers;
@@ -48,6 +49,8 @@ pub struct ControlPlaneSettings {
     pub run_as: Option<RunAs>,
     /// The emulator-wide environment cap.
     pub max_environments: u32,
+    /// Where the event sources and destinations are (`--aws-endpoint-url`).
+    pub aws: crate::aws_client::AwsSettings,
 }
 
 /// The control plane: one per emulator.
@@ -56,6 +59,7 @@ pub struct ControlPlane {
     store: Arc<Store>,
     cap: Arc<EnvironmentCap>,
     settings: ControlPlaneSettings,
+    event_sources: crate::event_sources::EventSources,
     /// NOTE: one operation at a time: each reads, checks and writes a function's document in
     /// one go, so two calls never interleave (AWS serialises per function; one lock is simpler
     /// and the operations are short).
@@ -121,6 +125,7 @@ pub fn is_control_path(path: &str) -> bool {
             "/2017-03-31/tags/",
             "/2016-08-19/account-settings",
             "/2018-10-31/layers",
+            "/2015-03-31/event-source-mappings",
             CODE_PATH,
         ]
         .iter()
@@ -141,11 +146,19 @@ impl ControlPlane {
         cap: Arc<EnvironmentCap>,
         settings: ControlPlaneSettings,
     ) -> Self {
+        let store = Arc::new(store);
+        let event_sources = crate::event_sources::EventSources::new(crate::event_sources::Sources {
+            registry: Arc::clone(&registry),
+            client: crate::aws_client::AwsClient::new(&settings.aws),
+            store: Arc::clone(&store),
+            max_environments: settings.max_environments,
+        });
         Self {
             registry,
-            store: Arc::new(store),
+            store,
             cap,
             settings,
+            event_sources,
             lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -168,6 +181,7 @@ impl ControlPlane {
                 ),
             }
         }
+        self.event_sources.restore();
         Ok(n)
     }
 
@@ -225,6 +239,9 @@ impl ControlPlane {
                 Method::GET => self.list_tags(&arn),
                 _ => Err(ServiceError::method_not_allowed()),
             };
+        }
+        if let Some(rest) = path.strip_prefix("/2015-03-31/event-source-mappings") {
+            return self.dispatch_mappings(rest, req).await;
         }
         if let Some(rest) = path.strip_prefix("/2018-10-31/layers") {
             return self.dispatch_layers(rest, req).await;
@@ -305,6 +322,26 @@ impl ControlPlane {
             }
             ("2019-09-25", ["event-invoke-config", "list"], Method::GET) => {
                 self.list_invoke_configs(&id, req)
+            }
+            _ => Err(ServiceError::UnknownOperation),
+        }
+    }
+
+    /// The event source mapping operations: `rest` is the path after
+    /// `/2015-03-31/event-source-mappings`.
+    async fn dispatch_mappings(&self, rest: &str, req: &ApiRequest) -> Answer {
+        let uuid = percent_decode(rest.trim_start_matches('/'));
+        match (uuid.as_str(), req.method.clone()) {
+            // /2015-03-31/event-source-mappings: Create, List.
+            ("", Method::POST) => self.create_event_source_mapping(req).await,
+            ("", Method::GET) => self.list_event_source_mappings(req),
+            // /2015-03-31/event-source-mappings/{UUID}: Get, Update, Delete.
+            (uuid, Method::GET) if !uuid.contains('/') => self.get_event_source_mapping(uuid),
+            (uuid, Method::PUT) if !uuid.contains('/') => {
+                self.update_event_source_mapping(uuid, req)
+            }
+            (uuid, Method::DELETE) if !uuid.contains('/') => {
+                self.delete_event_source_mapping(uuid)
             }
             _ => Err(ServiceError::UnknownOperation),
         }

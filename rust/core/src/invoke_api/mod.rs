@@ -47,7 +47,10 @@ pub async fn route(api: Arc<InvokeApi>, req: Request<Incoming>) -> Response {
         .and_then(|rest| rest.strip_suffix("/invocations"));
     if path == METRICS_PATH {
         // GET /_lambda-rie/metrics: Prometheus text.
-        let mut r = http::response(200, api.registry.metrics_text());
+        let mut r = http::response(
+            200,
+            api.registry.metrics_text() + &api.control.event_sources().metrics_text(),
+        );
         r.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
             hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -46,6 +46,10 @@ pub enum Table {
     Functions,
     /// Layers published through the API (all their versions in one document).
     Layers,
+    /// Event source mappings created through the API, by UUID.
+    EventSourceMappings,
+    /// Where a stream mapping stands in each shard (its checkpoints), by mapping UUID.
+    Checkpoints,
 }
 
 impl Table {
@@ -53,6 +57,8 @@ impl Table {
         match self {
             Self::Functions => "functions",
             Self::Layers => "layers",
+            Self::EventSourceMappings => "event_source_mappings",
+            Self::Checkpoints => "checkpoints",
         }
     }
 }
@@ -105,7 +111,12 @@ impl Store {
             db
         };
         let mut cache = HashMap::new();
-        for table in [Table::Functions, Table::Layers] {
+        for table in [
+            Table::Functions,
+            Table::Layers,
+            Table::EventSourceMappings,
+            Table::Checkpoints,
+        ] {
             db.execute_batch(&format!(
                 "CREATE TABLE IF NOT EXISTS {} (
                      name TEXT PRIMARY KEY,

@@ -99,6 +99,9 @@ impl FunctionSpec {
         if let Some(routes) = &self.http_routes {
             f.http_routes.clone_from(&routes.value);
         }
+        if let Some(sources) = &self.event_sources {
+            f.event_sources.clone_from(&sources.value);
+        }
         f.cpu_by_memory = switch(&self.cpu_by_memory);
         f.freeze = switch(&self.freeze);
         f.watch = switch(&self.watch);

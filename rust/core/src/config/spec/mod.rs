@@ -117,6 +117,8 @@ pub struct FunctionSpec {
     pub url: Option<Setting<super::FunctionUrl>>,
     /// API Gateway routes to it.
     pub http_routes: Option<Setting<Vec<super::HttpRoute>>>,
+    /// Event source mappings to it, as CreateEventSourceMapping bodies.
+    pub event_sources: Option<Setting<Vec<serde_json::Value>>>,
     /// CPU quota by memory.
     pub cpu_by_memory: Option<Setting<bool>>,
     /// Freeze between invocations.
@@ -158,6 +160,7 @@ impl FunctionSpec {
             snapstart: None,
             url: None,
             http_routes: None,
+            event_sources: None,
             cpu_by_memory: None,
             freeze: None,
             watch: None,
@@ -204,6 +207,7 @@ impl FunctionSpec {
             snapstart: keep(self.snapstart.as_ref(), source),
             url: keep(self.url.as_ref(), source),
             http_routes: keep(self.http_routes.as_ref(), source),
+            event_sources: keep(self.event_sources.as_ref(), source),
             cpu_by_memory: keep(self.cpu_by_memory.as_ref(), source),
             freeze: keep(self.freeze.as_ref(), source),
             watch: keep(self.watch.as_ref(), source),
@@ -251,6 +255,7 @@ impl FunctionSpec {
         take(&mut self.snapstart, over.snapstart.as_ref());
         take(&mut self.url, over.url.as_ref());
         take(&mut self.http_routes, over.http_routes.as_ref());
+        take(&mut self.event_sources, over.event_sources.as_ref());
         take(&mut self.cpu_by_memory, over.cpu_by_memory.as_ref());
         take(&mut self.freeze, over.freeze.as_ref());
         take(&mut self.watch, over.watch.as_ref());

@@ -131,6 +131,27 @@ fn http_routes(
     Ok(routes)
 }
 
+/// The event source mappings of a function's `Events` (`SQS`, `Kinesis`, `DynamoDB`) as
+/// CreateEventSourceMapping bodies: `Queue` or `Stream` is the `EventSourceArn`, the other
+/// properties keep their names (checked when the emulator starts).
+fn event_sources(events: &Mapping) -> Vec<serde_json::Value> {
+    let mut bodies = Vec::new();
+    for event in events.values() {
+        let source_key = match event.get("Type").and_then(Value::as_str) {
+            Some("SQS") => "Queue",
+            Some("Kinesis" | "DynamoDB") => "Stream",
+            _ => continue,
+        };
+        let props = serde_json::to_value(event.get("Properties")).unwrap_or_default();
+        let mut body = props.as_object().cloned().unwrap_or_default();
+        if let Some(arn) = body.remove(source_key) {
+            body.insert("EventSourceArn".into(), arn);
+        }
+        bodies.push(serde_json::Value::Object(body));
+    }
+    bodies
+}
+
 /// Globals under resource properties: mappings merge key by key, anything else is replaced.
 fn merge(into: &mut Mapping, from: &Mapping) {
     for (k, v) in from {
@@ -219,6 +240,10 @@ impl FunctionResource<'_> {
             let routes = http_routes(&spec, events)?;
             if !routes.is_empty() {
                 spec.http_routes = Some(spec.setting("Events", routes));
+            }
+            let sources = event_sources(events);
+            if !sources.is_empty() {
+                spec.event_sources = Some(spec.setting("Events", sources));
             }
         }
         Ok(spec)
@@ -350,7 +375,8 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// A `Type: Lambda` destination becomes `function:NAME`; other types are ignored with a warning.
+/// A `Type: Lambda` destination becomes `function:NAME`; SQS, SNS, EventBridge and S3 ARNs are
+/// service destinations; anything else is ignored with a warning.
 fn destination(
     v: Option<&Value>,
     function: &str,
@@ -367,6 +393,9 @@ fn destination(
         return Some(Destination::Function(
             name.split(':').next().unwrap_or(name).to_owned(),
         ));
+    }
+    if crate::destinations::service::is_service_arn(&arn) {
+        return Some(Destination::Service(arn));
     }
     warnings.push(format!(
         "function {function}: {key} destination of type {kind:?} is not emulated; ignored"

@@ -1,0 +1,186 @@
+//! Create/Get/Update/Delete/ListEventSourceMapping(s) (docs/reference.md §16.1): requests
+//! checked against AWS's rules and the source itself, then handed to [`EventSources`].
+
+use serde_json::{json, Map, Value};
+
+use super::{listing, page, Answer, ApiRequest, ControlPlane};
+use crate::aws::ServiceError;
+use crate::event_sources::{mapping, EventSources, SourceKind};
+use crate::invoke_api::routing::split;
+
+/// AWS's answer to an unknown UUID.
+fn unknown_mapping() -> ServiceError {
+    ServiceError::not_found("The resource you requested does not exist.")
+}
+
+/// The document with a transitional state, as the 202 answers of AWS show it.
+fn with_state(mut doc: Map<String, Value>, state: &str) -> Value {
+    doc.insert("State".into(), json!(state));
+    Value::Object(doc)
+}
+
+impl ControlPlane {
+    /// The event source mappings.
+    pub fn event_sources(&self) -> &EventSources {
+        &self.event_sources
+    }
+
+    /// A new mapping's UUID and ARN.
+    fn new_mapping_id(&self) -> (String, String) {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let arn = format!(
+            "arn:aws:lambda:{}:{}:event-source-mapping:{uuid}",
+            self.registry.region(),
+            self.registry.account_id()
+        );
+        (uuid, arn)
+    }
+
+    /// The target of `FunctionName`: its ARN with the qualifier as given, and its timeout.
+    fn mapping_target(&self, id: Option<&str>) -> Result<(String, u32), ServiceError> {
+        let Some(id) = id else {
+            return Err(ServiceError::validation(
+                "null",
+                "functionName",
+                "Member must not be null",
+            ));
+        };
+        let target = self
+            .registry
+            .resolve(id, None)
+            .map_err(|_| ServiceError::invalid_parameter("Function does not exist"))?;
+        let name = target.scheduler.function().config.name.clone();
+        let base = self.arn(&name);
+        let arn = match split(id).qualifier {
+            Some(q) => format!("{base}:{q}"),
+            None => base,
+        };
+        Ok((arn, target.scheduler.function().config.timeout_s))
+    }
+
+    /// `POST /2015-03-31/event-source-mappings`: CreateEventSourceMapping.
+    pub(super) async fn create_event_source_mapping(&self, req: &ApiRequest) -> Answer {
+        let body = req.json()?;
+        let source_arn = body
+            .get("EventSourceArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let kind = SourceKind::of_arn(&source_arn)
+            .ok_or_else(|| ServiceError::invalid_parameter("Unrecognized event source."))?;
+        let (function_arn, timeout) =
+            self.mapping_target(body.get("FunctionName").and_then(Value::as_str))?;
+        let name = function_name(&function_arn);
+        if let Some(uuid) = self.event_sources.existing(&source_arn, &name) {
+            let message = if kind == SourceKind::Sqs {
+                format!("An event source mapping with SQS arn (\" {source_arn} \") and function (\" {name} \") already exists. Please update or delete the existing mapping with UUID {uuid}")
+            } else {
+                format!("The event source arn (\" {source_arn} \") and function (\" {name} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}")
+            };
+            return Err(ServiceError::conflict(message));
+        }
+        let (uuid, mapping_arn) = self.new_mapping_id();
+        let doc = mapping::create(&body, kind, &uuid, &function_arn, &mapping_arn)?;
+        self.event_sources.check_source(kind, &source_arn, timeout).await?;
+        let enabled = doc.get("State").and_then(Value::as_str) == Some("Enabled");
+        self.event_sources.add(doc.clone(), false)?;
+        let state = if enabled { "Creating" } else { "Disabled" };
+        Ok((202, with_state(doc, state)))
+    }
+
+    /// Start a mapping declared in the config file or a template (not kept in the store; its
+    /// source is checked by its poller, which reports what it finds).
+    pub fn declare_event_source(&self, function: &str, body: Value) -> Result<(), String> {
+        let Value::Object(mut body) = body else {
+            return Err("an event source is not a table".into());
+        };
+        body.insert("FunctionName".into(), json!(function));
+        let source_arn = body
+            .get("EventSourceArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let kind = SourceKind::of_arn(&source_arn)
+            .ok_or_else(|| format!("event source {source_arn:?}: Unrecognized event source."))?;
+        let fail = |e: ServiceError| format!("event source {source_arn}: {}", e.message());
+        let (function_arn, _) = self.mapping_target(Some(function)).map_err(fail)?;
+        let (uuid, mapping_arn) = self.new_mapping_id();
+        let doc = mapping::create(&body, kind, &uuid, &function_arn, &mapping_arn).map_err(fail)?;
+        self.event_sources
+            .add(doc, true)
+            .map_err(|e| format!("event source {source_arn}: {e}"))
+    }
+
+    /// `GET /2015-03-31/event-source-mappings/{UUID}`: GetEventSourceMapping.
+    pub(super) fn get_event_source_mapping(&self, uuid: &str) -> Answer {
+        let doc = self.event_sources.get(uuid).ok_or_else(unknown_mapping)?;
+        Ok((200, Value::Object(doc)))
+    }
+
+    /// `PUT /2015-03-31/event-source-mappings/{UUID}`: UpdateEventSourceMapping.
+    pub(super) fn update_event_source_mapping(&self, uuid: &str, req: &ApiRequest) -> Answer {
+        let body = req.json()?;
+        let doc = self.event_sources.stored(uuid).ok_or_else(unknown_mapping)?;
+        let kind = doc
+            .get("EventSourceArn")
+            .and_then(Value::as_str)
+            .and_then(SourceKind::of_arn)
+            .unwrap_or(SourceKind::Sqs);
+        let mut next = mapping::update(&doc, &body, kind)?;
+        if let Some(id) = body.get("FunctionName").and_then(Value::as_str) {
+            let (arn, _) = self.mapping_target(Some(id))?;
+            next.insert("FunctionArn".into(), json!(arn));
+        }
+        let was = doc.get("State").and_then(Value::as_str);
+        let is = next.get("State").and_then(Value::as_str);
+        let state = match (was, is) {
+            (Some("Disabled"), Some("Enabled")) => "Enabling",
+            (Some("Enabled"), Some("Disabled")) => "Disabling",
+            _ => "Updating",
+        };
+        self.event_sources.replace(uuid, next.clone())?;
+        let shown = self.event_sources.get(uuid).unwrap_or(next);
+        Ok((202, with_state(shown, state)))
+    }
+
+    /// `DELETE /2015-03-31/event-source-mappings/{UUID}`: DeleteEventSourceMapping.
+    pub(super) fn delete_event_source_mapping(&self, uuid: &str) -> Answer {
+        let doc = self.event_sources.get(uuid).ok_or_else(unknown_mapping)?;
+        self.event_sources.remove(uuid)?;
+        Ok((202, with_state(doc, "Deleting")))
+    }
+
+    /// `GET /2015-03-31/event-source-mappings`: ListEventSourceMappings.
+    pub(super) fn list_event_source_mappings(&self, req: &ApiRequest) -> Answer {
+        let source = req.param("EventSourceArn");
+        let function = match req.param("FunctionName") {
+            Some(id) => Some(function_name(&self.mapping_target(Some(&id))?.0)),
+            None => None,
+        };
+        let items: Vec<Value> = self
+            .event_sources
+            .views()
+            .into_iter()
+            .filter(|d| {
+                source
+                    .as_deref()
+                    .map_or(true, |s| d.get("EventSourceArn").and_then(Value::as_str) == Some(s))
+            })
+            .filter(|d| {
+                function.as_deref().map_or(true, |f| {
+                    d.get("FunctionArn")
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| function_name(a) == f)
+                })
+            })
+            .map(Value::Object)
+            .collect();
+        let (items, next) = page(items, req, 100)?;
+        Ok((200, listing("EventSourceMappings", items, next)))
+    }
+}
+
+/// The function name of a (maybe qualified) function ARN.
+fn function_name(arn: &str) -> String {
+    split(arn).name.to_owned()
+}
