@@ -17,6 +17,7 @@ pub mod destinations;
 pub mod emulator;
 pub mod environment;
 pub mod error;
+pub mod event_sources;
 pub mod function_url;
 mod http;
 pub mod invocation;
