@@ -26,9 +26,10 @@ pub fn view(kind: SourceKind, record: &Value) -> Value {
     }
 }
 
-// NOTE: Lambda's Kinesis patterns name the `kinesis` fields at the top (`{"data":{..}}`,
-// `{"partitionKey":[..]}`); whether envelope keys may be matched is unverified, and keeping them
-// lets such patterns work rather than silently drop every record.
+// NOTE: Lambda's Kinesis patterns name `data` at the top (`{"data":{..}}`); the 2023 guide also
+// filters the other `kinesis` fields (`partitionKey`), the current one documents `data` only.
+// Keeping every field (envelope keys too, unverified) lets such patterns match rather than
+// silently drop every record.
 fn kinesis_view(record: &Value) -> Value {
     let mut view: Map<String, Value> = record
         .as_object()
