@@ -59,6 +59,15 @@ pub fn iso8601(ms: u64) -> String {
     )
 }
 
+/// `2026-11-26T20:30:01Z`, seconds precision, as DynamoDB Streams failure records write times.
+pub fn iso8601_seconds(ms: u64) -> String {
+    let t = utc(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
 /// `2026-11-26T20:30:01.123+0000`, the `LastModified` of Lambda's control plane.
 pub fn lambda_timestamp(ms: u64) -> String {
     let mut s = iso8601(ms);
@@ -115,6 +124,8 @@ mod tests {
         // 2024-02-29T23:59:58.007Z
         let ms = 1_709_251_198_007;
         assert_eq!(iso8601(ms), "2024-02-29T23:59:58.007Z");
+        assert_eq!(iso8601_seconds(ms), "2024-02-29T23:59:58Z");
+        assert_eq!(iso8601_seconds(1_573_690_399_999), "2019-11-14T00:13:19Z");
         assert_eq!(log_stream_date(ms), "2024/02/29");
         assert_eq!(message_time(ms), "29 Feb 2024 23:59:58,007");
     }

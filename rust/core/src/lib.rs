@@ -19,6 +19,7 @@ pub mod emulator;
 pub mod environment;
 pub mod event_sources;
 pub mod error;
+pub mod event_sources;
 pub mod function_url;
 mod http;
 pub mod invocation;
