@@ -8,6 +8,7 @@
 pub mod api_gateway;
 pub mod async_queue;
 pub mod aws;
+pub mod aws_client;
 pub mod cli;
 pub mod clock;
 pub mod code_watch;
