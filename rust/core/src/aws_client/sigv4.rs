@@ -1,6 +1,8 @@
 //! AWS Signature Version 4 for header-signed requests: the canonical request, the string to
 //! sign, the derived signing key and the `Authorization` header (docs/reference.md §16).
 
+use std::fmt::Write as _;
+
 use sha2::{Digest, Sha256};
 
 use super::credentials::Credentials;
@@ -93,7 +95,7 @@ pub(crate) fn uri_encode(text: &str, keep_slash: bool) -> String {
         if unreserved || (keep_slash && byte == b'/') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
@@ -130,9 +132,9 @@ fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
     for (name, value) in &named {
         if names.last() == Some(&name.as_str()) {
             block.pop();
-            block.push_str(&format!(",{value}\n"));
+            let _ = writeln!(block, ",{value}");
         } else {
-            block.push_str(&format!("{name}:{value}\n"));
+            let _ = writeln!(block, "{name}:{value}");
             names.push(name);
         }
     }

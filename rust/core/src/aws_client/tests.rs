@@ -91,7 +91,9 @@ async fn answer_each(mut stream: TcpStream, canned: Canned, tx: mpsc::UnboundedS
             canned.body.len()
         );
         for (name, value) in &canned.headers {
-            reply.push_str(&format!("{name}: {value}\r\n"));
+            for part in [*name, ": ", *value, "\r\n"] {
+                reply.push_str(part);
+            }
         }
         reply.push_str("\r\n");
         reply.push_str(canned.body);
