@@ -1,0 +1,442 @@
+//! A small async client for the AWS services lambda-rie calls (event-source-mapping pollers,
+//! destinations): SigV4-signed JSON-protocol calls, SNS Publish and S3 PutObject, to real AWS
+//! or to any compatible endpoint, over one reused connection pool (docs/reference.md §16).
+//!
+//! Only `http://` endpoints are reached: this build carries no TLS, so an `https://` endpoint
+//! (real AWS) answers [`AwsError::Transport`] naming `--aws-endpoint-url`.
+
+mod credentials;
+mod endpoint;
+mod errors;
+mod sigv4;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, Uri};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use credentials::Credentials;
+use endpoint::Endpoints;
+pub use errors::AwsError;
+
+/// The AWS services lambda-rie calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// Amazon SQS (JSON protocol, query-compatible errors).
+    Sqs,
+    /// Amazon Kinesis Data Streams.
+    Kinesis,
+    /// Amazon DynamoDB Streams (signed as `dynamodb`).
+    DynamoDbStreams,
+    /// Amazon SNS (query protocol).
+    Sns,
+    /// Amazon EventBridge.
+    EventBridge,
+    /// Amazon S3 (REST-XML).
+    S3,
+}
+
+impl Service {
+    /// Every service, in declaration order.
+    pub(crate) const ALL: [Service; 6] = [
+        Self::Sqs,
+        Self::Kinesis,
+        Self::DynamoDbStreams,
+        Self::Sns,
+        Self::EventBridge,
+        Self::S3,
+    ];
+
+    /// The SigV4 signing name (the service of the credential scope).
+    fn signing_name(self) -> &'static str {
+        match self {
+            Self::Sqs => "sqs",
+            Self::Kinesis => "kinesis",
+            Self::DynamoDbStreams => "dynamodb",
+            Self::Sns => "sns",
+            Self::EventBridge => "events",
+            Self::S3 => "s3",
+        }
+    }
+
+    /// The first labels of the service's AWS host name.
+    pub(crate) fn endpoint_prefix(self) -> &'static str {
+        match self {
+            Self::DynamoDbStreams => "streams.dynamodb",
+            Self::EventBridge => "events",
+            other => other.signing_name(),
+        }
+    }
+
+    /// `(Content-Type, X-Amz-Target prefix)` of a JSON-protocol service.
+    fn json_protocol(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::Sqs => Some(("application/x-amz-json-1.0", "AmazonSQS")),
+            Self::Kinesis => Some(("application/x-amz-json-1.1", "Kinesis_20131202")),
+            Self::DynamoDbStreams => {
+                Some(("application/x-amz-json-1.0", "DynamoDBStreams_20120810"))
+            }
+            Self::EventBridge => Some(("application/x-amz-json-1.1", "AWSEvents")),
+            Self::Sns | Self::S3 => None,
+        }
+    }
+}
+
+/// Endpoint settings given to the emulator (`--aws-endpoint-url`).
+#[derive(Clone, Debug, Default)]
+pub struct AwsSettings {
+    /// Every AWS call goes to this URL (e.g. `http://127.0.0.1:5000`) when set.
+    pub endpoint_url: Option<String>,
+}
+
+/// The time a call may take before it fails as [`AwsError::Transport`].
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `https://` endpoints answer in this build.
+const NO_TLS: &str = "https endpoints need TLS, which this build does not include; set \
+                      --aws-endpoint-url to an http:// endpoint";
+
+/// The state every clone of a client shares.
+struct Inner {
+    http: Client<HttpConnector, Full<Bytes>>,
+    endpoints: Endpoints,
+    region: String,
+    /// The `AWS_*` and `HOME` variables as they were when the client was made.
+    env: HashMap<String, String>,
+    /// Credentials once found; the chain is read again on each call until then.
+    credentials: OnceLock<Credentials>,
+}
+
+/// A signed AWS request about to be sent.
+struct Call<'a> {
+    service: Service,
+    region: &'a str,
+    method: Method,
+    /// The path after the endpoint's own path, percent-encoded (`/`, `/bucket/key`).
+    path: String,
+    /// Headers to sign and send besides `host`, `x-amz-date` and the session token.
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    /// Send the payload hash as `x-amz-content-sha256` (S3 wants it).
+    content_sha256: bool,
+    timeout: Duration,
+}
+
+/// The service's answer, whatever its status.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// A client of AWS services; cheap to clone (the connection pool is shared).
+#[derive(Clone)]
+pub struct AwsClient {
+    inner: Arc<Inner>,
+}
+
+/// `20150830T123600Z` of an epoch-millisecond instant.
+fn amz_date(epoch_ms: u64) -> String {
+    let iso = crate::clock::iso8601(epoch_ms);
+    let basic: String = iso.chars().filter(|c| !matches!(c, '-' | ':')).collect();
+    format!("{}Z", basic.get(..15).unwrap_or(&basic))
+}
+
+/// The message of an error and each of its sources (hyper's top-level text is terse).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `(authority, path without trailing slash)` of an `http://` endpoint URL.
+fn split_endpoint(url: &str) -> Result<(String, String), AwsError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| AwsError::Transport(format!("bad endpoint URL {url:?}: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => return Err(AwsError::Transport(NO_TLS.to_owned())),
+        _ => {
+            return Err(AwsError::Transport(format!(
+                "bad endpoint URL {url:?}: not http://"
+            )))
+        }
+    }
+    let authority = uri
+        .authority()
+        .map(ToString::to_string)
+        .ok_or_else(|| AwsError::Transport(format!("bad endpoint URL {url:?}: no host")))?;
+    Ok((authority, uri.path().trim_end_matches('/').to_owned()))
+}
+
+impl AwsClient {
+    /// A client reading the process environment now (region, endpoint variables); the
+    /// credential chain is read at the first call and kept once found.
+    pub fn new(settings: &AwsSettings) -> Self {
+        let env = std::env::vars()
+            .filter(|(name, value)| {
+                (name.starts_with("AWS_") || name == "HOME") && !value.is_empty()
+            })
+            .collect();
+        Self::with_env(settings, env)
+    }
+
+    /// A client reading `env` in place of the process environment.
+    pub(crate) fn with_env(settings: &AwsSettings, env: HashMap<String, String>) -> Self {
+        let lookup = |name: &str| env.get(name).cloned();
+        let endpoints = Endpoints::new(settings.endpoint_url.as_deref(), &lookup);
+        let region = credentials::resolve_region(&lookup);
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        connector.set_nodelay(true);
+        // NOTE: pollers call the same endpoint every few seconds; a pooled keep-alive
+        // connection saves a TCP handshake per call. Idle ones close after 30 s.
+        let http = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        let inner = Inner {
+            http,
+            endpoints,
+            region,
+            env,
+            credentials: OnceLock::new(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The default region (AWS_REGION, AWS_DEFAULT_REGION, the profile's `region` in the
+    /// config file, else "us-east-1").
+    pub fn region(&self) -> String {
+        self.inner.region.clone()
+    }
+
+    /// The endpoint a call to `service` in `region` goes to (for logs and errors).
+    pub fn endpoint(&self, service: Service, region: &str) -> String {
+        self.inner.endpoints.resolve(service, region)
+    }
+
+    /// The credentials of the chain, read now if not found before.
+    fn credentials(&self) -> Result<Credentials, AwsError> {
+        if let Some(found) = self.inner.credentials.get() {
+            return Ok(found.clone());
+        }
+        let env = &self.inner.env;
+        let found = credentials::resolve_credentials(&|name| env.get(name).cloned())
+            .ok_or_else(|| AwsError::Credentials(credentials::MISSING_CREDENTIALS.to_owned()))?;
+        Ok(self.inner.credentials.get_or_init(|| found).clone())
+    }
+
+    /// Sign and send a call; the answer whatever its status, or why there was none.
+    async fn send(&self, call: Call<'_>) -> Result<Answer, AwsError> {
+        let base = self.endpoint(call.service, call.region);
+        let (authority, base_path) = split_endpoint(&base)?;
+        let credentials = self.credentials()?;
+        let path = format!("{base_path}{}", call.path);
+        let amz_date = amz_date(crate::clock::epoch_ms());
+        let payload_hash = sigv4::sha256_hex(&call.body);
+        let mut headers = vec![
+            ("host".to_owned(), authority.clone()),
+            ("x-amz-date".to_owned(), amz_date.clone()),
+        ];
+        if let Some(token) = &credentials.session_token {
+            headers.push(("x-amz-security-token".to_owned(), token.clone()));
+        }
+        if call.content_sha256 {
+            headers.push(("x-amz-content-sha256".to_owned(), payload_hash.clone()));
+        }
+        headers.extend(call.headers);
+        // NOTE: the canonical URI is the path as sent. SigV4 wants non-S3 paths encoded twice,
+        // but every non-S3 call here posts to `/` under the endpoint's own (plain) path.
+        let scope = sigv4::Scope {
+            amz_date: &amz_date,
+            region: call.region,
+            service: call.service.signing_name(),
+        };
+        let signed = sigv4::SignedRequest {
+            method: call.method.as_str(),
+            path: &path,
+            query: "",
+            headers: &headers,
+            payload_hash: &payload_hash,
+        };
+        let authorization = sigv4::authorization(&credentials, &scope, &signed);
+        let mut request = Request::builder()
+            .method(call.method)
+            .uri(format!("http://{authority}{path}"));
+        for (name, value) in &headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .header("authorization", authorization)
+            .body(Full::new(call.body))
+            .map_err(|e| AwsError::Transport(format!("request to {base} not sendable: {e}")))?;
+        let exchange = async {
+            let response = self
+                .inner
+                .http
+                .request(request)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| error_chain(&e))?
+                .to_bytes();
+            Ok::<_, String>(Answer {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(call.timeout, exchange).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(reason)) => Err(AwsError::Transport(format!("{base}: {reason}"))),
+            Err(_) => Err(AwsError::Transport(format!(
+                "{base}: no answer within {} s",
+                call.timeout.as_secs()
+            ))),
+        }
+    }
+
+    /// POST an AWS JSON-protocol operation (`X-Amz-Target: <prefix>.<operation>`),
+    /// SigV4-signed; the parsed JSON answer.
+    pub async fn json(
+        &self,
+        service: Service,
+        region: &str,
+        operation: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, AwsError> {
+        let Some((content_type, prefix)) = service.json_protocol() else {
+            // NOTE: a caller's bug, never the data's: SNS and S3 have their own methods.
+            return Err(AwsError::Transport(format!(
+                "{service:?} does not speak the AWS JSON protocol"
+            )));
+        };
+        let mut timeout = CALL_TIMEOUT;
+        if service == Service::Sqs && operation == "ReceiveMessage" {
+            // NOTE: a long poll holds the answer for up to WaitTimeSeconds (at most 20).
+            let wait = body
+                .get("WaitTimeSeconds")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            timeout += Duration::from_secs(wait.min(20));
+        }
+        let call = Call {
+            service,
+            region,
+            method: Method::POST,
+            path: "/".to_owned(),
+            headers: vec![
+                ("content-type".to_owned(), content_type.to_owned()),
+                ("x-amz-target".to_owned(), format!("{prefix}.{operation}")),
+            ],
+            body: Bytes::from(body.to_string()),
+            content_sha256: false,
+            timeout,
+        };
+        let answer = self.send(call).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(errors::json_error(
+                answer.status,
+                &answer.headers,
+                &answer.body,
+            ));
+        }
+        if answer.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Object(serde_json::Map::new()));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| {
+            AwsError::Transport(format!(
+                "{operation} answered HTTP {} with a body that is not JSON: {e}",
+                answer.status
+            ))
+        })
+    }
+
+    /// SNS Publish (the query protocol: form-encoded `Action=Publish&Version=2010-03-31&
+    /// TopicArn=..&Message=..`); the MessageId from the XML answer.
+    pub async fn sns_publish(
+        &self,
+        region: &str,
+        topic_arn: &str,
+        message: &str,
+    ) -> Result<String, AwsError> {
+        let form = format!(
+            "Action=Publish&Version=2010-03-31&TopicArn={}&Message={}",
+            sigv4::uri_encode(topic_arn, false),
+            sigv4::uri_encode(message, false)
+        );
+        let call = Call {
+            service: Service::Sns,
+            region,
+            method: Method::POST,
+            path: "/".to_owned(),
+            headers: vec![(
+                "content-type".to_owned(),
+                "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
+            )],
+            body: Bytes::from(form),
+            content_sha256: false,
+            timeout: CALL_TIMEOUT,
+        };
+        let answer = self.send(call).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(errors::xml_error(answer.status, &answer.body));
+        }
+        errors::xml_text(&String::from_utf8_lossy(&answer.body), "MessageId").ok_or_else(|| {
+            AwsError::Transport(format!(
+                "SNS Publish answered HTTP {} without a MessageId",
+                answer.status
+            ))
+        })
+    }
+
+    /// S3 PutObject (path-style `PUT /<bucket>/<key>`, payload SHA-256 signed,
+    /// `x-amz-content-sha256`).
+    pub async fn s3_put_object(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+    ) -> Result<(), AwsError> {
+        let call = Call {
+            service: Service::S3,
+            region,
+            method: Method::PUT,
+            path: format!(
+                "/{}/{}",
+                sigv4::uri_encode(bucket, false),
+                sigv4::uri_encode(key, true)
+            ),
+            headers: Vec::new(),
+            body,
+            content_sha256: true,
+            timeout: CALL_TIMEOUT,
+        };
+        let answer = self.send(call).await?;
+        if (200..300).contains(&answer.status) {
+            Ok(())
+        } else {
+            Err(errors::xml_error(answer.status, &answer.body))
+        }
+    }
+}
