@@ -17,7 +17,6 @@ pub mod control_plane;
 pub mod destinations;
 pub mod emulator;
 pub mod environment;
-pub mod event_sources;
 pub mod error;
 pub mod event_sources;
 pub mod function_url;
