@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -84,6 +85,17 @@ def queue_arn(sqs: Any, url: str) -> str:
         "QueueArn"
     ]
     return arn
+
+
+# NOTE: handlers write outside /tmp, which is private to each execution environment.
+LOGS = Path(__file__).resolve().parent.parent / "target" / "test-records"
+
+
+def records_log() -> Path:
+    """A fresh JSON-lines file handlers can write to and the test can read."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    LOGS.chmod(0o777)
+    return LOGS / f"{uuid.uuid4()}.jsonl"
 
 
 def read_batches(log: Path) -> list[dict[str, Any]]:

@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from aws_support import MOTO_ACCOUNT, MotoServer, moto_server, queue_arn, read_batches, wait_for
+from aws_support import (
+    MOTO_ACCOUNT,
+    MotoServer,
+    moto_server,
+    queue_arn,
+    read_batches,
+    records_log,
+    wait_for,
+)
 from harness import FACES, EmulatorFactory, lambda_client
 
 FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
@@ -99,7 +107,7 @@ def test_a_mapping_declared_in_the_config_file_polls_from_the_start(
 ) -> None:
     sqs = moto.client("sqs")
     url = sqs.create_queue(QueueName="declared")["QueueUrl"]
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     config = tmp_path / "lambda-rie.toml"
     config.write_text(
         f"""

@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aws_support import MOTO_ACCOUNT, MotoServer, moto_server, queue_arn, read_batches, wait_for
+from aws_support import (
+    MOTO_ACCOUNT,
+    MotoServer,
+    moto_server,
+    queue_arn,
+    read_batches,
+    records_log,
+    wait_for,
+)
 from harness import FACES, Emulator, EmulatorFactory, lambda_client, stress_size
 
 FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
@@ -40,8 +48,11 @@ def serve(
     factory: EmulatorFactory, moto: MotoServer, handler: str, log: Path, *args: str, **env: str
 ) -> tuple[Emulator, Any]:
     """Serve `app.<handler>` with the moto server as AWS; the emulator and a Lambda client."""
+    # NOTE: AWS's default timeout (3 s) rather than the CLI's 300 s: a queue's visibility
+    # timeout must cover the function's.
+    timeout = [] if "--timeout" in args else ["--timeout", "3"]
     emu = factory(
-        ["--code-dir", str(FUNCTIONS), *args, f"app.{handler}"],
+        ["--code-dir", str(FUNCTIONS), *timeout, *args, f"app.{handler}"],
         env=moto.env({"RECORDS_LOG": str(log), **env}),
     )
     return emu, lambda_client(emu.url)
@@ -77,9 +88,9 @@ def records(log: Path) -> list[dict[str, Any]]:
 
 
 def test_every_message_reaches_the_handler_once_in_the_sqs_record_shape(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     _, lam = serve(factory, moto, "record", log)
     url, arn = new_queue(moto, "orders")
     created = lam.create_event_source_mapping(
@@ -132,9 +143,9 @@ def test_every_message_reaches_the_handler_once_in_the_sqs_record_shape(
 
 
 def test_reported_item_failures_stay_in_the_queue_and_come_back(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     _, lam = serve(factory, moto, "fail_marked", log)
     url, arn = new_queue(moto, "partial", VisibilityTimeout="3")
     lam.create_event_source_mapping(
@@ -157,9 +168,9 @@ def test_reported_item_failures_stay_in_the_queue_and_come_back(
 
 
 def test_a_failing_batch_lands_in_the_dead_letter_queue_by_the_redrive_policy(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     _, lam = serve(factory, moto, "raise_always", log)
     dlq_url, dlq_arn = new_queue(moto, "dead-letters")
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
@@ -181,9 +192,9 @@ def test_a_failing_batch_lands_in_the_dead_letter_queue_by_the_redrive_policy(
 
 
 def test_a_filter_delivers_only_matching_messages_and_deletes_the_rest(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     _, lam = serve(factory, moto, "record", log)
     url, arn = new_queue(moto, "filtered")
     lam.create_event_source_mapping(
@@ -200,13 +211,11 @@ def test_a_filter_delivers_only_matching_messages_and_deletes_the_rest(
 
 
 def test_a_fifo_queue_is_handled_in_order_per_group_one_batch_at_a_time(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     _, lam = serve(factory, moto, "record", log, HOLD_S="0.02")
-    url, arn = new_queue(
-        moto, "ledger.fifo", FifoQueue="true", ContentBasedDeduplication="true"
-    )
+    url, arn = new_queue(moto, "ledger.fifo", FifoQueue="true", ContentBasedDeduplication="true")
     lam.create_event_source_mapping(FunctionName="function", EventSourceArn=arn, BatchSize=10)
     per_group = stress_size(100, 100)
     sqs = moto.client("sqs")
@@ -235,10 +244,8 @@ def test_a_fifo_queue_is_handled_in_order_per_group_one_batch_at_a_time(
             assert start >= end, f"two batches of group {g} overlapped"
 
 
-def test_the_mapping_api_answers_as_aws(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
-) -> None:
-    log = tmp_path / "records.jsonl"
+def test_the_mapping_api_answers_as_aws(factory: EmulatorFactory, moto: MotoServer) -> None:
+    log = records_log()
     _, lam = serve(factory, moto, "record", log, "--timeout", "10")
     url, arn = new_queue(moto, "api-queue", VisibilityTimeout="30")
     _, short_arn = new_queue(moto, "short-visibility", VisibilityTimeout="5")
@@ -293,13 +300,13 @@ def test_the_mapping_api_answers_as_aws(
     assert created["BatchSize"] == 10
     assert created["MaximumBatchingWindowInSeconds"] == 0
     assert created["FunctionResponseTypes"] == []
-    assert created["FunctionArn"].endswith(":function:function")
+    assert created["FunctionArn"].endswith(":function:test_function")
     uuid = created["UUID"]
     status, code, message = error(FunctionName="function", EventSourceArn=arn)
     assert (status, code) == (409, "ResourceConflictException")
     assert message == (
-        f'An event source mapping with SQS arn (" {arn} ") and function (" function ") already '
-        f"exists. Please update or delete the existing mapping with UUID {uuid}"
+        f'An event source mapping with SQS arn (" {arn} ") and function (" test_function ") '
+        f"already exists. Please update or delete the existing mapping with UUID {uuid}"
     )
 
     send(moto, url, ["while disabled"])
@@ -327,9 +334,9 @@ def test_the_mapping_api_answers_as_aws(
 
 
 def test_a_deleted_queue_shows_in_the_mapping_and_nothing_crashes(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     emu, lam = serve(factory, moto, "record", log)
     url, arn = new_queue(moto, "short-lived")
     uuid = lam.create_event_source_mapping(FunctionName="function", EventSourceArn=arn)["UUID"]

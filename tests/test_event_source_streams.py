@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from aws_support import MotoServer, moto_server, queue_arn, read_batches, wait_for
+from aws_support import MotoServer, moto_server, queue_arn, read_batches, records_log, wait_for
 from harness import FACES, EmulatorFactory, lambda_client, stress_size
 
 FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
@@ -72,9 +72,9 @@ def kinesis_data(log: Path) -> list[dict[str, Any]]:
 
 
 def test_kinesis_records_arrive_in_order_per_key_in_aws_shape(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     lam = serve(factory, moto, "record", log)
     arn = new_stream(moto, "clicks", 2)
     count = stress_size(500, 500)
@@ -118,16 +118,14 @@ def test_kinesis_records_arrive_in_order_per_key_in_aws_shape(
 
 
 def test_a_poisoned_record_is_bisected_out_retried_and_sent_on_failure(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     lam = serve(factory, moto, "fail_on_poison", log)
     arn = new_stream(moto, "payments", 1)
     sqs = moto.client("sqs")
     dest_url = sqs.create_queue(QueueName="payments-failures")["QueueUrl"]
-    seqs = put(
-        moto, "payments", [("k", {"n": n, "poison": n == 7}) for n in range(20)]
-    )
+    seqs = put(moto, "payments", [("k", {"n": n, "poison": n == 7}) for n in range(20)])
     lam.create_event_source_mapping(
         FunctionName="function",
         EventSourceArn=arn,
@@ -151,10 +149,12 @@ def test_a_poisoned_record_is_bisected_out_retried_and_sent_on_failure(
     assert info["startSequenceNumber"] == info["endSequenceNumber"] == seqs[7]
     assert info["batchSize"] == 1
     assert info["streamArn"] == arn
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", info["approximateArrivalOfFirstRecord"])
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", info["approximateArrivalOfFirstRecord"]
+    )
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 3
-    assert record["requestContext"]["functionArn"].endswith(":function:function")
+    assert record["requestContext"]["functionArn"].endswith(":function:test_function")
     assert record["responseContext"] == {
         "statusCode": 200,
         "executedVersion": "$LATEST",
@@ -174,18 +174,16 @@ def _ok_batch(batch: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_latest_skips_what_was_written_before_the_mapping(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     lam = serve(factory, moto, "record", log)
     arn = new_stream(moto, "latest", 1)
     put(moto, "latest", [("k", {"n": n, "when": "before"}) for n in range(5)])
     uuid = lam.create_event_source_mapping(
         FunctionName="function", EventSourceArn=arn, StartingPosition="LATEST"
     )["UUID"]
-    wait_for(
-        lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", 10, "enabled"
-    )
+    wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", 10, "enabled")
     time.sleep(3)  # the shard reader has taken its LATEST iterator
     put(moto, "latest", [("k", {"n": n, "when": "after"}) for n in range(5)])
     wait_for(lambda: len(kinesis_data(log)) >= 5, 30, "the records written after")
@@ -194,9 +192,9 @@ def test_latest_skips_what_was_written_before_the_mapping(
 
 
 def test_dynamodb_stream_records_insert_modify_remove_in_order(
-    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+    factory: EmulatorFactory, moto: MotoServer
 ) -> None:
-    log = tmp_path / "records.jsonl"
+    log = records_log()
     lam = serve(factory, moto, "record", log)
     ddb = moto.client("dynamodb")
     table = ddb.create_table(

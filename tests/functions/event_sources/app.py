@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -43,8 +44,6 @@ def raise_always(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def fail_on_poison(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Log the batch; fail it whole when a Kinesis record's data is {"poison": true}."""
     _log(event, time.time())
-    import base64
-
     for r in event["Records"]:
         if json.loads(base64.b64decode(r["kinesis"]["data"])).get("poison"):
             raise ValueError("poisoned record")

@@ -193,7 +193,10 @@ const EVENT_SOURCE_KEYS: &[(&str, &str)] = &[
     ("parallelization_factor", "ParallelizationFactor"),
     ("maximum_retry_attempts", "MaximumRetryAttempts"),
     ("maximum_record_age", "MaximumRecordAgeInSeconds"),
-    ("bisect_batch_on_function_error", "BisectBatchOnFunctionError"),
+    (
+        "bisect_batch_on_function_error",
+        "BisectBatchOnFunctionError",
+    ),
     ("tumbling_window", "TumblingWindowInSeconds"),
     ("on_failure", "OnFailure"),
     ("filters", "Filters"),
@@ -212,7 +215,9 @@ fn event_sources(
     };
     let fail = |m: String| spec.origin("event_sources").error(m);
     let Value::Array(list) = list else {
-        return Err(fail("expected [[functions.NAME.event_sources]] tables".into()));
+        return Err(fail(
+            "expected [[functions.NAME.event_sources]] tables".into(),
+        ));
     };
     let mut bodies = Vec::new();
     for item in list {

@@ -81,7 +81,9 @@ impl ControlPlane {
         }
         let (uuid, mapping_arn) = self.new_mapping_id();
         let doc = mapping::create(&body, kind, &uuid, &function_arn, &mapping_arn)?;
-        self.event_sources.check_source(kind, &source_arn, timeout).await?;
+        self.event_sources
+            .check_source(kind, &source_arn, timeout)
+            .await?;
         let enabled = doc.get("State").and_then(Value::as_str) == Some("Enabled");
         self.event_sources.add(doc.clone(), false)?;
         let state = if enabled { "Creating" } else { "Disabled" };
@@ -120,7 +122,10 @@ impl ControlPlane {
     /// `PUT /2015-03-31/event-source-mappings/{UUID}`: UpdateEventSourceMapping.
     pub(super) fn update_event_source_mapping(&self, uuid: &str, req: &ApiRequest) -> Answer {
         let body = req.json()?;
-        let doc = self.event_sources.stored(uuid).ok_or_else(unknown_mapping)?;
+        let doc = self
+            .event_sources
+            .stored(uuid)
+            .ok_or_else(unknown_mapping)?;
         let kind = doc
             .get("EventSourceArn")
             .and_then(Value::as_str)
@@ -164,10 +169,10 @@ impl ControlPlane {
             .filter(|d| {
                 source
                     .as_deref()
-                    .map_or(true, |s| d.get("EventSourceArn").and_then(Value::as_str) == Some(s))
+                    .is_none_or(|s| d.get("EventSourceArn").and_then(Value::as_str) == Some(s))
             })
             .filter(|d| {
-                function.as_deref().map_or(true, |f| {
+                function.as_deref().is_none_or(|f| {
                     d.get("FunctionArn")
                         .and_then(Value::as_str)
                         .is_some_and(|a| function_name(a) == f)

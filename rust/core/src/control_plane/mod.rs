@@ -147,12 +147,13 @@ impl ControlPlane {
         settings: ControlPlaneSettings,
     ) -> Self {
         let store = Arc::new(store);
-        let event_sources = crate::event_sources::EventSources::new(crate::event_sources::Sources {
-            registry: Arc::clone(&registry),
-            client: crate::aws_client::AwsClient::new(&settings.aws),
-            store: Arc::clone(&store),
-            max_environments: settings.max_environments,
-        });
+        let event_sources =
+            crate::event_sources::EventSources::new(crate::event_sources::Sources {
+                registry: Arc::clone(&registry),
+                client: crate::aws_client::AwsClient::new(&settings.aws),
+                store: Arc::clone(&store),
+                max_environments: settings.max_environments,
+            });
         Self {
             registry,
             store,
@@ -340,9 +341,7 @@ impl ControlPlane {
             (uuid, Method::PUT) if !uuid.contains('/') => {
                 self.update_event_source_mapping(uuid, req)
             }
-            (uuid, Method::DELETE) if !uuid.contains('/') => {
-                self.delete_event_source_mapping(uuid)
-            }
+            (uuid, Method::DELETE) if !uuid.contains('/') => self.delete_event_source_mapping(uuid),
             _ => Err(ServiceError::UnknownOperation),
         }
     }

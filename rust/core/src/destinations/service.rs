@@ -146,7 +146,9 @@ mod tests {
     fn service_arns_are_told_from_others() {
         assert!(is_service_arn("arn:aws:sqs:us-east-1:123456789012:q"));
         assert!(is_service_arn("arn:aws:sns:us-east-1:123456789012:t"));
-        assert!(is_service_arn("arn:aws:events:us-east-1:123456789012:event-bus/default"));
+        assert!(is_service_arn(
+            "arn:aws:events:us-east-1:123456789012:event-bus/default"
+        ));
         assert!(is_service_arn("arn:aws:s3:::bucket"));
         assert!(!is_service_arn("arn:aws:lambda:us-east-1:1:function:f"));
         assert!(!is_service_arn("http://example"));

@@ -19,6 +19,9 @@ pub const MAX_FIFO_BATCH_SIZE: i64 = 10;
 const MAX_FILTERS: usize = 5;
 
 /// What a poller needs to know of its mapping; a new value replaces it on every update.
+// NOTE: the booleans are AWS's own switches of a mapping (Enabled, BisectBatchOnFunctionError,
+// ReportBatchItemFailures) and the deletion flag; each is read on its own.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone)]
 pub struct MappingSettings {
     /// The mapping's id.
@@ -291,17 +294,29 @@ fn apply(
         );
         set(
             "MaximumRetryAttempts",
-            ranged(req, "MaximumRetryAttempts", "maximumRetryAttempts", -1, 10_000)?,
+            ranged(
+                req,
+                "MaximumRetryAttempts",
+                "maximumRetryAttempts",
+                -1,
+                10_000,
+            )?,
         );
-        set(
-            "MaximumRecordAgeInSeconds",
-            record_age(req)?,
-        );
+        set("MaximumRecordAgeInSeconds", record_age(req)?);
         set(
             "TumblingWindowInSeconds",
-            ranged(req, "TumblingWindowInSeconds", "tumblingWindowInSeconds", 0, 900)?,
+            ranged(
+                req,
+                "TumblingWindowInSeconds",
+                "tumblingWindowInSeconds",
+                0,
+                900,
+            )?,
         );
-        if let Some(b) = req.get("BisectBatchOnFunctionError").and_then(Value::as_bool) {
+        if let Some(b) = req
+            .get("BisectBatchOnFunctionError")
+            .and_then(Value::as_bool)
+        {
             doc.insert("BisectBatchOnFunctionError".into(), json!(b));
         }
         if let Some(d) = req.get("DestinationConfig") {
@@ -414,7 +429,13 @@ fn scaling_config(
             "Unsupported ScalingConfig parameter for given event source mapping type.",
         ));
     }
-    match ranged(cfg, "MaximumConcurrency", "scalingConfig.maximumConcurrency", 2, 1000)? {
+    match ranged(
+        cfg,
+        "MaximumConcurrency",
+        "scalingConfig.maximumConcurrency",
+        2,
+        1000,
+    )? {
         Some(n) => doc.insert("ScalingConfig".into(), json!({"MaximumConcurrency": n})),
         None => doc.remove("ScalingConfig"),
     };
@@ -435,7 +456,7 @@ fn check_batching(kind: SourceKind, doc: &Map<String, Value>) -> Result<(), Serv
     let fifo = doc
         .get("EventSourceArn")
         .and_then(Value::as_str)
-        .is_some_and(|a| a.ends_with(".fifo"));
+        .is_some_and(|a| a.strip_suffix(".fifo").is_some());
     if fifo && batch > MAX_FIFO_BATCH_SIZE {
         // NOTE: AWS's text for this limit is not on record; this one names the limit.
         return Err(ServiceError::invalid_parameter(

@@ -6,8 +6,8 @@ mod batch_response;
 pub mod filter;
 mod invoke;
 pub mod mapping;
-pub mod source;
 mod shards;
+pub mod source;
 mod sqs;
 mod sqs_record;
 mod status;
@@ -140,12 +140,14 @@ impl EventSources {
             SourceKind::Sqs => {
                 sqs::check_queue(&self.sources.client, source_arn, function_timeout_s).await
             }
-            SourceKind::Kinesis | SourceKind::DynamoDbStreams => match shards::Stream::of(source_arn) {
-                Some(stream) => stream.check(&self.sources.client).await,
-                None => Err(crate::aws::ServiceError::invalid_parameter(
-                    "Unrecognized event source.",
-                )),
-            },
+            SourceKind::Kinesis | SourceKind::DynamoDbStreams => {
+                match shards::Stream::of(source_arn) {
+                    Some(stream) => stream.check(&self.sources.client).await,
+                    None => Err(crate::aws::ServiceError::invalid_parameter(
+                        "Unrecognized event source.",
+                    )),
+                }
+            }
         }
     }
 
@@ -197,17 +199,25 @@ impl EventSources {
     }
 
     /// Write `doc` (unless declared) and hand its settings to the running poller.
-    pub fn replace(&self, uuid: &str, doc: Map<String, Value>) -> Result<(), crate::store::StoreError> {
+    pub fn replace(
+        &self,
+        uuid: &str,
+        doc: Map<String, Value>,
+    ) -> Result<(), crate::store::StoreError> {
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(uuid) else {
             return Ok(());
         };
         if !entry.declared {
-            self.sources
-                .store
-                .put_document(Table::EventSourceMappings, uuid, &Value::Object(doc.clone()))?;
+            self.sources.store.put_document(
+                Table::EventSourceMappings,
+                uuid,
+                &Value::Object(doc.clone()),
+            )?;
         }
-        entry.settings.send_replace(Arc::new(MappingSettings::of(&doc)));
+        entry
+            .settings
+            .send_replace(Arc::new(MappingSettings::of(&doc)));
         entry.doc = doc;
         Ok(())
     }
@@ -221,7 +231,9 @@ impl EventSources {
             self.sources
                 .store
                 .delete_document(Table::EventSourceMappings, uuid)?;
-            self.sources.store.delete_document(Table::Checkpoints, uuid)?;
+            self.sources
+                .store
+                .delete_document(Table::Checkpoints, uuid)?;
         }
         let mut last = (**entry.settings.borrow()).clone();
         last.deleted = true;

@@ -142,16 +142,13 @@ impl Stream {
         } else {
             "SequenceNumber"
         };
-        match checkpoint {
-            Some(seq) => {
-                body["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
-                body[sequence_key] = json!(seq);
-            }
-            None => {
-                body["ShardIteratorType"] = json!(position);
-                if let Some(t) = timestamp.filter(|_| position == "AT_TIMESTAMP") {
-                    body["Timestamp"] = json!(t);
-                }
+        if let Some(seq) = checkpoint {
+            body["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
+            body[sequence_key] = json!(seq);
+        } else {
+            body["ShardIteratorType"] = json!(position);
+            if let Some(t) = timestamp.filter(|_| position == "AT_TIMESTAMP") {
+                body["Timestamp"] = json!(t);
             }
         }
         let answer = self.call(client, "GetShardIterator", body).await?;
@@ -171,7 +168,11 @@ impl Stream {
         role_arn: &str,
     ) -> Result<Page, AwsError> {
         // NOTE: GetRecords takes at most 10,000 (Kinesis) and 1,000 (DynamoDB) records.
-        let cap = if self.kinesis_name.is_some() { 10_000 } else { 1_000 };
+        let cap = if self.kinesis_name.is_some() {
+            10_000
+        } else {
+            1_000
+        };
         let body = json!({ "ShardIterator": iterator, "Limit": limit.clamp(1, cap) });
         let answer = self.call(client, "GetRecords", body).await?;
         let records = answer["Records"]

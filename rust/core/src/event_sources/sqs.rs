@@ -173,10 +173,14 @@ pub async fn run(mut p: Poller) {
             continue;
         }
         let Some(queue) = Queue::of(&s.source_arn) else {
-            p.status.problem("PROBLEM: the event source ARN names no queue");
+            p.status
+                .problem("PROBLEM: the event source ARN names no queue");
             break;
         };
-        let wanted = s.max_concurrency.unwrap_or(p.sources.max_environments).max(1) as usize;
+        let wanted = s
+            .max_concurrency
+            .unwrap_or(p.sources.max_environments)
+            .max(1) as usize;
         if limit.0 != wanted {
             limit = (wanted, Arc::new(Semaphore::new(wanted)));
         }
@@ -192,7 +196,8 @@ pub async fn run(mut p: Poller) {
             }
         }
         let queue_url = url.clone().unwrap_or_default();
-        let records = match gather(&client, &queue, &queue_url, &s, &mut carry).await {
+        let busy = limit.1.available_permits() < limit.0;
+        let records = match gather(&client, &queue, &queue_url, &s, &mut carry, busy).await {
             Ok(r) => r,
             Err(e) => {
                 failed_call(&p.status, &s, &e);
@@ -242,19 +247,25 @@ fn failed_call(status: &MappingStatus, s: &MappingSettings, e: &AwsError) {
 
 /// Receive until the batch is full, the window ends or the next message would pass 6 MB (it
 /// is kept in `carry` for the next batch). Window 0: invoke with what the first receive got.
+/// While batches are `busy` in flight, a receive waits at most a second.
+// NOTE: a FIFO group (or a message) being processed is invisible; a long poll started then is
+// not always woken when the batch is deleted (moto server waits out the whole poll), so the
+// poller keeps its waits short while it has work in flight.
 async fn gather(
     client: &AwsClient,
     queue: &Queue,
     url: &str,
     s: &MappingSettings,
     carry: &mut Vec<Value>,
+    busy: bool,
 ) -> Result<Vec<Value>, AwsError> {
+    let longest = if busy { 1 } else { MAX_WAIT_S };
     let mut batch: Vec<Value> = std::mem::take(carry);
     let mut bytes: usize = batch.iter().map(|r| r.to_string().len()).sum();
     let mut first_at = (!batch.is_empty()).then(Instant::now);
     while batch.len() < s.batch_size {
         let wait = match first_at {
-            None => MAX_WAIT_S,
+            None => longest,
             Some(_) if s.window.is_zero() => break,
             Some(t) => {
                 let left = s.window.saturating_sub(t.elapsed());
@@ -273,7 +284,7 @@ async fn gather(
                 &json!({
                     "QueueUrl": url,
                     "MaxNumberOfMessages": want,
-                    "WaitTimeSeconds": wait.min(MAX_WAIT_S),
+                    "WaitTimeSeconds": wait.min(longest),
                     "MessageSystemAttributeNames": ["All"],
                     "AttributeNames": ["All"],
                     "MessageAttributeNames": ["All"],
@@ -382,7 +393,12 @@ impl Batch {
         MappingStatus::add(&self.status.records, records.len() as u64);
         if let Some(oldest) = records
             .iter()
-            .filter_map(|r| r["attributes"]["SentTimestamp"].as_str()?.parse::<u64>().ok())
+            .filter_map(|r| {
+                r["attributes"]["SentTimestamp"]
+                    .as_str()?
+                    .parse::<u64>()
+                    .ok()
+            })
             .min()
         {
             let age = crate::clock::epoch_ms().saturating_sub(oldest);

@@ -64,7 +64,11 @@ mod tests {
             "MD5OfMessageAttributes": "00484c68c9f4bbb1d7d6d2a0f3b1b4d8",
             "MessageAttributes": {"Author": {"StringValue": "John", "DataType": "String"}},
         });
-        let r = record(&message, "arn:aws:sqs:us-east-2:123456789012:my-queue", "us-east-2");
+        let r = record(
+            &message,
+            "arn:aws:sqs:us-east-2:123456789012:my-queue",
+            "us-east-2",
+        );
         assert_eq!(
             r,
             json!({
@@ -86,7 +90,11 @@ mod tests {
 
     #[test]
     fn a_message_without_attributes_has_null_md5_and_empty_attributes() {
-        let r = record(&json!({"MessageId": "m", "Body": "{}"}), "arn:aws:sqs:r:1:q", "r");
+        let r = record(
+            &json!({"MessageId": "m", "Body": "{}"}),
+            "arn:aws:sqs:r:1:q",
+            "r",
+        );
         assert_eq!(r["md5OfMessageAttributes"], Value::Null);
         assert_eq!(r["messageAttributes"], json!({}));
         assert_eq!(r["attributes"], json!({}));

@@ -66,19 +66,26 @@ impl MappingStatus {
     }
 }
 
+/// A metric family: name, help, and the counter it reads.
+type Series = (&'static str, &'static str, fn(&MappingStatus) -> &AtomicU64);
+
 /// The Prometheus text of every mapping's counters.
 pub fn render(all: &[(&str, &MappingStatus)]) -> String {
     let mut out = String::new();
-    let series: [(&str, &str, fn(&MappingStatus) -> &AtomicU64); 8] = [
+    let series: [Series; 8] = [
         ("batches_total", "Batches invoked", |s| &s.batches),
         ("records_total", "Records invoked", |s| &s.records),
         ("failures_total", "Batches failed", |s| &s.failures),
         ("retries_total", "Batches retried", |s| &s.retries),
-        ("filtered_total", "Records dropped by filters", |s| &s.filtered),
+        ("filtered_total", "Records dropped by filters", |s| {
+            &s.filtered
+        }),
         ("poll_errors_total", "Failed calls to the source", |s| {
             &s.poll_errors
         }),
-        ("discarded_total", "Records sent on failure", |s| &s.discarded),
+        ("discarded_total", "Records sent on failure", |s| {
+            &s.discarded
+        }),
         (
             "oldest_record_age_milliseconds",
             "Age of the oldest record of the last batch",

@@ -43,7 +43,8 @@ struct ShardReader {
 pub async fn run(mut p: Poller) {
     let first = Arc::clone(&p.settings.borrow());
     let Some(stream) = Stream::of(&first.source_arn) else {
-        p.status.problem("PROBLEM: the event source ARN names no stream");
+        p.status
+            .problem("PROBLEM: the event source ARN names no stream");
         return;
     };
     let role = role_arn(&p.sources, &first.function_arn);
@@ -64,7 +65,9 @@ pub async fn run(mut p: Poller) {
                         let ready = [&shard.parent, &shard.adjacent_parent]
                             .into_iter()
                             .flatten()
-                            .all(|parent| !known.contains(parent.as_str()) || done.contains(parent));
+                            .all(|parent| {
+                                !known.contains(parent.as_str()) || done.contains(parent)
+                            });
                         if ready && started.insert(shard.id.clone()) {
                             readers.spawn(
                                 ShardReader {
@@ -104,13 +107,19 @@ fn problem(status: &MappingStatus, uuid: &str, text: &str) {
 /// The role ARN records carry as `invokeIdentityArn`: the function's `Role` when it was
 /// created through the API, else a role named after the function.
 fn role_arn(sources: &Sources, function_arn: &str) -> String {
-    let name = crate::invoke_api::routing::split(function_arn).name.to_owned();
+    let name = crate::invoke_api::routing::split(function_arn)
+        .name
+        .to_owned();
     sources
         .store
         .get(&name)
         .ok()
         .flatten()
-        .and_then(|doc| doc.pointer("/latest/Role").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|doc| {
+            doc.pointer("/latest/Role")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| {
             format!(
                 "arn:aws:iam::{}:role/{name}-role",
@@ -153,23 +162,24 @@ impl ShardReader {
                 continue;
             }
             let client = self.sources.client.clone();
-            let it = match iterator.take() {
-                Some(it) => it,
-                None => {
-                    let position = s.starting_position.as_deref().unwrap_or("LATEST");
-                    let checkpoint = self.checkpoint(&s.uuid);
-                    match self
-                        .stream
-                        .iterator(&client, &self.shard, checkpoint.as_deref(), position, s.starting_timestamp)
-                        .await
-                    {
-                        Ok(it) => it,
-                        Err(e) => {
-                            problem(&self.status, &s.uuid, &format!("PROBLEM: {e}"));
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(MAX_BACKOFF);
-                            continue;
-                        }
+            let it = if let Some(it) = iterator.take() {
+                it
+            } else {
+                let position = s.starting_position.as_deref().unwrap_or("LATEST");
+                let checkpoint = self.checkpoint(&s.uuid);
+                let at = s.starting_timestamp;
+                let shard = &self.shard;
+                match self
+                    .stream
+                    .iterator(&client, shard, checkpoint.as_deref(), position, at)
+                    .await
+                {
+                    Ok(it) => it,
+                    Err(e) => {
+                        problem(&self.status, &s.uuid, &format!("PROBLEM: {e}"));
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
                     }
                 }
             };
@@ -197,16 +207,16 @@ impl ShardReader {
                 tokio::time::sleep(IDLE).await;
                 continue;
             };
+            let total = records.len();
             let kept: Vec<StreamRecord> = records
                 .into_iter()
                 .filter(|r| s.filters.matches(&filter::view(s.kind, &r.event)))
                 .collect();
+            MappingStatus::add(&self.status.filtered, (total - kept.len()) as u64);
             self.deliver(&s, kept).await;
             self.save_checkpoint(&s.uuid, &last);
+            // A closed shard read to its end: the next iterator (after the checkpoint) says so.
             iterator = next;
-            if iterator.is_none() {
-                continue;
-            }
         }
     }
 
@@ -223,7 +233,13 @@ impl ShardReader {
         while let Some(it) = next.take() {
             let page = self
                 .stream
-                .records(client, &self.shard, &it, s.batch_size - records.len(), &self.role)
+                .records(
+                    client,
+                    &self.shard,
+                    &it,
+                    s.batch_size - records.len(),
+                    &self.role,
+                )
                 .await?;
             let empty = page.records.is_empty();
             records.extend(page.records);
@@ -255,8 +271,14 @@ impl ShardReader {
                     .oldest_age_ms
                     .store(age_ms as u64, std::sync::atomic::Ordering::Relaxed);
                 if s.max_record_age >= 0 && age_ms > s.max_record_age * 1000 {
-                    self.discard(s, &batch, FailureCondition::RecordAgeExceeded, attempts, None)
-                        .await;
+                    self.discard(
+                        s,
+                        &batch,
+                        FailureCondition::RecordAgeExceeded,
+                        attempts,
+                        None,
+                    )
+                    .await;
                     break;
                 }
                 let Some((last, first_failed)) = self.attempt(s, &batch, attempts).await else {
@@ -274,7 +296,8 @@ impl ShardReader {
                 }
                 if s.max_retries >= 0 && i64::from(attempts) > s.max_retries {
                     let condition = FailureCondition::RetryAttemptsExhausted;
-                    self.discard(s, &batch, condition, attempts, Some(&last)).await;
+                    self.discard(s, &batch, condition, attempts, Some(&last))
+                        .await;
                     break;
                 }
             }
@@ -324,12 +347,11 @@ impl ShardReader {
                     continue;
                 }
             };
-            match &failed {
-                None => self.status.ok(),
-                Some(_) => {
-                    MappingStatus::add(&self.status.failures, 1);
-                    self.status.problem("PROBLEM: Function call failed");
-                }
+            if failed.is_none() {
+                self.status.ok();
+            } else {
+                MappingStatus::add(&self.status.failures, 1);
+                self.status.problem("PROBLEM: Function call failed");
             }
             return failed;
         }
@@ -382,7 +404,10 @@ impl ShardReader {
             super::log(
                 LogLevel::Error,
                 &s.uuid,
-                &format!("on-failure record of {} record(s) not delivered to {target}: {e}", batch.len()),
+                &format!(
+                    "on-failure record of {} record(s) not delivered to {target}: {e}",
+                    batch.len()
+                ),
             );
         }
     }

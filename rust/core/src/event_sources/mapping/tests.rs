@@ -3,7 +3,10 @@ use serde_json::json;
 use super::*;
 
 fn req(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 const QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:q";
@@ -12,7 +15,13 @@ const STREAM: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
 fn sqs(body: Value) -> Result<Map<String, Value>, ServiceError> {
     let mut body = req(body);
     body.insert("EventSourceArn".into(), json!(QUEUE));
-    create(&body, SourceKind::Sqs, "u", "arn:aws:lambda:us-east-1:1:function:f", "m")
+    create(
+        &body,
+        SourceKind::Sqs,
+        "u",
+        "arn:aws:lambda:us-east-1:1:function:f",
+        "m",
+    )
 }
 
 #[test]
@@ -52,7 +61,8 @@ fn an_sqs_batch_over_ten_needs_a_window() {
 
 #[test]
 fn a_batch_size_over_the_maximum_is_a_validation_error() {
-    let e = sqs(json!({"BatchSize": 10001, "MaximumBatchingWindowInSeconds": 1})).expect_err("refused");
+    let e =
+        sqs(json!({"BatchSize": 10001, "MaximumBatchingWindowInSeconds": 1})).expect_err("refused");
     assert_eq!(e.code(), "ValidationException");
     assert_eq!(
         e.message(),
@@ -62,7 +72,8 @@ fn a_batch_size_over_the_maximum_is_a_validation_error() {
 
 #[test]
 fn sqs_takes_no_destination_config() {
-    let e = sqs(json!({"DestinationConfig": {"OnFailure": {"Destination": QUEUE}}})).expect_err("refused");
+    let e = sqs(json!({"DestinationConfig": {"OnFailure": {"Destination": QUEUE}}}))
+        .expect_err("refused");
     assert_eq!(
         e.message(),
         "Unsupported DestinationConfig parameter for given event source mapping type."
@@ -91,16 +102,24 @@ fn dynamodb_streams_refuse_at_timestamp() {
     let arn = "arn:aws:dynamodb:us-east-1:1:table/T/stream/2024";
     let body = req(json!({"EventSourceArn": arn, "StartingPosition": "AT_TIMESTAMP"}));
     let e = create(&body, SourceKind::DynamoDbStreams, "u", "f", "m").expect_err("refused");
-    assert_eq!(e.message(), format!("Unsupported starting position for arn type: {arn}"));
+    assert_eq!(
+        e.message(),
+        format!("Unsupported starting position for arn type: {arn}")
+    );
 }
 
 #[test]
 fn update_disables_and_clears_filters() {
-    let doc = sqs(json!({"FilterCriteria": {"Filters": [{"Pattern": "{\"body\":{\"k\":[\"a\"]}}"}]}}))
-        .expect("valid");
+    let doc =
+        sqs(json!({"FilterCriteria": {"Filters": [{"Pattern": "{\"body\":{\"k\":[\"a\"]}}"}]}}))
+            .expect("valid");
     assert!(doc.contains_key("FilterCriteria"));
-    let next = update(&doc, &req(json!({"Enabled": false, "FilterCriteria": {}})), SourceKind::Sqs)
-        .expect("valid");
+    let next = update(
+        &doc,
+        &req(json!({"Enabled": false, "FilterCriteria": {}})),
+        SourceKind::Sqs,
+    )
+    .expect("valid");
     assert_eq!(next["State"], json!("Disabled"));
     assert!(!next.contains_key("FilterCriteria"));
     assert!(!MappingSettings::of(&next).enabled);
