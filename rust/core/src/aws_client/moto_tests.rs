@@ -161,10 +161,8 @@ async fn moto_kinesis_round_trip() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs a moto server"]
-async fn moto_dynamodb_streams_describe_and_read() {
-    let aws = moto();
+/// A DynamoDB table with a NEW_AND_OLD_IMAGES stream and one item put; its name.
+async fn table_with_one_item(aws: &AwsClient) -> String {
     let name = fresh("rie-t");
     let table = json!({
         "TableName": name,
@@ -181,7 +179,7 @@ async fn moto_dynamodb_streams_describe_and_read() {
             ("x-amz-target", target.as_str()),
         ];
         let status = raw(
-            &aws,
+            aws,
             Service::DynamoDbStreams,
             Method::POST,
             "/",
@@ -191,6 +189,14 @@ async fn moto_dynamodb_streams_describe_and_read() {
         .await;
         assert_eq!(status, 200, "{operation}");
     }
+    name
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server"]
+async fn moto_dynamodb_streams_describe_and_read() {
+    let aws = moto();
+    let name = table_with_one_item(&aws).await;
     let streams = aws
         .json(
             Service::DynamoDbStreams,
@@ -235,7 +241,7 @@ async fn moto_dynamodb_streams_describe_and_read() {
 
 #[tokio::test]
 #[ignore = "needs a moto server"]
-async fn moto_sns_s3_and_eventbridge() {
+async fn moto_sns_publish() {
     let aws = moto();
     let form = [(
         "content-type",
@@ -269,6 +275,12 @@ async fn moto_sns_s3_and_eventbridge() {
         Some("NotFound"),
         "{missing:?}"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server"]
+async fn moto_s3_put_object_and_eventbridge_put_events() {
+    let aws = moto();
     assert_eq!(
         raw(&aws, Service::S3, Method::PUT, "/rie-bucket", &[], "").await,
         200

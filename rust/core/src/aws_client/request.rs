@@ -16,23 +16,31 @@ pub(super) const NO_TLS: &str = "https endpoints need TLS, which this build does
 
 /// A signed AWS request about to be sent.
 pub(super) struct Call<'a> {
+    /// The service called (its signing name goes in the scope).
     pub(super) service: Service,
+    /// The region of the credential scope.
     pub(super) region: &'a str,
+    /// `POST` or `PUT`.
     pub(super) method: Method,
     /// The path after the endpoint's own path, percent-encoded (`/`, `/bucket/key`).
     pub(super) path: String,
     /// Headers to sign and send besides `host`, `x-amz-date` and the session token.
     pub(super) headers: Vec<(String, String)>,
+    /// The payload, hashed into the signature.
     pub(super) body: Bytes,
     /// Send the payload hash as `x-amz-content-sha256` (S3 wants it).
     pub(super) content_sha256: bool,
+    /// How long the exchange may take.
     pub(super) timeout: Duration,
 }
 
 /// The service's answer, whatever its status.
 pub(super) struct Answer {
+    /// The HTTP status.
     pub(super) status: u16,
+    /// The answer's headers (`x-amzn-query-error`).
     pub(super) headers: HeaderMap,
+    /// The whole answer body.
     pub(super) body: Bytes,
 }
 

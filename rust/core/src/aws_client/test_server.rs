@@ -15,14 +15,18 @@ pub(super) struct Seen {
     pub(super) line: String,
     /// Header names lower-cased.
     pub(super) headers: HashMap<String, String>,
+    /// The body as text.
     pub(super) body: String,
 }
 
 /// A canned answer: status line, extra headers, body.
 #[derive(Clone)]
 pub(super) struct Canned {
+    /// `200 OK`.
     pub(super) status: &'static str,
+    /// Headers besides `content-length`.
     pub(super) headers: Vec<(&'static str, &'static str)>,
+    /// The body.
     pub(super) body: &'static str,
 }
 
