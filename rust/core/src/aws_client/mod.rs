@@ -8,7 +8,13 @@
 mod credentials;
 mod endpoint;
 mod errors;
+#[cfg(test)]
+mod moto_tests;
+mod request;
+mod service;
 mod sigv4;
+#[cfg(test)]
+mod test_server;
 #[cfg(test)]
 mod tests;
 
@@ -18,76 +24,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{HeaderMap, Method, Request, Uri};
+use hyper::Method;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use credentials::Credentials;
 use endpoint::Endpoints;
 pub use errors::AwsError;
-
-/// The AWS services lambda-rie calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Service {
-    /// Amazon SQS (JSON protocol, query-compatible errors).
-    Sqs,
-    /// Amazon Kinesis Data Streams.
-    Kinesis,
-    /// Amazon DynamoDB Streams (signed as `dynamodb`).
-    DynamoDbStreams,
-    /// Amazon SNS (query protocol).
-    Sns,
-    /// Amazon EventBridge.
-    EventBridge,
-    /// Amazon S3 (REST-XML).
-    S3,
-}
-
-impl Service {
-    /// Every service, in declaration order.
-    pub(crate) const ALL: [Service; 6] = [
-        Self::Sqs,
-        Self::Kinesis,
-        Self::DynamoDbStreams,
-        Self::Sns,
-        Self::EventBridge,
-        Self::S3,
-    ];
-
-    /// The SigV4 signing name (the service of the credential scope).
-    fn signing_name(self) -> &'static str {
-        match self {
-            Self::Sqs => "sqs",
-            Self::Kinesis => "kinesis",
-            Self::DynamoDbStreams => "dynamodb",
-            Self::Sns => "sns",
-            Self::EventBridge => "events",
-            Self::S3 => "s3",
-        }
-    }
-
-    /// The first labels of the service's AWS host name.
-    pub(crate) fn endpoint_prefix(self) -> &'static str {
-        match self {
-            Self::DynamoDbStreams => "streams.dynamodb",
-            Self::EventBridge => "events",
-            other => other.signing_name(),
-        }
-    }
-
-    /// `(Content-Type, X-Amz-Target prefix)` of a JSON-protocol service.
-    fn json_protocol(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Self::Sqs => Some(("application/x-amz-json-1.0", "AmazonSQS")),
-            Self::Kinesis => Some(("application/x-amz-json-1.1", "Kinesis_20131202")),
-            Self::DynamoDbStreams => {
-                Some(("application/x-amz-json-1.0", "DynamoDBStreams_20120810"))
-            }
-            Self::EventBridge => Some(("application/x-amz-json-1.1", "AWSEvents")),
-            Self::Sns | Self::S3 => None,
-        }
-    }
-}
+use request::{Answer, Call};
+pub use service::Service;
 
 /// Endpoint settings given to the emulator (`--aws-endpoint-url`).
 #[derive(Clone, Debug, Default)]
@@ -98,10 +43,6 @@ pub struct AwsSettings {
 
 /// The time a call may take before it fails as [`AwsError::Transport`].
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What `https://` endpoints answer in this build.
-const NO_TLS: &str = "https endpoints need TLS, which this build does not include; set \
-                      --aws-endpoint-url to an http:// endpoint";
 
 /// The state every clone of a client shares.
 struct Inner {
@@ -114,72 +55,10 @@ struct Inner {
     credentials: OnceLock<Credentials>,
 }
 
-/// A signed AWS request about to be sent.
-struct Call<'a> {
-    service: Service,
-    region: &'a str,
-    method: Method,
-    /// The path after the endpoint's own path, percent-encoded (`/`, `/bucket/key`).
-    path: String,
-    /// Headers to sign and send besides `host`, `x-amz-date` and the session token.
-    headers: Vec<(String, String)>,
-    body: Bytes,
-    /// Send the payload hash as `x-amz-content-sha256` (S3 wants it).
-    content_sha256: bool,
-    timeout: Duration,
-}
-
-/// The service's answer, whatever its status.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
 /// A client of AWS services; cheap to clone (the connection pool is shared).
 #[derive(Clone)]
 pub struct AwsClient {
     inner: Arc<Inner>,
-}
-
-/// `20150830T123600Z` of an epoch-millisecond instant.
-fn amz_date(epoch_ms: u64) -> String {
-    let iso = crate::clock::iso8601(epoch_ms);
-    let basic: String = iso.chars().filter(|c| !matches!(c, '-' | ':')).collect();
-    format!("{}Z", basic.get(..15).unwrap_or(&basic))
-}
-
-/// The message of an error and each of its sources (hyper's top-level text is terse).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// `(authority, path without trailing slash)` of an `http://` endpoint URL.
-fn split_endpoint(url: &str) -> Result<(String, String), AwsError> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| AwsError::Transport(format!("bad endpoint URL {url:?}: {e}")))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(AwsError::Transport(NO_TLS.to_owned())),
-        _ => {
-            return Err(AwsError::Transport(format!(
-                "bad endpoint URL {url:?}: not http://"
-            )))
-        }
-    }
-    let authority = uri
-        .authority()
-        .map(ToString::to_string)
-        .ok_or_else(|| AwsError::Transport(format!("bad endpoint URL {url:?}: no host")))?;
-    Ok((authority, uri.path().trim_end_matches('/').to_owned()))
 }
 
 impl AwsClient {
@@ -245,59 +124,21 @@ impl AwsClient {
     /// Sign and send a call; the answer whatever its status, or why there was none.
     async fn send(&self, call: Call<'_>) -> Result<Answer, AwsError> {
         let base = self.endpoint(call.service, call.region);
-        let (authority, base_path) = split_endpoint(&base)?;
         let credentials = self.credentials()?;
-        let path = format!("{base_path}{}", call.path);
-        let amz_date = amz_date(crate::clock::epoch_ms());
-        let payload_hash = sigv4::sha256_hex(&call.body);
-        let mut headers = vec![
-            ("host".to_owned(), authority.clone()),
-            ("x-amz-date".to_owned(), amz_date.clone()),
-        ];
-        if let Some(token) = &credentials.session_token {
-            headers.push(("x-amz-security-token".to_owned(), token.clone()));
-        }
-        if call.content_sha256 {
-            headers.push(("x-amz-content-sha256".to_owned(), payload_hash.clone()));
-        }
-        headers.extend(call.headers);
-        // NOTE: the canonical URI is the path as sent. SigV4 wants non-S3 paths encoded twice,
-        // but every non-S3 call here posts to `/` under the endpoint's own (plain) path.
-        let scope = sigv4::Scope {
-            amz_date: &amz_date,
-            region: call.region,
-            service: call.service.signing_name(),
-        };
-        let signed = sigv4::SignedRequest {
-            method: call.method.as_str(),
-            path: &path,
-            query: "",
-            headers: &headers,
-            payload_hash: &payload_hash,
-        };
-        let authorization = sigv4::authorization(&credentials, &scope, &signed);
-        let mut request = Request::builder()
-            .method(call.method)
-            .uri(format!("http://{authority}{path}"));
-        for (name, value) in &headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let request = request
-            .header("authorization", authorization)
-            .body(Full::new(call.body))
-            .map_err(|e| AwsError::Transport(format!("request to {base} not sendable: {e}")))?;
+        let timeout = call.timeout;
+        let request = request::signed(call, &credentials, &base)?;
         let exchange = async {
             let response = self
                 .inner
                 .http
                 .request(request)
                 .await
-                .map_err(|e| error_chain(&e))?;
+                .map_err(|e| request::error_chain(&e))?;
             let (parts, body) = response.into_parts();
             let body = body
                 .collect()
                 .await
-                .map_err(|e| error_chain(&e))?
+                .map_err(|e| request::error_chain(&e))?
                 .to_bytes();
             Ok::<_, String>(Answer {
                 status: parts.status.as_u16(),
@@ -305,12 +146,12 @@ impl AwsClient {
                 body,
             })
         };
-        match tokio::time::timeout(call.timeout, exchange).await {
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(reason)) => Err(AwsError::Transport(format!("{base}: {reason}"))),
             Err(_) => Err(AwsError::Transport(format!(
                 "{base}: no answer within {} s",
-                call.timeout.as_secs()
+                timeout.as_secs()
             ))),
         }
     }

@@ -2,106 +2,14 @@
 //! headers and SigV4 scope it sends, the answers it parses, and its connection reuse.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpListener;
 
-use super::{amz_date, AwsClient, AwsError, AwsSettings, Service, NO_TLS};
-
-/// One request as the server read it.
-struct Seen {
-    /// `POST / HTTP/1.1`.
-    line: String,
-    /// Header names lower-cased.
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-/// A canned answer: status line, extra headers, body.
-#[derive(Clone)]
-struct Canned {
-    status: &'static str,
-    headers: Vec<(&'static str, &'static str)>,
-    body: &'static str,
-}
-
-/// A server answering every request with `canned`; returns its URL, the requests it sees and
-/// the number of connections it accepted.
-async fn serve(canned: Canned) -> (String, mpsc::UnboundedReceiver<Seen>, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = mpsc::unbounded_channel();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(answer_each(stream, canned.clone(), tx.clone()));
-        }
-    });
-    (url, rx, accepted)
-}
-
-/// Read requests off one connection and answer each.
-async fn answer_each(mut stream: TcpStream, canned: Canned, tx: mpsc::UnboundedSender<Seen>) {
-    let mut buffer = Vec::new();
-    loop {
-        let head_end = loop {
-            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break at + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let line = lines.next().unwrap_or_default().to_owned();
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let length: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + length {
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buffer[head_end..head_end + length]).into_owned();
-        buffer.drain(..head_end + length);
-        let _ = tx.send(Seen {
-            line,
-            headers,
-            body,
-        });
-        let mut reply = format!(
-            "HTTP/1.1 {}\r\ncontent-length: {}\r\n",
-            canned.status,
-            canned.body.len()
-        );
-        for (name, value) in &canned.headers {
-            for part in [*name, ": ", *value, "\r\n"] {
-                reply.push_str(part);
-            }
-        }
-        reply.push_str("\r\n");
-        reply.push_str(canned.body);
-        if stream.write_all(reply.as_bytes()).await.is_err() {
-            return;
-        }
-    }
-}
+use super::request::{amz_date, NO_TLS};
+use super::test_server::{serve, Canned, Seen};
+use super::{AwsClient, AwsError, AwsSettings, Service};
 
 fn client(url: &str, extra: &[(&str, &str)]) -> AwsClient {
     let mut env: HashMap<String, String> = [
