@@ -467,7 +467,11 @@ Resources:
         assert_eq!(api.maximum_retry_attempts, 0);
         assert_eq!(api.on_failure, Some(Destination::Function("Worker".into())));
         assert_eq!(api.execution_env.as_deref(), Some("AWS_Lambda_python3.12"));
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            api.on_success,
+            Some(Destination::Service("arn:aws:sqs:eu-west-1:1:q".into()))
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
         let worker = fs.iter().find(|f| f.name == "Worker").unwrap();
         assert!(worker.command[0].ends_with("/./bootstrap"));
     }
