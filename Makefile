@@ -30,7 +30,7 @@ RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) \
 
 ## The README's test command: gates first, then both suites; stops at the first failure.
 test: gates native
-	cargo test --workspace
+	LAMBDA_RIE_MOTO_SERVER=$(BIN)/moto_server cargo test --workspace
 	$(BIN)/pytest
 
 gates: rust-gates python-gates

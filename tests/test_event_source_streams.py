@@ -239,3 +239,66 @@ def test_dynamodb_stream_records_insert_modify_remove_in_order(
     assert insert["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     seq = [int(r["dynamodb"]["SequenceNumber"]) for r in got]
     assert seq == sorted(seq)
+
+
+def test_parallelization_runs_batches_of_one_shard_at_once_in_order_per_key(
+    factory: EmulatorFactory, moto: MotoServer
+) -> None:
+    log = records_log()
+    emu = factory(
+        ["--code-dir", str(FUNCTIONS), "app.record"],
+        env=moto.env({"RECORDS_LOG": str(log), "HOLD_S": "0.3"}),
+    )
+    lam = lambda_client(emu.url)
+    arn = new_stream(moto, "parallel", 1)
+    put(moto, "parallel", [(f"key-{n % 8}", {"key": f"key-{n % 8}", "n": n}) for n in range(80)])
+    lam.create_event_source_mapping(
+        FunctionName="function",
+        EventSourceArn=arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        ParallelizationFactor=4,
+    )
+    wait_for(lambda: len(kinesis_data(log)) >= 80, 60, "80 records handled")
+    got = kinesis_data(log)
+    for k in range(8):
+        assert [d["n"] for d in got if d["key"] == f"key-{k}"] == list(range(k, 80, 8))
+    spans = sorted((b["start"], b["end"]) for b in read_batches(log))
+    overlapping = any(b_start < a_end for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    assert overlapping, "batches of the one shard ran at the same time"
+
+
+def test_an_s3_on_failure_destination_gets_the_record_with_its_payload(
+    factory: EmulatorFactory, moto: MotoServer
+) -> None:
+    log = records_log()
+    lam = serve(factory, moto, "fail_on_poison", log)
+    arn = new_stream(moto, "to-s3", 1)
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="failures")
+    seqs = put(moto, "to-s3", [("k", {"n": 0, "poison": True})])
+    uuid = lam.create_event_source_mapping(
+        FunctionName="function",
+        EventSourceArn=arn,
+        StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::failures"}},
+    )["UUID"]
+    prefix = f"aws/lambda/{uuid}/shardId-000000000000/"
+    keys: list[str] = []
+
+    def stored() -> bool:
+        keys[:] = [o["Key"] for o in s3.list_objects_v2(Bucket="failures").get("Contents", [])]
+        return bool(keys)
+
+    wait_for(stored, 30, "the on-failure object")
+    [key] = keys
+    assert key.startswith(prefix)
+    assert re.fullmatch(
+        r"\d{4}/\d\d/\d\d/\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{36}", key[len(prefix) :]
+    )
+    record = json.loads(s3.get_object(Bucket="failures", Key=key)["Body"].read())
+    assert record["KinesisBatchInfo"]["startSequenceNumber"] == seqs[0]
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    [original] = record["payload"]["Records"]
+    assert original["kinesis"]["sequenceNumber"] == seqs[0]

@@ -1,6 +1,6 @@
-//! By-hand checks against a running moto server (ignored by default): start
-//! `moto_server -H 127.0.0.1 -p 5077`, then
-//! `LAMBDA_RIE_MOTO_URL=http://127.0.0.1:5077 cargo test -p lambda-rie-core moto -- --ignored`.
+//! Checks against a real moto server, started by each test from the `moto_server` named by
+//! `LAMBDA_RIE_MOTO_SERVER` (`make test` sets it to the venv's; `pip install "moto[server]"`).
+//! Without it the tests say so and pass: the suite's Python tests cover the same calls.
 
 use std::collections::HashMap;
 
@@ -15,19 +15,65 @@ fn fresh(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
-fn moto() -> AwsClient {
-    let url =
-        std::env::var("LAMBDA_RIE_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5077".to_owned());
-    let env = HashMap::from([
-        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
-    ]);
-    AwsClient::with_env(
-        &AwsSettings {
-            endpoint_url: Some(url),
-        },
-        env,
-    )
+/// A moto server on a free loopback port, killed when dropped.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Moto {
+    /// Start `$LAMBDA_RIE_MOTO_SERVER -H 127.0.0.1 -p PORT` and wait until it answers; none
+    /// when the variable is not set.
+    fn start() -> Option<Self> {
+        let Ok(program) = std::env::var("LAMBDA_RIE_MOTO_SERVER") else {
+            eprintln!("LAMBDA_RIE_MOTO_SERVER is not set: moto checks not run");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(moto)
+    }
+
+    /// A client of this server with dummy credentials.
+    fn client(&self) -> AwsClient {
+        let env = HashMap::from([
+            ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        ]);
+        AwsClient::with_env(
+            &AwsSettings {
+                endpoint_url: Some(self.url.clone()),
+            },
+            env,
+        )
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A call outside the public API (DynamoDB itself, SNS CreateTopic, S3 CreateBucket) to set up.
@@ -56,9 +102,9 @@ async fn raw(
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server"]
 async fn moto_sqs_round_trip() {
-    let aws = moto();
+    let Some(moto) = Moto::start() else { return };
+    let aws = moto.client();
     let queue = aws
         .json(
             Service::Sqs,
@@ -110,9 +156,9 @@ async fn moto_sqs_round_trip() {
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server"]
 async fn moto_kinesis_round_trip() {
-    let aws = moto();
+    let Some(moto) = Moto::start() else { return };
+    let aws = moto.client();
     let stream = fresh("rie-s");
     let name = json!({"StreamName": stream});
     aws.json(
@@ -193,9 +239,9 @@ async fn table_with_one_item(aws: &AwsClient) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server"]
 async fn moto_dynamodb_streams_describe_and_read() {
-    let aws = moto();
+    let Some(moto) = Moto::start() else { return };
+    let aws = moto.client();
     let name = table_with_one_item(&aws).await;
     let streams = aws
         .json(
@@ -240,9 +286,9 @@ async fn moto_dynamodb_streams_describe_and_read() {
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server"]
 async fn moto_sns_publish() {
-    let aws = moto();
+    let Some(moto) = Moto::start() else { return };
+    let aws = moto.client();
     let form = [(
         "content-type",
         "application/x-www-form-urlencoded; charset=utf-8",
@@ -278,9 +324,9 @@ async fn moto_sns_publish() {
 }
 
 #[tokio::test]
-#[ignore = "needs a moto server"]
 async fn moto_s3_put_object_and_eventbridge_put_events() {
-    let aws = moto();
+    let Some(moto) = Moto::start() else { return };
+    let aws = moto.client();
     assert_eq!(
         raw(&aws, Service::S3, Method::PUT, "/rie-bucket", &[], "").await,
         200

@@ -28,6 +28,7 @@ const IDLE: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// One shard's reader.
+#[derive(Clone)]
 struct ShardReader {
     sources: Sources,
     settings: watch::Receiver<Arc<MappingSettings>>,
@@ -213,7 +214,7 @@ impl ShardReader {
                 .filter(|r| s.filters.matches(&filter::view(s.kind, &r.event)))
                 .collect();
             MappingStatus::add(&self.status.filtered, (total - kept.len()) as u64);
-            self.deliver(&s, kept).await;
+            self.deliver_lanes(&s, kept).await;
             self.save_checkpoint(&s.uuid, &last);
             // A closed shard read to its end: the next iterator (after the checkpoint) says so.
             iterator = next;
@@ -253,6 +254,30 @@ impl ShardReader {
             }
         }
         Ok((records, next))
+    }
+
+    /// Deliver `records` as `ParallelizationFactor` concurrent batches, each record's lane
+    /// chosen by its partition key (Kinesis) or item keys (DynamoDB): in order per key.
+    async fn deliver_lanes(&self, s: &Arc<MappingSettings>, records: Vec<StreamRecord>) {
+        let n = s.parallelization.max(1) as usize;
+        if n == 1 || records.len() < 2 {
+            return self.deliver(s, records).await;
+        }
+        let mut lanes: Vec<Vec<StreamRecord>> = vec![Vec::new(); n];
+        for r in records {
+            let key = r.event["kinesis"]["partitionKey"]
+                .as_str()
+                .map_or_else(|| r.event["dynamodb"]["Keys"].to_string(), str::to_owned);
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&key, &mut h);
+            lanes[(std::hash::Hasher::finish(&h) % n as u64) as usize].push(r);
+        }
+        let mut batches = tokio::task::JoinSet::new();
+        for lane in lanes.into_iter().filter(|l| !l.is_empty()) {
+            let (reader, s) = (self.clone(), Arc::clone(s));
+            batches.spawn(async move { reader.deliver(&s, lane).await });
+        }
+        while batches.join_next().await.is_some() {}
     }
 
     /// Invoke the function with `records` in order, as AWS handles failures; records given up
