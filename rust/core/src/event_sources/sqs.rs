@@ -7,16 +7,18 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::{Notify, Semaphore};
 
-use super::batch_response::{parse_batch_response, BatchResponse};
-use super::invoke::{self, BatchOutcome};
-use super::source::parse_arn;
+mod batch;
+mod queue;
+
+use batch::Batch;
+pub use queue::check_queue;
+use queue::{delete, queue_error, Queue};
+
 use super::status::MappingStatus;
 use super::{filter, sqs_record, MappingSettings, Poller, SourceKind};
-use crate::aws::ServiceError;
 use crate::aws_client::{AwsClient, AwsError, Service};
 use crate::config::{LogLevel, MAX_REQUEST_BYTES};
 
@@ -26,91 +28,6 @@ const MAX_RECEIVE: usize = 10;
 const MAX_WAIT_S: u64 = 20;
 /// The longest pause after failed calls to the queue.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// A queue named by its ARN.
-struct Queue {
-    name: String,
-    account: String,
-    region: String,
-}
-
-impl Queue {
-    fn of(arn: &str) -> Option<Self> {
-        let a = parse_arn(arn)?;
-        Some(Self {
-            name: a.resource.to_owned(),
-            account: a.account.to_owned(),
-            region: a.region.to_owned(),
-        })
-    }
-
-    async fn url(&self, client: &AwsClient) -> Result<String, AwsError> {
-        let answer = client
-            .json(
-                Service::Sqs,
-                &self.region,
-                "GetQueueUrl",
-                &json!({"QueueName": self.name, "QueueOwnerAWSAccountId": self.account}),
-            )
-            .await?;
-        Ok(answer["QueueUrl"].as_str().unwrap_or_default().to_owned())
-    }
-}
-
-/// AWS's text for a queue call that failed at CreateEventSourceMapping (and, here, in
-/// LastProcessingResult).
-fn queue_error(e: &AwsError) -> String {
-    match e {
-        AwsError::Service { code, message, .. } => format!(
-            "Error occurred while ReceiveMessage. SQS Error Code: {code}. SQS Error Message: {message}"
-        ),
-        other => format!("Error occurred while ReceiveMessage: {other}"),
-    }
-}
-
-/// Check the queue of a new mapping: it exists and its visibility timeout is at least the
-/// function's timeout. A queue endpoint that does not answer is accepted (logged).
-pub async fn check_queue(
-    client: &AwsClient,
-    arn: &str,
-    function_timeout_s: u32,
-) -> Result<(), ServiceError> {
-    let queue = Queue::of(arn)
-        .ok_or_else(|| ServiceError::invalid_parameter("Unrecognized event source."))?;
-    let attributes = async {
-        let url = queue.url(client).await?;
-        client
-            .json(
-                Service::Sqs,
-                &queue.region,
-                "GetQueueAttributes",
-                &json!({"QueueUrl": url, "AttributeNames": ["VisibilityTimeout"]}),
-            )
-            .await
-    };
-    match attributes.await {
-        Ok(a) => {
-            let visibility: u32 = a["Attributes"]["VisibilityTimeout"]
-                .as_str()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30);
-            if visibility < function_timeout_s {
-                return Err(ServiceError::invalid_parameter(&format!(
-                    "Queue visibility timeout: {visibility} seconds is less than Function timeout: {function_timeout_s} seconds"
-                )));
-            }
-            Ok(())
-        }
-        Err(e @ AwsError::Service { .. }) => Err(ServiceError::invalid_parameter(&queue_error(&e))),
-        Err(e) => {
-            crate::logs::message(
-                LogLevel::Warn,
-                &format!("queue {arn} cannot be checked now ({e}); its mapping will retry"),
-            );
-            Ok(())
-        }
-    }
-}
 
 /// The message groups of a FIFO queue with a batch in flight.
 #[derive(Default)]
@@ -177,9 +94,18 @@ pub async fn run(mut p: Poller) {
                 .problem("PROBLEM: the event source ARN names no queue");
             break;
         };
+        // NOTE: no more batches in flight than the function can run (its reserved concurrency):
+        // the rest stay in the queue, as AWS's pollers scale down on throttles.
+        let reserved = p
+            .sources
+            .registry
+            .resolve(&s.function_arn, None)
+            .ok()
+            .and_then(|t| t.scheduler.function().config.reserved_concurrency);
         let wanted = s
             .max_concurrency
             .unwrap_or(p.sources.max_environments)
+            .min(reserved.unwrap_or(u32::MAX))
             .max(1) as usize;
         if limit.0 != wanted {
             limit = (wanted, Arc::new(Semaphore::new(wanted)));
@@ -340,118 +266,4 @@ fn fifo_groups(records: &[Value]) -> HashSet<String> {
         .filter_map(|r| r["attributes"]["MessageGroupId"].as_str())
         .map(str::to_owned)
         .collect()
-}
-
-/// Delete `records` from the queue, ten per call; failures are logged (the messages come back).
-async fn delete(client: &AwsClient, region: &str, url: &str, uuid: &str, records: &[Value]) {
-    for chunk in records.chunks(MAX_RECEIVE) {
-        let entries: Vec<Value> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, r)| json!({"Id": i.to_string(), "ReceiptHandle": r["receiptHandle"]}))
-            .collect();
-        let answer = client
-            .json(
-                Service::Sqs,
-                region,
-                "DeleteMessageBatch",
-                &json!({"QueueUrl": url, "Entries": entries}),
-            )
-            .await;
-        let failed = match answer {
-            Ok(a) => a["Failed"].as_array().map_or(0, Vec::len),
-            Err(e) => {
-                super::log(LogLevel::Warn, uuid, &format!("DeleteMessageBatch: {e}"));
-                chunk.len()
-            }
-        };
-        if failed > 0 {
-            super::log(
-                LogLevel::Warn,
-                uuid,
-                &format!("{failed} message(s) not deleted; they will be received again"),
-            );
-        }
-    }
-}
-
-/// One batch on its way to the function.
-struct Batch {
-    client: AwsClient,
-    region: String,
-    url: String,
-    settings: Arc<MappingSettings>,
-    status: Arc<MappingStatus>,
-    groups: Arc<Groups>,
-}
-
-impl Batch {
-    /// Invoke the function with `records` and delete what it processed.
-    async fn process(&self, registry: &crate::registry::Registry, records: Vec<Value>) {
-        let s = &self.settings;
-        MappingStatus::add(&self.status.batches, 1);
-        MappingStatus::add(&self.status.records, records.len() as u64);
-        if let Some(oldest) = records
-            .iter()
-            .filter_map(|r| {
-                r["attributes"]["SentTimestamp"]
-                    .as_str()?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .min()
-        {
-            let age = crate::clock::epoch_ms().saturating_sub(oldest);
-            self.status
-                .oldest_age_ms
-                .store(age, std::sync::atomic::Ordering::Relaxed);
-        }
-        let payload = Bytes::from(json!({ "Records": records }).to_string());
-        let processed: Vec<Value> = match invoke::batch(registry, &s.function_arn, payload).await {
-            BatchOutcome::Answered { payload, .. } if s.report_failures => {
-                let ids: Vec<&str> = records
-                    .iter()
-                    .filter_map(|r| r["messageId"].as_str())
-                    .collect();
-                match parse_batch_response(&payload, &ids) {
-                    BatchResponse::AllSucceeded => {
-                        self.status.ok();
-                        records
-                    }
-                    BatchResponse::Failed(failed) => {
-                        MappingStatus::add(&self.status.failures, 1);
-                        self.status.ok();
-                        records
-                            .into_iter()
-                            .filter(|r| {
-                                r["messageId"]
-                                    .as_str()
-                                    .is_some_and(|id| !failed.iter().any(|f| f == id))
-                            })
-                            .collect()
-                    }
-                    BatchResponse::Invalid => {
-                        MappingStatus::add(&self.status.failures, 1);
-                        self.status.problem("PROBLEM: Function call failed");
-                        Vec::new()
-                    }
-                }
-            }
-            BatchOutcome::Answered { .. } => {
-                self.status.ok();
-                records
-            }
-            BatchOutcome::FunctionError { .. } => {
-                MappingStatus::add(&self.status.failures, 1);
-                self.status.problem("PROBLEM: Function call failed");
-                Vec::new()
-            }
-            BatchOutcome::NotInvoked(why) => {
-                MappingStatus::add(&self.status.failures, 1);
-                self.status.problem(&format!("PROBLEM: {why}"));
-                Vec::new()
-            }
-        };
-        delete(&self.client, &self.region, &self.url, &s.uuid, &processed).await;
-    }
 }

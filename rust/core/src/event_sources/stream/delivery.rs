@@ -1,0 +1,211 @@
+//! How a stream batch reaches the function: lanes of `ParallelizationFactor`, retries,
+//! partial batch responses, bisection, record age, and the on-failure record of a batch given up
+//! (docs/reference.md §16.3).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::{problem, ShardReader};
+use crate::config::LogLevel;
+use crate::event_sources::batch_response::{parse_batch_response, BatchResponse};
+use crate::event_sources::invoke::{self, BatchOutcome};
+use crate::event_sources::shards::StreamRecord;
+use crate::event_sources::stream_records::{
+    on_failure_record, BatchInfo, FailureCondition, LastAttempt,
+};
+use crate::event_sources::{MappingSettings, MappingStatus};
+
+impl ShardReader {
+    /// Deliver `records` as `ParallelizationFactor` concurrent batches, each record's lane
+    /// chosen by its partition key (Kinesis) or item keys (DynamoDB): in order per key.
+    pub(super) async fn deliver_lanes(&self, s: &Arc<MappingSettings>, records: Vec<StreamRecord>) {
+        let n = s.parallelization.max(1) as usize;
+        if n == 1 || records.len() < 2 {
+            return self.deliver(s, records).await;
+        }
+        let mut lanes: Vec<Vec<StreamRecord>> = vec![Vec::new(); n];
+        for r in records {
+            let key = r.event["kinesis"]["partitionKey"]
+                .as_str()
+                .map_or_else(|| r.event["dynamodb"]["Keys"].to_string(), str::to_owned);
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&key, &mut h);
+            lanes[(std::hash::Hasher::finish(&h) % n as u64) as usize].push(r);
+        }
+        let mut batches = tokio::task::JoinSet::new();
+        for lane in lanes.into_iter().filter(|l| !l.is_empty()) {
+            let (reader, s) = (self.clone(), Arc::clone(s));
+            batches.spawn(async move { reader.deliver(&s, lane).await });
+        }
+        while batches.join_next().await.is_some() {}
+    }
+
+    /// Invoke the function with `records` in order, as AWS handles failures; records given up
+    /// go to the on-failure destination.
+    async fn deliver(&self, s: &MappingSettings, records: Vec<StreamRecord>) {
+        let mut pending: VecDeque<Vec<StreamRecord>> = VecDeque::new();
+        if !records.is_empty() {
+            pending.push_back(records);
+        }
+        while let Some(mut batch) = pending.pop_front() {
+            let mut attempts: u32 = 0;
+            loop {
+                let oldest = batch.first().map_or(0, |r| r.arrival_ms);
+                let age_ms = (crate::clock::epoch_ms() as i64 - oldest).max(0);
+                self.status
+                    .oldest_age_ms
+                    .store(age_ms as u64, std::sync::atomic::Ordering::Relaxed);
+                if s.max_record_age >= 0 && age_ms > s.max_record_age * 1000 {
+                    self.discard(
+                        s,
+                        &batch,
+                        FailureCondition::RecordAgeExceeded,
+                        attempts,
+                        None,
+                    )
+                    .await;
+                    break;
+                }
+                let Some((last, first_failed)) = self.attempt(s, &batch, attempts).await else {
+                    break;
+                };
+                attempts += 1;
+                if let Some(i) = first_failed {
+                    // Checkpoint before the lowest reported failure: retry from there.
+                    batch = batch.split_off(i);
+                } else if s.bisect && batch.len() > 1 {
+                    let second = batch.split_off(batch.len() / 2);
+                    pending.push_front(second);
+                    pending.push_front(batch);
+                    break;
+                }
+                if s.max_retries >= 0 && i64::from(attempts) > s.max_retries {
+                    let condition = FailureCondition::RetryAttemptsExhausted;
+                    self.discard(s, &batch, condition, attempts, Some(&last))
+                        .await;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One invocation of `batch`: none when it succeeded, else what the attempt answered and,
+    /// for a partial batch response, the index of the first failed record. Throttles are
+    /// waited out, not counted.
+    async fn attempt(
+        &self,
+        s: &MappingSettings,
+        batch: &[StreamRecord],
+        attempts: u32,
+    ) -> Option<(LastAttempt, Option<usize>)> {
+        let events: Vec<&Value> = batch.iter().map(|r| &r.event).collect();
+        let payload = Bytes::from(json!({ "Records": events }).to_string());
+        loop {
+            MappingStatus::add(&self.status.batches, 1);
+            MappingStatus::add(&self.status.records, batch.len() as u64);
+            if attempts > 0 {
+                MappingStatus::add(&self.status.retries, 1);
+            }
+            let registry = &self.sources.registry;
+            let failed = match invoke::batch(registry, &s.function_arn, payload.clone()).await {
+                BatchOutcome::Answered { payload, version } if s.report_failures => {
+                    let ids: Vec<&str> = batch.iter().map(|r| r.sequence.as_str()).collect();
+                    let first = match parse_batch_response(&payload, &ids) {
+                        BatchResponse::AllSucceeded => None,
+                        BatchResponse::Failed(failed) => {
+                            batch.iter().position(|r| failed.contains(&r.sequence))
+                        }
+                        BatchResponse::Invalid => Some(0),
+                    };
+                    first.map(|i| (last_attempt(version, None), Some(i)))
+                }
+                BatchOutcome::Answered { .. } => None,
+                BatchOutcome::FunctionError { version, .. } => {
+                    Some((last_attempt(version, Some("Unhandled")), None))
+                }
+                BatchOutcome::NotInvoked(why) => {
+                    problem(&self.status, &s.uuid, &format!("PROBLEM: {why}"));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if self.settings.borrow().deleted {
+                        return None;
+                    }
+                    continue;
+                }
+            };
+            if failed.is_none() {
+                self.status.ok();
+            } else {
+                MappingStatus::add(&self.status.failures, 1);
+                self.status.problem("PROBLEM: Function call failed");
+            }
+            return failed;
+        }
+    }
+
+    /// Give up `batch`: count it and send AWS's record to the on-failure destination.
+    async fn discard(
+        &self,
+        s: &MappingSettings,
+        batch: &[StreamRecord],
+        condition: FailureCondition,
+        attempts: u32,
+        last: Option<&LastAttempt>,
+    ) {
+        MappingStatus::add(&self.status.discarded, batch.len() as u64);
+        let (Some(first), Some(end), Some(target)) = (batch.first(), batch.last(), &s.on_failure)
+        else {
+            return;
+        };
+        let info = BatchInfo {
+            shard_id: self.shard.clone(),
+            start_sequence: first.sequence.clone(),
+            end_sequence: end.sequence.clone(),
+            first_arrival_ms: first.arrival_ms,
+            last_arrival_ms: end.arrival_ms,
+            batch_size: batch.len(),
+            stream_arn: s.source_arn.clone(),
+        };
+        let events: Vec<&Value> = batch.iter().map(|r| &r.event).collect();
+        let payload = json!({ "Records": events });
+        let with_payload = target.starts_with("arn:aws:s3:");
+        let record = on_failure_record(
+            s.kind,
+            &s.function_arn,
+            condition,
+            attempts,
+            last,
+            &info,
+            with_payload.then_some(&payload),
+        );
+        let about = crate::destinations::service::Delivery {
+            function_arn: &s.function_arn,
+            success: false,
+            key_prefix: &format!("aws/lambda/{}/{}", s.uuid, self.shard),
+        };
+        let body = Bytes::from(record.to_string());
+        let sent =
+            crate::destinations::service::send(&self.sources.client, target, body, about).await;
+        if let Err(e) = sent {
+            crate::event_sources::log(
+                LogLevel::Error,
+                &s.uuid,
+                &format!(
+                    "on-failure record of {} record(s) not delivered to {target}: {e}",
+                    batch.len()
+                ),
+            );
+        }
+    }
+}
+
+fn last_attempt(version: String, function_error: Option<&str>) -> LastAttempt {
+    LastAttempt {
+        status_code: 200,
+        executed_version: version,
+        function_error: function_error.map(str::to_owned),
+    }
+}
