@@ -157,3 +157,32 @@ batch_size = 50
         "Maximum batch window in seconds must be greater than 0 if maximum batch size is "
         "greater than 10" in emu.stderr_text()
     )
+
+
+def test_an_eventbridge_destination_gets_the_record_as_the_event_detail(
+    factory: EmulatorFactory, moto: MotoServer, tmp_path: Path
+) -> None:
+    sqs, events = moto.client("sqs"), moto.client("events")
+    url = sqs.create_queue(QueueName="bus-copies")["QueueUrl"]
+    events.put_rule(Name="lambda-results", EventPattern=json.dumps({"source": ["lambda"]}))
+    events.put_targets(Rule="lambda-results", Targets=[{"Id": "q", "Arn": queue_arn(sqs, url)}])
+    bus = f"arn:aws:events:us-east-1:{MOTO_ACCOUNT}:event-bus/default"
+    config = tmp_path / "lambda-rie.toml"
+    config.write_text(
+        f"""
+[functions.worker]
+handler = "app.maybe_fail"
+code_dir = "{FUNCTIONS}"
+maximum_retry_attempts = 0
+on_failure = "{bus}"
+"""
+    )
+    emu = factory(["--config", str(config)], env=moto.env())
+    lam = lambda_client(emu.url)
+    lam.invoke(FunctionName="worker", InvocationType="Event", Payload=b'{"fail": true}')
+    event = receive_one(sqs, url)
+    assert event["source"] == "lambda"
+    assert event["detail-type"] == "Lambda Function Invocation Result - Failure"
+    assert event["resources"] == ["arn:aws:lambda:us-east-1:012345678912:function:worker"]
+    assert event["detail"]["requestContext"]["condition"] == "RetriesExhausted"
+    assert event["detail"]["requestPayload"] == {"fail": True}

@@ -302,3 +302,26 @@ def test_an_s3_on_failure_destination_gets_the_record_with_its_payload(
     assert record["requestContext"]["approximateInvokeCount"] == 1
     [original] = record["payload"]["Records"]
     assert original["kinesis"]["sequenceNumber"] == seqs[0]
+
+
+def test_a_disabled_stream_mapping_resumes_where_it_stopped(
+    factory: EmulatorFactory, moto: MotoServer
+) -> None:
+    log = records_log()
+    lam = serve(factory, moto, "record", log)
+    arn = new_stream(moto, "pausing", 1)
+    uuid = lam.create_event_source_mapping(
+        FunctionName="function", EventSourceArn=arn, StartingPosition="TRIM_HORIZON"
+    )["UUID"]
+    put(moto, "pausing", [("k", {"n": n}) for n in range(5)])
+    wait_for(lambda: len(kinesis_data(log)) == 5, 30, "the first five")
+    disabling = lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert disabling["State"] == "Disabling"
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
+    put(moto, "pausing", [("k", {"n": n}) for n in range(5, 10)])
+    time.sleep(3)
+    assert len(kinesis_data(log)) == 5, "a disabled mapping reads nothing"
+    assert lam.update_event_source_mapping(UUID=uuid, Enabled=True)["State"] == "Enabling"
+    wait_for(lambda: len(kinesis_data(log)) >= 10, 30, "the rest")
+    time.sleep(1)
+    assert [d["n"] for d in kinesis_data(log)] == list(range(10)), "no record lost or repeated"
