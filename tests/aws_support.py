@@ -16,6 +16,7 @@ import boto3
 from harness import VENV_BIN, clean_env, free_port
 
 MOTO_ACCOUNT = "123456789012"
+FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
 REGION = "us-east-1"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aws_support import MotoServer, moto_server
 from harness import FACES, Emulator, EmulatorFactory, awslambdaric
 
 
@@ -58,3 +59,21 @@ def state_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="lambda-rie-state-test-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    """A moto server on 127.0.0.1 for the module (SQS, Kinesis, DynamoDB Streams, SNS, ...)."""
+    yield from moto_server()
+
+
+@pytest.fixture
+def factory() -> Iterator[EmulatorFactory]:
+    """Emulators of the native face only, torn down after the test.
+
+    NOTE: for tests of the Rust core's pollers and clients, which both faces share: a second
+    face would only double their time.
+    """
+    f = EmulatorFactory(FACES["native"])
+    yield f
+    f.close()

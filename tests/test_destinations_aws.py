@@ -8,36 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from aws_support import (
+    FUNCTIONS,
     MOTO_ACCOUNT,
     MotoServer,
-    moto_server,
     queue_arn,
     read_batches,
     records_log,
     wait_for,
 )
-from harness import FACES, EmulatorFactory, lambda_client
-
-FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    yield from moto_server()
-
-
-@pytest.fixture
-def factory() -> Iterator[EmulatorFactory]:
-    f = EmulatorFactory(FACES["native"])
-    yield f
-    f.close()
+from harness import EmulatorFactory, lambda_client
 
 
 def receive_one(sqs: Any, url: str, timeout: float = 30) -> dict[str, Any]:

@@ -25,30 +25,17 @@ from typing import Any
 import pytest
 
 from aws_support import (
+    FUNCTIONS,
     MOTO_ACCOUNT,
     MotoServer,
-    moto_server,
     queue_arn,
     read_batches,
     records_log,
     wait_for,
 )
-from harness import FACES, Emulator, EmulatorFactory, free_port, lambda_client
+from harness import Emulator, EmulatorFactory, free_port, lambda_client
 
-FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
 METRICS_PATH = "/_lambda-rie/metrics"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    yield from moto_server()
-
-
-@pytest.fixture
-def factory() -> Iterator[EmulatorFactory]:
-    f = EmulatorFactory(FACES["native"])
-    yield f
-    f.close()
 
 
 class Proxy:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +17,17 @@ import pytest
 from botocore.exceptions import ClientError
 
 from aws_support import (
+    FUNCTIONS,
     MOTO_ACCOUNT,
     MotoServer,
-    moto_server,
     queue_arn,
     read_batches,
     records_log,
     wait_for,
 )
-from harness import FACES, Emulator, EmulatorFactory, lambda_client, stress_size
+from harness import Emulator, EmulatorFactory, lambda_client, stress_size
 
-FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
 ARN = re.compile(r"^arn:aws:lambda:us-east-1:012345678912:event-source-mapping:[0-9a-f-]{36}$")
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    yield from moto_server()
-
-
-@pytest.fixture
-def factory() -> Iterator[EmulatorFactory]:
-    f = EmulatorFactory(FACES["native"])
-    yield f
-    f.close()
 
 
 def serve(

@@ -11,28 +11,11 @@ import base64
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from aws_support import MotoServer, moto_server, queue_arn, read_batches, records_log, wait_for
-from harness import FACES, EmulatorFactory, lambda_client, stress_size
-
-FUNCTIONS = Path(__file__).parent / "functions" / "event_sources"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    yield from moto_server()
-
-
-@pytest.fixture
-def factory() -> Iterator[EmulatorFactory]:
-    f = EmulatorFactory(FACES["native"])
-    yield f
-    f.close()
+from aws_support import FUNCTIONS, MotoServer, queue_arn, read_batches, records_log, wait_for
+from harness import EmulatorFactory, lambda_client, stress_size
 
 
 def serve(factory: EmulatorFactory, moto: MotoServer, handler: str, log: Path) -> Any:
