@@ -92,7 +92,9 @@ pub(super) fn signed(
 ) -> Result<Request<Full<Bytes>>, AwsError> {
     let (authority, base_path) = split_endpoint(base)?;
     let path = format!("{base_path}{}", call.path);
-    let amz_date = amz_date(crate::clock::epoch_ms());
+    // NOTE: one instant, to the second, for the `X-Amz-Date` sent and the one signed.
+    let now_s = crate::clock::epoch_ms() / 1000;
+    let amz_date = amz_date(now_s * 1000);
     let payload_hash = sigv4::sha256_hex(&call.body);
     let mut headers = vec![
         ("host".to_owned(), authority.clone()),
@@ -105,10 +107,8 @@ pub(super) fn signed(
         headers.push(("x-amz-content-sha256".to_owned(), payload_hash.clone()));
     }
     headers.extend(call.headers);
-    // NOTE: the canonical URI is the path as sent. SigV4 wants non-S3 paths encoded twice,
-    // but every non-S3 call here posts to `/` under the endpoint's own (plain) path.
     let scope = sigv4::Scope {
-        amz_date: &amz_date,
+        time: std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now_s),
         region: call.region,
         service: call.service.signing_name(),
     };
@@ -117,9 +117,11 @@ pub(super) fn signed(
         path: &path,
         query: "",
         headers: &headers,
-        payload_hash: &payload_hash,
+        body: &call.body,
+        s3: call.content_sha256,
     };
-    let authorization = sigv4::authorization(credentials, &scope, &signed);
+    let authorization = sigv4::authorization(credentials, &scope, &signed)
+        .map_err(|e| AwsError::Transport(format!("request to {base} not signed: {e}")))?;
     let mut request = Request::builder()
         .method(call.method)
         .uri(format!("http://{authority}{path}"));

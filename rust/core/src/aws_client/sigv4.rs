@@ -1,8 +1,14 @@
-//! AWS Signature Version 4 for header-signed requests: the canonical request, the string to
-//! sign, the derived signing key and the `Authorization` header (docs/reference.md §16).
+//! AWS Signature Version 4 for header-signed requests, by AWS's own signer (`aws-sigv4`): the
+//! request's signed headers and its `Authorization` header (docs/reference.md §16.6).
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
 use sha2::{Digest, Sha256};
 
 use super::credentials::Credentials;
@@ -11,6 +17,9 @@ use super::credentials::Credentials;
 #[cfg(test)]
 pub(crate) const EMPTY_PAYLOAD_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Headers the signer writes itself (from the clock, the credentials and the payload).
+const SIGNER_HEADERS: [&str; 3] = ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256"];
 
 /// What is signed of one request: everything but the credentials and the clock.
 pub(crate) struct SignedRequest<'a> {
@@ -22,38 +31,24 @@ pub(crate) struct SignedRequest<'a> {
     pub query: &'a str,
     /// Every header to sign, as `(name, value)`; `host` and `x-amz-date` must be among them.
     pub headers: &'a [(String, String)],
-    /// Lower-case hex SHA-256 of the payload.
-    pub payload_hash: &'a str,
+    /// The payload.
+    pub body: &'a [u8],
+    /// S3: the path is signed as sent and `x-amz-content-sha256` is signed.
+    pub s3: bool,
 }
 
 /// The credential scope of a signature: `<yyyymmdd>/<region>/<service>/aws4_request`.
 pub(crate) struct Scope<'a> {
-    /// `X-Amz-Date`, `yyyymmddThhmmssZ`.
-    pub amz_date: &'a str,
+    /// When the request is signed (its `X-Amz-Date`, to the second).
+    pub time: SystemTime,
     /// The region the request goes to.
     pub region: &'a str,
     /// The signing name (`sqs`, `dynamodb` for DynamoDB Streams).
     pub service: &'a str,
 }
 
-impl Scope<'_> {
-    fn date(&self) -> &str {
-        self.amz_date.get(..8).unwrap_or(self.amz_date)
-    }
-
-    fn text(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            self.date(),
-            self.region,
-            self.service
-        )
-    }
-}
-
 /// Lower-case hex of bytes.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
     bytes
         .iter()
         .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
@@ -65,25 +60,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Lower-case hex SHA-256 of a payload.
 pub(crate) fn sha256_hex(payload: &[u8]) -> String {
     hex(&Sha256::digest(payload))
-}
-
-/// HMAC-SHA256 (RFC 2104) over SHA-256's 64-byte block.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    // NOTE: written out rather than taken from a crate: it is eight lines over the sha2 the
-    // crate already has, and spares a dependency pinned to sha2's digest version.
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
 }
 
 /// Percent-encode as SigV4 and the query protocol want: everything but `A-Z a-z 0-9 - _ . ~`
@@ -101,87 +77,65 @@ pub(crate) fn uri_encode(text: &str, keep_slash: bool) -> String {
     out
 }
 
-/// The canonical query: `name=value` pairs sorted by name, then value.
-fn canonical_query(query: &str) -> String {
-    let mut pairs: Vec<(&str, &str)> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-        .collect();
-    pairs.sort_unstable();
-    pairs
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The canonical headers block and the `SignedHeaders` list: names lower-cased and sorted,
-/// values trimmed with inner runs of spaces collapsed, repeated names joined with commas.
-fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
-    let mut named: Vec<(String, String)> = headers
-        .iter()
-        .map(|(name, value)| {
-            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
-            (name.to_ascii_lowercase(), value)
-        })
-        .collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut block = String::new();
-    let mut names: Vec<&str> = Vec::new();
-    for (name, value) in &named {
-        if names.last() == Some(&name.as_str()) {
-            block.pop();
-            let _ = writeln!(block, ",{value}");
-        } else {
-            let _ = writeln!(block, "{name}:{value}");
-            names.push(name);
-        }
-    }
-    (block, names.join(";"))
-}
-
-/// The canonical request and its `SignedHeaders` list.
-fn canonical_request(request: &SignedRequest<'_>) -> (String, String) {
-    let (headers, signed) = canonical_headers(request.headers);
-    let text = format!(
-        "{}\n{}\n{}\n{headers}\n{signed}\n{}",
-        request.method,
-        request.path,
-        canonical_query(request.query),
-        request.payload_hash
-    );
-    (text, signed)
-}
-
-/// The signature of a request, and its `SignedHeaders` list.
-fn signature(secret: &str, scope: &Scope<'_>, request: &SignedRequest<'_>) -> (String, String) {
-    let (canonical, signed) = canonical_request(request);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{}\n{}\n{}",
-        scope.amz_date,
-        scope.text(),
-        sha256_hex(canonical.as_bytes())
-    );
-    let mut key = hmac_sha256(format!("AWS4{secret}").as_bytes(), scope.date().as_bytes());
-    for part in [scope.region, scope.service, "aws4_request"] {
-        key = hmac_sha256(&key, part.as_bytes());
-    }
-    (hex(&hmac_sha256(&key, string_to_sign.as_bytes())), signed)
-}
-
 /// The `Authorization` header value of a request signed with `credentials` in `scope`.
 pub(crate) fn authorization(
     credentials: &Credentials,
     scope: &Scope<'_>,
     request: &SignedRequest<'_>,
-) -> String {
-    let (signature, signed) = signature(&credentials.secret_access_key, scope, request);
-    format!(
-        "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={signed}, Signature={signature}",
-        credentials.access_key_id,
-        scope.text()
+) -> Result<String, String> {
+    let identity = aws_credential_types::Credentials::new(
+        &credentials.access_key_id,
+        &credentials.secret_access_key,
+        credentials.session_token.clone(),
+        None,
+        "lambda-rie",
     )
+    .into();
+    let mut settings = SigningSettings::default();
+    if request.s3 {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    let params: aws_sigv4::http_request::SigningParams<'_> = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(scope.region)
+        .name(scope.service)
+        .time(scope.time)
+        .settings(settings)
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let host = request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map_or("", |(_, v)| v.as_str());
+    let query = if request.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", request.query)
+    };
+    let uri = format!("http://{host}{}{query}", request.path);
+    let headers = request.headers.iter().filter_map(|(n, v)| {
+        let own = SIGNER_HEADERS.iter().any(|h| n.eq_ignore_ascii_case(h));
+        (!own).then_some((n.as_str(), v.as_str()))
+    });
+    let signable = SignableRequest::new(
+        request.method,
+        uri,
+        headers,
+        SignableBody::Bytes(request.body),
+    )
+    .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    let value = instructions
+        .headers()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.to_owned());
+    value.ok_or_else(|| "the signer wrote no Authorization header".to_owned())
 }
 
 #[cfg(test)]
@@ -197,11 +151,14 @@ mod tests {
         }
     }
 
-    const SUITE_SCOPE: Scope<'static> = Scope {
-        amz_date: "20150830T123600Z",
-        region: "us-east-1",
-        service: "service",
-    };
+    fn suite_scope() -> Scope<'static> {
+        Scope {
+            // 20150830T123600Z
+            time: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_440_938_160),
+            region: "us-east-1",
+            service: "service",
+        }
+    }
 
     fn suite_headers(extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut headers = vec![
@@ -217,15 +174,15 @@ mod tests {
     }
 
     fn sign(method: &str, query: &str, headers: &[(String, String)], body: &[u8]) -> String {
-        let payload_hash = sha256_hex(body);
         let request = SignedRequest {
             method,
             path: "/",
             query,
             headers,
-            payload_hash: &payload_hash,
+            body,
+            s3: false,
         };
-        authorization(&suite_credentials(), &SUITE_SCOPE, &request)
+        authorization(&suite_credentials(), &suite_scope(), &request).expect("signed")
     }
 
     const PREFIX: &str =
@@ -261,44 +218,6 @@ mod tests {
         assert_eq!(
             sign("POST", "", &headers, b"Param1=value1"),
             format!("{PREFIX}SignedHeaders=content-type;host;x-amz-date, Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a")
-        );
-        let payload_hash = sha256_hex(b"Param1=value1");
-        let request = SignedRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            payload_hash: &payload_hash,
-        };
-        assert_eq!(
-            canonical_request(&request).0,
-            "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\nhost:example.amazonaws.com\n\
-             x-amz-date:20150830T123600Z\n\ncontent-type;host;x-amz-date\n\
-             9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e"
-        );
-    }
-
-    #[test]
-    fn header_values_are_trimmed_and_repeated_names_joined() {
-        let headers = vec![
-            ("My-Header1".to_owned(), "  a   b  c ".to_owned()),
-            ("host".to_owned(), "h".to_owned()),
-            ("my-header1".to_owned(), "d".to_owned()),
-        ];
-        assert_eq!(
-            canonical_headers(&headers),
-            (
-                "host:h\nmy-header1:a b c,d\n".to_owned(),
-                "host;my-header1".to_owned()
-            )
-        );
-    }
-
-    #[test]
-    fn hmac_matches_rfc_4231_case_2() {
-        assert_eq!(
-            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
 
