@@ -7,7 +7,7 @@
 mod event;
 mod spill;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -38,6 +38,9 @@ struct Held {
     /// Payload bytes of `events`.
     bytes: u64,
     spill: Option<Spill>,
+    /// Events whose invocation is over, their destination records on the way: never kept for
+    /// a next start, even when the stop cuts their delivery short.
+    finished: HashSet<String>,
 }
 
 impl Held {
@@ -290,6 +293,10 @@ impl AsyncInvoker {
         };
         let success = condition == Condition::Success;
         let metrics = scheduler.metrics();
+        // NOTE: marked before any destination is written, in the same poll as the write of a
+        // `file:` destination starts: a stop that cuts the delivery short must not keep (and so
+        // run again) an event whose record may already be written.
+        self.held().finished.insert(event.request_id.clone());
         if let Some(t) = target {
             if !self.deliver(t, record, &arn, success).await {
                 metrics.destination_failures.fetch_add(1, Ordering::Relaxed);
@@ -308,6 +315,7 @@ impl AsyncInvoker {
         if let Some((_, e)) = held.events.remove(&event.request_id) {
             held.bytes = held.bytes.saturating_sub(e.payload.len() as u64);
         }
+        held.finished.remove(&event.request_id);
         drop(held);
         self.read_back();
     }
@@ -363,8 +371,15 @@ impl AsyncInvoker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .abort_all();
-        let mut left: Vec<(u64, QueuedEvent)> =
-            self.held().events.drain().map(|(_, e)| e).collect();
+        let mut held = self.held();
+        let finished = std::mem::take(&mut held.finished);
+        let mut left: Vec<(u64, QueuedEvent)> = held
+            .events
+            .drain()
+            .filter(|(id, _)| !finished.contains(id))
+            .map(|(_, e)| e)
+            .collect();
+        drop(held);
         left.sort_by_key(|(arrival, _)| *arrival);
         left.into_iter().map(|(_, e)| e).collect()
     }
