@@ -82,7 +82,10 @@ async fn answer(
         // NOTE: a preflight is answered before the auth check: browsers never sign one.
         if cors::is_preflight(req.method(), req.headers()) {
             let mut r = http::response(200, Bytes::new());
-            cors::insert(r.headers_mut(), cors::preflight_headers(c, origin.as_deref()));
+            cors::insert(
+                r.headers_mut(),
+                cors::preflight_headers(c, origin.as_deref()),
+            );
             return (r, None);
         }
     }

@@ -60,16 +60,30 @@ impl Cors {
         let credentials = match m.get("AllowCredentials") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(other) => return Err(error(other, "cors.allowCredentials", "Member must be a boolean")),
+            Some(other) => {
+                return Err(error(
+                    other,
+                    "cors.allowCredentials",
+                    "Member must be a boolean",
+                ))
+            }
         };
         let max_age = match m.get("MaxAge") {
             None | Some(Value::Null) => 0,
             Some(n) => match n.as_i64() {
                 Some(a) if a < 0 => {
-                    return Err(error(n, "cors.maxAge", "Member must have value greater than or equal to 0"))
+                    return Err(error(
+                        n,
+                        "cors.maxAge",
+                        "Member must have value greater than or equal to 0",
+                    ))
                 }
                 Some(a) if a > MAX_AGE_LIMIT => {
-                    return Err(error(n, "cors.maxAge", "Member must have value less than or equal to 86400"))
+                    return Err(error(
+                        n,
+                        "cors.maxAge",
+                        "Member must have value less than or equal to 86400",
+                    ))
                 }
                 Some(a) => u32::try_from(a).unwrap_or(0),
                 None => return Err(error(n, "cors.maxAge", "Member must be an integer")),
@@ -176,8 +190,8 @@ mod tests {
 
     #[test]
     fn aws_cors_objects_are_read_with_defaults() {
-        let c = Cors::from_aws(&json!({"AllowOrigins": ["https://a.example"], "MaxAge": 300}))
-            .unwrap();
+        let c =
+            Cors::from_aws(&json!({"AllowOrigins": ["https://a.example"], "MaxAge": 300})).unwrap();
         assert_eq!(c.allow_origins, vec!["https://a.example"]);
         assert_eq!(c.max_age, 300);
         assert!(!c.allow_credentials);
@@ -211,6 +225,8 @@ mod tests {
         assert!(c.allow_credentials);
         assert_eq!(c.max_age, 60);
         let t: toml::Table = toml::from_str("origins = [\"*\"]").unwrap();
-        assert!(Cors::from_toml(&t).unwrap_err().contains("unknown key \"origins\""));
+        assert!(Cors::from_toml(&t)
+            .unwrap_err()
+            .contains("unknown key \"origins\""));
     }
 }

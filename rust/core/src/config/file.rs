@@ -289,7 +289,8 @@ fn url(
                 Some(_) => Err(fail(&format!("{key}: expected a string"))),
             };
             let auth = text("auth_type")?.unwrap_or("NONE");
-            let mut parsed = FunctionUrl::parse(auth, text("invoke_mode")?).map_err(|e| fail(&e))?;
+            let mut parsed =
+                FunctionUrl::parse(auth, text("invoke_mode")?).map_err(|e| fail(&e))?;
             parsed.cors = match u.get("cors") {
                 None => None,
                 Some(Value::Table(c)) => {

@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn configured_headers_replace_the_functions() {
         let mut h = HeaderMap::new();
-        h.insert(ALLOW_ORIGIN, HeaderValue::from_static("https://other.example"));
+        h.insert(
+            ALLOW_ORIGIN,
+            HeaderValue::from_static("https://other.example"),
+        );
         h.insert(EXPOSE_HEADERS, HeaderValue::from_static("x-other"));
         h.insert("x-kept", HeaderValue::from_static("1"));
         apply(&cors(), Some("https://app.example"), &mut h);
