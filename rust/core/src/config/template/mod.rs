@@ -508,6 +508,20 @@ Resources:
                 cors: None,
             })
         );
+        let (fs, _) = load_str(&template(
+            "{AuthType: NONE, Cors: {AllowOrigins: ['*'], MaxAge: 5}}",
+        ))
+        .unwrap();
+        let cors = fs[0].url.as_ref().and_then(|u| u.cors.clone()).unwrap();
+        assert_eq!(
+            (cors.allow_origins, cors.max_age),
+            (vec!["*".to_owned()], 5)
+        );
+        let e = load_str(&template("{AuthType: NONE, Cors: {MaxAge: -1}}")).unwrap_err();
+        assert!(
+            e.contains("FunctionUrlConfig.Cors") && e.contains("cors.maxAge"),
+            "{e}"
+        );
         let e = load_str(&template("{InvokeMode: BUFFERED}")).unwrap_err();
         assert!(e.contains("FunctionUrlConfig.AuthType"), "{e}");
         let e = load_str(&template("{AuthType: OPEN}")).unwrap_err();
