@@ -198,7 +198,10 @@ def test_http_port_serves_the_function_at_the_root(emulator_factory: EmulatorFac
     [
         ('{ auth_type = "OPEN" }', 'auth_type "OPEN" is not NONE or AWS_IAM'),
         ('{ invoke_mode = "RESPONSE_STREAM" }', "RESPONSE_STREAM is not served"),
-        ("{ cors = true }", 'unknown key "cors"'),
+        ("{ cors = true }", "cors: expected a table"),
+        ("{ cors = { max_age = 86401 } }", "cors.maxAge"),
+        ("{ cors = { origins = [] } }", 'cors: unknown key "origins"'),
+        ("{ public = true }", 'unknown key "public"'),
         ("3", "expected true, false or a table"),
     ],
 )

@@ -4,6 +4,7 @@
 //! `/lambda-url/<function>/...` or by the host name `<function>.lambda-url.<region>.localhost`,
 //! and at the root of `--http-port`'s listener for the function it serves.
 
+mod cors;
 pub(crate) mod event;
 pub(crate) mod response;
 
@@ -72,6 +73,22 @@ async fn answer(
     let Some(url) = target.scheduler.function().config.url.clone() else {
         return (no_such_url(), None);
     };
+    let origin = req
+        .headers()
+        .get(hyper::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(c) = url.cors.as_ref() {
+        // NOTE: a preflight is answered before the auth check: browsers never sign one.
+        if cors::is_preflight(req.method(), req.headers()) {
+            let mut r = http::response(200, Bytes::new());
+            cors::insert(
+                r.headers_mut(),
+                cors::preflight_headers(c, origin.as_deref()),
+            );
+            return (r, None);
+        }
+    }
     if url.auth_type == UrlAuthType::AwsIam && !signed(req.headers()) {
         return (forbidden(), None);
     }
@@ -128,6 +145,9 @@ async fn answer(
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    if let Some(c) = url.cors.as_ref() {
+        cors::apply(c, origin.as_deref(), r.headers_mut());
     }
     (r, Some(request_id))
 }

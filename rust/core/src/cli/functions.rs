@@ -90,6 +90,7 @@ pub fn load(
     if let (Some(_), Some(first)) = (args.http_address, functions.first_mut()) {
         first.url.get_or_insert(crate::config::FunctionUrl {
             auth_type: crate::config::UrlAuthType::None,
+            cors: None,
         });
     }
     let uses_python = functions

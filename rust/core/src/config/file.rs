@@ -263,7 +263,8 @@ fn event_sources(
     Ok(Some(spec.setting("event_sources", bodies)))
 }
 
-/// `url = true` (`AuthType` `NONE`) or `url = { auth_type = "...", invoke_mode = "..." }`.
+/// `url = true` (`AuthType` `NONE`) or
+/// `url = { auth_type = "...", invoke_mode = "...", cors = { allow_origins = [...], ... } }`.
 fn url(
     spec: &FunctionSpec,
     t: &Table,
@@ -276,10 +277,10 @@ fn url(
         Some(Value::Table(u)) => {
             if let Some(key) = u
                 .keys()
-                .find(|k| !["auth_type", "invoke_mode"].contains(&k.as_str()))
+                .find(|k| !["auth_type", "invoke_mode", "cors"].contains(&k.as_str()))
             {
                 return Err(fail(&format!(
-                    "unknown key {key:?} (expected auth_type, invoke_mode)"
+                    "unknown key {key:?} (expected auth_type, invoke_mode, cors)"
                 )));
             }
             let text = |key: &str| match u.get(key) {
@@ -288,7 +289,16 @@ fn url(
                 Some(_) => Err(fail(&format!("{key}: expected a string"))),
             };
             let auth = text("auth_type")?.unwrap_or("NONE");
-            FunctionUrl::parse(auth, text("invoke_mode")?).map_err(|e| fail(&e))?
+            let mut parsed =
+                FunctionUrl::parse(auth, text("invoke_mode")?).map_err(|e| fail(&e))?;
+            parsed.cors = match u.get("cors") {
+                None => None,
+                Some(Value::Table(c)) => {
+                    Some(crate::config::cors::Cors::from_toml(c).map_err(|e| fail(&e))?)
+                }
+                Some(_) => return Err(fail("cors: expected a table")),
+            };
+            parsed
         }
         Some(_) => return Err(fail("expected true, false or a table")),
     };

@@ -1,5 +1,6 @@
 //! Function and emulator configuration: every limit and default lives here and only here.
 
+pub mod cors;
 pub mod file;
 #[cfg(test)]
 mod properties;
@@ -245,6 +246,8 @@ pub enum ApiKind {
 pub struct FunctionUrl {
     /// Who may call it.
     pub auth_type: UrlAuthType,
+    /// Its CORS settings, when it has them.
+    pub cors: Option<cors::Cors>,
 }
 
 /// `AuthType` of a function URL.
@@ -265,7 +268,10 @@ impl FunctionUrl {
             other => return Err(format!("auth_type {other:?} is not NONE or AWS_IAM")),
         };
         match invoke_mode {
-            None | Some("BUFFERED") => Ok(Self { auth_type }),
+            None | Some("BUFFERED") => Ok(Self {
+                auth_type,
+                cors: None,
+            }),
             Some("RESPONSE_STREAM") => {
                 Err("invoke_mode RESPONSE_STREAM is not served by function URLs yet".to_owned())
             }

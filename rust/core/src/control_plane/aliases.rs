@@ -196,7 +196,8 @@ impl ControlPlane {
         let provisioned = self.provisioned_version(&rec, alias);
         if rec.map_mut("aliases").remove(alias).is_some() {
             let was_provisioned = rec.map_mut("provisioned").remove(alias).is_some();
-            for key in ["invoke_configs", "policies"] {
+            // NOTE: the alias's function URL goes with it (docs/reference.md §14).
+            for key in ["invoke_configs", "policies", "urls"] {
                 rec.map_mut(key).remove(alias);
             }
             self.save(&rec)?;

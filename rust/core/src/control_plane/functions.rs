@@ -367,6 +367,13 @@ impl ControlPlane {
         .ok_or_else(|| self.not_found(rec.name()))?;
         let invoke_config = rec.map("invoke_configs").get(key).cloned();
         let mut f = self.function_config(rec.name(), version, invoke_config.as_ref())?;
+        if !matches!(Version::parse(key), Some(Version::Published(_))) {
+            // NOTE: only `$LATEST`'s URL is served (docs/reference.md §14).
+            f.url = rec
+                .map("urls")
+                .get(LATEST)
+                .and_then(super::function_urls::served_url);
+        }
         f.provisioned_concurrency = rec
             .map("provisioned")
             .iter()

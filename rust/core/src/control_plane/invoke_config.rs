@@ -117,7 +117,7 @@ impl ControlPlane {
 
     /// A changed async invoke configuration of `$LATEST` or a version drives its `Event`
     /// invocations from now on: the version gets a scheduler built with it.
-    fn apply_to_version(&self, rec: &Record, q: &str) -> Result<(), ServiceError> {
+    pub(super) fn apply_to_version(&self, rec: &Record, q: &str) -> Result<(), ServiceError> {
         if Version::parse(q).is_none() {
             // NOTE: an alias's configuration is stored and returned only (docs/reference.md §13).
             return Ok(());

@@ -1,11 +1,13 @@
 //! The Lambda control plane on the Invoke API's port (docs/reference.md §13): functions,
-//! versions, aliases, concurrency, async invoke configuration, permissions and tags. Each
+//! versions, aliases, concurrency, async invoke configuration, permissions, tags and function
+//! URL configurations (docs/reference.md §14). Each
 //! request shape is mapped onto the one [`FunctionSpec`](crate::config::spec::FunctionSpec)
 //! validator, the [`Store`] and the [`Registry`]; the route table is here and nowhere below.
 
 mod aliases;
 mod concurrency;
 mod event_source_mappings;
+mod function_urls;
 mod functions;
 mod invoke_config;
 mod layers;
@@ -122,6 +124,7 @@ pub fn is_control_path(path: &str) -> bool {
             "/2017-10-31/functions/",
             "/2019-09-30/functions/",
             "/2019-09-25/functions/",
+            "/2021-10-31/functions/",
             "/2017-03-31/tags/",
             "/2016-08-19/account-settings",
             "/2018-10-31/layers",
@@ -324,6 +327,12 @@ impl ControlPlane {
             ("2019-09-25", ["event-invoke-config", "list"], Method::GET) => {
                 self.list_invoke_configs(&id, req)
             }
+            // /2021-10-31/functions/{name}/url[s]: function URL configurations.
+            ("2021-10-31", ["url"], Method::POST) => self.create_url_config(&id, req),
+            ("2021-10-31", ["url"], Method::GET) => self.get_url_config(&id, req),
+            ("2021-10-31", ["url"], Method::PUT) => self.update_url_config(&id, req),
+            ("2021-10-31", ["url"], Method::DELETE) => self.delete_url_config(&id, req),
+            ("2021-10-31", ["urls"], Method::GET) => self.list_url_configs(&id, req),
             _ => Err(ServiceError::UnknownOperation),
         }
     }

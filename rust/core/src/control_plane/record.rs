@@ -4,7 +4,9 @@
 //! {"name", "latest": VERSION, "versions": {"1": VERSION, ...}, "last_version": N,
 //!  "aliases": {"live": {"FunctionVersion","Description","RoutingConfig"?,"RevisionId"}},
 //!  "reserved": N|null, "tags": {}, "policies": {"<scope>": {"Statement": [..], "RevisionId"}},
-//!  "invoke_configs": {"<qualifier>": {...}}, "provisioned": {"<qualifier>": {...}}}
+//!  "invoke_configs": {"<qualifier>": {...}}, "provisioned": {"<qualifier>": {...}},
+//!  "urls": {"$LATEST"|"<alias>": {"AuthType","Cors"?,"InvokeMode"?,"CreationTime",
+//!           "LastModifiedTime"}}}
 //! VERSION = {"config": {AWS's configuration fields as given}, "sha_hex", "CodeSha256",
 //!            "CodeSize", "LastModified", "RevisionId", "State", "LastUpdateStatus"?}
 //! ```
@@ -33,6 +35,7 @@ impl Record {
             "policies": {},
             "invoke_configs": {},
             "provisioned": {},
+            "urls": {},
         });
         doc["latest"] = latest;
         Self(doc)

@@ -232,8 +232,15 @@ impl FunctionResource<'_> {
                     .origin("FunctionUrlConfig.AuthType")
                     .error("required: NONE or AWS_IAM"));
             };
-            let parsed = crate::config::FunctionUrl::parse(auth, text("InvokeMode"))
+            let mut parsed = crate::config::FunctionUrl::parse(auth, text("InvokeMode"))
                 .map_err(|e| spec.origin("FunctionUrlConfig").error(e))?;
+            if let Some(cors) = url.get("Cors") {
+                let json = serde_json::to_value(cors)
+                    .map_err(|e| spec.origin("FunctionUrlConfig.Cors").error(e.to_string()))?;
+                let cors = crate::config::cors::Cors::from_aws(&json)
+                    .map_err(|e| spec.origin("FunctionUrlConfig.Cors").error(e.to_string()))?;
+                parsed.cors = Some(cors);
+            }
             spec.url = Some(spec.setting("FunctionUrlConfig", parsed));
         }
         if let Some(events) = props.get("Events").and_then(Value::as_mapping) {
@@ -497,8 +504,23 @@ Resources:
         assert_eq!(
             fs[0].url,
             Some(crate::config::FunctionUrl {
-                auth_type: crate::config::UrlAuthType::AwsIam
+                auth_type: crate::config::UrlAuthType::AwsIam,
+                cors: None,
             })
+        );
+        let (fs, _) = load_str(&template(
+            "{AuthType: NONE, Cors: {AllowOrigins: ['*'], MaxAge: 5}}",
+        ))
+        .unwrap();
+        let cors = fs[0].url.as_ref().and_then(|u| u.cors.clone()).unwrap();
+        assert_eq!(
+            (cors.allow_origins, cors.max_age),
+            (vec!["*".to_owned()], 5)
+        );
+        let e = load_str(&template("{AuthType: NONE, Cors: {MaxAge: -1}}")).unwrap_err();
+        assert!(
+            e.contains("FunctionUrlConfig.Cors") && e.contains("cors.maxAge"),
+            "{e}"
         );
         let e = load_str(&template("{InvokeMode: BUFFERED}")).unwrap_err();
         assert!(e.contains("FunctionUrlConfig.AuthType"), "{e}");
