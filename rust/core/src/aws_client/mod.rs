@@ -2,8 +2,8 @@
 //! destinations): SigV4-signed JSON-protocol calls, SNS Publish and S3 PutObject, to real AWS
 //! or to any compatible endpoint, over one reused connection pool (docs/reference.md §16).
 //!
-//! Only `http://` endpoints are reached: this build carries no TLS, so an `https://` endpoint
-//! (real AWS) answers [`AwsError::Transport`] naming `--aws-endpoint-url`.
+//! `https://` endpoints (real AWS) are reached over rustls, trusting Mozilla's roots or the
+//! PEM file `AWS_CA_BUNDLE` names; `http://` ones (moto, LocalStack) over plain TCP.
 
 mod credentials;
 mod endpoint;
@@ -17,6 +17,9 @@ mod sigv4;
 mod test_server;
 #[cfg(test)]
 mod tests;
+mod tls;
+#[cfg(test)]
+mod tls_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -25,6 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Method;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -46,7 +50,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The state every clone of a client shares.
 struct Inner {
-    http: Client<HttpConnector, Full<Bytes>>,
+    /// The pooled client, or why none could be made (an unusable `AWS_CA_BUNDLE`), which
+    /// every call then answers.
+    http: Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, AwsError>,
     endpoints: Endpoints,
     region: String,
     /// The `AWS_*` and `HOME` variables as they were when the client was made.
@@ -78,15 +84,14 @@ impl AwsClient {
         let lookup = |name: &str| env.get(name).cloned();
         let endpoints = Endpoints::new(settings.endpoint_url.as_deref(), &lookup);
         let region = credentials::resolve_region(&lookup);
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        connector.set_nodelay(true);
         // NOTE: pollers call the same endpoint every few seconds; a pooled keep-alive
-        // connection saves a TCP handshake per call. Idle ones close after 30 s.
-        let http = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        // connection saves a TCP (and TLS) handshake per call. Idle ones close after 30 s.
+        let http = tls::connector(&lookup).map(|connector| {
+            Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(connector)
+        });
         let inner = Inner {
             http,
             endpoints,
@@ -126,14 +131,12 @@ impl AwsClient {
         let base = self.endpoint(call.service, call.region);
         let credentials = self.credentials()?;
         let timeout = call.timeout;
+        let http = self.inner.http.as_ref().map_err(Clone::clone)?;
         let request = request::signed(call, &credentials, &base)?;
         let exchange = async {
-            let response = self
-                .inner
-                .http
-                .request(request)
-                .await
-                .map_err(|e| request::error_chain(&e))?;
+            let response = http.request(request).await.map_err(|e| {
+                tls::untrusted_certificate(&e).unwrap_or_else(|| request::error_chain(&e))
+            })?;
             let (parts, body) = response.into_parts();
             let body = body
                 .collect()

@@ -10,10 +10,6 @@ use hyper::{HeaderMap, Method, Request, Uri};
 use super::credentials::Credentials;
 use super::{sigv4, AwsError, Service};
 
-/// What `https://` endpoints answer in this build.
-pub(super) const NO_TLS: &str = "https endpoints need TLS, which this build does not include; set \
-                      --aws-endpoint-url to an http:// endpoint";
-
 /// A signed AWS request about to be sent.
 pub(super) struct Call<'a> {
     /// The service called (its signing name goes in the scope).
@@ -63,25 +59,30 @@ pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// `(authority, path without trailing slash)` of an `http://` endpoint URL.
-fn split_endpoint(url: &str) -> Result<(String, String), AwsError> {
+/// `(scheme, authority, path without trailing slash)` of an `http://` or `https://` endpoint
+/// URL.
+fn split_endpoint(url: &str) -> Result<(&'static str, String, String), AwsError> {
     let uri: Uri = url
         .parse()
         .map_err(|e| AwsError::Transport(format!("bad endpoint URL {url:?}: {e}")))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(AwsError::Transport(NO_TLS.to_owned())),
+    let scheme = match uri.scheme_str() {
+        Some("http") => "http",
+        Some("https") => "https",
         _ => {
             return Err(AwsError::Transport(format!(
-                "bad endpoint URL {url:?}: not http://"
+                "bad endpoint URL {url:?}: not http:// or https://"
             )))
         }
-    }
+    };
     let authority = uri
         .authority()
         .map(ToString::to_string)
         .ok_or_else(|| AwsError::Transport(format!("bad endpoint URL {url:?}: no host")))?;
-    Ok((authority, uri.path().trim_end_matches('/').to_owned()))
+    Ok((
+        scheme,
+        authority,
+        uri.path().trim_end_matches('/').to_owned(),
+    ))
 }
 
 /// The signed HTTP request of a call to `base` (the endpoint URL).
@@ -90,7 +91,7 @@ pub(super) fn signed(
     credentials: &Credentials,
     base: &str,
 ) -> Result<Request<Full<Bytes>>, AwsError> {
-    let (authority, base_path) = split_endpoint(base)?;
+    let (scheme, authority, base_path) = split_endpoint(base)?;
     let path = format!("{base_path}{}", call.path);
     // NOTE: one instant, to the second, for the `X-Amz-Date` sent and the one signed.
     let now_s = crate::clock::epoch_ms() / 1000;
@@ -124,7 +125,7 @@ pub(super) fn signed(
         .map_err(|e| AwsError::Transport(format!("request to {base} not signed: {e}")))?;
     let mut request = Request::builder()
         .method(call.method)
-        .uri(format!("http://{authority}{path}"));
+        .uri(format!("{scheme}://{authority}{path}"));
     for (name, value) in &headers {
         request = request.header(name.as_str(), value.as_str());
     }

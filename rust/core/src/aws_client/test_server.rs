@@ -1,13 +1,16 @@
-//! A tiny HTTP/1.1 server for the client's end-to-end tests: it records each request it reads
-//! and answers all with one canned response, keeping connections open.
+//! A tiny HTTP/1.1 server for the client's end-to-end tests, over plain TCP or TLS: it records
+//! each request it reads and answers all with one canned response, keeping connections open.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 
 /// One request as the server read it.
 pub(super) struct Seen {
@@ -49,8 +52,49 @@ pub(super) async fn serve(
     (url, rx, accepted)
 }
 
+/// A server answering every request with `canned` over TLS, presenting `cert` (signed for
+/// `key`); returns its port, the requests it sees (those that get past the handshake) and the
+/// number of connections it accepted.
+pub(super) async fn serve_tls(
+    canned: Canned,
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+) -> (u16, mpsc::UnboundedReceiver<Seen>, Arc<AtomicUsize>) {
+    // NOTE: the same (deprecated, classical-only) ring provider as the client's, aws_client/tls.rs.
+    #[allow(deprecated)]
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server certificate");
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let (acceptor, canned, tx) = (acceptor.clone(), canned.clone(), tx.clone());
+            tokio::spawn(async move {
+                if let Ok(stream) = acceptor.accept(stream).await {
+                    answer_each(stream, canned, tx).await;
+                }
+            });
+        }
+    });
+    (port, rx, accepted)
+}
+
 /// Read requests off one connection and answer each.
-async fn answer_each(mut stream: TcpStream, canned: Canned, tx: mpsc::UnboundedSender<Seen>) {
+async fn answer_each<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    canned: Canned,
+    tx: mpsc::UnboundedSender<Seen>,
+) {
     let mut buffer = Vec::new();
     loop {
         let head_end = loop {

@@ -364,7 +364,7 @@ impl Destination {
         }
         if value.starts_with("https://") {
             return Err(format!(
-                "{value}: https destinations are not supported (no TLS in this build); use http://, file: or function:"
+                "{value}: https:// URL destinations are not supported; use http://, file:, function: or the ARN of an SQS queue, SNS topic, EventBridge bus or S3 bucket"
             ));
         }
         Err(format!(
