@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::shards::{Stream, StreamRecord};
+use super::shards::{Shard, Stream, StreamRecord};
 use super::status::MappingStatus;
 use super::{filter, MappingSettings, Poller, Sources};
 use crate::config::LogLevel;
@@ -58,16 +58,9 @@ pub async fn run(mut p: Poller) {
         if s.enabled {
             match stream.shards(&p.sources.client).await {
                 Ok(shards) => {
-                    let known: HashSet<&str> = shards.iter().map(|s| s.id.as_str()).collect();
                     let done = ended.lock().unwrap_or_else(PoisonError::into_inner).clone();
-                    for shard in &shards {
-                        let ready = [&shard.parent, &shard.adjacent_parent]
-                            .into_iter()
-                            .flatten()
-                            .all(|parent| {
-                                !known.contains(parent.as_str()) || done.contains(parent)
-                            });
-                        if ready && started.insert(shard.id.clone()) {
+                    for shard in readable(&shards, &done) {
+                        if started.insert(shard.id.clone()) {
                             readers.spawn(
                                 ShardReader {
                                     sources: p.sources.clone(),
@@ -92,6 +85,21 @@ pub async fn run(mut p: Poller) {
         }
     }
     while readers.join_next().await.is_some() {}
+}
+
+/// The shards that may be read now: those whose parents (a split's one, a merge's two) have
+/// been read to their end, or have left the stream (trimmed after the retention period).
+fn readable<'a>(shards: &'a [Shard], ended: &HashSet<String>) -> Vec<&'a Shard> {
+    let known: HashSet<&str> = shards.iter().map(|s| s.id.as_str()).collect();
+    shards
+        .iter()
+        .filter(|shard| {
+            [&shard.parent, &shard.adjacent_parent]
+                .into_iter()
+                .flatten()
+                .all(|parent| !known.contains(parent.as_str()) || ended.contains(parent))
+        })
+        .collect()
 }
 
 /// Count and show a problem (logged when it changes).
@@ -252,5 +260,54 @@ impl ShardReader {
             }
         }
         Ok((records, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(id: &str, parent: Option<&str>, adjacent: Option<&str>) -> Shard {
+        Shard {
+            id: id.to_owned(),
+            parent: parent.map(str::to_owned),
+            adjacent_parent: adjacent.map(str::to_owned),
+        }
+    }
+
+    fn ids(shards: &[Shard], ended: &[&str]) -> Vec<String> {
+        let ended: HashSet<String> = ended.iter().map(|s| (*s).to_owned()).collect();
+        readable(shards, &ended)
+            .into_iter()
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn the_children_of_a_split_wait_for_their_parent_to_end() {
+        let shards = [
+            shard("p", None, None),
+            shard("c1", Some("p"), None),
+            shard("c2", Some("p"), None),
+        ];
+        assert_eq!(ids(&shards, &[]), ["p"]);
+        assert_eq!(ids(&shards, &["p"]), ["p", "c1", "c2"]);
+    }
+
+    #[test]
+    fn a_merged_shard_waits_for_both_parents() {
+        let shards = [
+            shard("a", None, None),
+            shard("b", None, None),
+            shard("m", Some("a"), Some("b")),
+        ];
+        assert_eq!(ids(&shards, &["a"]), ["a", "b"]);
+        assert_eq!(ids(&shards, &["a", "b"]), ["a", "b", "m"]);
+    }
+
+    #[test]
+    fn a_shard_whose_parent_left_the_stream_is_read_at_once() {
+        let shards = [shard("c", Some("trimmed"), None)];
+        assert_eq!(ids(&shards, &[]), ["c"]);
     }
 }
