@@ -44,7 +44,9 @@ impl Moto {
             url: format!("http://127.0.0.1:{port}"),
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // NOTE: ready when it answers HTTP, not when its port accepts: a call sent between the
+        // two was reset.
+        while !answers(port) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "moto_server did not start"
@@ -67,6 +69,20 @@ impl Moto {
             env,
         )
     }
+}
+
+/// Whether a moto server on `port` answers `GET /moto-api/` with 200.
+fn answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let request = "GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut head = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.ends_with(b" 200")
 }
 
 impl Drop for Moto {
