@@ -431,6 +431,11 @@ def test_mixed_load_leaves_the_emulator_flat(
     assert statistics.median(last) <= statistics.median(first) + 32 * 1024, where
     first, last = thirds(samples, "threads")
     assert max(last) <= max(first) + 8, where
+    # NOTE: against every sample before the last third, not the first third alone: a short run
+    # has one sample per third, and fds swing by 3 per environment from one sample to the next
+    # (client connections, pipes of invocations in flight); a leak still passes all of them.
     for key, slack in (("fds", 2), ("children", 1), ("cgroup_dirs", 1)):
-        first, last = thirds(per_environment(samples, key, baseline[key]), key)
-        assert max(last) <= max(first) + slack, (key, where)
+        counted = per_environment(samples, key, baseline[key])
+        _, last = thirds(counted, key)
+        earlier = [s[key] for s in counted if s["t_s"] >= WARM_UP_S][: -len(last)] or last
+        assert max(last) <= max(earlier) + slack, (key, where)
