@@ -13,6 +13,9 @@ from control_plane_support import ARN_PREFIX, client, create, error_of, state_ar
 from harness import EmulatorFactory
 
 
+OTHER_ACCOUNT_ARN = "arn:aws:lambda:us-east-1:999999999999:function:fn"
+
+
 def refused(call: Callable[[], Any]) -> tuple[int, str, str]:
     with pytest.raises(ClientError) as raised:
         call()
@@ -27,6 +30,12 @@ def test_names_qualifiers_and_missing_resources(
     create(lam, "fn")
     lam.publish_version(FunctionName="fn")
     not_found = "ResourceNotFoundException"
+    # AWS answers a function of another account with 403 (its text is ours: no IAM here).
+    other_account_denied = (
+        "User: arn:aws:iam::012345678912:root is not authorized to perform this operation on "
+        "resource: arn:aws:lambda:us-east-1:999999999999:function:fn because it belongs to "
+        "another account (lambda-rie serves account 012345678912)"
+    )
     cases: list[tuple[Callable[[], Any], tuple[int, str, str]]] = [
         (
             lambda: lam.get_function(FunctionName="fn", Qualifier="7"),
@@ -58,6 +67,24 @@ def test_names_qualifiers_and_missing_resources(
                 not_found,
                 "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')",
             ),
+        ),
+        (
+            lambda: lam.get_function(FunctionName=OTHER_ACCOUNT_ARN),
+            (403, "AccessDeniedException", other_account_denied),
+        ),
+        (
+            lambda: lam.update_function_configuration(
+                FunctionName="999999999999:function:fn", Timeout=5
+            ),
+            (403, "AccessDeniedException", other_account_denied),
+        ),
+        (
+            lambda: lam.list_tags(Resource=OTHER_ACCOUNT_ARN),
+            (403, "AccessDeniedException", other_account_denied),
+        ),
+        (
+            lambda: lam.delete_function(FunctionName=OTHER_ACCOUNT_ARN),
+            (403, "AccessDeniedException", other_account_denied),
         ),
         (
             lambda: lam.update_alias(FunctionName="fn", Name="nope", FunctionVersion="1"),

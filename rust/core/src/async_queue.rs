@@ -16,11 +16,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::task::JoinSet;
 
-use crate::config::{Destination, LogLevel, ThrottlePolicy, RETRY_DELAYS, THROTTLE_BACKOFF};
+use crate::config::{
+    AsyncSettings, Destination, LogLevel, ThrottlePolicy, RETRY_DELAYS, THROTTLE_BACKOFF,
+};
 use crate::destinations::{self, Condition};
 use crate::invocation::{new_request_id, Outcome, OutcomeKind};
 use crate::logs;
-use crate::registry::{Registry, Target};
+use crate::registry::{Registry, Target, Version};
 use crate::scheduler::Scheduler;
 pub use event::QueuedEvent;
 use spill::Spill;
@@ -242,8 +244,26 @@ impl AsyncInvoker {
         self.run(scheduler, event, true);
     }
 
+    /// The async settings of an event: its alias's own when it was invoked through an alias
+    /// that has an invoke configuration, else those of the version that runs it.
+    fn settings_of(&self, scheduler: &Scheduler, event: &QueuedEvent) -> AsyncSettings {
+        let alias = event
+            .invoked_arn
+            .split(':')
+            .nth(7)
+            .filter(|q| Version::parse(q).is_none());
+        alias
+            .and_then(|a| self.registry.function(&event.function)?.alias(a))
+            .and_then(|route| route.async_settings)
+            .map_or_else(
+                || scheduler.function().config.async_settings(),
+                |s| (*s).clone(),
+            )
+    }
+
     async fn process(self: Arc<Self>, scheduler: Arc<Scheduler>, mut event: QueuedEvent) {
-        let cfg = scheduler.function().config.clone();
+        let cfg = self.settings_of(&scheduler, &event);
+        let dead_letter = scheduler.function().config.dead_letter.clone();
         let max_age = self.scaled(cfg.maximum_event_age);
         let mut backoff = self.scaled(THROTTLE_BACKOFF.0);
         let mut last: Option<Outcome> = None;
@@ -303,7 +323,7 @@ impl AsyncInvoker {
             }
         }
         if !success {
-            if let Some(t) = &cfg.dead_letter {
+            if let Some(t) = &dead_letter {
                 if !self.deliver(t, event.payload.clone(), &arn, false).await {
                     metrics.destination_failures.fetch_add(1, Ordering::Relaxed);
                 }

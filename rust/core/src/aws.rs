@@ -100,6 +100,11 @@ pub enum ServiceError {
     },
     /// 404 `ProvisionedConcurrencyConfigNotFoundException`; key `message`.
     ProvisionedConcurrencyConfigNotFound,
+    /// 403 `AccessDeniedException`: a control-plane call on a resource of another account.
+    AccessDenied {
+        /// What was refused.
+        message: String,
+    },
 }
 
 impl ServiceError {
@@ -196,6 +201,15 @@ impl ServiceError {
         }
     }
 
+    /// 403 `AccessDeniedException` for a function ARN of `account`, not the emulator's.
+    pub fn access_denied(own_account: &str, arn: &str) -> Self {
+        Self::AccessDenied {
+            message: format!(
+                "User: arn:aws:iam::{own_account}:root is not authorized to perform this operation on resource: {arn} because it belongs to another account (lambda-rie serves account {own_account})"
+            ),
+        }
+    }
+
     /// 400 `ValidationException` in AWS's words.
     pub fn validation(value: &str, member: &'static str, constraint: impl Into<String>) -> Self {
         Self::Validation {
@@ -215,6 +229,7 @@ impl ServiceError {
             Self::RequestTooLarge | Self::EventTooLarge { .. } | Self::EntityTooLarge { .. } => 413,
             Self::ResourceConflict { .. } => 409,
             Self::PreconditionFailed { .. } => 412,
+            Self::AccessDenied { .. } => 403,
             Self::InvalidJson { .. }
             | Self::InvalidClientContext
             | Self::InvalidParameter { .. }
@@ -236,6 +251,7 @@ impl ServiceError {
                 "RequestEntityTooLargeException"
             }
             Self::ResourceConflict { .. } => "ResourceConflictException",
+            Self::AccessDenied { .. } => "AccessDeniedException",
             Self::PreconditionFailed { .. } => "PreconditionFailedException",
             Self::ProvisionedConcurrencyConfigNotFound => {
                 "ProvisionedConcurrencyConfigNotFoundException"
@@ -273,6 +289,7 @@ impl ServiceError {
             | Self::ResourceNotFound { message }
             | Self::ResourceConflict { message }
             | Self::PreconditionFailed { message }
+            | Self::AccessDenied { message }
             | Self::EntityTooLarge { message } => message.clone(),
             Self::ProvisionedConcurrencyConfigNotFound => {
                 "No Provisioned Concurrency Config found for this function".to_owned()

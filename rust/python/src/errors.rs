@@ -96,6 +96,7 @@ impl From<ServiceErr> for PyErr {
             | ServiceError::Service { .. }
             | ServiceError::ShuttingDown
             | ServiceError::ResourceConflict { .. }
+            | ServiceError::AccessDenied { .. }
             | ServiceError::PreconditionFailed { .. } => LambdaRieError::new_err(message),
         }
     }

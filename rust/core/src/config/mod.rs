@@ -326,6 +326,44 @@ pub const DEFAULT_EXTENSIONS_DIR: &str = "/opt/extensions";
 /// Most layers one function may use (AWS: 5).
 pub const MAX_LAYERS: usize = 5;
 
+/// The asynchronous invocation settings of a function, version or alias (its event invoke
+/// configuration, docs/reference.md §13); the dead-letter queue is the version's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncSettings {
+    /// Further attempts after a failure, 0-2.
+    pub maximum_retry_attempts: u32,
+    /// Oldest event still processed.
+    pub maximum_event_age: Duration,
+    /// Destination on success.
+    pub on_success: Option<Destination>,
+    /// Destination on failure.
+    pub on_failure: Option<Destination>,
+}
+
+impl Default for AsyncSettings {
+    /// AWS's defaults: 2 retries, 6 hours, no destinations.
+    fn default() -> Self {
+        Self {
+            maximum_retry_attempts: MAX_RETRY_ATTEMPTS,
+            maximum_event_age: Duration::from_secs(u64::from(EVENT_AGE_RANGE.1)),
+            on_success: None,
+            on_failure: None,
+        }
+    }
+}
+
+impl FunctionConfig {
+    /// The asynchronous invocation settings this configuration runs with.
+    pub fn async_settings(&self) -> AsyncSettings {
+        AsyncSettings {
+            maximum_retry_attempts: self.maximum_retry_attempts,
+            maximum_event_age: self.maximum_event_age,
+            on_success: self.on_success.clone(),
+            on_failure: self.on_failure.clone(),
+        }
+    }
+}
+
 /// Where an async invocation record (or a dead letter) goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {

@@ -3,7 +3,6 @@
 
 use serde_json::{json, Map, Value};
 
-use super::functions::route_of;
 use super::record::Record;
 use super::{listing, page, revision, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
@@ -87,6 +86,7 @@ impl ControlPlane {
             if !exists(v) {
                 return Err(not_found(v));
             }
+            same_role_and_dead_letter(rec, version, v)?;
         }
         Ok(())
     }
@@ -122,8 +122,11 @@ impl ControlPlane {
         });
         rec.map_mut("aliases").insert(alias.clone(), doc.clone());
         self.save(&rec)?;
-        if let Some(f) = self.registry.function(&name) {
-            f.set_alias(&alias, route_of(&doc));
+        if let (Some(f), Some(route)) = (
+            self.registry.function(&name),
+            Self::alias_route(&rec, &alias),
+        ) {
+            f.set_alias(&alias, route);
         }
         Ok((201, self.alias_answer(&name, &alias, &doc)))
     }
@@ -182,8 +185,11 @@ impl ControlPlane {
             }
         }
         self.save(&rec)?;
-        if let Some(f) = self.registry.function(&name) {
-            f.set_alias(alias, route_of(&doc));
+        if let (Some(f), Some(route)) = (
+            self.registry.function(&name),
+            Self::alias_route(&rec, alias),
+        ) {
+            f.set_alias(alias, route);
         }
         Ok((200, self.alias_answer(&name, alias, &doc)))
     }
@@ -245,4 +251,37 @@ fn check_alias_name(alias: &str) -> Result<(), ServiceError> {
             format!("Member must satisfy regular expression pattern: {ALIAS_PATTERN}"),
         ))
     }
+}
+
+/// AWS's rule for a weighted alias: both versions have the same execution role and the same
+/// dead-letter queue configuration (or none). AWS's text for a breach is not on record; this
+/// one is ours (docs/reference.md §13).
+fn same_role_and_dead_letter(rec: &Record, primary: &str, extra: &str) -> Result<(), ServiceError> {
+    let config = |v: &str| {
+        v.parse::<u32>()
+            .ok()
+            .and_then(|n| rec.version(n))
+            .map_or(Value::Null, |doc| doc["config"].clone())
+    };
+    let (a, b) = (config(primary), config(extra));
+    let dead_letter = |c: &Value| {
+        c["DeadLetterConfig"]["TargetArn"]
+            .as_str()
+            .filter(|arn| !arn.is_empty())
+            .map(str::to_owned)
+    };
+    for (what, differs) in [
+        ("execution role", a["Role"] != b["Role"]),
+        (
+            "dead-letter queue configuration",
+            dead_letter(&a) != dead_letter(&b),
+        ),
+    ] {
+        if differs {
+            return Err(ServiceError::invalid_parameter(&format!(
+                "Versions {primary} and {extra} of an alias must have the same {what}."
+            )));
+        }
+    }
+    Ok(())
 }

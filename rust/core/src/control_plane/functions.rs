@@ -101,6 +101,7 @@ impl ControlPlane {
             .ok_or_else(|| missing("functionName"))?
             .to_owned();
         let (name, qualifier) = self.identify(&name, None)?;
+        let _guard = self.locks.acquire(&[super::locks::function_key(&name)]).await;
         if qualifier.is_some() || name.len() > crate::config::MAX_FUNCTION_NAME_BYTES {
             return Err(ServiceError::validation(
                 &name,
@@ -154,7 +155,7 @@ impl ControlPlane {
                 "Function already exist: {name}"
             )));
         }
-        let mut version = self.new_code(&zip, config).await?;
+        let mut version = self.new_code(zip, config).await?;
         version["layer_hexes"] = json!(layer_hexes);
         let function_config = self.function_config(&name, &version, None)?;
         let mut rec = Record::new(&name, version);
@@ -186,14 +187,14 @@ impl ControlPlane {
     /// Check and keep `zip` as the code of a version with `config`: the version document.
     pub(super) async fn new_code(
         &self,
-        zip: &[u8],
+        zip: Vec<u8>,
         config: Map<String, Value>,
     ) -> Result<Value, ServiceError> {
-        let digests = code::digests(zip);
+        let digests = code::digests(&zip);
+        let size = zip.len();
         let store = Arc::clone(&self.store);
-        let owned = zip.to_vec();
         let hex = digests.hex.clone();
-        tokio::task::spawn_blocking(move || store.keep_code(&hex, &owned))
+        tokio::task::spawn_blocking(move || store.keep_code(&hex, &zip))
             .await
             .map_err(|e| ServiceError::service(&e.to_string()))?
             .map_err(|e| code_error(&e))?;
@@ -201,7 +202,7 @@ impl ControlPlane {
             "config": config,
             "sha_hex": digests.hex,
             "CodeSha256": digests.base64,
-            "CodeSize": zip.len(),
+            "CodeSize": size,
             "LastModified": now(),
             "RevisionId": revision(),
             "State": "Active",
@@ -270,7 +271,7 @@ impl ControlPlane {
             spec.layers = Some(spec.setting("Layers", layers));
         }
         if let Some(eic) = invoke_config {
-            self.apply_invoke_config(&mut spec, eic);
+            Self::apply_invoke_config(&mut spec, eic);
         }
         let ctx = BuildContext {
             runtime: &self.settings.handler_runtime,
@@ -346,8 +347,10 @@ impl ControlPlane {
         for (n, _) in rec.versions() {
             self.install(rec, &function, &n.to_string()).await?;
         }
-        for (alias, doc) in rec.map("aliases") {
-            function.set_alias(&alias, route_of(&doc));
+        for alias in rec.map("aliases").keys() {
+            if let Some(route) = Self::alias_route(rec, alias) {
+                function.set_alias(alias, route);
+            }
         }
         Ok(())
     }
@@ -694,7 +697,7 @@ impl ControlPlane {
         if let Some(arch) = body.get("Architectures") {
             config.insert("Architectures".into(), arch.clone());
         }
-        let mut version = self.new_code(&zip, config).await?;
+        let mut version = self.new_code(zip, config).await?;
         version["LastUpdateStatus"] = json!("InProgress");
         version["layer_hexes"] = rec.latest()["layer_hexes"].clone();
         self.function_config(&name, &version, None)?;
@@ -858,6 +861,7 @@ pub(super) fn route_of(alias: &Value) -> AliasRoute {
     AliasRoute {
         version,
         additional,
+        async_settings: None,
     }
 }
 

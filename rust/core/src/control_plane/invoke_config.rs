@@ -1,15 +1,19 @@
 //! Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s): the asynchronous invocation
-//! settings of a function, version or alias; those of `$LATEST` and versions drive their
-//! `Event` invocations (docs/reference.md §13).
+//! settings of a function, version or alias, which drive their `Event` invocations
+//! (docs/reference.md §13).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::functions::route_of;
 use super::record::Record;
 use super::{listing, page, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
 use crate::config::spec::{FunctionSpec, Number};
-use crate::config::{Destination, EVENT_AGE_RANGE, MAX_RETRY_ATTEMPTS};
-use crate::registry::Version;
+use crate::config::{AsyncSettings, Destination, EVENT_AGE_RANGE, MAX_RETRY_ATTEMPTS};
+use crate::registry::{AliasRoute, Version};
 
 impl ControlPlane {
     /// The stored function and the qualifier key (`$LATEST` when none), checked to exist.
@@ -115,16 +119,18 @@ impl ControlPlane {
         Ok((200, self.invoke_config_answer(&rec, &q, &config)))
     }
 
-    /// A changed async invoke configuration of `$LATEST` or a version drives its `Event`
-    /// invocations from now on: the version gets a scheduler built with it.
+    /// A changed async invoke configuration drives `Event` invocations from now on: a version
+    /// (or `$LATEST`) gets a scheduler built with it, an alias's route carries it.
     pub(super) fn apply_to_version(&self, rec: &Record, q: &str) -> Result<(), ServiceError> {
-        if Version::parse(q).is_none() {
-            // NOTE: an alias's configuration is stored and returned only (docs/reference.md §13).
-            return Ok(());
-        }
         let Some(function) = self.registry.function(rec.name()) else {
             return Ok(());
         };
+        if Version::parse(q).is_none() {
+            if let Some(route) = Self::alias_route(rec, q) {
+                function.set_alias(q, route);
+            }
+            return Ok(());
+        }
         let config = self.version_config(rec, q)?;
         let provisioned = config.provisioned_concurrency;
         let scheduler = self.scheduler(config, Some(&function));
@@ -143,9 +149,8 @@ impl ControlPlane {
     }
 
     /// The async settings of an invoke configuration onto the spec of its version: retries,
-    /// event age, and destinations that are functions lambda-rie serves (records for other
-    /// services are not delivered).
-    pub(super) fn apply_invoke_config(&self, spec: &mut FunctionSpec, eic: &Value) {
+    /// event age, and destinations (functions lambda-rie serves, or other services' ARNs).
+    pub(super) fn apply_invoke_config(spec: &mut FunctionSpec, eic: &Value) {
         if let Some(n) = eic["MaximumRetryAttempts"].as_i64() {
             spec.maximum_retry_attempts =
                 Some(spec.setting("MaximumRetryAttempts", Number::Whole(n.into())));
@@ -154,22 +159,54 @@ impl ControlPlane {
             spec.maximum_event_age =
                 Some(spec.setting("MaximumEventAgeInSeconds", Number::Whole(n.into())));
         }
-        let function_of = |side: &str| {
-            let arn = eic["DestinationConfig"][side]["Destination"].as_str()?;
-            if crate::destinations::service::is_service_arn(arn) {
-                return Some(Destination::Service(arn.to_owned()));
-            }
-            let parts: Vec<&str> = arn.split(':').collect();
-            let name = *parts.get(6)?;
-            (parts.get(2) == Some(&"lambda") && self.registry.function(name).is_some())
-                .then(|| Destination::Function(name.to_owned()))
-        };
-        if let Some(d) = function_of("OnSuccess") {
+        if let Some(d) = Self::destination_of(eic, "OnSuccess") {
             spec.on_success = Some(spec.setting("DestinationConfig.OnSuccess", d));
         }
-        if let Some(d) = function_of("OnFailure") {
+        if let Some(d) = Self::destination_of(eic, "OnFailure") {
             spec.on_failure = Some(spec.setting("DestinationConfig.OnFailure", d));
         }
+    }
+
+    /// The settings an alias's invoke configuration gives its `Event` invocations (AWS's
+    /// defaults for what it leaves out; the values were checked when it was put).
+    fn alias_async_settings(eic: &Value) -> AsyncSettings {
+        let defaults = AsyncSettings::default();
+        AsyncSettings {
+            maximum_retry_attempts: eic["MaximumRetryAttempts"]
+                .as_u64()
+                .map_or(defaults.maximum_retry_attempts, |n| {
+                    u32::try_from(n).unwrap_or(MAX_RETRY_ATTEMPTS)
+                }),
+            maximum_event_age: eic["MaximumEventAgeInSeconds"]
+                .as_u64()
+                .map_or(defaults.maximum_event_age, Duration::from_secs),
+            on_success: Self::destination_of(eic, "OnSuccess"),
+            on_failure: Self::destination_of(eic, "OnFailure"),
+        }
+    }
+
+    /// The route of alias `alias` of `rec` with its own async settings, if it has any.
+    pub(super) fn alias_route(rec: &Record, alias: &str) -> Option<AliasRoute> {
+        let mut route = route_of(rec.alias(alias)?);
+        route.async_settings = rec
+            .map("invoke_configs")
+            .get(alias)
+            .map(|eic| Arc::new(Self::alias_async_settings(eic)));
+        Some(route)
+    }
+
+    /// The destination of `side` (`OnSuccess`, `OnFailure`) of an invoke configuration: a
+    /// function, or another service's ARN.
+    fn destination_of(eic: &Value, side: &str) -> Option<Destination> {
+        let arn = eic["DestinationConfig"][side]["Destination"].as_str()?;
+        if crate::destinations::service::is_service_arn(arn) {
+            return Some(Destination::Service(arn.to_owned()));
+        }
+        // NOTE: not looked up in the registry: at start-up the function may be served after
+        // this one; a function deleted since is reported when a record is sent to it.
+        let parts: Vec<&str> = arn.split(':').collect();
+        let name = *parts.get(6)?;
+        (parts.get(2) == Some(&"lambda")).then(|| Destination::Function(name.to_owned()))
     }
 
     /// AWS's checks of a destination: a function of lambda-rie other than this one, or an

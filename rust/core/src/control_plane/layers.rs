@@ -76,7 +76,7 @@ impl ControlPlane {
             .and_then(Value::as_object)
             .ok_or_else(|| super::functions::missing("content"))?;
         let zip = super::functions::zip_of(content)?;
-        let code = self.new_code(&zip, Map::new()).await?;
+        let code = self.new_code(zip, Map::new()).await?;
         let mut doc = self
             .store
             .document(Table::Layers, name)

@@ -11,6 +11,7 @@ mod function_urls;
 mod functions;
 mod invoke_config;
 mod layers;
+mod locks;
 mod permissions;
 mod record;
 mod tags;
@@ -62,10 +63,7 @@ pub struct ControlPlane {
     cap: Arc<EnvironmentCap>,
     settings: ControlPlaneSettings,
     event_sources: crate::event_sources::EventSources,
-    /// NOTE: one operation at a time: each reads, checks and writes a function's document in
-    /// one go, so two calls never interleave (AWS serialises per function; one lock is simpler
-    /// and the operations are short).
-    lock: tokio::sync::Mutex<()>,
+    locks: locks::Locks,
 }
 
 /// A control-plane request, body read whole.
@@ -163,7 +161,7 @@ impl ControlPlane {
             cap,
             settings,
             event_sources,
-            lock: tokio::sync::Mutex::new(()),
+            locks: locks::Locks::default(),
         }
     }
 
@@ -199,7 +197,9 @@ impl ControlPlane {
         if let Some(hex) = req.path.strip_prefix(CODE_PATH) {
             return self.code_download(hex);
         }
-        let _guard = self.lock.lock().await;
+        // NOTE: calls on one function (or layer, or the mappings) run one at a time, as AWS
+        // serialises them; calls on different ones run side by side (docs/reference.md §13).
+        let _guards = self.locks.acquire(&locks::keys(&req)).await;
         match self.dispatch(&req).await {
             Ok((204, _)) => http::response(204, Bytes::new()),
             Ok((status, body)) => http::json(status, body.to_string()),
@@ -382,7 +382,8 @@ impl ControlPlane {
     }
 
     /// The function name and qualifier of a path's identifier and `?Qualifier=`: AWS's 400 for
-    /// a malformed one or two qualifiers that differ, its 404 for another region or account.
+    /// a malformed one or two qualifiers that differ, its 404 for another region, its 403 for
+    /// another account.
     fn identify(
         &self,
         id: &str,
@@ -396,14 +397,18 @@ impl ControlPlane {
                 self.registry.region()
             )));
         }
-        if ident
-            .account
-            .is_some_and(|a| a != self.registry.account_id())
-        {
-            return Err(ServiceError::not_found(format!(
-                "Function not found: {}",
-                self.arn(ident.name)
-            )));
+        if let Some(account) = ident.account.filter(|a| *a != self.registry.account_id()) {
+            // NOTE: AWS refuses a function of another account with 403 (LAMBDA-SERVICE §0.2);
+            // the Invoke API keeps the RIE's 404 (docs/reference.md §2).
+            let arn = format!(
+                "arn:aws:lambda:{}:{account}:function:{}",
+                self.registry.region(),
+                ident.name
+            );
+            return Err(ServiceError::access_denied(
+                self.registry.account_id(),
+                &arn,
+            ));
         }
         let qualifier = match (ident.qualifier, query_qualifier) {
             (Some(a), Some(b)) if a != b => {

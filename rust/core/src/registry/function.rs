@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::aws::LATEST;
+use crate::config::AsyncSettings;
 use crate::scheduler::{FunctionWide, Scheduler};
 
 /// A version of a function: `$LATEST` or a published number.
@@ -46,6 +47,9 @@ pub struct AliasRoute {
     pub version: Version,
     /// An additional version and the share of invocations it gets (0.0 to 1.0).
     pub additional: Option<(Version, f64)>,
+    /// The alias's own asynchronous invocation settings, which its `Event` invocations use
+    /// instead of the version's (none: the version's).
+    pub async_settings: Option<Arc<AsyncSettings>>,
 }
 
 impl AliasRoute {
@@ -193,6 +197,7 @@ mod tests {
         let route = AliasRoute {
             version: Version::Published(1),
             additional: Some((Version::Published(2), 0.3)),
+            async_settings: None,
         };
         assert_eq!(route.pick(0.29), Version::Published(2));
         assert_eq!(route.pick(0.3), Version::Published(1));

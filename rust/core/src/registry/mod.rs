@@ -71,6 +71,7 @@ impl Registry {
                 AliasRoute {
                     version,
                     additional: None,
+                    async_settings: None,
                 },
             );
         }
@@ -333,6 +334,7 @@ mod tests {
             AliasRoute {
                 version: Version::Published(1),
                 additional: None,
+                async_settings: None,
             },
         );
         let t = r.resolve("orders", Some("prod")).unwrap();
@@ -359,6 +361,7 @@ mod tests {
             AliasRoute {
                 version: Version::Published(1),
                 additional: Some((Version::Published(2), 0.3)),
+                async_settings: None,
             },
         );
         let on_two = (0..2000)

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
 use super::{kept, Capabilities};
@@ -66,9 +66,9 @@ fn decide(function: &FunctionConfig) -> UserChoice {
             identity: Some((uid, gid)),
             fallback: None,
         },
-        Some(path) => UserChoice {
+        Some(reason) => UserChoice {
             identity: None,
-            fallback: Some(format!("{} is not readable by uid {uid}", path.display())),
+            fallback: Some(reason),
         },
     }
 }
@@ -106,9 +106,10 @@ fn needed_paths(function: &FunctionConfig) -> Vec<(PathBuf, i32)> {
     needed
 }
 
-/// The first of `paths` that `uid`:`gid` may not access as asked (a missing path does not
-/// count: it may exist only inside the environment, as `/opt` does).
-fn first_unreachable(uid: u32, gid: u32, paths: &[(PathBuf, i32)]) -> Option<PathBuf> {
+/// Why `uid`:`gid` cannot run the function: the first of `paths` it may not access as asked
+/// (a missing path does not count: it may exist only inside the environment, as `/opt`
+/// does), or a check that did not complete.
+fn first_unreachable(uid: u32, gid: u32, paths: &[(PathBuf, i32)]) -> Option<String> {
     let checks: Vec<(CString, i32)> = paths
         .iter()
         .take(250)
@@ -117,28 +118,46 @@ fn first_unreachable(uid: u32, gid: u32, paths: &[(PathBuf, i32)]) -> Option<Pat
     // SAFETY: the child only makes system calls and exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return None;
+        return Some(format!("the access check of uid {uid} could not start"));
     }
     if pid == 0 {
         // SAFETY: child side: raw system calls, then _exit with the index of the failure.
         unsafe { probe(uid, gid, &checks) }
     }
     let mut status = 0;
-    // SAFETY: reaping our own child.
-    unsafe { libc::waitpid(pid, &raw mut status, 0) };
-    let code = libc::WEXITSTATUS(status);
-    if !libc::WIFEXITED(status) || code == 0 {
-        return None;
+    let reaped = loop {
+        // SAFETY: reaping our own child.
+        let r = unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break r == pid;
+        }
+    };
+    // NOTE: a probe whose answer is unknown (not reaped, killed, the user not taken) counts
+    // as a refusal: running as root always works, running as a user who cannot reach the
+    // runtime fails every invoke.
+    let unknown = || Some(format!("the access check of uid {uid} did not complete"));
+    if !reaped || !libc::WIFEXITED(status) {
+        return unknown();
     }
-    let index = usize::try_from(code - 1).ok()?;
-    Some(Path::new(checks.get(index)?.0.to_str().unwrap_or("?")).to_path_buf())
+    match libc::WEXITSTATUS(status) {
+        0 => None,
+        code if code == SWITCH_FAILED => unknown(),
+        code => {
+            let index = usize::try_from(code - 1).ok()?;
+            let path = checks.get(index)?.0.to_str().unwrap_or("?");
+            Some(format!("{path} is not readable by uid {uid}"))
+        }
+    }
 }
+
+/// The probe's exit status when it could not become the user.
+const SWITCH_FAILED: i32 = 255;
 
 unsafe fn probe(uid: u32, gid: u32, checks: &[(CString, i32)]) -> ! {
     // SAFETY: system calls only, as a runtime makes them before its exec.
     unsafe {
         if super::switch_user(uid, gid).is_err() {
-            libc::_exit(0);
+            libc::_exit(SWITCH_FAILED);
         }
         for (i, (path, mode)) in checks.iter().enumerate() {
             if libc::access(path.as_ptr(), *mode) != 0 {

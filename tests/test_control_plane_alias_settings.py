@@ -1,0 +1,132 @@
+"""An alias's own settings: its async invoke configuration drives its `Event` invocations, and
+its two versions must share role and dead-letter queue (docs/reference.md §13)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from control_plane_support import ARN_PREFIX, ROLE, client, create, error_of, state_args, zip_bytes
+from harness import EmulatorFactory
+from test_control_plane_settings import invocations
+
+FAILING = "def handler(event, context):\n    raise RuntimeError('no')\n"
+
+
+def wait_for_success(emu: object, function: str, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while invocations(emu, function, "success") < count:  # type: ignore[arg-type]
+        assert time.monotonic() < deadline, emu.stderr_text()[-2000:]  # type: ignore[attr-defined]
+        time.sleep(0.05)
+
+
+def test_an_alias_event_invoke_config_is_the_one_its_events_use(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "bad", zip_bytes({"app.py": FAILING}))
+    for sink in ("alias_sink", "version_sink"):
+        create(lam, sink)
+    lam.publish_version(FunctionName="bad")
+    lam.create_alias(FunctionName="bad", Name="live", FunctionVersion="1")
+    for qualifier, sink in (("1", "version_sink"), ("live", "alias_sink")):
+        lam.put_function_event_invoke_config(
+            FunctionName="bad",
+            Qualifier=qualifier,
+            MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": ARN_PREFIX + sink}},
+        )
+
+    lam.invoke(FunctionName="bad:live", InvocationType="Event", Payload=b"{}")
+    wait_for_success(emu, "alias_sink", 1)
+    lam.invoke(FunctionName="bad", Qualifier="1", InvocationType="Event", Payload=b"{}")
+    wait_for_success(emu, "version_sink", 1)
+    assert invocations(emu, "alias_sink", "success") == 1
+
+    # Without its own configuration, the alias's events use the version's.
+    lam.delete_function_event_invoke_config(FunctionName="bad", Qualifier="live")
+    lam.invoke(FunctionName="bad:live", InvocationType="Event", Payload=b"{}")
+    wait_for_success(emu, "version_sink", 2)
+    assert invocations(emu, "alias_sink", "success") == 1
+    # One attempt per event: the configurations' MaximumRetryAttempts 0 applied.
+    assert sum(invocations(emu, "bad", o) for o in ("error", "timeout", "crash")) == 3
+
+
+def test_an_alias_event_invoke_config_survives_a_restart(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    lam = client(emulator_factory(state_args(state_dir)))
+    create(lam, "bad", zip_bytes({"app.py": FAILING}))
+    create(lam, "alias_sink")
+    lam.publish_version(FunctionName="bad")
+    lam.create_alias(FunctionName="bad", Name="live", FunctionVersion="1")
+    lam.put_function_event_invoke_config(
+        FunctionName="bad:live",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": ARN_PREFIX + "alias_sink"}},
+    )
+    emu = emulator_factory(state_args(state_dir))
+    client(emu).invoke(FunctionName="bad:live", InvocationType="Event", Payload=b"{}")
+    wait_for_success(emu, "alias_sink", 1)
+
+
+def test_a_weighted_alias_needs_one_role_and_one_dead_letter_queue(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    lam = client(emulator_factory(state_args(state_dir)))
+    create(lam, "fn")
+    lam.publish_version(FunctionName="fn")
+    other_role = ROLE + "-2"
+    lam.update_function_configuration(FunctionName="fn", Role=other_role)
+    lam.publish_version(FunctionName="fn")
+    lam.update_function_configuration(
+        FunctionName="fn",
+        Role=ROLE,
+        DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:012345678912:dlq"},
+    )
+    lam.publish_version(FunctionName="fn")
+    lam.update_function_configuration(FunctionName="fn", DeadLetterConfig={"TargetArn": ""})
+    lam.update_function_configuration(FunctionName="fn", Description="same role, no DLQ")
+    lam.publish_version(FunctionName="fn")
+
+    def refused(extra: str) -> tuple[int, str, str]:
+        with pytest.raises(ClientError) as raised:
+            lam.create_alias(
+                FunctionName="fn",
+                Name="split",
+                FunctionVersion="1",
+                RoutingConfig={"AdditionalVersionWeights": {extra: 0.5}},
+            )
+        return error_of(raised.value)
+
+    bad = "InvalidParameterValueException"
+    assert refused("2") == (
+        400,
+        bad,
+        "Versions 1 and 2 of an alias must have the same execution role.",
+    )
+    assert refused("3") == (
+        400,
+        bad,
+        "Versions 1 and 3 of an alias must have the same dead-letter queue configuration.",
+    )
+    made = lam.create_alias(
+        FunctionName="fn",
+        Name="split",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"4": 0.5}},
+    )
+    assert made["RoutingConfig"] == {"AdditionalVersionWeights": {"4": 0.5}}
+    with pytest.raises(ClientError) as raised:
+        lam.update_alias(
+            FunctionName="fn",
+            Name="split",
+            RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}},
+        )
+    assert error_of(raised.value)[2] == (
+        "Versions 1 and 2 of an alias must have the same execution role."
+    )
