@@ -10,16 +10,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from control_plane_support import ARN_PREFIX, ROLE, client, create, error_of, state_args, zip_bytes
-from harness import EmulatorFactory
+from harness import Emulator, EmulatorFactory
 from test_control_plane_settings import invocations
 
 FAILING = "def handler(event, context):\n    raise RuntimeError('no')\n"
 
 
-def wait_for_success(emu: object, function: str, count: int) -> None:
+def wait_for_success(emu: Emulator, function: str, count: int) -> None:
     deadline = time.monotonic() + 60
-    while invocations(emu, function, "success") < count:  # type: ignore[arg-type]
-        assert time.monotonic() < deadline, emu.stderr_text()[-2000:]  # type: ignore[attr-defined]
+    while invocations(emu, function, "success") < count:
+        assert time.monotonic() < deadline, emu.stderr_text()[-2000:]
         time.sleep(0.05)
 
 

@@ -12,12 +12,7 @@ from pathlib import Path
 from control_plane_support import client, create, state_args, zip_bytes
 from harness import EmulatorFactory
 
-SLOW_INIT = (
-    "import time\n"
-    "time.sleep(2.0)\n\n"
-    "def handler(event, context):\n"
-    "    return 'ready'\n"
-)
+SLOW_INIT = "import time\ntime.sleep(2.0)\n\ndef handler(event, context):\n    return 'ready'\n"
 
 
 def test_concurrent_changes_of_one_function_are_all_kept(

@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 from control_plane_support import ARN_PREFIX, client, create, error_of, state_args
 from harness import EmulatorFactory
 
-
 OTHER_ACCOUNT_ARN = "arn:aws:lambda:us-east-1:999999999999:function:fn"
 
 
