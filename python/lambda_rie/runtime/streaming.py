@@ -53,13 +53,14 @@ def to_bytes(chunk: Any) -> bytes:
 
 
 def first_chunk(result: Chunks, run: Callable[[Any], Any]) -> Optional[bytes]:
-    """The first chunk (``None`` when there is none). Raised here, the handler's exception is a
-    plain handler error, posted to `/error` like any other."""
+    """The first chunk (``None`` when there is none; a `Prelude` for a dict). Raised here, the
+    handler's exception is a plain handler error, posted to `/error` like any other."""
     try:
-        if is_async(result):
-            item = run(result.__anext__())  # type: ignore[union-attr]
-        else:
-            item = next(result)  # type: ignore[arg-type]
+        item = (
+            run(result.__anext__())  # type: ignore[union-attr]
+            if is_async(result)
+            else next(result)  # type: ignore[arg-type]
+        )
     except (StopIteration, StopAsyncIteration):
         return None
     if isinstance(item, dict):
