@@ -29,7 +29,6 @@ use crate::registry::Target;
 
 pub use event::{event, UrlRequest};
 pub use response::{from_result, MappingError, UrlResponse};
-pub use stream::HTTP_INTEGRATION_RESPONSE;
 
 /// The path prefix of function URLs on the Invoke API's listener.
 pub const PATH_PREFIX: &str = "/lambda-url/";

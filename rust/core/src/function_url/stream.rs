@@ -19,7 +19,7 @@ use crate::scheduler::Scheduler;
 
 /// The content type of a stream that starts with a prelude (what Node.js's
 /// `awslambda.HttpResponseStream.from` declares).
-pub const HTTP_INTEGRATION_RESPONSE: &str = "application/vnd.awslambda.http-integration-response";
+const HTTP_INTEGRATION_RESPONSE: &str = "application/vnd.awslambda.http-integration-response";
 /// The separator between the prelude's JSON and the body: 8 NUL bytes.
 const PRELUDE_END: [u8; 8] = [0; 8];
 /// The most a prelude may take before its separator.
