@@ -102,7 +102,7 @@ end
 
 @dataclass(frozen=True)
 class WrkRun:
-    """What `wrk` measured over one connection (latencies in milliseconds)."""
+    """What `wrk` measured (latencies in milliseconds)."""
 
     requests: int
     invocations_per_s: float
@@ -129,16 +129,26 @@ def wrk_version(binary: str) -> str:
     return (output.stdout or output.stderr).splitlines()[0].strip()
 
 
-def run_wrk(binary: str, emulator: Emulator, event: bytes, seconds: int) -> WrkRun:
-    """POST `event` for `seconds` over one kept-alive connection from one wrk thread."""
+def run_wrk(
+    binary: str,
+    emulator: Emulator,
+    event: bytes,
+    seconds: int,
+    *,
+    url: Optional[str] = None,
+    connections: int = 1,
+) -> WrkRun:
+    """POST `event` for `seconds` over `connections` kept-alive connections (one wrk thread, two
+    from two connections on) to `url`, by default the Invoke API's invoke path."""
     with tempfile.TemporaryDirectory(prefix="lambda-rie-wrk-") as scratch:
         body_path = Path(scratch) / "event.json"
         body_path.write_bytes(event)
         script = Path(scratch) / "post.lua"
         script.write_text(_WRK_SCRIPT.format(body_path=_lua_string(body_path), marker=WRK_MARKER))
-        argv = [binary, "-t1", "-c1", f"-d{seconds}s", "--timeout", "30s", "-s", str(script)]
+        threads = min(connections, 2)
+        argv = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
         output = subprocess.run(
-            [*argv, f"{emulator.url}{INVOKE_PATH}"],
+            [*argv, "-s", str(script), url or f"{emulator.url}{INVOKE_PATH}"],
             capture_output=True,
             text=True,
             timeout=seconds + 60,

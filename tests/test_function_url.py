@@ -197,7 +197,7 @@ def test_http_port_serves_the_function_at_the_root(emulator_factory: EmulatorFac
     ("setting", "message"),
     [
         ('{ auth_type = "OPEN" }', 'auth_type "OPEN" is not NONE or AWS_IAM'),
-        ('{ invoke_mode = "RESPONSE_STREAM" }', "RESPONSE_STREAM is not served"),
+        ('{ invoke_mode = "FAST" }', 'invoke_mode "FAST" is not BUFFERED or RESPONSE_STREAM'),
         ("{ cors = true }", "cors: expected a table"),
         ("{ cors = { max_age = 86401 } }", "cors.maxAge"),
         ("{ cors = { origins = [] } }", 'cors: unknown key "origins"'),

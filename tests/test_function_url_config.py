@@ -17,6 +17,7 @@ from control_plane_support import (
     client,
     create,
     error_of,
+    python_zip,
     state_args,
     zip_bytes,
 )
@@ -176,6 +177,73 @@ def test_alias_urls_are_alias_qualified_and_go_with_their_alias(
     assert [c["FunctionArn"] for c in listed] == [ARN_PREFIX + "web:live"]
     lam.delete_alias(FunctionName="web", Name="live")
     assert lam.list_function_url_configs(FunctionName="web")["FunctionUrlConfigs"] == []
+
+
+def test_an_alias_url_runs_the_alias_with_its_own_configuration(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    # NOTE: a generous timeout: cold starts on a loaded machine stay out of the answers.
+    create(lam, "web", zip_file=python_zip("v1"), Timeout=30)
+    lam.publish_version(FunctionName="web")
+    lam.update_function_code(FunctionName="web", ZipFile=python_zip("v2"))
+    lam.publish_version(FunctionName="web")
+    lam.create_alias(
+        FunctionName="web",
+        Name="live",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}},
+    )
+    created = lam.create_function_url_config(
+        FunctionName="web", Qualifier="live", AuthType="NONE", Cors=CORS
+    )
+    assert created["FunctionUrl"] == url_of(emu, "web--live")
+    # $LATEST has no URL of its own.
+    assert call(emu, "web").status == 403
+    answers = [call(emu, "web--live") for _ in range(40)]
+    assert {a.status for a in answers} == {200}
+    # Weighted routing, as Invoke of `web:live`: both versions ran (each 1 in 2).
+    assert {(a.json()["version"], a.json()["tag"]) for a in answers} == {("1", "v1"), ("2", "v2")}
+    context = answers[0].json()["event"]["requestContext"]
+    assert (context["apiId"], context["domainPrefix"]) == ("web--live", "web--live")
+    assert context["domainName"] == "web--live.lambda-url.us-east-1.localhost"
+    by_host = emu.request(
+        "GET", "/x", headers={"Host": f"web--live.lambda-url.us-east-1.localhost:{emu.port}"}
+    )
+    assert (by_host.status, by_host.json()["event"]["rawPath"]) == (200, "/x")
+    # The alias's CORS: a preflight answered by the URL.
+    preflight = call(emu, "web--live", "OPTIONS", **PREFLIGHT)
+    assert preflight.header("Access-Control-Allow-Origin") == "https://app.example"
+    lam.update_function_url_config(FunctionName="web", Qualifier="live", AuthType="AWS_IAM")
+    forbidden = call(emu, "web--live")
+    assert (forbidden.status, forbidden.body) == (403, b'{"Message":"Forbidden"}')
+    lam.delete_function_url_config(FunctionName="web", Qualifier="live")
+    gone = call(emu, "web--live")
+    assert (gone.status, gone.body) == (403, b'{"Message":null}')
+    lam.create_function_url_config(FunctionName="web", Qualifier="live", AuthType="NONE")
+    assert call(emu, "web--live").status == 200
+    lam.delete_alias(FunctionName="web", Name="live")
+    gone = call(emu, "web--live")
+    assert (gone.status, gone.body) == (403, b'{"Message":null}')
+    assert gone.header("x-amzn-ErrorType") == "AccessDeniedException"
+
+
+def test_a_response_stream_url_of_the_api_streams(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    source = "def handler(event, context):\n    yield {'statusCode': 202}\n    yield 'streamed'\n"
+    create(lam, "web", zip_file=zip_bytes({"app.py": source}), Timeout=30)
+    lam.create_function_url_config(FunctionName="web", AuthType="NONE")
+    # BUFFERED: the collected stream, prelude included, is the body of a 200.
+    buffered = call(emu, "web")
+    assert (buffered.status, buffered.body) == (200, b'{"statusCode":202}' + bytes(8) + b"streamed")
+    lam.update_function_url_config(FunctionName="web", InvokeMode="RESPONSE_STREAM")
+    streamed = call(emu, "web")
+    assert (streamed.status, streamed.body) == (202, b"streamed")
+    assert streamed.header("Transfer-Encoding") == "chunked"
 
 
 def test_the_url_serves_after_create_and_stops_after_delete(

@@ -3,6 +3,9 @@
 Each item (``bytes``, or ``str`` sent as UTF-8) goes to the Runtime API as one HTTP chunk as
 soon as the handler yields it; an exception raised midway ends the stream with AWS's error
 trailers. This is lambda-rie's own capability: AWS's managed Python runtime cannot stream.
+A first item that is a dict is the HTTP prelude of a `RESPONSE_STREAM` function URL
+(``{"statusCode": ..., "headers": {...}, "cookies": [...]}``, docs/reference.md §14): it is sent
+as JSON and 8 NUL bytes, with the content type Node.js's ``awslambda.HttpResponseStream`` uses.
 Imported only when a handler returns a generator, so other handlers never pay for it.
 """
 
@@ -20,6 +23,13 @@ if TYPE_CHECKING:
     Chunks = Union[Iterator[Any], AsyncIterator[Any]]
 
 CONTENT_TYPE = "application/octet-stream"
+#: A stream that starts with an HTTP prelude.
+PRELUDE_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
+PRELUDE_END = b"\0" * 8
+
+
+class Prelude(bytes):
+    """The first chunk when it is an HTTP prelude: its JSON and the 8 NUL bytes."""
 
 
 class StreamClosedError(Exception):
@@ -43,14 +53,21 @@ def to_bytes(chunk: Any) -> bytes:
 
 
 def first_chunk(result: Chunks, run: Callable[[Any], Any]) -> Optional[bytes]:
-    """The first chunk (``None`` when there is none). Raised here, the handler's exception is a
-    plain handler error, posted to `/error` like any other."""
+    """The first chunk (``None`` when there is none; a `Prelude` for a dict). Raised here, the
+    handler's exception is a plain handler error, posted to `/error` like any other."""
     try:
-        if is_async(result):
-            return to_bytes(run(result.__anext__()))  # type: ignore[union-attr]
-        return to_bytes(next(result))  # type: ignore[arg-type]
+        item = (
+            run(result.__anext__())  # type: ignore[union-attr]
+            if is_async(result)
+            else next(result)  # type: ignore[arg-type]
+        )
     except (StopIteration, StopAsyncIteration):
         return None
+    if isinstance(item, dict):
+        import json
+
+        return Prelude(json.dumps(item, separators=(",", ":")).encode("utf-8") + PRELUDE_END)
+    return to_bytes(item)
 
 
 def send(
@@ -64,7 +81,8 @@ def send(
 ) -> tuple[int, Optional[errors.ErrorResult]]:
     """Stream `first` and the rest of `result`; the HTTP status of the Runtime API's answer,
     and the error that ended the stream, if any (to be logged by the caller)."""
-    writer = client.start_stream(request_id, CONTENT_TYPE, invocation_id)
+    content_type = PRELUDE_CONTENT_TYPE if isinstance(first, Prelude) else CONTENT_TYPE
+    writer = client.start_stream(request_id, content_type, invocation_id)
     failure: Optional[errors.ErrorResult] = None
     try:
         if first is not None:

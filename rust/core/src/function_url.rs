@@ -1,12 +1,15 @@
 //! Function URLs (docs/reference.md §14): a function called over plain HTTP. A request becomes
 //! a payload 2.0 event, the function runs as a synchronous invocation, and its result becomes
-//! the HTTP response. A URL is reached on the Invoke API's listener under
-//! `/lambda-url/<function>/...` or by the host name `<function>.lambda-url.<region>.localhost`,
-//! and at the root of `--http-port`'s listener for the function it serves.
+//! the HTTP response (or its chunks are streamed, for a `RESPONSE_STREAM` URL). A URL is
+//! reached on the Invoke API's listener under `/lambda-url/<id>/...` or by the host name
+//! `<id>.lambda-url.<region>.localhost`, and at the root of `--http-port`'s listener for the
+//! function it serves; the id is the function's name (`$LATEST`'s URL) or
+//! `<function>--<alias>` (an alias's URL).
 
 mod cors;
 pub(crate) mod event;
 pub(crate) mod response;
+mod stream;
 
 use std::time::Instant;
 
@@ -17,11 +20,12 @@ use hyper::Request;
 
 use crate::aws::ServiceError;
 use crate::clock;
-use crate::config::{LogLevel, UrlAuthType, MAX_REQUEST_BYTES};
+use crate::config::{FunctionUrl, LogLevel, UrlAuthType, UrlInvokeMode, MAX_REQUEST_BYTES};
 use crate::http::{self, BodyError, Peer, Response};
 use crate::invocation::{Invocation, OutcomeKind};
 use crate::invoke_api::InvokeApi;
 use crate::logs;
+use crate::registry::Target;
 
 pub use event::{event, UrlRequest};
 pub use response::{from_result, MappingError, UrlResponse};
@@ -30,29 +34,26 @@ pub use response::{from_result, MappingError, UrlResponse};
 pub const PATH_PREFIX: &str = "/lambda-url/";
 /// The label between a URL's id and its region in its host name.
 const HOST_LABEL: &str = ".lambda-url.";
+/// Between a function's name and its alias's in the id of an alias's URL.
+const ALIAS_SEPARATOR: &str = "--";
 
-/// The function a request's `Host` names (`<function>.lambda-url.<region>.localhost`).
+/// The URL id a request's `Host` names (`<id>.lambda-url.<region>.localhost`).
 pub fn host_function(req: &Request<Incoming>) -> Option<&str> {
     let host = req.headers().get(hyper::header::HOST)?.to_str().ok()?;
     let (id, _) = host.split_once(HOST_LABEL)?;
     Some(id)
 }
 
-/// Serve one request to the URL of `function`; `path` is the request's path under the URL.
-pub async fn serve(
-    api: &InvokeApi,
-    function: &str,
-    path: &str,
-    req: Request<Incoming>,
-) -> Response {
+/// Serve one request to the URL `id`; `path` is the request's path under the URL.
+pub async fn serve(api: &InvokeApi, id: &str, path: &str, req: Request<Incoming>) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let (answer, request_id) = answer(api, function, path, req).await;
+    let (answer, request_id) = answer(api, id, path, req).await;
     let status = answer.status().as_u16();
     logs::message(
         LogLevel::Info,
         &format!(
-            "URL {method} {path} {status} {:.2} ms function={function} request_id={}",
+            "URL {method} {path} {status} {:.2} ms function={id} request_id={}",
             started.elapsed().as_secs_f64() * 1000.0,
             request_id.as_deref().unwrap_or("-"),
         ),
@@ -60,17 +61,35 @@ pub async fn serve(
     answer
 }
 
+/// The invocation target of URL `id` and the URL's configuration: `$LATEST` of the function
+/// named `id`, or the alias of `<function>--<alias>` (a weighted alias picks its version).
+fn url_target(api: &InvokeApi, id: &str) -> Option<(Target, FunctionUrl)> {
+    // NOTE: an id is a name, never an ARN or a qualified name (AWS's ids are `[0-9a-z]`).
+    if id.is_empty() || id.contains(':') {
+        return None;
+    }
+    if let Ok(target) = api.registry.resolve(id, None) {
+        if let Some(url) = target.scheduler.function().config.url.clone() {
+            return Some((target, url));
+        }
+    }
+    // NOTE: names and aliases may hold `--` themselves: each place it could split is tried.
+    id.match_indices(ALIAS_SEPARATOR).find_map(|(at, _)| {
+        let (function, alias) = (&id[..at], &id[at + ALIAS_SEPARATOR.len()..]);
+        let url = api.control.alias_url(function, alias)?;
+        let target = api.registry.resolve(function, Some(alias)).ok()?;
+        Some((target, url))
+    })
+}
+
 async fn answer(
     api: &InvokeApi,
-    function: &str,
+    id: &str,
     path: &str,
     req: Request<Incoming>,
 ) -> (Response, Option<String>) {
     // NOTE: AWS answers a URL that does not exist as it answers one the caller may not use.
-    let Ok(target) = api.registry.resolve(function, None) else {
-        return (no_such_url(), None);
-    };
-    let Some(url) = target.scheduler.function().config.url.clone() else {
+    let Some((target, url)) = url_target(api, id) else {
         return (no_such_url(), None);
     };
     let origin = req
@@ -102,7 +121,7 @@ async fn answer(
         Err(BodyError::Broken) => return (plain(400, "Bad Request"), Some(request_id)),
     };
     let region = &target.scheduler.function().region;
-    let domain = format!("{function}.lambda-url.{region}.localhost");
+    let domain = format!("{id}.lambda-url.{region}.localhost");
     let request = UrlRequest {
         method: parts.method.as_str(),
         path,
@@ -110,7 +129,7 @@ async fn answer(
         headers: header_list(&parts),
         source_ip: source_ip(&parts),
         body: &body,
-        url_id: function,
+        url_id: id,
         domain: &domain,
         account_id: match url.auth_type {
             UrlAuthType::None => "anonymous",
@@ -125,23 +144,9 @@ async fn answer(
     let payload = Bytes::from(event(&request).to_string());
     let mut inv = Invocation::new(payload, target.invoked_arn);
     inv.request_id.clone_from(&request_id);
-    let outcome = match target.scheduler.invoke(inv).await {
-        Ok(o) => o,
-        Err(e) => return (service_error(&e), Some(request_id)),
-    };
-    let mut r = if outcome.kind == OutcomeKind::Success {
-        match from_result(&outcome.payload) {
-            Ok(mapped) => http_response(mapped),
-            Err(e) => {
-                logs::message(
-                    LogLevel::Warn,
-                    &format!("URL of {function}: the function's result is not a response: {e}"),
-                );
-                internal_error()
-            }
-        }
-    } else {
-        internal_error()
+    let mut r = match url.invoke_mode {
+        UrlInvokeMode::Buffered => buffered(&target.scheduler, inv, id).await,
+        UrlInvokeMode::ResponseStream => stream::answer(target.scheduler, inv, id).await,
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         r.headers_mut().insert("x-amzn-requestid", v);
@@ -150,6 +155,31 @@ async fn answer(
         cors::apply(c, origin.as_deref(), r.headers_mut());
     }
     (r, Some(request_id))
+}
+
+/// A `BUFFERED` URL's answer: the function's whole result mapped to a response.
+async fn buffered(
+    scheduler: &std::sync::Arc<crate::scheduler::Scheduler>,
+    inv: Invocation,
+    id: &str,
+) -> Response {
+    let outcome = match scheduler.invoke(inv).await {
+        Ok(o) => o,
+        Err(e) => return service_error(&e),
+    };
+    if outcome.kind != OutcomeKind::Success {
+        return internal_error();
+    }
+    match from_result(&outcome.payload) {
+        Ok(mapped) => http_response(mapped),
+        Err(e) => {
+            logs::message(
+                LogLevel::Warn,
+                &format!("URL {id}: the function's result is not a response: {e}"),
+            );
+            internal_error()
+        }
+    }
 }
 
 /// A request's headers, names as sent, in order.
@@ -189,8 +219,16 @@ fn signed(headers: &hyper::HeaderMap) -> bool {
 /// A mapped result as the HTTP response.
 pub(crate) fn http_response(mapped: UrlResponse) -> Response {
     let mut r = http::response(mapped.status, mapped.body);
+    apply_head(&mut r, mapped.status, mapped.headers, mapped.cookies);
+    r
+}
+
+/// Set a response's status, headers (names as the function wrote them) and `Set-Cookie`s.
+fn apply_head(r: &mut Response, status: u16, headers: Vec<(String, String)>, cookies: Vec<String>) {
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
-    for (name, value) in mapped.headers {
+    for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
@@ -198,12 +236,11 @@ pub(crate) fn http_response(mapped: UrlResponse) -> Response {
             h.append(n, v);
         }
     }
-    for cookie in mapped.cookies {
+    for cookie in cookies {
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             h.append(hyper::header::SET_COOKIE, v);
         }
     }
-    r
 }
 
 fn plain(status: u16, text: &'static str) -> Response {

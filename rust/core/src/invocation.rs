@@ -1,5 +1,6 @@
 //! One invocation on its way from the Invoke API to a runtime, and the outcome it comes back with.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -37,6 +38,9 @@ pub struct Invocation {
     /// Where a streamed response's chunks go as they arrive (InvokeWithResponseStream);
     /// without it a streamed response is collected up to the buffered limit.
     pub stream_to: Option<mpsc::Sender<Bytes>>,
+    /// Where a streamed response's content type (as the runtime declared it) is put before its
+    /// first chunk goes to `stream_to` (function URLs: the streaming prelude).
+    pub stream_content_type: Option<Arc<OnceLock<String>>>,
 }
 
 impl Invocation {
@@ -55,6 +59,7 @@ impl Invocation {
             arrived: Instant::now(),
             want_log: false,
             stream_to: None,
+            stream_content_type: None,
         }
     }
 }

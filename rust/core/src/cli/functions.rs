@@ -88,10 +88,9 @@ pub fn load(
     // NOTE: `--http-port` serves the first function's URL: it gets one (AuthType NONE) if
     // its configuration declares none.
     if let (Some(_), Some(first)) = (args.http_address, functions.first_mut()) {
-        first.url.get_or_insert(crate::config::FunctionUrl {
-            auth_type: crate::config::UrlAuthType::None,
-            cors: None,
-        });
+        first
+            .url
+            .get_or_insert_with(crate::config::FunctionUrl::open);
     }
     let uses_python = functions
         .iter()

@@ -248,6 +248,18 @@ pub struct FunctionUrl {
     pub auth_type: UrlAuthType,
     /// Its CORS settings, when it has them.
     pub cors: Option<cors::Cors>,
+    /// Whether the answer is buffered or streamed.
+    pub invoke_mode: UrlInvokeMode,
+}
+
+/// `InvokeMode` of a function URL (docs/reference.md §14).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UrlInvokeMode {
+    /// The function's whole result, mapped to a response (`BUFFERED`, the default).
+    #[default]
+    Buffered,
+    /// The function's chunks sent on as they come (`RESPONSE_STREAM`).
+    ResponseStream,
 }
 
 /// `AuthType` of a function URL.
@@ -267,17 +279,28 @@ impl FunctionUrl {
             "AWS_IAM" => UrlAuthType::AwsIam,
             other => return Err(format!("auth_type {other:?} is not NONE or AWS_IAM")),
         };
-        match invoke_mode {
-            None | Some("BUFFERED") => Ok(Self {
-                auth_type,
-                cors: None,
-            }),
-            Some("RESPONSE_STREAM") => {
-                Err("invoke_mode RESPONSE_STREAM is not served by function URLs yet".to_owned())
+        let invoke_mode = match invoke_mode {
+            None | Some("BUFFERED") => UrlInvokeMode::Buffered,
+            Some("RESPONSE_STREAM") => UrlInvokeMode::ResponseStream,
+            Some(other) => {
+                return Err(format!(
+                    "invoke_mode {other:?} is not BUFFERED or RESPONSE_STREAM"
+                ))
             }
-            Some(other) => Err(format!(
-                "invoke_mode {other:?} is not BUFFERED or RESPONSE_STREAM"
-            )),
+        };
+        Ok(Self {
+            auth_type,
+            cors: None,
+            invoke_mode,
+        })
+    }
+
+    /// A `NONE` URL, buffered, without CORS (`url = true`, `--http-port`).
+    pub fn open() -> Self {
+        Self {
+            auth_type: UrlAuthType::None,
+            cors: None,
+            invoke_mode: UrlInvokeMode::Buffered,
         }
     }
 }

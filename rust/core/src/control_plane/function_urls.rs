@@ -1,6 +1,6 @@
 //! Create/Get/Update/Delete/ListFunctionUrlConfig(s) (docs/reference.md §14): the function
-//! URL of `$LATEST` or of an alias, kept in the function's document; the URL of `$LATEST`
-//! serves from the moment it is created or updated and stops when it is deleted.
+//! URL of `$LATEST` or of an alias, kept in the function's document; a URL serves from the
+//! moment it is created or updated and stops when it (or its alias) is deleted.
 
 use serde_json::{json, Map, Value};
 
@@ -8,7 +8,7 @@ use super::record::Record;
 use super::{listing, now, page, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
 use crate::config::cors::Cors;
-use crate::config::{FunctionUrl, UrlAuthType};
+use crate::config::{FunctionUrl, UrlAuthType, UrlInvokeMode};
 
 /// The qualifier pattern of the URL operations (aliases only).
 const QUALIFIER_PATTERN: &str = "((?!^\\d+$)^[0-9a-zA-Z-_]+$)";
@@ -57,7 +57,7 @@ impl ControlPlane {
     /// `http://<url-id>.lambda-url.<region>.localhost:<port>/`, the port the request came to.
     fn function_url(&self, name: &str, key: &str, req: &ApiRequest) -> String {
         // NOTE: the URL id is the function name (that is how URLs are routed); an alias's URL
-        // gets `<function>--<alias>`, which is not served yet (docs/reference.md §14).
+        // gets `<function>--<alias>` (docs/reference.md §14).
         let id = if key == LATEST {
             name.to_owned()
         } else {
@@ -213,12 +213,24 @@ impl ControlPlane {
         Ok((200, listing("FunctionUrlConfigs", items, next)))
     }
 
-    /// The URL of `$LATEST` serves as configured from now on (an alias's is stored only).
+    /// The URL of `$LATEST` serves as configured from now on (its environments are replaced);
+    /// an alias's is read from the store by each request (`alias_url`).
     fn serve_url(&self, rec: &Record, key: &str) -> Result<(), ServiceError> {
         if key == LATEST {
             self.apply_to_version(rec, LATEST)?;
         }
         Ok(())
+    }
+
+    /// The URL alias `alias` of the stored function `name` serves, if it has one.
+    pub(crate) fn alias_url(&self, name: &str, alias: &str) -> Option<FunctionUrl> {
+        if alias == LATEST {
+            return None;
+        }
+        let doc = self.store.get(name).ok()??;
+        let rec = Record(doc);
+        rec.alias(alias)?;
+        served_url(rec.0.get("urls")?.get(alias)?)
     }
 
     /// The URL configuration of a function served from the command line or a config file:
@@ -248,6 +260,9 @@ impl ControlPlane {
             });
             if let Some(cors) = &url.cors {
                 config["Cors"] = cors_json(cors);
+            }
+            if url.invoke_mode == UrlInvokeMode::ResponseStream {
+                config["InvokeMode"] = json!("RESPONSE_STREAM");
             }
             out.insert(LATEST.to_owned(), config);
         }
@@ -293,18 +308,25 @@ fn check_fields(body: &Map<String, Value>, auth: &Value) -> Result<(), ServiceEr
     Ok(())
 }
 
-/// The `FunctionUrl` a stored configuration serves (`$LATEST`'s, docs/reference.md §14).
+/// The `FunctionUrl` a stored configuration serves (docs/reference.md §14).
 pub(super) fn served_url(config: &Value) -> Option<FunctionUrl> {
     let auth_type = match config["AuthType"].as_str()? {
         "AWS_IAM" => UrlAuthType::AwsIam,
         _ => UrlAuthType::None,
     };
-    // NOTE: RESPONSE_STREAM is accepted and stored; the URL answers it buffered.
+    let invoke_mode = match config["InvokeMode"].as_str() {
+        Some("RESPONSE_STREAM") => UrlInvokeMode::ResponseStream,
+        _ => UrlInvokeMode::Buffered,
+    };
     let cors = config
         .get("Cors")
         .filter(|c| !c.is_null())
         .and_then(|c| Cors::from_aws(c).ok());
-    Some(FunctionUrl { auth_type, cors })
+    Some(FunctionUrl {
+        auth_type,
+        cors,
+        invoke_mode,
+    })
 }
 
 /// A `Cors` as AWS's JSON object (the members that are set).
@@ -341,6 +363,12 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(url.auth_type, UrlAuthType::AwsIam);
+        assert_eq!(url.invoke_mode, UrlInvokeMode::Buffered);
+        let streamed = served_url(&json!({"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}));
+        assert_eq!(
+            streamed.map(|u| u.invoke_mode),
+            Some(UrlInvokeMode::ResponseStream)
+        );
         let cors = url.cors.unwrap();
         assert_eq!(cors.allow_origins, vec!["*"]);
         assert_eq!(cors.max_age, 10);

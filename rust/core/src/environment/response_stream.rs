@@ -64,6 +64,9 @@ impl ExecutionEnvironment {
             mut parts,
         } = stream;
         let mut collected = inv.stream_to.is_none().then(Collected::default);
+        if let (Some(slot), Some(declared)) = (&inv.stream_content_type, &content_type) {
+            let _ = slot.set(declared.clone());
+        }
         loop {
             let part = tokio::select! {
                 biased;

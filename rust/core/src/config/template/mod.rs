@@ -506,6 +506,7 @@ Resources:
             Some(crate::config::FunctionUrl {
                 auth_type: crate::config::UrlAuthType::AwsIam,
                 cors: None,
+                invoke_mode: crate::config::UrlInvokeMode::Buffered,
             })
         );
         let (fs, _) = load_str(&template(
@@ -521,6 +522,11 @@ Resources:
         assert!(
             e.contains("FunctionUrlConfig.Cors") && e.contains("cors.maxAge"),
             "{e}"
+        );
+        let (fs, _) = load_str(&template("{AuthType: NONE, InvokeMode: RESPONSE_STREAM}")).unwrap();
+        assert_eq!(
+            fs[0].url.as_ref().map(|u| u.invoke_mode),
+            Some(crate::config::UrlInvokeMode::ResponseStream)
         );
         let e = load_str(&template("{InvokeMode: BUFFERED}")).unwrap_err();
         assert!(e.contains("FunctionUrlConfig.AuthType"), "{e}");
