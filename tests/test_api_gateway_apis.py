@@ -299,4 +299,4 @@ def test_an_unknown_authorizer_name_is_refused(
     assert emulator.process.wait(timeout=10) == 2
     error = emulator.stderr.wait_for(r"^lambda-rie: ").string
     assert "Events.Token.Properties.Auth.Authorizer" in error, error
-    assert "\"Nope\" is not one of the API's Auth.Authorizers" in error, error
+    assert '"Nope" is not one of the API\'s Auth.Authorizers' in error, error

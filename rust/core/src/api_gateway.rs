@@ -138,29 +138,11 @@ async fn invoke(
             request.method,
             path.trim_start_matches('/')
         );
-        let check = authorizer::Check {
-            authorizer,
-            api: route.api,
-            arn,
-            event_v1: &payload_v1::event(&request, &v1),
-            event_v2: &event_v2(&request, &v1),
-            headers: &request.headers,
-            query: request.query,
-            stage_variables: v1.stage_variables,
-        };
-        match authorizer::decide(api, &check).await {
-            authorizer::Decision::Allow(context) => {
-                if let Some(rc) = event
-                    .get_mut("requestContext")
-                    .and_then(Value::as_object_mut)
-                {
-                    rc.insert("authorizer".to_owned(), context);
-                }
-            }
-            authorizer::Decision::Refuse(mut answer) => {
-                set_request_id(&mut answer, &request_id);
-                return (answer, Some(request_id));
-            }
+        if let Err(mut refused) =
+            authorize(api, authorizer, route.api, arn, &request, &v1, &mut event).await
+        {
+            set_request_id(&mut refused, &request_id);
+            return (refused, Some(request_id));
         }
     }
     let accept = parts
@@ -177,6 +159,41 @@ async fn invoke(
     };
     let answer = integrate(&target, event, matched, &request_id, binary_answer).await;
     (answer, Some(request_id))
+}
+
+/// Run the route's authorizer: `Ok` with `requestContext.authorizer` set in `event`, or the
+/// answer that refuses the request.
+async fn authorize(
+    api: &InvokeApi,
+    authorizer: &crate::config::gateway::Authorizer,
+    kind: ApiKind,
+    arn: String,
+    request: &UrlRequest<'_>,
+    v1: &payload_v1::V1<'_>,
+    event: &mut Value,
+) -> Result<(), Response> {
+    let check = authorizer::Check {
+        authorizer,
+        api: kind,
+        arn,
+        event_v1: &payload_v1::event(request, v1),
+        event_v2: &event_v2(request, v1),
+        headers: &request.headers,
+        query: request.query,
+        stage_variables: v1.stage_variables,
+    };
+    match authorizer::decide(api, &check).await {
+        authorizer::Decision::Allow(context) => {
+            if let Some(rc) = event
+                .get_mut("requestContext")
+                .and_then(Value::as_object_mut)
+            {
+                rc.insert("authorizer".to_owned(), context);
+            }
+            Ok(())
+        }
+        authorizer::Decision::Refuse(answer) => Err(answer),
+    }
 }
 
 /// A payload 2.0 event, with the stage's variables when it has some.

@@ -24,9 +24,7 @@ def _policy(effect, resource, event):
         "principalId": "ada",
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}
-            ],
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
         },
         "context": {"user": "ada", "level": 3, "event": json.dumps(event)},
     }

@@ -226,4 +226,14 @@ mod tests {
         );
         assert_eq!(&r.body[..], b"done");
     }
+
+    #[test]
+    fn a_base64_result_is_decoded_only_when_the_answer_is_binary() {
+        let result = br#"{"statusCode": 200, "headers": {"Content-Type": "image/png"},
+                          "body": "/wD+", "isBase64Encoded": true}"#;
+        let decoded = response(result, |t| t == Some("image/png")).unwrap();
+        assert_eq!(&decoded.body[..], &[0xff, 0x00, 0xfe]);
+        let as_text = response(result, |_| false).unwrap();
+        assert_eq!(&as_text.body[..], b"/wD+");
+    }
 }
