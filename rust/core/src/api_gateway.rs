@@ -3,7 +3,11 @@
 //! with API Gateway's payloads (2.0, or 1.0) and its answers when there is no route or the
 //! function fails.
 
+mod authorizer;
+mod binary;
+mod header_case;
 mod payload_v1;
+mod policy;
 mod routes;
 
 use std::time::{Duration, Instant};
@@ -12,6 +16,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::Request;
+use serde_json::Value;
 
 use crate::clock;
 use crate::config::{ApiKind, FunctionConfig, LogLevel};
@@ -25,6 +30,8 @@ pub use routes::{Matched, Route, RouteTable};
 
 /// API Gateway's largest request body (10 MB).
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// The API id of every route's events and ARNs.
+const API_ID: &str = "lambda-rie";
 /// API Gateway's integration timeout: 29 s, whatever the function's timeout.
 const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 
@@ -90,43 +97,137 @@ async fn invoke(
     };
     let function = target.scheduler.function();
     let route_key = route.key();
-    let stage = if route.api == ApiKind::Rest {
-        "Prod"
+    let headers = if route.payload_v1 {
+        header_case::headers(&parts).await
     } else {
-        "$default"
+        function_url::header_list(&parts)
     };
     let request = UrlRequest {
         method: parts.method.as_str(),
         path,
         query: parts.uri.query().unwrap_or(""),
-        headers: function_url::header_list(&parts),
+        headers,
         source_ip: function_url::source_ip(&parts),
         body: &body,
-        url_id: "lambda-rie",
+        url_id: API_ID,
         domain: "localhost",
         account_id: &function.account_id,
         request_id: &request_id,
         route_key: &route_key,
         path_parameters: matched.parameters.clone(),
-        stage,
+        stage: &route.settings.stage,
         time_epoch_ms: clock::epoch_ms(),
     };
-    let event = if route.payload_v1 {
-        let resource = route.path.as_deref().unwrap_or("$default");
-        payload_v1::event(&request, &payload_v1::V1 { resource })
-    } else {
-        function_url::event(&request)
+    let v1 = payload_v1::V1 {
+        resource: route.path.as_deref().unwrap_or("$default"),
+        stage_variables: route.settings.stage_variables.as_deref(),
+        binary_media_types: (route.api == ApiKind::Rest)
+            .then_some(route.settings.binary_media_types.as_slice()),
     };
+    let mut event = if route.payload_v1 {
+        payload_v1::event(&request, &v1)
+    } else {
+        event_v2(&request, &v1)
+    };
+    if let Some(authorizer) = &route.authorizer {
+        let arn = format!(
+            "arn:aws:execute-api:{}:{}:{API_ID}/{}/{}/{}",
+            function.region,
+            function.account_id,
+            route.settings.stage,
+            request.method,
+            path.trim_start_matches('/')
+        );
+        if let Err(mut refused) =
+            authorize(api, authorizer, route.api, arn, &request, &v1, &mut event).await
+        {
+            set_request_id(&mut refused, &request_id);
+            return (refused, Some(request_id));
+        }
+    }
+    let accept = parts
+        .headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let binary_answer = move |content_type: Option<&str>| match v1.binary_media_types {
+        None => true,
+        Some(types) => {
+            binary::matches(types, binary::first_accept(accept.as_deref()))
+                || binary::matches(types, content_type)
+        }
+    };
+    let answer = integrate(&target, event, matched, &request_id, binary_answer).await;
+    (answer, Some(request_id))
+}
+
+/// Run the route's authorizer: `Ok` with `requestContext.authorizer` set in `event`, or the
+/// answer that refuses the request.
+async fn authorize(
+    api: &InvokeApi,
+    authorizer: &crate::config::gateway::Authorizer,
+    kind: ApiKind,
+    arn: String,
+    request: &UrlRequest<'_>,
+    v1: &payload_v1::V1<'_>,
+    event: &mut Value,
+) -> Result<(), Response> {
+    let check = authorizer::Check {
+        authorizer,
+        api: kind,
+        arn,
+        event_v1: &payload_v1::event(request, v1),
+        event_v2: &event_v2(request, v1),
+        headers: &request.headers,
+        query: request.query,
+        stage_variables: v1.stage_variables,
+    };
+    match authorizer::decide(api, &check).await {
+        authorizer::Decision::Allow(context) => {
+            if let Some(rc) = event
+                .get_mut("requestContext")
+                .and_then(Value::as_object_mut)
+            {
+                rc.insert("authorizer".to_owned(), context);
+            }
+            Ok(())
+        }
+        authorizer::Decision::Refuse(answer) => Err(answer),
+    }
+}
+
+/// A payload 2.0 event, with the stage's variables when it has some.
+fn event_v2(request: &UrlRequest<'_>, v1: &payload_v1::V1<'_>) -> Value {
+    let mut event = function_url::event(request);
+    if let (Some(vars), Some(fields)) = (v1.stage_variables, event.as_object_mut()) {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        fields.insert("stageVariables".to_owned(), Value::Object(vars));
+    }
+    event
+}
+
+/// Invoke the route's function with `event` and map its result, as API Gateway does.
+async fn integrate(
+    target: &crate::registry::Target,
+    event: Value,
+    matched: &Matched<'_>,
+    request_id: &str,
+    binary_answer: impl Fn(Option<&str>) -> bool,
+) -> Response {
+    let route = &matched.route.route;
     let payload = Bytes::from(event.to_string());
     if payload.len() > crate::config::MAX_REQUEST_BYTES {
-        return (message(413, "Request Entity Too Large"), Some(request_id));
+        return message(413, "Request Entity Too Large");
     }
-    let mut inv = Invocation::new(payload, target.invoked_arn);
-    inv.request_id.clone_from(&request_id);
+    let mut inv = Invocation::new(payload, target.invoked_arn.clone());
+    request_id.clone_into(&mut inv.request_id);
     // NOTE: the invocation runs to its end (and is logged) even when API Gateway stops waiting.
     let outcome =
         match tokio::time::timeout(INTEGRATION_TIMEOUT, target.scheduler.invoke(inv)).await {
-            Err(_) => return (timed_out(route.api), Some(request_id)),
+            Err(_) => return timed_out(route.api),
             Ok(Err(e)) => {
                 let status = e.status();
                 // NOTE: API Gateway's own words for a throttled integration.
@@ -135,15 +236,17 @@ async fn invoke(
                 } else {
                     "Internal Server Error"
                 };
-                return (message(status, text), Some(request_id));
+                return message(status, text);
             }
             Ok(Ok(o)) => o,
         };
     let mapped = match outcome.kind {
-        OutcomeKind::Success if route.payload_v1 => payload_v1::response(&outcome.payload),
+        OutcomeKind::Success if route.payload_v1 => {
+            payload_v1::response(&outcome.payload, binary_answer)
+        }
         OutcomeKind::Success => function_url::from_result(&outcome.payload),
-        OutcomeKind::Timeout => return (timed_out(route.api), Some(request_id)),
-        _ => return (internal_error(route.api), Some(request_id)),
+        OutcomeKind::Timeout => return timed_out(route.api),
+        _ => return internal_error(route.api),
     };
     let mut r = match mapped {
         Ok(m) => function_url::http_response(m),
@@ -151,17 +254,22 @@ async fn invoke(
             logs::message(
                 LogLevel::Warn,
                 &format!(
-                    "API route {route_key}: the result of {} is not a response: {e}",
+                    "API route {}: the result of {} is not a response: {e}",
+                    route.key(),
                     matched.route.function
                 ),
             );
             internal_error(route.api)
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    set_request_id(&mut r, request_id);
+    r
+}
+
+fn set_request_id(r: &mut Response, request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         r.headers_mut().insert("apigw-requestid", v);
     }
-    (r, Some(request_id))
 }
 
 /// API Gateway's JSON answers: `{"message":"..."}`.

@@ -377,7 +377,11 @@ async fn http_listener(
             }
         }
     });
-    let timeouts = crate::http::ConnectionTimeouts::invoke_api();
+    let mut timeouts = crate::http::ConnectionTimeouts::invoke_api();
+    // NOTE: only payload 1.0 events read the client's spelling of header names.
+    timeouts.preserve_header_case = functions
+        .iter()
+        .any(|f| f.http_routes.iter().any(|r| r.payload_v1));
     Ok((
         bound,
         crate::http::serve_with(listener, service, shutdown, None, timeouts),

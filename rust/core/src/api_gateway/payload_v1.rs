@@ -9,10 +9,16 @@ use crate::function_url::response::shaped;
 use crate::function_url::{MappingError, UrlResponse};
 use crate::invoke_api::routing::percent_decode;
 
-/// What 1.0 adds to a request: the route's resource path and the API's id.
+/// What 1.0 adds to a request: the route's resource path, the stage's variables and, for a
+/// REST API, its binary media types.
 pub struct V1<'a> {
     /// The route's path pattern (`/items/{id}`), or `$default`.
     pub resource: &'a str,
+    /// The stage's variables (`stageVariables`, `null` when none).
+    pub stage_variables: Option<&'a [(String, String)]>,
+    /// A REST API's `BinaryMediaTypes`, which decide whether the body is base64; `None` for an
+    /// HTTP API, whose bodies are base64 unless textual (§14).
+    pub binary_media_types: Option<&'a [String]>,
 }
 
 /// The payload 1.0 event of `request`.
@@ -49,7 +55,10 @@ pub fn event(request: &UrlRequest<'_>, v1: &V1<'_>) -> Value {
     let (body, encoded) = if request.body.is_empty() {
         (Value::Null, false)
     } else {
-        let (text, encoded) = body(request.body, content_type);
+        let (text, encoded) = match v1.binary_media_types {
+            Some(types) => super::binary::request_body(types, request.body, content_type),
+            None => body(request.body, content_type),
+        };
         (Value::String(text), encoded)
     };
     json!({
@@ -92,7 +101,9 @@ pub fn event(request: &UrlRequest<'_>, v1: &V1<'_>) -> Value {
             "stage": request.stage,
         },
         "pathParameters": request.path_parameters.clone().map_or(Value::Null, Value::Object),
-        "stageVariables": null,
+        "stageVariables": v1.stage_variables.map_or(Value::Null, |vars| {
+            Value::Object(vars.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        }),
         "body": body,
         "isBase64Encoded": encoded,
     })
@@ -108,14 +119,32 @@ fn push(into: &mut Map<String, Value>, key: &str, value: &str) {
 }
 
 /// A 1.0 result as the HTTP response: it must be an object with `statusCode`; `headers` and
-/// `multiValueHeaders` both apply; `body` is base64-decoded when `isBase64Encoded`.
-pub fn response(result: &[u8]) -> Result<UrlResponse, MappingError> {
+/// `multiValueHeaders` both apply; `body` is base64-decoded when `isBase64Encoded` and
+/// `binary(content type of the result)` says the answer is binary (else sent as it is).
+pub fn response(
+    result: &[u8],
+    binary: impl Fn(Option<&str>) -> bool,
+) -> Result<UrlResponse, MappingError> {
     let value: Value = serde_json::from_slice(result)
         .map_err(|_| MappingError::Status("(the result is not JSON)".to_owned()))?;
     let fields = value
         .as_object()
         .filter(|f| f.contains_key("statusCode"))
         .ok_or_else(|| MappingError::Status("(no statusCode)".to_owned()))?;
+    if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) {
+        let content_type = ["headers", "multiValueHeaders"].iter().find_map(|key| {
+            let headers = fields.get(*key)?.as_object()?;
+            let (_, v) = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))?;
+            v.as_str().or_else(|| v.get(0)?.as_str())
+        });
+        if !binary(content_type) {
+            let mut as_text = fields.clone();
+            as_text.insert("isBase64Encoded".to_owned(), Value::Bool(false));
+            return shaped(&as_text, true);
+        }
+    }
     shaped(fields, true)
 }
 
@@ -150,6 +179,8 @@ mod tests {
             &request,
             &V1 {
                 resource: "/items/{id}",
+                stage_variables: None,
+                binary_media_types: None,
             },
         );
         assert_eq!(e["version"], "1.0");
@@ -175,11 +206,12 @@ mod tests {
 
     #[test]
     fn a_1_0_result_needs_a_status_code() {
-        assert!(response(br#"{"hello": "world"}"#).is_err());
-        assert!(response(b"\"text\"").is_err());
+        assert!(response(br#"{"hello": "world"}"#, |_| true).is_err());
+        assert!(response(b"\"text\"", |_| true).is_err());
         let r = response(
             br#"{"statusCode": 201, "headers": {"A": "1"}, "multiValueHeaders": {"B": ["2", "3"]},
                  "body": "done"}"#,
+            |_| true,
         )
         .unwrap();
         assert_eq!(r.status, 201);
@@ -193,5 +225,15 @@ mod tests {
             ]
         );
         assert_eq!(&r.body[..], b"done");
+    }
+
+    #[test]
+    fn a_base64_result_is_decoded_only_when_the_answer_is_binary() {
+        let result = br#"{"statusCode": 200, "headers": {"Content-Type": "image/png"},
+                          "body": "/wD+", "isBase64Encoded": true}"#;
+        let decoded = response(result, |t| t == Some("image/png")).unwrap();
+        assert_eq!(&decoded.body[..], &[0xff, 0x00, 0xfe]);
+        let as_text = response(result, |_| false).unwrap();
+        assert_eq!(&as_text.body[..], b"/wD+");
     }
 }

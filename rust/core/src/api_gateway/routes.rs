@@ -139,6 +139,8 @@ mod tests {
                 path: path.map(str::to_owned),
                 api: ApiKind::Http,
                 payload_v1: false,
+                settings: crate::config::gateway::ApiSettings::implicit(ApiKind::Http),
+                authorizer: None,
             },
         }
     }

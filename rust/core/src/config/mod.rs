@@ -2,6 +2,7 @@
 
 pub mod cors;
 pub mod file;
+pub mod gateway;
 #[cfg(test)]
 mod properties;
 pub mod spec;
@@ -219,6 +220,10 @@ pub struct HttpRoute {
     pub api: ApiKind,
     /// The function gets payload format 1.0 (always for REST APIs).
     pub payload_v1: bool,
+    /// The stage, variables and binary media types of its API.
+    pub settings: gateway::ApiSettings,
+    /// The Lambda authorizer that decides who may call it, if any.
+    pub authorizer: Option<gateway::Authorizer>,
 }
 
 impl HttpRoute {

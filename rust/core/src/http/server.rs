@@ -39,6 +39,7 @@ impl ConnectionTimeouts {
             header_read: header_read_timeout(),
             idle: Some(INVOKE_API_IDLE_TIMEOUT),
             serve_after_eof: true,
+            preserve_header_case: false,
         }
     }
 
@@ -48,6 +49,7 @@ impl ConnectionTimeouts {
             header_read: header_read_timeout(),
             idle: None,
             serve_after_eof: false,
+            preserve_header_case: false,
         }
     }
 }
@@ -199,6 +201,7 @@ async fn connection<S, F>(
     let conn = http1::Builder::new()
         .keep_alive(true)
         .half_close(timeouts.serve_after_eof)
+        .preserve_header_case(timeouts.preserve_header_case)
         .timer(RequestTimer::new(Arc::clone(&state), timeouts))
         .header_read_timeout(timeouts.header_read)
         .serve_connection(io, svc);

@@ -27,6 +27,9 @@ pub struct ConnectionTimeouts {
     /// sending it (HTTP/1 half-close); otherwise the end of the client's stream ends the
     /// request, which is how a Runtime API server sees a runtime go.
     pub serve_after_eof: bool,
+    /// hyper keeps each header name's spelling (in the request's extensions), for API
+    /// Gateway's payload 1.0 events (docs/reference.md §15); off where nothing reads them.
+    pub preserve_header_case: bool,
 }
 
 /// Shared by a connection's stream and its timer.

@@ -2,6 +2,7 @@
 //! resources, with `Globals.Function` and the intrinsic functions resolved, mapped onto
 //! function specs; every error names the file, the function and the property.
 
+mod apis;
 mod document;
 mod intrinsics;
 
@@ -41,6 +42,11 @@ pub fn load(
         .cloned()
         .unwrap_or_default();
     let base = path.parent().unwrap_or(Path::new("."));
+    let file_source = Arc::new(Source::Template {
+        file: file.clone(),
+        resource: None,
+    });
+    let apis = apis::read(resources, &mut resolver, &file_source)?;
     let mut functions = Vec::new();
     let mut warnings = Vec::new();
     for (id, resource) in resources {
@@ -64,6 +70,7 @@ pub fn load(
             props: &props,
             base,
             warnings: &mut warnings,
+            apis: &apis,
         };
         functions.push(resource.spec(spec, &id, resources)?);
     }
@@ -71,64 +78,6 @@ pub fn load(
         return Err(whole.error("no AWS::Serverless::Function resource"));
     }
     Ok((functions, warnings))
-}
-
-/// The API Gateway routes of a function's `Events`: `Api` (REST, payload 1.0) and `HttpApi`
-/// (payload 2.0 unless `PayloadFormatVersion` says `1.0`; no `Path` and `Method` is the
-/// `$default` route).
-fn http_routes(
-    spec: &FunctionSpec,
-    events: &Mapping,
-) -> Result<Vec<super::HttpRoute>, ConfigError> {
-    use super::{ApiKind, HttpRoute};
-    let mut routes = Vec::new();
-    for (id, event) in events {
-        let api = match event.get("Type").and_then(Value::as_str) {
-            Some("Api") => ApiKind::Rest,
-            Some("HttpApi") => ApiKind::Http,
-            _ => continue,
-        };
-        let key = |name: &str| format!("Events.{}.Properties.{name}", scalar(id));
-        let props = event.get("Properties");
-        let text = |name: &str| props.and_then(|p| p.get(name)).map(scalar);
-        let path = text("Path");
-        let method = text("Method");
-        if api == ApiKind::Rest && (path.is_none() || method.is_none()) {
-            return Err(spec
-                .origin(key("Path"))
-                .error("an Api event needs a Path and a Method"));
-        }
-        if path.is_some() != method.is_some() {
-            return Err(spec
-                .origin(key("Method"))
-                .error("give both Path and Method, or neither (the $default route)"));
-        }
-        if let Some(p) = &path {
-            if !p.starts_with('/') {
-                return Err(spec
-                    .origin(key("Path"))
-                    .error(format!("{p:?} does not start with /")));
-            }
-        }
-        let payload_v1 = match (api, text("PayloadFormatVersion").as_deref()) {
-            (ApiKind::Rest, _) | (ApiKind::Http, Some("1.0")) => true,
-            (ApiKind::Http, None | Some("2.0")) => false,
-            (ApiKind::Http, Some(other)) => {
-                return Err(spec
-                    .origin(key("PayloadFormatVersion"))
-                    .error(format!("{other:?} is not 1.0 or 2.0")))
-            }
-        };
-        routes.push(HttpRoute {
-            method: method
-                .map(|m| m.to_ascii_uppercase())
-                .filter(|m| m != "ANY"),
-            path,
-            api,
-            payload_v1,
-        });
-    }
-    Ok(routes)
 }
 
 /// The event source mappings of a function's `Events` (`SQS`, `Kinesis`, `DynamoDB`) as
@@ -169,6 +118,7 @@ struct FunctionResource<'a> {
     props: &'a Value,
     base: &'a Path,
     warnings: &'a mut Vec<String>,
+    apis: &'a apis::Apis,
 }
 
 impl FunctionResource<'_> {
@@ -244,7 +194,7 @@ impl FunctionResource<'_> {
             spec.url = Some(spec.setting("FunctionUrlConfig", parsed));
         }
         if let Some(events) = props.get("Events").and_then(Value::as_mapping) {
-            let routes = http_routes(&spec, events)?;
+            let routes = apis::http_routes(&spec, events, self.apis, self.warnings)?;
             if !routes.is_empty() {
                 spec.http_routes = Some(spec.setting("Events", routes));
             }
