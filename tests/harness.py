@@ -258,6 +258,12 @@ class Emulator:
     def stderr_text(self) -> str:
         return self.stderr.text()
 
+    def refused(self) -> str:
+        """The error line of an emulator started with `wait=False` that must refuse to start
+        (exit code 2)."""
+        assert self.process.wait(timeout=10) == 2, self.stderr_text()
+        return self.stderr.wait_for(r"^lambda-rie: ").string
+
     def descendants(self) -> list[int]:
         """Pids of every live process below the emulator or in its session."""
         return [pid for pid in _process_table_below(self.pid) if pid != self.pid]

@@ -174,8 +174,7 @@ def test_an_api_event_needs_path_and_method(
     path = tmp_path / "template.yaml"
     path.write_text(TEMPLATE.replace("            Method: GET\n", ""))
     emulator = emulator_factory(["--template", str(path)], wait=False)
-    assert emulator.process.wait(timeout=10) == 2
-    error = emulator.stderr.wait_for(r"^lambda-rie: ").string
+    error = emulator.refused()
     assert "Legacy" in error, error
     assert "Events.Get.Properties.Path" in error, error
     assert "an Api event needs a Path and a Method" in error, error

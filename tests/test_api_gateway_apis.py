@@ -296,7 +296,6 @@ def test_an_unknown_authorizer_name_is_refused(
     path = tmp_path / "template.yaml"
     path.write_text(TEMPLATE.replace("Auth: {Authorizer: TokenAuth}", "Auth: {Authorizer: Nope}"))
     emulator = emulator_factory(["--template", str(path)], wait=False)
-    assert emulator.process.wait(timeout=10) == 2
-    error = emulator.stderr.wait_for(r"^lambda-rie: ").string
+    error = emulator.refused()
     assert "Events.Token.Properties.Auth.Authorizer" in error, error
     assert '"Nope" is not one of the API\'s Auth.Authorizers' in error, error

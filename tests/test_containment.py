@@ -264,10 +264,7 @@ def test_the_python_api_checks_run_as(whoami_dir: Path) -> None:
 
 def test_run_as_is_checked(emulator_factory: EmulatorFactory) -> None:
     emulator = emulator_factory(["--run-as", "nobody", "app.handler"], wait=False)
-    assert emulator.process.wait(timeout=10) == 2
-    assert emulator.stderr.wait_for(r"^lambda-rie: ").string == (
-        "lambda-rie: --run-as: nobody: expected root, UID or UID:GID"
-    )
+    assert emulator.refused() == ("lambda-rie: --run-as: nobody: expected root, UID or UID:GID")
 
 
 def test_without_isolation_the_startup_line_names_the_fallbacks(

@@ -209,8 +209,7 @@ def test_url_settings_are_checked(
     emulator_factory: EmulatorFactory, tmp_path: Path, setting: str, message: str
 ) -> None:
     emulator = served(emulator_factory, tmp_path, url=setting, wait=False)
-    assert emulator.process.wait(timeout=10) == 2
-    error = emulator.stderr.wait_for(r"^lambda-rie: ").string
+    error = emulator.refused()
     assert "function echo" in error or "echo" in error, error
     assert "url" in error, error
     assert message in error, error
@@ -218,8 +217,7 @@ def test_url_settings_are_checked(
 
 def test_http_port_is_checked(emulator_factory: EmulatorFactory) -> None:
     emulator = emulator_factory(["--http-port", "http", "app.handler"], wait=False)
-    assert emulator.process.wait(timeout=10) == 2
-    assert '--http-port: "http" is not a port' in emulator.stderr.wait_for(r"^lambda-rie: ").string
+    assert '--http-port: "http" is not a port' in emulator.refused()
 
 
 def test_events_are_json_the_function_can_read(emulator: Emulator) -> None:
