@@ -195,6 +195,16 @@ def test_event_bodies_reach_the_function(api: Api) -> None:
     assert json.loads(event["body"]) == {"a": 1}
 
 
+@pytest.mark.parametrize(
+    "size", [10 * 1024 * 1024 + 1, 7 * 1024 * 1024], ids=["over-10mb", "event-over-6mb"]
+)
+def test_a_body_api_gateway_or_lambda_cannot_take_is_413(api: Api, size: int) -> None:
+    answer = api.call("PUT", "/items/7", body=b"x" * size, timeout=30)
+    assert (answer.status, answer.json()) == (413, {"message": "Request Entity Too Large"})
+    # The listener stays up and the route answers the next request.
+    assert api.call("GET", "/items/7").status == 200
+
+
 def test_a_throttled_route_is_429_rate_exceeded(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
