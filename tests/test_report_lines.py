@@ -81,3 +81,23 @@ def test_first_invoke_after_a_crash_is_a_cold_start(emulator_factory: EmulatorFa
     assert report(emulator, answer.header("x-amzn-RequestId") or "")["init"] is not None
     init_starts = [line for line in emulator.stdout.lines() if re.match(INIT_START, line)]
     assert len(init_starts) == 2
+
+
+def test_debug_logs_time_each_step_of_a_cold_start(emulator_factory: EmulatorFactory) -> None:
+    emulator = emulator_factory(["--log-level", "debug", *awslambdaric("app.handler")])
+    assert emulator.invoke({}).status == 200
+    ms = r"\d+\.\d\d ms"
+    created = emulator.stderr.wait_for(
+        rf"environment 1 of \S+ created: Runtime API {ms}, log streams {ms}, "
+        rf"sandbox ({ms}) \(total ({ms})\)$"
+    )
+    init = emulator.stderr.wait_for(
+        rf"init of environment 1 of \S+: extensions started {ms}, runtime spawned {ms}, "
+        rf"runtime ready ({ms}), extensions ready {ms}, cgroup moves {ms} \(total ({ms})\)$"
+    )
+    # Each total covers its steps; the runtime's start and init is part of init's.
+    assert float(created.group(1).split()[0]) <= float(created.group(2).split()[0])
+    assert float(init.group(1).split()[0]) <= float(init.group(2).split()[0])
+    # A warm invoke is not timed again.
+    assert emulator.invoke({}).status == 200
+    assert len([x for x in emulator.stderr.lines() if "init of environment" in x]) == 1

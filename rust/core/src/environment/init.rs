@@ -154,7 +154,9 @@ impl ExecutionEnvironment {
         limit: Instant,
     ) -> Result<(Arc<RuntimeProcess>, f64), InitFailure> {
         let began = Instant::now();
+        let mut steps = super::steps::Steps::start();
         let mut moves = self.launch_extensions(limit).await?;
+        steps.mark("extensions started");
         let cfg = &self.function.config;
         let spec = SpawnSpec {
             argv: &cfg.command,
@@ -191,6 +193,11 @@ impl ExecutionEnvironment {
         *self.slot() = Some(Arc::clone(&process));
         self.sandbox.members.track(process.pid());
         moves.extend(self.move_into_cgroup(process.pid()));
+        steps.mark(if self.function.snapstart.is_some() {
+            "runtime restored"
+        } else {
+            "runtime spawned"
+        });
         let result = tokio::select! {
             biased;
             s = signal => match s {
@@ -205,6 +212,7 @@ impl ExecutionEnvironment {
             failure = self.extension_failure() => Err(failure),
             () = tokio::time::sleep_until(limit.into()) => Err(InitFailure::TimedOut),
         };
+        steps.mark("runtime ready");
         // NOTE: init completes when the runtime and every extension wait for their next event.
         let result = match result {
             Ok(()) => tokio::select! {
@@ -216,9 +224,12 @@ impl ExecutionEnvironment {
             Err(failure) => Err(failure),
         };
         // NOTE: every process is in the environment's cgroup before init counts as complete.
+        steps.mark("extensions ready");
         for moving in moves {
             let _ = moving.await;
         }
+        steps.mark("cgroup moves");
+        steps.log(|| format!("init of environment {} of {}", self.id, cfg.name));
         match result {
             Ok(()) => Ok((process, began.elapsed().as_secs_f64() * 1000.0)),
             Err(failure) => {

@@ -27,7 +27,9 @@ impl ExecutionEnvironment {
         listener: Option<std::net::TcpListener>,
         initialization_type: InitializationType,
     ) -> Result<Self, CoreError> {
+        let mut steps = super::steps::Steps::start();
         let api = RuntimeApi::bind(runtime_api, listener).await?;
+        steps.mark("Runtime API");
         api.state()
             .set_function_meta(crate::runtime_api::FunctionMeta {
                 function_name: function.config.name.clone(),
@@ -37,12 +39,15 @@ impl ExecutionEnvironment {
         let hub = Arc::clone(&api.state().telemetry);
         let logs = LogStream::start(Arc::clone(&hub), Category::Function)?;
         let extension_logs = LogStream::start(hub, Category::Extension)?;
+        steps.mark("log streams");
         let config = function.config.clone();
         let layers = function.layers.as_ref().map(|l| l.dir().to_owned());
         let sandbox =
             tokio::task::spawn_blocking(move || Sandbox::create(id, &config, layers.as_deref()))
                 .await
                 .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
+        steps.mark("sandbox");
+        steps.log(|| format!("environment {id} of {} created", function.config.name));
         if sandbox::Capabilities::get().runtime_api_check() {
             api.admit_only(Arc::clone(&sandbox.members) as Arc<dyn crate::runtime_api::Membership>);
         }
