@@ -101,7 +101,10 @@ impl ControlPlane {
             .ok_or_else(|| missing("functionName"))?
             .to_owned();
         let (name, qualifier) = self.identify(&name, None)?;
-        let _guard = self.locks.acquire(&[super::locks::function_key(&name)]).await;
+        let _guard = self
+            .locks
+            .acquire(&[super::locks::function_key(&name)])
+            .await;
         if qualifier.is_some() || name.len() > crate::config::MAX_FUNCTION_NAME_BYTES {
             return Err(ServiceError::validation(
                 &name,

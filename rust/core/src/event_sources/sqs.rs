@@ -20,7 +20,7 @@ use queue::{delete, queue_error, Queue};
 use super::status::MappingStatus;
 use super::{filter, sqs_record, MappingSettings, Poller, SourceKind};
 use crate::aws_client::{AwsClient, AwsError, Service};
-use crate::config::{LogLevel, MAX_REQUEST_BYTES};
+use crate::config::MAX_REQUEST_BYTES;
 
 /// SQS's most messages per ReceiveMessage.
 const MAX_RECEIVE: usize = 10;
@@ -91,7 +91,7 @@ pub async fn run(mut p: Poller) {
         }
         let Some(queue) = Queue::of(&s.source_arn) else {
             p.status
-                .problem("PROBLEM: the event source ARN names no queue");
+                .quiet_problem("PROBLEM: the event source ARN names no queue");
             break;
         };
         // NOTE: no more batches in flight than the function can run (its reserved concurrency):
@@ -164,11 +164,7 @@ pub async fn run(mut p: Poller) {
 /// Count and show a failed call to the queue.
 fn failed_call(status: &MappingStatus, s: &MappingSettings, e: &AwsError) {
     MappingStatus::add(&status.poll_errors, 1);
-    let text = format!("PROBLEM: {}", queue_error(e));
-    if status.last().as_deref() != Some(text.as_str()) {
-        super::log(LogLevel::Warn, &s.uuid, &text);
-    }
-    status.problem(&text);
+    status.problem(&s.uuid, &format!("PROBLEM: {}", queue_error(e)));
 }
 
 /// Receive until the batch is full, the window ends or the next message would pass 6 MB (it
