@@ -15,21 +15,22 @@ pub(crate) struct Endpoints {
     global: Option<String>,
 }
 
-/// The `AWS_ENDPOINT_URL_<SERVICE>` variable of a service.
-fn service_variable(service: Service) -> &'static str {
-    // NOTE: the AWS SDKs name it after the service id upper-cased with spaces as underscores
-    // ("DynamoDB Streams" -> DYNAMODB_STREAMS); source: the AWS SDKs and Tools Reference Guide,
-    // "Service-specific endpoints" and "Identifiers for service-specific endpoints"
-    // (docs.aws.amazon.com/sdkref/latest/guide/ss-endpoints-table.html).
-    match service {
-        Service::Sqs => "AWS_ENDPOINT_URL_SQS",
-        Service::Kinesis => "AWS_ENDPOINT_URL_KINESIS",
-        Service::DynamoDbStreams => "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
-        Service::Sns => "AWS_ENDPOINT_URL_SNS",
-        Service::EventBridge => "AWS_ENDPOINT_URL_EVENTBRIDGE",
-        Service::S3 => "AWS_ENDPOINT_URL_S3",
-    }
-}
+/// Each service's `AWS_ENDPOINT_URL_<SERVICE>` variable.
+// NOTE: the AWS SDKs name it after the service id upper-cased with spaces as underscores
+// ("DynamoDB Streams" -> DYNAMODB_STREAMS); source: the AWS SDKs and Tools Reference Guide,
+// "Service-specific endpoints" and "Identifiers for service-specific endpoints"
+// (docs.aws.amazon.com/sdkref/latest/guide/ss-endpoints-table.html).
+const SERVICE_VARIABLES: [(Service, &str); 6] = [
+    (Service::Sqs, "AWS_ENDPOINT_URL_SQS"),
+    (Service::Kinesis, "AWS_ENDPOINT_URL_KINESIS"),
+    (
+        Service::DynamoDbStreams,
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    ),
+    (Service::Sns, "AWS_ENDPOINT_URL_SNS"),
+    (Service::EventBridge, "AWS_ENDPOINT_URL_EVENTBRIDGE"),
+    (Service::S3, "AWS_ENDPOINT_URL_S3"),
+];
 
 /// A configured URL without its trailing slashes (`http://127.0.0.1:5000/` → `…:5000`).
 fn trimmed(url: &str) -> Option<String> {
@@ -50,13 +51,13 @@ impl Endpoints {
                 ..Self::default()
             };
         }
-        let per_service = Service::ALL
+        let per_service = SERVICE_VARIABLES
             .iter()
-            .filter_map(|s| {
-                env(service_variable(*s))
+            .filter_map(|(service, variable)| {
+                env(variable)
                     .as_deref()
                     .and_then(trimmed)
-                    .map(|u| (*s, u))
+                    .map(|url| (*service, url))
             })
             .collect();
         let global = env("AWS_ENDPOINT_URL").as_deref().and_then(trimmed);
@@ -69,13 +70,14 @@ impl Endpoints {
 
     /// The base URL of `service` in `region`, without a trailing slash.
     pub(crate) fn resolve(&self, service: Service, region: &str) -> String {
-        if let Some(url) = &self.explicit {
-            return url.clone();
-        }
-        if let Some((_, url)) = self.per_service.iter().find(|(s, _)| *s == service) {
-            return url.clone();
-        }
-        if let Some(url) = &self.global {
+        let configured = self.explicit.as_ref().or_else(|| {
+            self.per_service
+                .iter()
+                .find(|(s, _)| *s == service)
+                .map(|(_, url)| url)
+                .or(self.global.as_ref())
+        });
+        if let Some(url) = configured {
             return url.clone();
         }
         // NOTE: the China partition's hosts end in amazonaws.com.cn; every other commercial
@@ -99,6 +101,13 @@ mod tests {
         Endpoints::new(explicit, &|name| map.get(name).map(|v| (*v).to_owned()))
     }
 
+    /// Check where each `(service, region)` of `cases` goes.
+    fn assert_resolves(e: &Endpoints, cases: &[(Service, &str, &str)]) {
+        for (service, region, url) in cases {
+            assert_eq!(e.resolve(*service, region), *url, "{service:?} in {region}");
+        }
+    }
+
     #[test]
     fn the_explicit_url_wins_over_every_variable() {
         let e = endpoints(
@@ -108,11 +117,13 @@ mod tests {
                 ("AWS_ENDPOINT_URL", "http://all.local"),
             ],
         );
-        assert_eq!(
-            e.resolve(Service::Sqs, "us-east-1"),
-            "http://127.0.0.1:5055"
+        assert_resolves(
+            &e,
+            &[
+                (Service::Sqs, "us-east-1", "http://127.0.0.1:5055"),
+                (Service::S3, "us-east-1", "http://127.0.0.1:5055"),
+            ],
         );
-        assert_eq!(e.resolve(Service::S3, "us-east-1"), "http://127.0.0.1:5055");
     }
 
     #[test]
@@ -128,39 +139,60 @@ mod tests {
                 ("AWS_ENDPOINT_URL", "http://all.local:3"),
             ],
         );
-        assert_eq!(
-            e.resolve(Service::DynamoDbStreams, "eu-west-1"),
-            "http://streams.local:1"
-        );
-        assert_eq!(
-            e.resolve(Service::EventBridge, "eu-west-1"),
-            "http://events.local:2"
-        );
-        assert_eq!(
-            e.resolve(Service::Kinesis, "eu-west-1"),
-            "http://all.local:3"
+        assert_resolves(
+            &e,
+            &[
+                (
+                    Service::DynamoDbStreams,
+                    "eu-west-1",
+                    "http://streams.local:1",
+                ),
+                (Service::EventBridge, "eu-west-1", "http://events.local:2"),
+                (Service::Kinesis, "eu-west-1", "http://all.local:3"),
+            ],
         );
     }
 
     #[test]
     fn without_settings_the_regional_aws_endpoint() {
-        let e = endpoints(None, &[]);
-        assert_eq!(
-            e.resolve(Service::Sqs, "eu-west-1"),
-            "https://sqs.eu-west-1.amazonaws.com"
+        assert_resolves(
+            &endpoints(None, &[]),
+            &[
+                (
+                    Service::Sqs,
+                    "eu-west-1",
+                    "https://sqs.eu-west-1.amazonaws.com",
+                ),
+                (
+                    Service::DynamoDbStreams,
+                    "us-east-2",
+                    "https://streams.dynamodb.us-east-2.amazonaws.com",
+                ),
+                (
+                    Service::EventBridge,
+                    "ap-south-1",
+                    "https://events.ap-south-1.amazonaws.com",
+                ),
+                (
+                    Service::Sns,
+                    "cn-north-1",
+                    "https://sns.cn-north-1.amazonaws.com.cn",
+                ),
+            ],
         );
-        assert_eq!(
-            e.resolve(Service::DynamoDbStreams, "us-east-2"),
-            "https://streams.dynamodb.us-east-2.amazonaws.com"
-        );
-        assert_eq!(
-            e.resolve(Service::EventBridge, "ap-south-1"),
-            "https://events.ap-south-1.amazonaws.com"
-        );
-        assert_eq!(
-            e.resolve(Service::Sns, "cn-north-1"),
-            "https://sns.cn-north-1.amazonaws.com.cn"
-        );
+    }
+
+    #[test]
+    fn every_service_has_its_own_variable() {
+        for (service, variable) in SERVICE_VARIABLES {
+            let url = format!("http://{variable}.local");
+            let e = endpoints(None, &[(variable, url.as_str())]);
+            assert_resolves(&e, &[(service, "us-east-1", url.as_str())]);
+            let others = SERVICE_VARIABLES.iter().filter(|(s, _)| *s != service);
+            for (other, _) in others {
+                assert_ne!(e.resolve(*other, "us-east-1"), url, "{other:?}");
+            }
+        }
     }
 
     #[test]
@@ -169,13 +201,17 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://all.local"),
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
         ];
-        assert_eq!(
-            endpoints(None, &pairs).resolve(Service::S3, "us-east-1"),
-            "https://s3.us-east-1.amazonaws.com"
+        assert_resolves(
+            &endpoints(None, &pairs),
+            &[(
+                Service::S3,
+                "us-east-1",
+                "https://s3.us-east-1.amazonaws.com",
+            )],
         );
-        assert_eq!(
-            endpoints(Some("http://x:1"), &pairs).resolve(Service::S3, "us-east-1"),
-            "http://x:1"
+        assert_resolves(
+            &endpoints(Some("http://x:1"), &pairs),
+            &[(Service::S3, "us-east-1", "http://x:1")],
         );
     }
 }

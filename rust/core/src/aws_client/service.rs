@@ -19,16 +19,6 @@ pub enum Service {
 }
 
 impl Service {
-    /// Every service, in declaration order.
-    pub(crate) const ALL: [Service; 6] = [
-        Self::Sqs,
-        Self::Kinesis,
-        Self::DynamoDbStreams,
-        Self::Sns,
-        Self::EventBridge,
-        Self::S3,
-    ];
-
     /// The SigV4 signing name (the service of the credential scope).
     pub(super) fn signing_name(self) -> &'static str {
         match self {

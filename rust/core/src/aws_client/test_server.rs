@@ -12,6 +12,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
+use super::{AwsClient, AwsSettings};
+
 /// One request as the server read it.
 pub(super) struct Seen {
     /// `POST / HTTP/1.1`.
@@ -31,6 +33,37 @@ pub(super) struct Canned {
     pub(super) headers: Vec<(&'static str, &'static str)>,
     /// The body.
     pub(super) body: &'static str,
+}
+
+/// A 200 answer of a JSON-protocol service with `body`.
+pub(super) fn ok_json(body: &'static str) -> Canned {
+    Canned {
+        status: "200 OK",
+        headers: vec![("content-type", "application/x-amz-json-1.0")],
+        body,
+    }
+}
+
+/// A client of `url` in eu-west-1 with dummy credentials, no shared config files, and the
+/// `extra` variables (`AWS_SESSION_TOKEN`, `AWS_CA_BUNDLE`, ...).
+pub(super) fn client(url: &str, extra: &[(&str, &str)]) -> AwsClient {
+    let base = [
+        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_REGION", "eu-west-1"),
+        ("HOME", "/nonexistent-home"),
+    ];
+    let env: HashMap<String, String> = base
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    AwsClient::with_env(
+        &AwsSettings {
+            endpoint_url: Some(url.to_owned()),
+        },
+        env,
+    )
 }
 
 /// A server answering every request with `canned`; returns its URL, the requests it sees and

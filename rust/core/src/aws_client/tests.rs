@@ -8,39 +8,8 @@ use bytes::Bytes;
 use tokio::net::TcpListener;
 
 use super::request::amz_date;
-use super::test_server::{serve, Canned, Seen};
+use super::test_server::{client, ok_json, serve, Canned, Seen};
 use super::{AwsClient, AwsError, AwsSettings, Service};
-
-fn client(url: &str, extra: &[(&str, &str)]) -> AwsClient {
-    let mut env: HashMap<String, String> = [
-        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "secret"),
-        ("AWS_REGION", "eu-west-1"),
-        ("HOME", "/nonexistent-home"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    AwsClient::with_env(
-        &AwsSettings {
-            endpoint_url: Some(url.to_owned()),
-        },
-        env,
-    )
-}
-
-fn ok_json(body: &'static str) -> Canned {
-    Canned {
-        status: "200 OK",
-        headers: vec![("content-type", "application/x-amz-json-1.0")],
-        body,
-    }
-}
 
 /// Check the SigV4 header: scope of today's date (the one `x-amz-date` names), region and
 /// service, and the headers it signs.

@@ -1,36 +1,13 @@
 //! HTTPS checks of the client against an in-test TLS server with a self-signed certificate:
 //! trusted through `AWS_CA_BUNDLE`, refused without it, and the errors of an unusable bundle.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::test_server::{serve_tls, Canned};
-use super::{AwsClient, AwsError, AwsSettings, Service};
-
-/// A client of `url` with dummy credentials and, when given, `AWS_CA_BUNDLE`.
-fn client(url: &str, ca_bundle: Option<&str>) -> AwsClient {
-    let mut env: HashMap<String, String> = [
-        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "secret"),
-        ("AWS_REGION", "eu-west-1"),
-        ("HOME", "/nonexistent-home"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    if let Some(path) = ca_bundle {
-        env.insert("AWS_CA_BUNDLE".to_owned(), path.to_owned());
-    }
-    AwsClient::with_env(
-        &AwsSettings {
-            endpoint_url: Some(url.to_owned()),
-        },
-        env,
-    )
-}
+use super::test_server::{client, ok_json, serve_tls};
+use super::{AwsClient, AwsError, Service};
 
 /// A temporary file holding `text`, removed when dropped.
 struct TempFile(PathBuf);
@@ -67,11 +44,7 @@ async fn sqs_over_tls() -> (
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
     ));
-    let canned = Canned {
-        status: "200 OK",
-        headers: vec![("content-type", "application/x-amz-json-1.0")],
-        body: r#"{"MessageId":"m-tls","MD5OfMessageBody":"abc"}"#,
-    };
+    let canned = ok_json(r#"{"MessageId":"m-tls","MD5OfMessageBody":"abc"}"#);
     let (port, seen, accepted) = serve_tls(canned, certified.cert.der().clone(), key).await;
     (port, certified.cert.pem(), accepted, seen)
 }
@@ -86,7 +59,10 @@ async fn send_message(aws: &AwsClient) -> Result<serde_json::Value, AwsError> {
 async fn https_endpoint_trusted_through_aws_ca_bundle_answers_over_one_connection() {
     let (port, pem, accepted, mut seen) = sqs_over_tls().await;
     let bundle = TempFile::with(&pem);
-    let aws = client(&format!("https://localhost:{port}"), Some(bundle.path()));
+    let aws = client(
+        &format!("https://localhost:{port}"),
+        &[("AWS_CA_BUNDLE", bundle.path())],
+    );
     for _ in 0..2 {
         let answer = send_message(&aws).await.expect("answer over TLS");
         assert_eq!(
@@ -109,7 +85,7 @@ async fn https_endpoint_trusted_through_aws_ca_bundle_answers_over_one_connectio
 async fn https_endpoint_with_an_untrusted_certificate_is_a_transport_error_naming_it() {
     let (port, _pem, _accepted, mut seen) = sqs_over_tls().await;
     let endpoint = format!("https://localhost:{port}");
-    let call = send_message(&client(&endpoint, None)).await;
+    let call = send_message(&client(&endpoint, &[])).await;
     assert_eq!(
         call,
         Err(AwsError::Transport(format!(
@@ -126,21 +102,21 @@ async fn an_unusable_ca_bundle_is_a_transport_error_naming_the_file() {
     let endpoint = format!("https://localhost:{port}");
     let missing = "/nonexistent-dir/ca.pem";
     assert_eq!(
-        send_message(&client(&endpoint, Some(missing))).await,
+        send_message(&client(&endpoint, &[("AWS_CA_BUNDLE", missing)])).await,
         Err(AwsError::Transport(format!(
             "AWS_CA_BUNDLE {missing}: cannot be read: No such file or directory (os error 2)"
         )))
     );
     let empty = TempFile::with("not a certificate\n");
     assert_eq!(
-        send_message(&client(&endpoint, Some(empty.path()))).await,
+        send_message(&client(&endpoint, &[("AWS_CA_BUNDLE", empty.path())])).await,
         Err(AwsError::Transport(format!(
             "AWS_CA_BUNDLE {}: holds no PEM certificate",
             empty.path()
         )))
     );
     let broken = TempFile::with("-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n");
-    let call = send_message(&client(&endpoint, Some(broken.path()))).await;
+    let call = send_message(&client(&endpoint, &[("AWS_CA_BUNDLE", broken.path())])).await;
     let prefix = format!("AWS_CA_BUNDLE {}: is not valid PEM: ", broken.path());
     assert!(
         matches!(&call, Err(AwsError::Transport(m)) if m.starts_with(&prefix)),

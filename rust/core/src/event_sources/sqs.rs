@@ -20,7 +20,8 @@ use queue::{delete, queue_error, Queue};
 use super::status::MappingStatus;
 use super::{filter, sqs_record, MappingSettings, Poller, SourceKind};
 use crate::aws_client::{AwsClient, AwsError, Service};
-use crate::config::{LogLevel, MAX_REQUEST_BYTES};
+use crate::config::MAX_REQUEST_BYTES;
+use crate::registry::Registry;
 
 /// SQS's most messages per ReceiveMessage.
 const MAX_RECEIVE: usize = 10;
@@ -91,22 +92,11 @@ pub async fn run(mut p: Poller) {
         }
         let Some(queue) = Queue::of(&s.source_arn) else {
             p.status
-                .problem("PROBLEM: the event source ARN names no queue");
+                .quiet_problem("PROBLEM: the event source ARN names no queue");
             break;
         };
-        // NOTE: no more batches in flight than the function can run (its reserved concurrency):
-        // the rest stay in the queue, as AWS's pollers scale down on throttles.
-        let reserved = p
-            .sources
-            .registry
-            .resolve(&s.function_arn, None)
-            .ok()
-            .and_then(|t| t.scheduler.function().config.reserved_concurrency);
-        let wanted = s
-            .max_concurrency
-            .unwrap_or(p.sources.max_environments)
-            .min(reserved.unwrap_or(u32::MAX))
-            .max(1) as usize;
+        let reserved = reserved_concurrency(&p.sources.registry, &s.function_arn);
+        let wanted = in_flight_cap(&s, p.sources.max_environments, reserved);
         if limit.0 != wanted {
             limit = (wanted, Arc::new(Semaphore::new(wanted)));
         }
@@ -161,14 +151,30 @@ pub async fn run(mut p: Poller) {
     let _ = limit.1.acquire_many(limit.0 as u32).await;
 }
 
+/// The function's reserved concurrency now: a lookup by name and an atomic read, so a
+/// PutFunctionConcurrency (or DeleteFunctionConcurrency) is seen by the next receive.
+// NOTE: looked up on every receive rather than kept from the last settings change: a function
+// deleted and created again under the same name has a new reservation, and the mapping outlives it.
+fn reserved_concurrency(registry: &Registry, function_arn: &str) -> Option<u32> {
+    let name = crate::invoke_api::routing::split(function_arn).name;
+    registry.function(name)?.wide().reserved_concurrency()
+}
+
+/// How many batches may be in flight: the mapping's `MaximumConcurrency` (else the emulator's
+/// most environments), no more than the function's reserved concurrency, at least one.
+// NOTE: no more batches in flight than the function can run: the rest stay in the queue, as
+// AWS's pollers scale down on throttles.
+fn in_flight_cap(s: &MappingSettings, max_environments: u32, reserved: Option<u32>) -> usize {
+    s.max_concurrency
+        .unwrap_or(max_environments)
+        .min(reserved.unwrap_or(u32::MAX))
+        .max(1) as usize
+}
+
 /// Count and show a failed call to the queue.
 fn failed_call(status: &MappingStatus, s: &MappingSettings, e: &AwsError) {
     MappingStatus::add(&status.poll_errors, 1);
-    let text = format!("PROBLEM: {}", queue_error(e));
-    if status.last().as_deref() != Some(text.as_str()) {
-        super::log(LogLevel::Warn, &s.uuid, &text);
-    }
-    status.problem(&text);
+    status.problem(&s.uuid, &format!("PROBLEM: {}", queue_error(e)));
 }
 
 /// Receive until the batch is full, the window ends or the next message would pass 6 MB (it
@@ -266,4 +272,71 @@ fn fifo_groups(records: &[Value]) -> HashSet<String> {
         .filter_map(|r| r["attributes"]["MessageGroupId"].as_str())
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::{in_flight_cap, reserved_concurrency};
+    use crate::config::{Defaults, FunctionConfig, ThrottlePolicy};
+    use crate::environment::FunctionContext;
+    use crate::event_sources::MappingSettings;
+    use crate::registry::Registry;
+    use crate::scheduler::{EnvironmentCap, Scheduler};
+
+    const ARN: &str = "arn:aws:lambda:us-east-1:012345678912:function:worker:live";
+
+    fn registry() -> Registry {
+        let registry = Registry::new("us-east-1", "012345678912");
+        let config = FunctionConfig::new("worker", vec!["runtime".into()], Defaults::FUNCTION);
+        let function = Arc::new(FunctionContext {
+            config,
+            region: "us-east-1".into(),
+            account_id: "012345678912".into(),
+            layers: None,
+            snapstart: None,
+        });
+        let cap = Arc::new(EnvironmentCap::new(4));
+        let scheduler = Scheduler::new(function, cap, ThrottlePolicy::Reject);
+        registry.add(Arc::new(scheduler)).expect("a new function");
+        registry
+    }
+
+    fn settings(maximum_concurrency: Option<u32>) -> MappingSettings {
+        let mut doc = json!({"FunctionArn": ARN});
+        if let Some(n) = maximum_concurrency {
+            doc["ScalingConfig"] = json!({"MaximumConcurrency": n});
+        }
+        MappingSettings::of(doc.as_object().expect("an object"))
+    }
+
+    #[tokio::test]
+    async fn a_put_function_concurrency_is_seen_by_the_next_receive() {
+        let registry = registry();
+        assert_eq!(reserved_concurrency(&registry, ARN), None);
+        let wide = registry.function("worker").expect("worker").wide().clone();
+        wide.set_reserved_concurrency(Some(3));
+        assert_eq!(reserved_concurrency(&registry, ARN), Some(3));
+        wide.set_reserved_concurrency(None);
+        assert_eq!(reserved_concurrency(&registry, ARN), None);
+        assert_eq!(
+            reserved_concurrency(
+                &registry,
+                "arn:aws:lambda:us-east-1:012345678912:function:gone"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn the_cap_is_the_least_of_maximum_concurrency_environments_and_reservation() {
+        assert_eq!(in_flight_cap(&settings(None), 8, None), 8);
+        assert_eq!(in_flight_cap(&settings(Some(5)), 8, None), 5);
+        assert_eq!(in_flight_cap(&settings(Some(5)), 8, Some(3)), 3);
+        assert_eq!(in_flight_cap(&settings(None), 2, Some(3)), 2);
+        assert_eq!(in_flight_cap(&settings(Some(5)), 8, Some(0)), 1);
+    }
 }

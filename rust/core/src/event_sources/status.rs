@@ -7,6 +7,8 @@ use std::sync::{Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
+use crate::config::LogLevel;
+
 /// A mapping's counters and its last problem.
 #[derive(Debug, Default)]
 pub struct MappingStatus {
@@ -31,12 +33,28 @@ pub struct MappingStatus {
 }
 
 impl MappingStatus {
-    /// Record a problem (`PROBLEM: ...`), logged once per change.
-    pub fn problem(&self, text: &str) {
+    /// Record a problem (`PROBLEM: ...`) of mapping `uuid`, logged once per change.
+    pub fn problem(&self, uuid: &str, text: &str) {
+        if self.record(text) {
+            super::log(LogLevel::Warn, uuid, text);
+        }
+    }
+
+    /// Record a problem (`PROBLEM: ...`) without a log line.
+    // NOTE: for a batch the function failed or a mapping that cannot start: the function's own
+    // logs (or the mapping's API answer) already say why, so the emulator's log stays quiet.
+    pub fn quiet_problem(&self, text: &str) {
+        self.record(text);
+    }
+
+    /// Keep `text` as the last result; true when it differs from the one before.
+    fn record(&self, text: &str) -> bool {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if last.as_deref() != Some(text) {
+        let changed = last.as_deref() != Some(text);
+        if changed {
             *last = Some(text.to_owned());
         }
+        changed
     }
 
     /// Record a batch processed without a problem.
@@ -109,4 +127,21 @@ pub fn render(all: &[(&str, &MappingStatus)]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MappingStatus;
+
+    #[test]
+    fn a_problem_is_new_only_when_its_text_changes() {
+        let status = MappingStatus::default();
+        assert!(status.record("PROBLEM: a"));
+        assert!(!status.record("PROBLEM: a"));
+        status.ok();
+        assert!(status.record("PROBLEM: a"));
+        assert!(status.record("PROBLEM: b"));
+        status.problem("uuid", "PROBLEM: b");
+        assert_eq!(status.last().as_deref(), Some("PROBLEM: b"));
+    }
 }

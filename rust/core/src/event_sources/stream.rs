@@ -43,7 +43,7 @@ pub async fn run(mut p: Poller) {
     let first = Arc::clone(&p.settings.borrow());
     let Some(stream) = Stream::of(&first.source_arn) else {
         p.status
-            .problem("PROBLEM: the event source ARN names no stream");
+            .quiet_problem("PROBLEM: the event source ARN names no stream");
         return;
     };
     let role = role_arn(&p.sources, &first.function_arn);
@@ -102,13 +102,10 @@ fn readable<'a>(shards: &'a [Shard], ended: &HashSet<String>) -> Vec<&'a Shard> 
         .collect()
 }
 
-/// Count and show a problem (logged when it changes).
+/// Count and show a failed call to the stream (logged when it changes).
 fn problem(status: &MappingStatus, uuid: &str, text: &str) {
     MappingStatus::add(&status.poll_errors, 1);
-    if status.last().as_deref() != Some(text) {
-        super::log(LogLevel::Warn, uuid, text);
-    }
-    status.problem(text);
+    status.problem(uuid, text);
 }
 
 /// The role ARN records carry as `invokeIdentityArn`: the function's `Role` when it was

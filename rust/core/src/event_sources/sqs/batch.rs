@@ -69,7 +69,7 @@ impl Batch {
                     }
                     BatchResponse::Invalid => {
                         MappingStatus::add(&self.status.failures, 1);
-                        self.status.problem("PROBLEM: Function call failed");
+                        self.status.quiet_problem("PROBLEM: Function call failed");
                         Vec::new()
                     }
                 }
@@ -80,12 +80,12 @@ impl Batch {
             }
             BatchOutcome::FunctionError { .. } => {
                 MappingStatus::add(&self.status.failures, 1);
-                self.status.problem("PROBLEM: Function call failed");
+                self.status.quiet_problem("PROBLEM: Function call failed");
                 Vec::new()
             }
             BatchOutcome::NotInvoked(why) => {
                 MappingStatus::add(&self.status.failures, 1);
-                self.status.problem(&format!("PROBLEM: {why}"));
+                self.status.quiet_problem(&format!("PROBLEM: {why}"));
                 Vec::new()
             }
         };

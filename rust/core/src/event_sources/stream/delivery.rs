@@ -140,7 +140,7 @@ impl ShardReader {
                 self.status.ok();
             } else {
                 MappingStatus::add(&self.status.failures, 1);
-                self.status.problem("PROBLEM: Function call failed");
+                self.status.quiet_problem("PROBLEM: Function call failed");
             }
             return failed;
         }
