@@ -32,10 +32,13 @@ EXAMPLES = ROOT / "examples"
 PYTHON = sys.executable
 VENV_BIN = Path(sys.executable).parent
 NATIVE_BINARY = ROOT / "target" / "release" / "lambda-rie"
-CONSOLE_SCRIPT = VENV_BIN / "lambda-rie"
+#: The `lambda-rie` that `pip install lambda-rie` puts on PATH: the native binary, from the wheel.
+INSTALLED_COMMAND = VENV_BIN / "lambda-rie"
+#: The Python entry of the same command line (`python -m lambda_rie`).
+PYTHON_ENTRY = [PYTHON, "-m", "lambda_rie"]
 
 #: The two faces of the same command line, by test id.
-FACES = {"native": [str(NATIVE_BINARY)], "script": [str(CONSOLE_SCRIPT)]}
+FACES = {"native": [str(NATIVE_BINARY)], "script": PYTHON_ENTRY}
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 RUNTIME_API_BASE = "/2018-06-01/runtime"
