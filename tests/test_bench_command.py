@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from matplotlib.image import imread
 
-from harness import INSTALLED_COMMAND, EXAMPLES, FUNCTIONS, ROOT, clean_env
+from harness import EXAMPLES, FUNCTIONS, INSTALLED_COMMAND, ROOT, clean_env
 from lambda_rie import bench
 from lambda_rie._bench import plot
 
