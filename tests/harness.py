@@ -1,7 +1,7 @@
 """Black-box harness: run lambda-rie as a real process, find its port, talk HTTP to it.
 
 Both faces of the command line are covered: the native binary (`target/release/lambda-rie`)
-and the console script of the Python package (`.venv/bin/lambda-rie`). Every wait has a
+and the Python entry of the package (`python -m lambda_rie`). Every wait has a
 deadline and every started process is torn down, whatever the test did.
 """
 

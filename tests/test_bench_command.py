@@ -23,7 +23,7 @@ USD_PER_MILLION_REQUESTS = 0.20
 
 
 def run_bench(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """`lambda-rie bench ARGS` through the console script, as a user runs it."""
+    """`lambda-rie bench ARGS` through the installed native command, as a user runs it."""
     return subprocess.run(
         [str(INSTALLED_COMMAND), "bench", *args],
         cwd=cwd,
