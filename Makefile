@@ -54,8 +54,7 @@ native:
 
 ## The native binary staged as the wheel's `lambda-rie` command. maturin packs only the pyo3
 ## extension itself, so every wheel build (`maturin develop`, `maturin build`, `pip wheel .`,
-## `pip install .`) needs this first; without it the wheel has no `lambda-rie` command
-## (`python -m lambda_rie` still works).
+## `pip install .`) needs this first; without it they stop with "No such data directory".
 wheel-data: native
 	install -D -m 755 $(NATIVE) $(WHEEL_DATA)/scripts/lambda-rie
 
