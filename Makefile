@@ -1,6 +1,7 @@
 # lambda-rie: build, gates and test suites.
 #
 #   make test    the full check from a clean clone: venv, build, gates, cargo test, pytest
+#   make wheel   the wheel (extension module + native `lambda-rie` command) in target/wheels/
 #   make serve   build and serve examples/hello/app.handler on http://localhost:8080
 #   make bench   pytest-benchmark with timings on (JSON in target/bench/)
 #   make stress  the stress and property tests at full size
@@ -17,6 +18,8 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 NATIVE := target/release/lambda-rie
+# The wheel's data directory ([tool.maturin] data): scripts/ goes to the environment's bin/.
+WHEEL_DATA := target/wheel-data
 
 # NOTE: one cargo target dir for maturin, the native binary, clippy and cargo test, and one
 # interpreter for pyo3's build script, so that no step invalidates another's build cache.
@@ -26,7 +29,7 @@ export PYO3_PYTHON := $(BIN)/python
 RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) \
 	$(shell find rust -name '*.rs' -o -name 'Cargo.toml' 2>/dev/null)
 
-.PHONY: test gates rust-gates python-gates native develop serve bench stress soak clean
+.PHONY: test gates rust-gates python-gates native wheel-data wheel develop serve bench stress soak clean
 
 ## The README's test command: gates first, then both suites; stops at the first failure.
 test: gates native
@@ -49,6 +52,16 @@ python-gates: develop
 native:
 	cargo build --release -p lambda-rie-cli
 
+## The native binary staged as the wheel's `lambda-rie` command. maturin packs only the pyo3
+## extension itself, so every wheel build (`maturin develop`, `maturin build`, `pip wheel .`,
+## `pip install .`) needs this first; without it they stop with "No such data directory".
+wheel-data: native
+	install -D -m 755 $(NATIVE) $(WHEEL_DATA)/scripts/lambda-rie
+
+## The release wheel for this platform, with the native command, in target/wheels/.
+wheel: wheel-data $(VENV)/.deps.stamp
+	$(BIN)/maturin build --release
+
 ## The Python package, installed into .venv with the dev extra (pytest, awslambdaric, ruff, mypy).
 develop: $(VENV)/.develop.stamp
 
@@ -62,7 +75,10 @@ $(VENV)/.deps.stamp: $(BIN)/python pyproject.toml .ci/dev_requirements.py
 	$(BIN)/pip install --quiet 'maturin>=1.5,<2' -r $(VENV)/dev-requirements.txt
 	touch $@
 
+# NOTE: the native binary is built and staged before the extension, one cargo build at a time
+# in the one target dir, so that `maturin develop` installs it as .venv/bin/lambda-rie.
 $(VENV)/.develop.stamp: $(VENV)/.deps.stamp pyproject.toml $(RUST_INPUTS)
+	$(MAKE) --no-print-directory wheel-data
 	VIRTUAL_ENV=$(VENV) $(BIN)/maturin develop --release
 	touch $@
 

@@ -15,7 +15,7 @@ from harness import FACES, EmulatorFactory
 
 @pytest.fixture(scope="module", params=sorted(FACES))
 def face(request: pytest.FixtureRequest) -> list[str]:
-    """The argv prefix of one face of the CLI: the native binary or the console script."""
+    """The argv prefix of one face of the CLI: the native binary or `python -m lambda_rie`."""
     argv = FACES[request.param]
     if not Path(argv[0]).exists():
         pytest.fail(f"{argv[0]} is missing: `make bench` builds both faces of the CLI")

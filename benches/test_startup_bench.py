@@ -10,9 +10,12 @@ The built-in runtime is also measured with `--snapstart`: init runs once in a te
 start-up (inside "launch to first answer"), and the environment cold start is a restore
 (REPORT's `Restore Duration` stands in for the init duration).
 
-Each round starts a fresh lambda-rie (the native binary) and sends it one invocation; the last
+Each round starts a fresh lambda-rie and sends it one invocation; the last
 round's lambda-rie is stopped before the next starts, outside the timing. The medians of the
 three figures over the rounds are in `extra_info`, with whether every answer was correct.
+
+lambda-rie is started both as built (`target/release/lambda-rie`) and as a user who ran
+`pip install lambda-rie` starts it (`.venv/bin/lambda-rie`, the command the wheel installs).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from bench_support import (
     event_of,
     start_emulator,
 )
-from harness import UUID, Emulator, EmulatorFactory
+from harness import INSTALLED_COMMAND, UUID, Emulator, EmulatorFactory
 
 HANDLERS = {"stdlib": "echo.handler", "boto3": "heavy.handler"}
 ROUNDS = {"stdlib": 20, "boto3": 10}
@@ -42,12 +45,14 @@ EVENT = event_of(128)
 _INIT = re.compile(rf"^REPORT RequestId: ({UUID})\t.*\t(?:Init|Restore) Duration: ([0-9.]+) ms\t")
 #: Runtime variants: the runtimes, and the built-in one with SnapStart.
 VARIANTS = [*RUNTIMES, "builtin+snapstart"]
+#: The lambda-rie that is launched: the cargo build, and the command `pip install` puts on PATH.
+COMMANDS = {"built": NATIVE, "installed": [str(INSTALLED_COMMAND)]}
 
 
-@pytest.fixture
-def factory() -> Iterator[EmulatorFactory]:
+@pytest.fixture(params=sorted(COMMANDS))
+def factory(request: pytest.FixtureRequest) -> Iterator[EmulatorFactory]:
     compile_handlers()
-    started = EmulatorFactory(NATIVE)
+    started = EmulatorFactory(COMMANDS[request.param])
     yield started
     started.close()
 
@@ -91,6 +96,11 @@ class StartUps:
         self.correct = self.correct and echoed(status, body, EVENT)
 
 
+def started_command(factory: EmulatorFactory) -> str:
+    """Which of COMMANDS the factory launches."""
+    return next(name for name, argv in COMMANDS.items() if argv == factory.face)
+
+
 def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples), 2)
 
@@ -108,6 +118,7 @@ def test_start_up(
     # The warm-up round is left out of the medians, as it is of the timing.
     count = ROUNDS[handler]
     benchmark.extra_info.update(
+        command=started_command(factory),
         runtime=runtime,
         handler=HANDLERS[handler],
         init_duration_ms=median_ms(rounds.init_duration_ms[-count:]),

@@ -1,7 +1,7 @@
 """Black-box harness: run lambda-rie as a real process, find its port, talk HTTP to it.
 
 Both faces of the command line are covered: the native binary (`target/release/lambda-rie`)
-and the console script of the Python package (`.venv/bin/lambda-rie`). Every wait has a
+and the Python entry of the package (`python -m lambda_rie`). Every wait has a
 deadline and every started process is torn down, whatever the test did.
 """
 
@@ -32,10 +32,13 @@ EXAMPLES = ROOT / "examples"
 PYTHON = sys.executable
 VENV_BIN = Path(sys.executable).parent
 NATIVE_BINARY = ROOT / "target" / "release" / "lambda-rie"
-CONSOLE_SCRIPT = VENV_BIN / "lambda-rie"
+#: The `lambda-rie` that `pip install lambda-rie` puts on PATH: the native binary, from the wheel.
+INSTALLED_COMMAND = VENV_BIN / "lambda-rie"
+#: The Python entry of the same command line (`python -m lambda_rie`).
+PYTHON_ENTRY = [PYTHON, "-m", "lambda_rie"]
 
 #: The two faces of the same command line, by test id.
-FACES = {"native": [str(NATIVE_BINARY)], "script": [str(CONSOLE_SCRIPT)]}
+FACES = {"native": [str(NATIVE_BINARY)], "script": PYTHON_ENTRY}
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 RUNTIME_API_BASE = "/2018-06-01/runtime"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from matplotlib.image import imread
 
-from harness import CONSOLE_SCRIPT, EXAMPLES, FUNCTIONS, ROOT, clean_env
+from harness import EXAMPLES, FUNCTIONS, INSTALLED_COMMAND, ROOT, clean_env
 from lambda_rie import bench
 from lambda_rie._bench import plot
 
@@ -23,9 +23,9 @@ USD_PER_MILLION_REQUESTS = 0.20
 
 
 def run_bench(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """`lambda-rie bench ARGS` through the console script, as a user runs it."""
+    """`lambda-rie bench ARGS` through the installed native command, as a user runs it."""
     return subprocess.run(
-        [str(CONSOLE_SCRIPT), "bench", *args],
+        [str(INSTALLED_COMMAND), "bench", *args],
         cwd=cwd,
         env=clean_env(),
         capture_output=True,

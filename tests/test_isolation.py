@@ -406,7 +406,7 @@ def test_environment_cgroups_are_removed_when_the_emulator_stops(
 
 def make_venv(root: Path, base_python: str = sys.executable) -> Path:
     """A virtualenv at `root`/venv, made by `base_python`, that imports this project's
-    lambda_rie (through a .pth file) and has a `lambda-rie` console script of its own."""
+    lambda_rie (through a .pth file)."""
     venv = root / "venv"
     subprocess.run([base_python, "-m", "venv", "--without-pip", str(venv)], check=True)
     version = subprocess.run(
@@ -420,16 +420,13 @@ def make_venv(root: Path, base_python: str = sys.executable) -> Path:
     (site / "lambda-rie-project.pth").write_text(
         f"import site; site.addsitedir({project_site!r})\n"
     )
-    script = venv / "bin" / "lambda-rie"
-    script.write_text(f"#!{venv}/bin/python\nfrom lambda_rie.cli import main\nmain()\n")
-    script.chmod(0o755)
     return venv
 
 
 def venv_faces(face: list[str], venv: Path) -> list[str]:
-    """The face of the CLI that runs from `venv`: its console script, or the native binary
-    (which finds `python3` on the PATH given by `venv_path`)."""
-    return [str(venv / "bin" / "lambda-rie")] if face == FACES["script"] else face
+    """The face of the CLI that runs from `venv`: its `python -m lambda_rie`, or the native
+    binary (which finds `python3` on the PATH given by `venv_path`)."""
+    return [str(venv / "bin" / "python"), "-m", "lambda_rie"] if face == FACES["script"] else face
 
 
 def venv_path(venv: Path) -> dict[str, str]:
@@ -451,8 +448,8 @@ def venv_under_tmp() -> Iterator[Path]:
 def test_a_virtualenv_under_tmp_serves_from_a_working_directory_outside_tmp(
     face: list[str], venv_under_tmp: Path
 ) -> None:
-    # `cd / && /tmp/X/venv/bin/lambda-rie --code-dir CODE HANDLER`: the console script's
-    # interpreter is the venv's python (a symlink to a base interpreter outside /tmp); the
+    # `cd / && /tmp/X/venv/bin/python -m lambda_rie --code-dir CODE HANDLER`: the interpreter
+    # is the venv's python (a symlink to a base interpreter outside /tmp); the
     # native binary finds `python3` on PATH, in the venv.
     factory = EmulatorFactory(venv_faces(face, venv_under_tmp))
     try:

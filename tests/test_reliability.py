@@ -5,7 +5,7 @@ queued `Event` invocations.
 
 Every bound here is a liveness or resource bound (10x or more of what a run takes), not a speed
 assert; CPU and peak memory are read from `/proc/PID/stat` and `/proc/PID/status` of the
-emulator process (for the console script, the Python process that runs the core).
+emulator process (for `python -m lambda_rie`, the Python process that runs the core).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m lambda_rie`: the same command line as the `lambda-rie` console script."""
+"""`python -m lambda_rie`: the same command line as the native `lambda-rie` command."""
 
 from lambda_rie.cli import main
 

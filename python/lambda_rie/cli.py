@@ -1,4 +1,4 @@
-"""The `lambda-rie` console script: argument parsing and serving live in the Rust core."""
+"""`python -m lambda_rie`: argument parsing and serving live in the Rust core."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-//! The console script's entry point: hands argv to the core's CLI with the GIL released.
+//! `python -m lambda_rie`'s entry point: hands argv to the core's CLI with the GIL released.
 
 use lambda_rie_core::cli::{main_with, PythonInfo};
 use pyo3::prelude::*;

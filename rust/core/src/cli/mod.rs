@@ -1,4 +1,4 @@
-//! The `lambda-rie` command line, shared by the native binary and the Python console script.
+//! The `lambda-rie` command line, shared by the native binary and `python -m lambda_rie`.
 
 pub mod args;
 mod functions;
@@ -82,7 +82,7 @@ pub struct PythonInfo {
     pub executable: String,
     /// `3.11`, when known.
     pub version: Option<String>,
-    /// Whether `lambda_rie` is importable by that interpreter (true from the console script).
+    /// Whether `lambda_rie` is importable by that interpreter (true from the Python entry).
     pub has_builtin_runtime: bool,
 }
 
