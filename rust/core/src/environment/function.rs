@@ -22,6 +22,18 @@ pub struct FunctionContext {
 }
 
 impl FunctionContext {
+    /// A function of `config` in the RIE's default region and account, no layers (tests).
+    #[cfg(test)]
+    pub(crate) fn for_test(config: FunctionConfig) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            region: "us-east-1".into(),
+            account_id: "012345678912".into(),
+            layers: None,
+            snapstart: None,
+        })
+    }
+
     /// `arn:aws:lambda:<region>:<account>:function:<name>`.
     pub fn arn(&self) -> String {
         format!(

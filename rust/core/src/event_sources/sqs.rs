@@ -292,13 +292,7 @@ mod tests {
     fn registry() -> Registry {
         let registry = Registry::new("us-east-1", "012345678912");
         let config = FunctionConfig::new("worker", vec!["runtime".into()], Defaults::FUNCTION);
-        let function = Arc::new(FunctionContext {
-            config,
-            region: "us-east-1".into(),
-            account_id: "012345678912".into(),
-            layers: None,
-            snapstart: None,
-        });
+        let function = FunctionContext::for_test(config);
         let cap = Arc::new(EnvironmentCap::new(4));
         let scheduler = Scheduler::new(function, cap, ThrottlePolicy::Reject);
         registry.add(Arc::new(scheduler)).expect("a new function");

@@ -228,13 +228,7 @@ mod tests {
         for name in names {
             let mut config = FunctionConfig::new(name, vec!["runtime".into()], Defaults::FUNCTION);
             config.aliases = vec![("live".into(), LATEST.into())];
-            let function = Arc::new(FunctionContext {
-                config,
-                region: "us-east-1".into(),
-                account_id: "012345678912".into(),
-                layers: None,
-                snapstart: None,
-            });
+            let function = FunctionContext::for_test(config);
             let scheduler = Scheduler::new(function, Arc::clone(&cap), ThrottlePolicy::Reject);
             registry.add(Arc::new(scheduler)).unwrap();
         }
@@ -305,13 +299,7 @@ mod tests {
 
     fn scheduler(name: &str) -> Arc<Scheduler> {
         let config = FunctionConfig::new(name, vec!["runtime".into()], Defaults::FUNCTION);
-        let function = Arc::new(FunctionContext {
-            config,
-            region: "us-east-1".into(),
-            account_id: "012345678912".into(),
-            layers: None,
-            snapstart: None,
-        });
+        let function = FunctionContext::for_test(config);
         Arc::new(Scheduler::new(
             function,
             Arc::new(EnvironmentCap::new(4)),

@@ -145,13 +145,7 @@ type Fake = Scheduler<FakeLauncher>;
 fn function(configure: impl FnOnce(&mut FunctionConfig)) -> Arc<FunctionContext> {
     let mut config = FunctionConfig::new("f", vec!["runtime".into()], Defaults::FUNCTION);
     configure(&mut config);
-    Arc::new(FunctionContext {
-        config,
-        region: "us-east-1".into(),
-        account_id: "012345678912".into(),
-        layers: None,
-        snapstart: None,
-    })
+    FunctionContext::for_test(config)
 }
 
 fn scheduler(
