@@ -87,6 +87,10 @@ def test_debug_logs_time_each_step_of_a_cold_start(emulator_factory: EmulatorFac
     emulator = emulator_factory(["--log-level", "debug", *awslambdaric("app.handler")])
     assert emulator.invoke({}).status == 200
     ms = r"\d+\.\d\d ms"
+    emulator.stderr.wait_for(
+        rf"sandbox of environment 1 of \S+: user {ms}, namespaces and /tmp {ms}, cgroup {ms}, "
+        rf"members {ms} \(total {ms}\)$"
+    )
     created = emulator.stderr.wait_for(
         rf"environment 1 of \S+ created: Runtime API {ms}, log streams {ms}, "
         rf"sandbox ({ms}) \(total ({ms})\)$"

@@ -14,7 +14,7 @@ pub mod process;
 mod response_stream;
 mod run;
 pub mod sandbox;
-mod steps;
+pub(crate) mod steps;
 pub mod variables;
 
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@ use crate::config::LogLevel;
 use crate::logs;
 
 /// Step timings, kept only when debug messages are shown.
-pub(super) struct Steps {
+pub(crate) struct Steps {
     began: Instant,
     last: Instant,
     taken: Option<Vec<(&'static str, f64)>>,
@@ -16,7 +16,7 @@ pub(super) struct Steps {
 
 impl Steps {
     /// Start timing now.
-    pub(super) fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::new(logs::enabled(LogLevel::Debug))
     }
 
@@ -30,7 +30,7 @@ impl Steps {
     }
 
     /// The step `name` ended now.
-    pub(super) fn mark(&mut self, name: &'static str) {
+    pub(crate) fn mark(&mut self, name: &'static str) {
         if let Some(taken) = &mut self.taken {
             let now = Instant::now();
             taken.push((name, ms(now - self.last)));
@@ -39,7 +39,7 @@ impl Steps {
     }
 
     /// Write `<what>: <step> <ms> ms, ... (total <ms> ms)` at debug level.
-    pub(super) fn log(&self, what: impl FnOnce() -> String) {
+    pub(crate) fn log(&self, what: impl FnOnce() -> String) {
         let Some(taken) = &self.taken else {
             return;
         };

@@ -56,10 +56,12 @@ impl Sandbox {
         function: &FunctionConfig,
         layers: Option<&std::path::Path>,
     ) -> std::io::Result<Self> {
+        let mut steps = super::steps::Steps::start();
         let caps = Capabilities::get();
         let memory_bytes = u64::from(function.memory_mb) << 20;
         let ephemeral_bytes = u64::from(function.ephemeral_storage_mb) << 20;
         let user = user::for_function(function).identity;
+        steps.mark("user");
         let (tmp, processes) = if caps.namespaces {
             // NOTE: code or a runtime that lives under /tmp (a checkout or a virtualenv there)
             // stays visible at its path; everything else under /tmp is the private tmpfs.
@@ -74,6 +76,7 @@ impl Sandbox {
         } else {
             (PrivateTmp::directory(env_id, user)?, None)
         };
+        steps.mark("namespaces and /tmp");
         // NOTE: tmpfs pages are charged to the writer's memory cgroup, so the cgroup gets
         // memory + ephemeral storage and the memory part is enforced on anonymous memory.
         let cgroup_limit = if caps.namespaces {
@@ -97,11 +100,14 @@ impl Sandbox {
                 !function.snapstart,
             )?)
         };
+        steps.mark("cgroup");
         let members = Arc::new(EnvironmentMembers::new(
             processes.as_ref().map(PidNamespace::proc_dir),
             processes.as_ref().map(PidNamespace::namespace),
             cgroup.as_ref().and_then(EnvironmentCgroup::procs_file),
         )?);
+        steps.mark("members");
+        steps.log(|| format!("sandbox of environment {env_id} of {}", function.name));
         Ok(Self {
             tmp,
             processes,
