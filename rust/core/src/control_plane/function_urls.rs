@@ -227,10 +227,11 @@ impl ControlPlane {
         if alias == LATEST {
             return None;
         }
-        let doc = self.store.get(name).ok()??;
-        let rec = Record(doc);
-        rec.alias(alias)?;
-        served_url(rec.0.get("urls")?.get(alias)?)
+        // NOTE: read in place: this runs on every request to an alias's URL, and a function's
+        // document holds all its versions.
+        let doc = self.store.shared(crate::store::Table::Functions, name)?;
+        doc["aliases"].get(alias)?;
+        served_url(doc["urls"].get(alias)?)
     }
 
     /// The URL configuration of a function served from the command line or a config file:

@@ -185,9 +185,15 @@ impl Store {
 
     /// The document `name` of `table`.
     pub fn document(&self, table: Table, name: &str) -> Option<Value> {
+        self.shared(table, name).map(|doc| (*doc).clone())
+    }
+
+    /// The document `name` of `table` as last written, shared rather than copied (for reads
+    /// on a request's path).
+    pub fn shared(&self, table: Table, name: &str) -> Option<Arc<Value>> {
         self.cache()
             .get(&(table, name.to_owned()))
-            .map(|(_, doc)| (**doc).clone())
+            .map(|(_, doc)| Arc::clone(doc))
     }
 
     /// Whether function `name` is stored.
