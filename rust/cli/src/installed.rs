@@ -1,7 +1,7 @@
 //! Where the binary runs from: installed by the wheel into a virtualenv's (or a prefix's)
 //! `bin/`, it serves HANDLERs with the interpreter beside it (docs/reference.md §1).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lambda_rie_core::cli::PythonInfo;
 
@@ -35,10 +35,14 @@ fn package_python_version(prefix: &Path) -> Option<String> {
         .find_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
             let version = name.strip_prefix("python")?;
-            let package: PathBuf = entry.path().join("site-packages").join("lambda_rie");
+            let site = entry.path().join("site-packages");
+            // NOTE: an editable install (`pip install -e`, `maturin develop`) puts a path file
+            // there instead of the package.
+            let installed =
+                site.join("lambda_rie").is_dir() || site.join("lambda_rie.pth").is_file();
             let (major, minor) = version.split_once('.')?;
             let numeric = major.parse::<u32>().is_ok() && minor.parse::<u32>().is_ok();
-            (numeric && package.is_dir()).then(|| version.to_owned())
+            (numeric && installed).then(|| version.to_owned())
         })
 }
 
@@ -60,6 +64,19 @@ mod tests {
         assert_eq!(package_python_version(&prefix), None);
         std::fs::create_dir_all(site.join("lambda_rie")).unwrap();
         assert_eq!(package_python_version(&prefix).as_deref(), Some("3.12"));
+        std::fs::remove_dir_all(&prefix).unwrap();
+    }
+
+    #[test]
+    fn an_editable_install_counts_as_installed() {
+        let prefix =
+            std::env::temp_dir().join(format!("lambda-rie-editable-{}", std::process::id()));
+        let site = prefix.join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(site.join("lambda_rie_other.pth"), "/elsewhere\n").unwrap();
+        assert_eq!(package_python_version(&prefix), None);
+        std::fs::write(site.join("lambda_rie.pth"), "/src/python\n").unwrap();
+        assert_eq!(package_python_version(&prefix).as_deref(), Some("3.11"));
         std::fs::remove_dir_all(&prefix).unwrap();
     }
 }

@@ -128,7 +128,18 @@ fn with_flags(mut specs: Vec<FunctionSpec>, options: &FunctionSpec) -> Vec<Funct
 /// missing: every cold start would then fail with the interpreter's import error.
 fn check_module_in_background(python: String, module: String) {
     std::thread::spawn(move || {
-        let found = std::process::Command::new(&python)
+        use std::os::unix::process::CommandExt as _;
+        let mut check = std::process::Command::new(&python);
+        // NOTE: at the lowest priority, so that on a small machine it does not slow down the
+        // first cold start, which starts an interpreter at the same moment.
+        // SAFETY: setpriority(2) is async-signal-safe and touches only the child.
+        unsafe {
+            check.pre_exec(|| {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                Ok(())
+            });
+        }
+        let found = check
             .args([
                 "-c",
                 &format!("import importlib.util,sys; sys.exit(importlib.util.find_spec('{module}') is None)"),

@@ -115,6 +115,11 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
         args.invoke_address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         args.runtime_api_address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     }
+    // NOTE: the isolation probes (forks into new namespaces, a few ms) overlap reading the
+    // configuration; not on AWS itself, where the binary becomes the runtime.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        std::thread::spawn(crate::environment::sandbox::Capabilities::get);
+    }
     let (functions, warnings) = match functions::load(&args, python) {
         Ok(f) => f,
         Err(msg) => {

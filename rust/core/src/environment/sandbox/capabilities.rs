@@ -39,7 +39,18 @@ impl Capabilities {
                 };
             }
             let probe = || MountPlan::new(1, &[], None);
-            let namespaces = probe().and_then(|p| PrivateTmp::namespace(&p)).is_ok();
+            // NOTE: a PID namespace comes with its mount namespace, so one probe answers both
+            // when it succeeds; its holder is reaped off the start-up path (a namespace's
+            // teardown can wait for an RCU grace period).
+            let pid_namespaces = match probe().and_then(PidNamespace::create) {
+                Ok(created) => {
+                    std::thread::spawn(move || drop(created));
+                    true
+                }
+                Err(_) => false,
+            };
+            let namespaces =
+                pid_namespaces || probe().and_then(|p| PrivateTmp::namespace(&p)).is_ok();
             let cgroups: Vec<(Controller, PathBuf)> = Controller::ALL
                 .iter()
                 .filter_map(|c| cgroup::parent_dir(*c).map(|d| (*c, d)))
@@ -47,7 +58,7 @@ impl Capabilities {
             cgroup::remove_stale(&cgroups);
             Capabilities {
                 namespaces,
-                pid_namespaces: namespaces && probe().and_then(PidNamespace::create).is_ok(),
+                pid_namespaces,
                 // SAFETY: geteuid(2) has no failure mode.
                 switch_user: unsafe { libc::geteuid() } == 0,
                 cgroups,
