@@ -21,9 +21,19 @@ from typing import Any
 import pytest
 
 from harness import FUNCTIONS, ROOT, Emulator, EmulatorFactory, clean_env, pid_alive
+from test_scheduler import wait_until
 
 SNAPSTART = FUNCTIONS / "snapstart"
 ENVIRONMENTS = 4
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: Bound for a forked process to show up or go away (they take milliseconds).
+PROCESS_DEADLINE_S = 10.0
+
+isolated = pytest.mark.skipif(
+    os.geteuid() != 0
+    or not all((CGROUP_ROOT / c).is_dir() for c in ("memory", "pids", "cpu", "freezer")),
+    reason="needs root and the cgroup v1 memory, pids, cpu and freezer hierarchies",
+)
 
 
 @pytest.fixture
@@ -127,3 +137,80 @@ def test_without_its_template_an_environment_runs_init_itself(
     assert result["init_type"] == "snap-start"
     emulator.stdout.wait_for(rf"^after_restore pid={result['pid']} ")
     assert "SnapStart restore failed" in emulator.stderr.text()
+
+
+def children_of(pid: int) -> set[int]:
+    """The live child processes of `pid`."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        state, parent = text[text.rindex(")") + 2 :].split()[:2]
+        if int(parent) == pid and state != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def memory_cgroup(pid: int) -> Path:
+    """The memory cgroup directory of process `pid`.
+
+    NOTE: read from here: a restored runtime is not in its environment's PID namespace, whose
+    `/proc` it sees, so it cannot read its own `/proc/self`."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return CGROUP_ROOT / "memory" / path.lstrip("/")
+    raise AssertionError(f"process {pid} is in no memory cgroup")
+
+
+def only_spare(template: int, serving: set[int]) -> int:
+    """The one child of the template that serves no environment yet (waiting for one)."""
+    spares: set[int] = set()
+
+    def forked() -> bool:
+        spares.clear()
+        spares.update(children_of(template) - serving)
+        return len(spares) == 1
+
+    wait_until("a runtime forked ahead of the next environment", forked, PROCESS_DEADLINE_S)
+    return spares.pop()
+
+
+@isolated
+def test_the_next_environment_takes_a_runtime_forked_ahead_into_its_own_cgroups(
+    emulator_factory: EmulatorFactory, imports: Path
+) -> None:
+    emulator = start(emulator_factory, imports, "--snapstart")
+    first = emulator.invoke({}).json()
+    template = first["ppid"]
+    # The next environment's runtime is forked ahead and waits in cgroups made for it.
+    spare = only_spare(template, {first["pid"]})
+    waiting_in = memory_cgroup(spare)
+    assert waiting_in.name.startswith(f"lambda-rie-{emulator.pid}-")
+    assert waiting_in != memory_cgroup(first["pid"])
+    # A second environment (the first is busy) is that process, restored into it.
+    results = parallel(emulator, 2)
+    (second,) = [r for r in results if r["pid"] != first["pid"]]
+    assert second["pid"] == spare
+    assert second["ppid"] == template
+    assert second["restored"] == [spare]
+    assert second["runtime_api"] != first["runtime_api"]
+    emulator.stdout.wait_for(rf"^after_restore pid={spare} ")
+    # It kept those cgroups, with the function's limits, as the environment's own.
+    assert memory_cgroup(second["pid"]) == waiting_in
+    limit = "memory.limit_in_bytes"
+    first_limit = (memory_cgroup(first["pid"]) / limit).read_text()
+    assert (waiting_in / limit).read_text() == first_limit
+    # The environment after it gets the next one, which ends with the template.
+    following = only_spare(template, {first["pid"], second["pid"]})
+    os.kill(template, signal.SIGKILL)
+    wait_until("the spare gone with its template", lambda: not pid_alive(following))
+    # Nothing is left behind: no process, no cgroup of the emulator.
+    assert emulator.stop() == 0
+    wait_until(
+        "no cgroup of the emulator left",
+        lambda: not list(waiting_in.parent.glob(f"lambda-rie-{emulator.pid}-*")),
+        PROCESS_DEADLINE_S,
+    )

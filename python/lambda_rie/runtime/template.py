@@ -12,7 +12,10 @@ The control socket (a SOCK_SEQPACKET pair, fd 3) carries one JSON message per pa
 template -> emulator `{"ready": true}` or `{"error": ERROR}`, then `{"pid": N}` per fork and
 `{"exit": PID, "status": WAIT_STATUS}` when a child ends; emulator -> template a fork request
 `{"env": [[K, V], ...], "cwd": DIR, "ns": BOOL, "nofile": N, "address_space": N, "user": [UID,
-GID] | null}` with its descriptors (log pipe, then the mount namespace) attached.
+GID] | null}` with its descriptors (log pipe, then the mount namespace) attached, or a spare
+request `{"spare": true}` with one descriptor: the forked child waits on it for the fork request
+of the environment that takes it (lambda-rie forks the next environment's runtime ahead of time
+and moves it into that environment's cgroups while nothing waits for it).
 
 A restored child is not in its environment's PID namespace (a child of the template, it keeps
 the template's): it gets the environment's `/tmp`, cgroups, user and Runtime API, and the
@@ -65,8 +68,11 @@ def main(argv: list[str]) -> None:
         request = json.loads(message)
         sys.stdout.flush()
         sys.stderr.flush()
+        template = os.getpid()
         pid = os.fork()
         if pid == 0:
+            if request.get("spare"):
+                _wait_as_spare(fds[0], control, handler, template)
             _restore(request, fds, control, handler)
         for fd in fds:
             os.close(fd)
@@ -117,25 +123,64 @@ def _restore(
     def body() -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         control.close()
-        _enter_sandbox(request, fds)
-        os.environ.clear()
-        os.environ.update(dict(request["env"]))
-        import random
-
-        random.seed()
-        client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
-        snapstart.restore(client, before_snapshot=False)
-        serve(client, handler)
+        _become_runtime(request, fds, handler)
 
     run_then_exit(body)
 
 
-def _enter_sandbox(request: dict[str, Any], fds: list[int]) -> None:
+def _wait_as_spare(
+    channel_fd: int, control: socket.socket, handler: Any, template: int
+) -> NoReturn:
+    """In a spare child: wait on `channel_fd` for the environment that takes this child (the
+    same request as a fork's), then restore into it; leave quietly when the emulator drops it
+    or the template ends (only the template reports how its children end)."""
+
+    def body() -> None:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        control.close()
+        libc = _libc()
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != template:
+            return
+        channel = socket.socket(fileno=channel_fd)
+        message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 16)
+        channel.close()
+        if not message:
+            return
+        _become_runtime(json.loads(message), fds, handler, libc)
+
+    run_then_exit(body)
+
+
+def _become_runtime(
+    request: dict[str, Any], fds: list[int], handler: Any, libc: Any = None
+) -> None:
+    """Enter the environment's sandbox, take its variables, run the after-restore hooks and
+    serve its invocations."""
+    _enter_sandbox(request, fds, libc)
+    os.environ.clear()
+    os.environ.update(dict(request["env"]))
+    import random
+
+    random.seed()
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    snapstart.restore(client, before_snapshot=False)
+    serve(client, handler)
+
+
+def _libc() -> Any:
+    """The C library, for the system calls Python has no function for."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _enter_sandbox(request: dict[str, Any], fds: list[int], libc: Any = None) -> None:
     """Process group, rlimits, mount namespace, working directory, user, log pipe."""
     import ctypes
     import resource
 
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = libc or _libc()
     os.setpgid(0, 0)
     log_fd = fds[0]
     ns_fd = fds[1] if request.get("ns") and len(fds) > 1 else None

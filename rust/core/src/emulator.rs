@@ -322,6 +322,7 @@ async fn snapstart_template(
                     started.elapsed().as_secs_f64() * 1000.0
                 ),
             );
+            template.ready_spare(f.clone(), true).await;
             Some(template)
         }
         Err(e) => {

@@ -120,7 +120,10 @@ impl ExecutionEnvironment {
         // running (AWS resets the whole sandbox); /tmp stays.
         self.stop_extensions(super::extensions::ShutdownReason::Failure)
             .await;
-        self.sandbox.kill_processes();
+        // NOTE: a spare runtime waiting in the environment's cgroup is its runtime-to-be.
+        if self.lock_spare().is_none() {
+            self.sandbox.kill_processes();
+        }
         let signal = self.api.state().begin_init();
         let hub = &self.api.state().telemetry;
         hub.begin_init();
@@ -165,11 +168,21 @@ impl ExecutionEnvironment {
             log_pipe: self.logs.write_end(),
             join: self.sandbox.join_spec(),
         };
+        let spare = self.lock_spare().take();
+        let in_cgroup = spare.is_some();
         let restored = match &self.function.snapstart {
             Some(template) => {
-                let forked = template
-                    .fork(&self.variables, &cfg.code_dir, &spec.join, spec.log_pipe)
-                    .await;
+                let forked = match spare {
+                    Some(mut spare) => {
+                        moves.extend(spare.take_move());
+                        spare.restore(&self.variables, &cfg.code_dir, &spec.join, spec.log_pipe)
+                    }
+                    None => {
+                        template
+                            .fork(&self.variables, &cfg.code_dir, &spec.join, spec.log_pipe)
+                            .await
+                    }
+                };
                 match forked {
                     Ok(pid) => Some(RuntimeProcess::adopt(pid, template.exit_status(pid))),
                     // NOTE: without its template (it died), the runtime runs init itself, hooks
@@ -192,7 +205,9 @@ impl ExecutionEnvironment {
         };
         *self.slot() = Some(Arc::clone(&process));
         self.sandbox.members.track(process.pid());
-        moves.extend(self.move_into_cgroup(process.pid()));
+        if !in_cgroup {
+            moves.extend(self.move_into_cgroup(process.pid()));
+        }
         steps.mark(if self.function.snapstart.is_some() {
             "runtime restored"
         } else {
@@ -238,6 +253,13 @@ impl ExecutionEnvironment {
                 Err(failure)
             }
         }
+    }
+
+    /// The spare runtime this environment holds until its first restore.
+    fn lock_spare(&self) -> std::sync::MutexGuard<'_, Option<crate::snapstart::SpareRuntime>> {
+        self.spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A cold start for `inv`: init phase, then (on failure) suppressed init in the invoke phase.

@@ -15,6 +15,7 @@ use super::{variables, ExecutionEnvironment};
 use crate::config::STOP_GRACE;
 use crate::runtime_api::telemetry::Category;
 use crate::runtime_api::RuntimeApi;
+use crate::snapstart::SpareRuntime;
 use crate::CoreError;
 
 impl ExecutionEnvironment {
@@ -42,10 +43,19 @@ impl ExecutionEnvironment {
         steps.mark("log streams");
         let config = function.config.clone();
         let layers = function.layers.as_ref().map(|l| l.dir().to_owned());
-        let sandbox =
-            tokio::task::spawn_blocking(move || Sandbox::create(id, &config, layers.as_deref()))
-                .await
-                .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
+        let mut spare = function
+            .snapstart
+            .as_ref()
+            .and_then(|template| template.take_spare());
+        let adopted = spare.as_mut().and_then(SpareRuntime::take_cgroup);
+        let sandbox = tokio::task::spawn_blocking(move || {
+            Sandbox::create_with(id, &config, layers.as_deref(), adopted)
+        })
+        .await
+        .map_err(|e| CoreError::Io(std::io::Error::other(e)))??;
+        if let Some(template) = &function.snapstart {
+            template.prepare_spare(function.config.clone());
+        }
         steps.mark("sandbox");
         steps.log(|| format!("environment {id} of {} created", function.config.name));
         if sandbox::Capabilities::get().runtime_api_check() {
@@ -84,6 +94,7 @@ impl ExecutionEnvironment {
             start_lock: tokio::sync::Mutex::new(()),
             initialization_type,
             sandbox,
+            spare: Mutex::new(spare),
             in_flight: Mutex::new(0),
             oom_kills_seen: std::sync::atomic::AtomicU64::new(0),
             pid_limit_hits_seen: std::sync::atomic::AtomicU64::new(0),

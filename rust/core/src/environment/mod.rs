@@ -42,6 +42,9 @@ pub struct ExecutionEnvironment {
     start_lock: tokio::sync::Mutex<()>,
     initialization_type: InitializationType,
     sandbox: Sandbox,
+    /// SnapStart: the runtime forked ahead for this environment, in its cgroup, until its
+    /// first restore takes it.
+    spare: Mutex<Option<crate::snapstart::SpareRuntime>>,
     /// Invocations in flight; freezing and thawing happen under this lock.
     in_flight: Mutex<u32>,
     /// Kernel OOM kills and process-limit hits already accounted for.

@@ -27,6 +27,33 @@ use crate::config::FunctionConfig;
 /// Descriptors per environment that every runtime RLIMIT_NOFILE gets, as on AWS.
 pub const NOFILE_LIMIT: u64 = 1024;
 
+/// The cgroup of environment `env_id` of `function` with its limits (none where the machine
+/// has no writable cgroups).
+pub fn environment_cgroup(
+    function: &FunctionConfig,
+    env_id: u64,
+) -> std::io::Result<Option<EnvironmentCgroup>> {
+    // NOTE: unique per process (not per emulator): several emulators may share one.
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let caps = Capabilities::get();
+    if caps.cgroups.is_empty() {
+        return Ok(None);
+    }
+    let memory_bytes = u64::from(function.memory_mb) << 20;
+    let ephemeral_bytes = u64::from(function.ephemeral_storage_mb) << 20;
+    // NOTE: tmpfs pages are charged to the writer's memory cgroup, so the cgroup gets memory +
+    // ephemeral storage and the memory part is enforced on anonymous memory.
+    let limit = if caps.namespaces {
+        memory_bytes + ephemeral_bytes
+    } else {
+        memory_bytes
+    };
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = cgroup::environment_name(std::process::id(), serial, env_id);
+    let cpu = function.cpu_by_memory.then_some(function.memory_mb);
+    EnvironmentCgroup::create(&caps.cgroups, &name, limit, cpu, !function.snapstart).map(Some)
+}
+
 /// One environment's isolation: held for the environment's life, joined by every runtime.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -56,6 +83,17 @@ impl Sandbox {
         function: &FunctionConfig,
         layers: Option<&std::path::Path>,
     ) -> std::io::Result<Self> {
+        Self::create_with(env_id, function, layers, None)
+    }
+
+    /// [`Self::create`], taking `adopted` (made by [`environment_cgroup`] ahead of time, a
+    /// SnapStart spare already in it) as the environment's cgroup instead of making one.
+    pub fn create_with(
+        env_id: u64,
+        function: &FunctionConfig,
+        layers: Option<&std::path::Path>,
+        adopted: Option<EnvironmentCgroup>,
+    ) -> std::io::Result<Self> {
         let mut steps = super::steps::Steps::start();
         let caps = Capabilities::get();
         let memory_bytes = u64::from(function.memory_mb) << 20;
@@ -77,28 +115,9 @@ impl Sandbox {
             (PrivateTmp::directory(env_id, user)?, None)
         };
         steps.mark("namespaces and /tmp");
-        // NOTE: tmpfs pages are charged to the writer's memory cgroup, so the cgroup gets
-        // memory + ephemeral storage and the memory part is enforced on anonymous memory.
-        let cgroup_limit = if caps.namespaces {
-            memory_bytes + ephemeral_bytes
-        } else {
-            memory_bytes
-        };
-        let cgroup = if caps.cgroups.is_empty() {
-            None
-        } else {
-            // NOTE: unique per process (not per emulator): several emulators may share one.
-            static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-            let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let name = cgroup::environment_name(std::process::id(), serial, env_id);
-            let cpu = function.cpu_by_memory.then_some(function.memory_mb);
-            Some(EnvironmentCgroup::create(
-                &caps.cgroups,
-                &name,
-                cgroup_limit,
-                cpu,
-                !function.snapstart,
-            )?)
+        let cgroup = match adopted {
+            Some(cgroup) => Some(cgroup),
+            None => environment_cgroup(function, env_id)?,
         };
         steps.mark("cgroup");
         let members = Arc::new(EnvironmentMembers::new(

@@ -2,20 +2,25 @@
 //! runs init once, and every execution environment's runtime is a fork of it, placed in the
 //! environment's sandbox with its own log pipe and variables (`lambda_rie.runtime.template`).
 //! The template and the emulator talk over a `SOCK_SEQPACKET` pair: JSON messages, descriptors
-//! passed with `SCM_RIGHTS`.
+//! passed with `SCM_RIGHTS`. The next environment's runtime is forked ahead of time ([`spare`]).
+
+mod spare;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
 
+use crate::config::FunctionConfig;
 use crate::environment::sandbox::JoinSpec;
+pub use spare::SpareRuntime;
 
 /// The template's module, run like the built-in runtime (`python -c`, skipping runpy).
 pub const TEMPLATE_LAUNCH: &str =
@@ -50,6 +55,10 @@ pub struct SnapStartTemplate {
     send: Mutex<()>,
     shared: Arc<Mutex<Shared>>,
     exited: Arc<Notify>,
+    /// The next environment's runtime, forked ahead of time.
+    spare: Mutex<Option<SpareRuntime>>,
+    /// A spare is being forked.
+    preparing: AtomicBool,
 }
 
 impl std::fmt::Debug for SnapStartTemplate {
@@ -113,6 +122,8 @@ impl SnapStartTemplate {
             send: Mutex::new(()),
             shared,
             exited,
+            spare: Mutex::new(None),
+            preparing: AtomicBool::new(false),
         });
         match tokio::time::timeout(TEMPLATE_INIT_TIMEOUT, ready_rx).await {
             Ok(Ok(Ok(()))) => Ok(template),
@@ -131,28 +142,75 @@ impl SnapStartTemplate {
         join: &JoinSpec,
         log_pipe: &OwnedFd,
     ) -> io::Result<i32> {
-        let cwd = std::fs::canonicalize(cwd)?;
-        let request = json!({
-            "env": env,
-            "cwd": cwd,
-            "ns": join.mount_ns.is_some(),
-            "nofile": crate::environment::sandbox::NOFILE_LIMIT,
-            "address_space": join.address_space,
-            "user": join.user,
-        });
+        let request = restore_request(env, cwd, join)?;
         let mut fds = vec![log_pipe.as_raw_fd()];
         fds.extend(join.mount_ns);
+        self.request_fork(&request, &fds).await
+    }
+
+    /// Send a fork request (or a spare request) and wait for the new child's pid.
+    async fn request_fork(&self, request: &Value, fds: &[RawFd]) -> io::Result<i32> {
         let (tx, rx) = oneshot::channel();
         {
             let _guard = self.send.lock().unwrap_or_else(PoisonError::into_inner);
             lock(&self.shared).forks.push_back(tx);
-            send_with_fds(&self.control, request.to_string().as_bytes(), &fds)?;
+            send_with_fds(&self.control, request.to_string().as_bytes(), fds)?;
         }
         match tokio::time::timeout(FORK_TIMEOUT, rx).await {
             Ok(Ok(Ok(pid))) => Ok(pid),
             Ok(Ok(Err(e))) => Err(io::Error::other(e)),
             _ => Err(io::Error::other("the SnapStart template did not fork")),
         }
+    }
+
+    /// The spare runtime, when one is ready for the next environment.
+    pub fn take_spare(&self) -> Option<SpareRuntime> {
+        // NOTE: a spare outlives its template only briefly (it asked for SIGKILL at its end).
+        if lock(&self.shared).gone {
+            return None;
+        }
+        self.spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Fork the next environment's runtime and move it into a new cgroup of `function`, in the
+    /// background (no-op while one is ready or on its way).
+    pub fn prepare_spare(self: &Arc<Self>, function: FunctionConfig) {
+        let held = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        if !held {
+            let template = Arc::clone(self);
+            tokio::spawn(async move { template.ready_spare(function, false).await });
+        }
+    }
+
+    /// Fork a spare runtime into a new cgroup of `function` and keep it for the next environment;
+    /// with `moved`, return once it is in that cgroup (start-up: the first restore then waits for
+    /// nothing), else as soon as it is forked (the restore waits for what is left of the move).
+    pub async fn ready_spare(&self, function: FunctionConfig, moved: bool) {
+        if self.preparing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match spare::fork(self, function).await {
+            Ok(mut spare) => {
+                if moved {
+                    if let Some(moving) = spare.take_move() {
+                        let _ = moving.await;
+                    }
+                }
+                *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(spare);
+            }
+            Err(e) => crate::logs::message(
+                crate::config::LogLevel::Debug,
+                &format!("SnapStart: no spare runtime ({e}); the next restore forks one"),
+            ),
+        }
+        self.preparing.store(false, Ordering::Release);
     }
 
     /// The wait status of `pid` once the template reports it (`None` if the template is gone).
@@ -195,6 +253,22 @@ impl Drop for SnapStartTemplate {
             let _ = child.wait();
         }
     }
+}
+
+/// What a restored child is told of its environment: variables, working directory, sandbox.
+fn restore_request(
+    env: &[(String, String)],
+    cwd: &std::path::Path,
+    join: &JoinSpec,
+) -> io::Result<Value> {
+    Ok(json!({
+        "env": env,
+        "cwd": std::fs::canonicalize(cwd)?,
+        "ns": join.mount_ns.is_some(),
+        "nofile": crate::environment::sandbox::NOFILE_LIMIT,
+        "address_space": join.address_space,
+        "user": join.user,
+    }))
 }
 
 /// The reader thread: route each message of the template.
