@@ -355,4 +355,4 @@ def measure_warm_round_trip(benchmark: Any, emulator: Emulator, event: bytes) ->
         status, body = benchmark(invoke)
     finally:
         conn.close()
-    return status == 200 and orjson.loads(body) == orjson.loads(event)
+    return status == 200 and bool(orjson.loads(body) == orjson.loads(event))
