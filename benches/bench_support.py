@@ -1,5 +1,6 @@
-"""Shared pieces of the latency and start-up benchmarks: events of exact sizes, the echo emulator,
-a kept-alive Python client, `wrk` with a Lua script, CPU time from `/proc`, the in-process floor.
+"""Shared pieces of the latency, start-up, memory and ratio benchmarks: events of exact sizes, the
+echo emulator, a kept-alive Python client, `wrk` with a Lua script, CPU time and RSS from `/proc`,
+start-up rounds, AWS's emulator beside lambda-rie, the in-process floor.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ import http.client
 import os
 import re
 import shutil
+import socket
+import statistics
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +23,25 @@ from typing import Any, Optional
 import orjson
 
 import lambda_rie
-from harness import FACES, INVOKE_PATH, ROOT, Emulator, EmulatorFactory
+from harness import (
+    FACES,
+    INSTALLED_COMMAND,
+    INVOKE_PATH,
+    ROOT,
+    START_DEADLINE_S,
+    UUID,
+    Emulator,
+    EmulatorFactory,
+    clean_env,
+    free_port,
+)
 
 BENCH_HANDLERS = ROOT / "examples" / "bench"
 NATIVE = FACES["native"]
 #: The Python runtimes lambda-rie can serve a HANDLER with (`--runtime`).
 RUNTIMES = ("builtin", "awslambdaric")
+#: The lambda-rie that is launched: the cargo build, and the command `pip install` puts on PATH.
+COMMANDS = {"built": NATIVE, "installed": [str(INSTALLED_COMMAND)]}
 #: Event sizes of the round-trip benchmarks; 6 MB is the largest synchronous request AWS takes.
 SIZES = {"128B": 128, "64KB": 64 * 1024, "1MB": 1024 * 1024, "6MB": 6 * 1024 * 1024}
 HTTP_TIMEOUT_S = 60.0
@@ -196,6 +213,113 @@ def tree_cpu_seconds(emulator: Emulator) -> tuple[float, float]:
     return cpu_seconds(emulator.pid), runtimes
 
 
+def rss_kib(pid: int) -> int:
+    """Resident set size of a live process (`VmRSS` of `/proc/<pid>/status`), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise ValueError(f"process {pid} reports no VmRSS (a kernel thread or a zombie)")
+
+
+# --- start-up rounds ----------------------------------------------------------------------------
+
+_INIT = re.compile(rf"^REPORT RequestId: ({UUID})\t.*\t(?:Init|Restore) Duration: ([0-9.]+) ms\t")
+#: Starts one emulator serving a handler and returns it once it accepts invocations.
+Launcher = Callable[[], Emulator]
+
+
+def lambda_rie_launcher(factory: EmulatorFactory, variant: str, handler: str) -> Launcher:
+    """Starts lambda-rie with a runtime variant (`builtin`, `awslambdaric`, `builtin+snapstart`)."""
+    runtime, _, snapstart = variant.partition("+")
+    flags = ["--snapstart"] if snapstart else []
+    return lambda: start_emulator(factory, runtime, handler, *flags)
+
+
+class StartUps:
+    """Every round's fresh emulator and the figures of its first invocation."""
+
+    def __init__(self, launcher: Launcher, *, reports_init: bool = True) -> None:
+        self._launcher = launcher
+        self._reports_init = reports_init
+        self._previous: list[Emulator] = []
+        self.launch_to_first_answer_ms: list[float] = []
+        self.environment_cold_start_ms: list[float] = []
+        self.init_duration_ms: list[float] = []
+        self.correct = True
+
+    def stop_previous(self) -> None:
+        """Untimed: stop the last round's emulator and record its init duration."""
+        while self._previous:
+            emulator = self._previous.pop()
+            try:
+                if self._reports_init:
+                    match = emulator.stdout.wait_for(_INIT.pattern)
+                    self.init_duration_ms.append(float(match.group(2)))
+            finally:
+                emulator.close()
+
+    def launch(self) -> None:
+        """Start the emulator, wait for its Invoke API, invoke once: launch to first answer."""
+        event = event_of(128)
+        launched = time.perf_counter()
+        emulator = self._launcher()
+        self._previous.append(emulator)
+        client = KeepAliveClient(emulator)
+        try:
+            arrival = time.perf_counter()
+            status, body = client.invoke(event)
+            answered = time.perf_counter()
+        finally:
+            client.close()
+        self.environment_cold_start_ms.append((answered - arrival) * 1000)
+        self.launch_to_first_answer_ms.append((answered - launched) * 1000)
+        self.correct = self.correct and echoed(status, body, event)
+
+
+def median_ms(samples: list[float]) -> Optional[float]:
+    """The median, rounded to 10 µs; None without samples."""
+    return round(statistics.median(samples), 2) if samples else None
+
+
+# --- AWS's emulator -----------------------------------------------------------------------------
+
+#: The variable naming AWS's emulator binary (`aws-lambda-rie`) to run beside lambda-rie.
+AWS_RIE_VARIABLE = "LAMBDA_RIE_BENCH_RIE"
+AWS_RIE_ABSENT = f"{AWS_RIE_VARIABLE} is not set (the path of AWS's aws-lambda-rie)"
+
+
+def aws_rie_binary() -> Optional[str]:
+    """The path in LAMBDA_RIE_BENCH_RIE, or None."""
+    return os.environ.get(AWS_RIE_VARIABLE) or None
+
+
+def start_aws_rie(binary: str, handler: str = "echo.handler") -> Emulator:
+    """AWS's emulator serving `examples/bench/<handler>` with awslambdaric, started as its users
+    start it (`aws-lambda-rie python -m awslambdaric HANDLER` in the code's directory) on a free
+    loopback port; returned once that port accepts connections.
+
+    Its Runtime API stays on its default address (127.0.0.1:9001), so one runs at a time.
+    """
+    port = free_port()
+    address = ["--runtime-interface-emulator-address", f"127.0.0.1:{port}"]
+    argv = [binary, *address, "python", "-m", "awslambdaric", handler]
+    emulator = Emulator(argv, BENCH_HANDLERS, clean_env())
+    emulator.host, emulator.port = "127.0.0.1", port
+    deadline = time.monotonic() + START_DEADLINE_S
+    while True:
+        try:
+            socket.create_connection((emulator.host, port), timeout=1.0).close()
+            return emulator
+        except OSError:
+            # NOTE: AWS's emulator prints no line naming its address, so the port is polled.
+            if emulator.process.poll() is not None or time.monotonic() > deadline:
+                emulator.kill_all()
+                raise AssertionError(
+                    f"{argv} did not listen on 127.0.0.1:{port}:\n{emulator.stderr_text()}"
+                ) from None
+            time.sleep(0.001)
+
+
 # --- the floor ----------------------------------------------------------------------------------
 
 
@@ -231,4 +355,4 @@ def measure_warm_round_trip(benchmark: Any, emulator: Emulator, event: bytes) ->
         status, body = benchmark(invoke)
     finally:
         conn.close()
-    return status == 200 and orjson.loads(body) == orjson.loads(event)
+    return status == 200 and bool(orjson.loads(body) == orjson.loads(event))

@@ -11,6 +11,9 @@ A `wrk` benchmark's time is one wrk run of `WRK_SECONDS`; its figures are wrk's 
 `extra_info` (p50/p90/p99/max in ms, invocations per second). Without `wrk` on PATH the smoke
 run checks the echo once with the Python client and records `wrk: absent`; a timed run skips.
 Every result records whether the answers were correct.
+
+With LAMBDA_RIE_BENCH_RIE=/path/to/aws-lambda-rie, AWS's emulator serving the same handler with
+awslambdaric is a third `runtime` (`aws-rie`), measured by the same tests; without it, it skips.
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench_support import (
+    AWS_RIE_ABSENT,
     BENCH_HANDLERS,
     NATIVE,
     RUNTIMES,
     SIZES,
     KeepAliveClient,
+    aws_rie_binary,
     compile_handlers,
     echoed,
     event_of,
     in_process_call,
     run_wrk,
+    start_aws_rie,
     start_emulator,
     tree_cpu_seconds,
     wrk_binary,
@@ -51,18 +57,29 @@ def mode(benchmark: BenchmarkFixture) -> str:
     return "smoke" if benchmark.disabled else "timed"
 
 
-@pytest.fixture(scope="module", params=RUNTIMES)
+#: lambda-rie's runtimes, and AWS's emulator with awslambdaric (when LAMBDA_RIE_BENCH_RIE is set).
+AWS_RIE = "aws-rie"
+
+
+@pytest.fixture(scope="module", params=[*RUNTIMES, AWS_RIE])
 def runtime(request: pytest.FixtureRequest) -> str:
+    if request.param == AWS_RIE and aws_rie_binary() is None:
+        pytest.skip(AWS_RIE_ABSENT)
     return str(request.param)
 
 
 @pytest.fixture(scope="module")
 def echo(runtime: str) -> Iterator[Emulator]:
-    """One lambda-rie per runtime serving the echo handler, warm before any figure is taken."""
+    """One emulator per runtime serving the echo handler, warm before any figure is taken."""
     compile_handlers()
     factory = EmulatorFactory(NATIVE)
     try:
-        emulator = start_emulator(factory, runtime)
+        binary = aws_rie_binary()
+        if runtime == AWS_RIE and binary is not None:
+            emulator = start_aws_rie(binary)
+            factory.started.append(emulator)
+        else:
+            emulator = start_emulator(factory, runtime)
         client = KeepAliveClient(emulator)
         assert client.invoke(b"{}")[0] == 200  # the cold start stays out of the figures
         client.close()
