@@ -48,11 +48,13 @@ pub struct AwsSettings {
 /// The time a call may take before it fails as [`AwsError::Transport`].
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// The state every clone of a client shares.
 struct Inner {
     /// The pooled client, or why none could be made (an unusable `AWS_CA_BUNDLE`), which
-    /// every call then answers.
-    http: Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, AwsError>,
+    /// every call then answers; made at the first call.
+    http: OnceLock<Result<PooledClient, AwsError>>,
     endpoints: Endpoints,
     region: String,
     /// The `AWS_*` and `HOME` variables as they were when the client was made.
@@ -84,16 +86,8 @@ impl AwsClient {
         let lookup = |name: &str| env.get(name).cloned();
         let endpoints = Endpoints::new(settings.endpoint_url.as_deref(), &lookup);
         let region = credentials::resolve_region(&lookup);
-        // NOTE: pollers call the same endpoint every few seconds; a pooled keep-alive
-        // connection saves a TCP (and TLS) handshake per call. Idle ones close after 30 s.
-        let http = tls::connector(&lookup).map(|connector| {
-            Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector)
-        });
         let inner = Inner {
-            http,
+            http: OnceLock::new(),
             endpoints,
             region,
             env,
@@ -115,6 +109,24 @@ impl AwsClient {
         self.inner.endpoints.resolve(service, region)
     }
 
+    /// The pooled client, made at the first call.
+    // NOTE: not at start-up, where the TLS set-up (root store, provider) of the emulator's two
+    // clients took about 1.5 ms of the 4-5 ms before the Invoke API listened.
+    fn http(&self) -> Result<&PooledClient, AwsError> {
+        let env = &self.inner.env;
+        let made = self.inner.http.get_or_init(|| {
+            // NOTE: pollers call the same endpoint every few seconds; a pooled keep-alive
+            // connection saves a TCP (and TLS) handshake per call. Idle ones close after 30 s.
+            tls::connector(&|name| env.get(name).cloned()).map(|connector| {
+                Client::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .build(connector)
+            })
+        });
+        made.as_ref().map_err(Clone::clone)
+    }
+
     /// The credentials of the chain, read now if not found before.
     fn credentials(&self) -> Result<Credentials, AwsError> {
         if let Some(found) = self.inner.credentials.get() {
@@ -131,7 +143,7 @@ impl AwsClient {
         let base = self.endpoint(call.service, call.region);
         let credentials = self.credentials()?;
         let timeout = call.timeout;
-        let http = self.inner.http.as_ref().map_err(Clone::clone)?;
+        let http = self.http()?;
         let request = request::signed(call, &credentials, &base)?;
         let exchange = async {
             let response = http.request(request).await.map_err(|e| {

@@ -88,6 +88,7 @@ pub struct PythonInfo {
 
 /// Run the command line with `argv` (program name first); returns the exit code.
 pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
+    let mut steps = crate::environment::steps::Steps::start_kept();
     let env = |k: &str| std::env::var(k).ok();
     let (args, one_shot) = match args::parse(argv, &env) {
         Ok(Parsed::Serve(a)) => (*a, None),
@@ -130,6 +131,16 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return passthrough(&functions[0].command, &args);
     }
+    // NOTE: whether each function's user can run it (a forked check) is decided while the
+    // listeners come up; the start-up line and the first sandbox then find it made.
+    let users = {
+        let functions = functions.clone();
+        std::thread::spawn(move || {
+            for f in &functions {
+                crate::environment::sandbox::user::for_function(f);
+            }
+        })
+    };
     // NOTE: one event-loop thread. The emulator only moves bytes between sockets and pipes, and
     // on a multi-thread runtime most of its CPU went to waking tasks across threads. Measured
     // with wrk, 128 B echo, 2 cores: 68 vs 86 µs of emulator CPU per invocation, and 16,050 vs
@@ -145,9 +156,11 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
             return 1;
         }
     };
-    let code = match one_shot {
-        Some(shot) => runtime.block_on(one_shot::run(&args, functions, &shot)),
-        None => runtime.block_on(serve(args, functions, warnings, python)),
+    let code = if let Some(shot) = one_shot {
+        runtime.block_on(one_shot::run(&args, functions, &shot))
+    } else {
+        steps.mark("configuration");
+        runtime.block_on(serve(args, functions, warnings, python, steps, users))
     };
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
@@ -170,8 +183,9 @@ async fn serve(
     functions: Vec<FunctionConfig>,
     warnings: Vec<String>,
     python: &PythonInfo,
+    mut steps: crate::environment::steps::Steps,
+    users: std::thread::JoinHandle<()>,
 ) -> i32 {
-    let capabilities = crate::environment::sandbox::Capabilities::get();
     pid1::become_subreaper();
     let mut config = EmulatorConfig::new(args.invoke_address);
     config.max_environments = args.max_environments;
@@ -230,6 +244,12 @@ async fn serve(
             return 1;
         }
     };
+    steps.mark("listeners and templates");
+    // NOTE: the probe started with the process; the listeners came up meanwhile.
+    let capabilities = crate::environment::sandbox::Capabilities::get();
+    steps.mark("isolation probe");
+    let _ = users.join();
+    steps.mark("user check");
     for line in &described {
         logs::message(LogLevel::Info, line);
     }
@@ -251,6 +271,7 @@ async fn serve(
         ),
     );
     announce_http(emulator.http_address(), &served);
+    steps.log(|| "start-up".to_owned());
     signals.wait().await;
     logs::message(
         LogLevel::Info,

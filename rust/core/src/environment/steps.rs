@@ -20,6 +20,12 @@ impl Steps {
         Self::new(logs::enabled(LogLevel::Debug))
     }
 
+    /// Start timing now, whatever the log level (set later, e.g. at start-up); the line is
+    /// still written only at debug level.
+    pub(crate) fn start_kept() -> Self {
+        Self::new(true)
+    }
+
     fn new(kept: bool) -> Self {
         let now = Instant::now();
         Self {
@@ -43,6 +49,9 @@ impl Steps {
         let Some(taken) = &self.taken else {
             return;
         };
+        if !logs::enabled(LogLevel::Debug) {
+            return;
+        }
         let mut line = what();
         line.push(':');
         for (i, (name, ms)) in taken.iter().enumerate() {
