@@ -187,8 +187,13 @@ def test_the_next_environment_takes_a_runtime_forked_ahead_into_its_own_cgroups(
     template = first["ppid"]
     # The next environment's runtime is forked ahead and waits in cgroups made for it.
     spare = only_spare(template, {first["pid"]})
+    ours = f"lambda-rie-{emulator.pid}-"
+    wait_until(
+        "the spare in cgroups of its own",
+        lambda: memory_cgroup(spare).name.startswith(ours),
+        PROCESS_DEADLINE_S,
+    )
     waiting_in = memory_cgroup(spare)
-    assert waiting_in.name.startswith(f"lambda-rie-{emulator.pid}-")
     assert waiting_in != memory_cgroup(first["pid"])
     # A second environment (the first is busy) is that process, restored into it.
     results = parallel(emulator, 2)
