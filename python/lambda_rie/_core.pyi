@@ -24,6 +24,9 @@ class InvalidRequestContentError(LambdaRieError):
 
 def cli_main(argv: list[str], python: str, version: str) -> int: ...
 
+# The built-in runtime's `_X_AMZN_TRACE_ID` in the C environment, one entry rewritten in place.
+def put_trace_id(value: str) -> None: ...
+
 @final
 class RuntimeClient:
     """Keep-alive HTTP/1.1 client of the Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API`)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from lambda_rie._core import put_trace_id
 from lambda_rie.runtime import errors, logs, payload, reporting
 from lambda_rie.runtime.context import LambdaContext
 from lambda_rie.runtime.handler import is_async
@@ -68,9 +69,9 @@ class Invoker:
         logs.invocation.tenant_id = tenant_id
         trace_id = get("lambda-runtime-trace-id")
         if trace_id is not None:
-            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+            set_trace_id(trace_id)
         else:
-            os.environ.pop("_X_AMZN_TRACE_ID", None)
+            os.environ.pop(TRACE_ID_VARIABLE, None)
         invocation_id = get("lambda-runtime-invocation-id")
         streamed = False
         first: Optional[bytes] = None
@@ -157,6 +158,32 @@ class Invoker:
             logging.warning(f"{message}: This won't kill the Runtime loop")
         else:
             reporting.report_exit(message)
+
+
+TRACE_ID_VARIABLE = "_X_AMZN_TRACE_ID"
+_TRACE_ID_KEY = os.fsencode(TRACE_ID_VARIABLE)
+# NOTE: CPython's bytes mapping behind os.environ (POSIX), updated beside the C environment.
+_ENVIRON_DATA = getattr(os.environ, "_data", None)
+
+
+def set_trace_id(trace_id: str) -> None:
+    """`os.environ["_X_AMZN_TRACE_ID"] = trace_id`, in bounded memory.
+
+    `os.environ` assignment goes through glibc's `setenv`, which keeps every distinct value for
+    the life of the process (about 150 bytes per invocation, and a slower lookup each time):
+    the C environment's entry is rewritten in place instead, and `os.environ`'s mapping is
+    updated beside it. Anything unusual takes the plain assignment.
+    """
+    if isinstance(_ENVIRON_DATA, dict):
+        try:
+            value = os.fsencode(trace_id)
+            put_trace_id(trace_id)
+        except (ValueError, UnicodeError):
+            pass
+        else:
+            _ENVIRON_DATA[_TRACE_ID_KEY] = value
+            return
+    os.environ[TRACE_ID_VARIABLE] = trace_id
 
 
 def _is_awaitable(value: Any) -> bool:

@@ -14,6 +14,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_class::<runtime_client::RuntimeClient>()?;
     m.add_class::<runtime_client::ResponseStream>()?;
+    m.add_function(wrap_pyfunction!(runtime_client::put_trace_id, m)?)?;
     m.add_class::<emulator::Emulator>()?;
     m.add_class::<emulator::PendingInvocation>()?;
     m.add_class::<emulator::InvokeResult>()?;

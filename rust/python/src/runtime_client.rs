@@ -6,6 +6,7 @@ mod http;
 mod result_json;
 mod signals;
 mod stream;
+mod trace_env;
 mod wire;
 
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -17,6 +18,7 @@ use pyo3::types::{PyBytes, PyDict};
 use http::{Connection, Response, RETAINED_BYTES};
 use signals::{install_sigterm_handler, terminated};
 pub use stream::ResponseStream;
+pub use trace_env::put_trace_id;
 
 const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";

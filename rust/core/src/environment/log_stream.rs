@@ -4,6 +4,7 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
+use std::task::Poll;
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -294,12 +295,32 @@ async fn drain(receiver: &pipe::Receiver, sink: &mut Sink, limit: usize) {
     }
 }
 
+/// Let every task woken so far run first.
+// NOTE: an invocation whose log nobody waits for wakes this task (its END and REPORT) before
+// the Invoke API connection that carries its answer; going to the back of the run queue once
+// lets the answer go out first, sparing the caller the memory reading and the log write.
+async fn after_woken_tasks() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
+}
+
 async fn run(receiver: pipe::Receiver, mut rx: mpsc::UnboundedReceiver<Command>, mut sink: Sink) {
     loop {
         tokio::select! {
             biased;
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { break };
+                if matches!(cmd, Command::Finish { reply: None, .. }) {
+                    after_woken_tasks().await;
+                }
                 // NOTE: a runtime writes its log lines before it posts its answer, so they
                 // are in the pipe by now; draining first keeps AWS's order (output before END).
                 drain(&receiver, &mut sink, COMMAND_DRAIN).await;

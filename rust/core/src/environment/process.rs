@@ -16,6 +16,8 @@ use tokio::sync::watch;
 use super::sandbox::launch::Launch;
 use super::sandbox::spawner;
 
+mod status;
+
 /// Runtime processes whose exit their owner collects; an orphan reaper must leave them alone.
 static OWNED: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
 
@@ -119,6 +121,8 @@ pub struct RuntimeProcess {
     pid: i32,
     started: Instant,
     exit: watch::Receiver<Option<ExitInfo>>,
+    /// Where the leader's peak memory is read while it runs.
+    status: status::StatusFile,
 }
 
 impl RuntimeProcess {
@@ -137,6 +141,7 @@ impl RuntimeProcess {
             pid,
             started,
             exit: rx,
+            status: status::StatusFile::new(pid),
         }))
     }
 
@@ -211,6 +216,7 @@ impl RuntimeProcess {
             pid,
             started: Instant::now(),
             exit: rx,
+            status: status::StatusFile::new(pid),
         })
     }
 
@@ -277,14 +283,7 @@ impl RuntimeProcess {
         if let Some(info) = self.exited() {
             return info.max_rss_kb;
         }
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-            .unwrap_or(0)
+        self.status.peak_memory_kb()
     }
 }
 
