@@ -42,6 +42,13 @@ NATIVE = FACES["native"]
 RUNTIMES = ("builtin", "awslambdaric")
 #: The lambda-rie that is launched: the cargo build, and the command `pip install` puts on PATH.
 COMMANDS = {"built": NATIVE, "installed": [str(INSTALLED_COMMAND)]}
+
+
+def started_command(factory: EmulatorFactory) -> str:
+    """Which of COMMANDS the factory launches."""
+    return next(name for name, argv in COMMANDS.items() if argv == factory.face)
+
+
 #: Event sizes of the round-trip benchmarks; 6 MB is the largest synchronous request AWS takes.
 SIZES = {"128B": 128, "64KB": 64 * 1024, "1MB": 1024 * 1024, "6MB": 6 * 1024 * 1024}
 HTTP_TIMEOUT_S = 60.0

@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from bench_support import COMMANDS, compile_handlers
 from harness import FACES, EmulatorFactory
 
 
@@ -28,3 +29,12 @@ def emulator_factory(face: list[str]) -> Iterator[EmulatorFactory]:
     factory = EmulatorFactory(face)
     yield factory
     factory.close()
+
+
+@pytest.fixture(params=sorted(COMMANDS))
+def command_factory(request: pytest.FixtureRequest) -> Iterator[EmulatorFactory]:
+    """Starts lambda-rie as built and as the command a wheel installs (COMMANDS)."""
+    compile_handlers()
+    started = EmulatorFactory(COMMANDS[request.param])
+    yield started
+    started.close()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +31,13 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench_support import (
-    COMMANDS,
     RUNTIMES,
     KeepAliveClient,
-    compile_handlers,
     echoed,
     event_of,
     rss_kib,
     start_emulator,
+    started_command,
 )
 from harness import Emulator, EmulatorFactory
 
@@ -56,27 +54,15 @@ def mode(benchmark: BenchmarkFixture) -> str:
     return "smoke" if benchmark.disabled else "timed"
 
 
-@pytest.fixture(params=sorted(COMMANDS))
-def factory(request: pytest.FixtureRequest) -> Iterator[EmulatorFactory]:
-    compile_handlers()
-    started = EmulatorFactory(COMMANDS[request.param])
-    yield started
-    started.close()
-
-
-def command_of(factory: EmulatorFactory) -> str:
-    return next(name for name, argv in COMMANDS.items() if argv == factory.face)
-
-
 def settled_rss_kib(emulator: Emulator) -> int:
     time.sleep(SETTLE_S)
     return rss_kib(emulator.pid)
 
 
-def test_idle_rss(benchmark: BenchmarkFixture, factory: EmulatorFactory) -> None:
+def test_idle_rss(benchmark: BenchmarkFixture, command_factory: EmulatorFactory) -> None:
     """lambda-rie listening, no environment yet; then after its first invocation (one idle
     environment)."""
-    emulator = start_emulator(factory, "builtin")
+    emulator = start_emulator(command_factory, "builtin")
     idle = benchmark.pedantic(settled_rss_kib, args=(emulator,), rounds=1)
     idle_below = ProcessesBelow.of(emulator)
     event = event_of(128)
@@ -87,7 +73,7 @@ def test_idle_rss(benchmark: BenchmarkFixture, factory: EmulatorFactory) -> None
         client.close()
     one_environment = settled_rss_kib(emulator)
     figures = {
-        "command": command_of(factory),
+        "command": started_command(command_factory),
         "idle_rss_kib": idle,
         "idle_helper_pss_kib": sum(idle_below.helpers_pss_kib),
         "rss_with_one_environment_kib": one_environment,
@@ -179,12 +165,14 @@ class ProcessesBelow:
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_rss_per_environment(
-    benchmark: BenchmarkFixture, factory: EmulatorFactory, runtime: str
+    benchmark: BenchmarkFixture, command_factory: EmulatorFactory, runtime: str
 ) -> None:
     """N environments at once: lambda-rie's RSS beyond idle, per environment (the benchmark's
     time is the N concurrent cold invocations)."""
     count, hold_s = ENVIRONMENTS[mode(benchmark)], HOLD_S[mode(benchmark)]
-    emulator = start_emulator(factory, runtime, "hold.handler", "--max-environments", str(count))
+    emulator = start_emulator(
+        command_factory, runtime, "hold.handler", "--max-environments", str(count)
+    )
     idle = settled_rss_kib(emulator)
     idle_below = ProcessesBelow.of(emulator)
     peak = PeakRss(emulator.pid)
@@ -196,7 +184,7 @@ def test_rss_per_environment(
     below = ProcessesBelow.of(emulator)
     helpers_pss = sum(below.helpers_pss_kib) - sum(idle_below.helpers_pss_kib)
     figures = {
-        "command": command_of(factory),
+        "command": started_command(command_factory),
         "runtime": runtime,
         "environments": count,
         "idle_rss_kib": idle,

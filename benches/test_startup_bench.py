@@ -23,14 +23,11 @@ awslambdaric (`test_start_up_aws_rie`); without it, that test skips.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench_support import (
     AWS_RIE_ABSENT,
-    COMMANDS,
     RUNTIMES,
     StartUps,
     aws_rie_binary,
@@ -38,6 +35,7 @@ from bench_support import (
     lambda_rie_launcher,
     median_ms,
     start_aws_rie,
+    started_command,
 )
 from harness import EmulatorFactory
 
@@ -45,19 +43,6 @@ HANDLERS = {"stdlib": "echo.handler", "boto3": "heavy.handler"}
 ROUNDS = {"stdlib": 20, "boto3": 10}
 #: Runtime variants: the runtimes, and the built-in one with SnapStart.
 VARIANTS = [*RUNTIMES, "builtin+snapstart"]
-
-
-@pytest.fixture(params=sorted(COMMANDS))
-def factory(request: pytest.FixtureRequest) -> Iterator[EmulatorFactory]:
-    compile_handlers()
-    started = EmulatorFactory(COMMANDS[request.param])
-    yield started
-    started.close()
-
-
-def started_command(factory: EmulatorFactory) -> str:
-    """Which of COMMANDS the factory launches."""
-    return next(name for name, argv in COMMANDS.items() if argv == factory.face)
 
 
 def record(benchmark: BenchmarkFixture, rounds: StartUps, count: int, **labels: str) -> None:
@@ -75,9 +60,9 @@ def record(benchmark: BenchmarkFixture, rounds: StartUps, count: int, **labels: 
 @pytest.mark.parametrize("runtime", VARIANTS)
 @pytest.mark.parametrize("handler", sorted(HANDLERS))
 def test_start_up(
-    benchmark: BenchmarkFixture, factory: EmulatorFactory, runtime: str, handler: str
+    benchmark: BenchmarkFixture, command_factory: EmulatorFactory, runtime: str, handler: str
 ) -> None:
-    rounds = StartUps(lambda_rie_launcher(factory, runtime, HANDLERS[handler]))
+    rounds = StartUps(lambda_rie_launcher(command_factory, runtime, HANDLERS[handler]))
     benchmark.pedantic(
         rounds.launch, setup=rounds.stop_previous, rounds=ROUNDS[handler], warmup_rounds=1
     )
@@ -86,7 +71,7 @@ def test_start_up(
         benchmark,
         rounds,
         ROUNDS[handler],
-        command=started_command(factory),
+        command=started_command(command_factory),
         runtime=runtime,
         handler=HANDLERS[handler],
     )

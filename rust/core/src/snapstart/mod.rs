@@ -8,7 +8,7 @@ mod spare;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
 
 use crate::config::FunctionConfig;
-use crate::environment::sandbox::JoinSpec;
+use crate::environment::sandbox::{seqpacket_pair, JoinSpec};
 pub use spare::SpareRuntime;
 
 /// The template's module, run like the built-in runtime (`python -c`, skipping runpy).
@@ -142,9 +142,7 @@ impl SnapStartTemplate {
         join: &JoinSpec,
         log_pipe: &OwnedFd,
     ) -> io::Result<i32> {
-        let request = restore_request(env, cwd, join)?;
-        let mut fds = vec![log_pipe.as_raw_fd()];
-        fds.extend(join.mount_ns);
+        let (request, fds) = restore_request(env, cwd, join, log_pipe)?;
         self.request_fork(&request, &fds).await
     }
 
@@ -255,20 +253,25 @@ impl Drop for SnapStartTemplate {
     }
 }
 
-/// What a restored child is told of its environment: variables, working directory, sandbox.
+/// What a restored child is told of its environment (variables, working directory, sandbox),
+/// and the descriptors sent with it (its log pipe, then its mount namespace).
 fn restore_request(
     env: &[(String, String)],
     cwd: &std::path::Path,
     join: &JoinSpec,
-) -> io::Result<Value> {
-    Ok(json!({
+    log_pipe: &OwnedFd,
+) -> io::Result<(Value, Vec<RawFd>)> {
+    let request = json!({
         "env": env,
         "cwd": std::fs::canonicalize(cwd)?,
         "ns": join.mount_ns.is_some(),
         "nofile": crate::environment::sandbox::NOFILE_LIMIT,
         "address_space": join.address_space,
         "user": join.user,
-    }))
+    });
+    let mut fds = vec![log_pipe.as_raw_fd()];
+    fds.extend(join.mount_ns);
+    Ok((request, fds))
 }
 
 /// The reader thread: route each message of the template.
@@ -316,24 +319,6 @@ fn read_messages(control: &OwnedFd, shared: &Mutex<Shared>, exited: &Notify) {
     }
     drop(s);
     exited.notify_waiters();
-}
-
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair writes two descriptors into the array.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and belong to nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// One packet with `fds` attached (`SCM_RIGHTS`).

@@ -9,10 +9,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use serde_json::json;
 
-use super::{restore_request, send_with_fds, seqpacket_pair, SnapStartTemplate};
+use super::{restore_request, send_with_fds, SnapStartTemplate};
 use crate::config::FunctionConfig;
 use crate::environment::sandbox::cgroup::EnvironmentCgroup;
-use crate::environment::sandbox::{environment_cgroup, JoinSpec};
+use crate::environment::sandbox::{environment_cgroup, seqpacket_pair, JoinSpec};
 
 /// A forked template child waiting for the environment that takes it.
 #[derive(Debug)]
@@ -50,9 +50,7 @@ impl SpareRuntime {
         join: &JoinSpec,
         log_pipe: &OwnedFd,
     ) -> io::Result<i32> {
-        let request = restore_request(env, cwd, join)?;
-        let mut fds = vec![log_pipe.as_raw_fd()];
-        fds.extend(join.mount_ns);
+        let (request, fds) = restore_request(env, cwd, join, log_pipe)?;
         send_with_fds(&self.channel, request.to_string().as_bytes(), &fds)?;
         Ok(self.pid)
     }

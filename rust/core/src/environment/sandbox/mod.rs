@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 pub use capabilities::Capabilities;
 use cgroup::{Controller, EnvironmentCgroup};
+pub(crate) use clone::seqpacket_pair;
 use members::EnvironmentMembers;
 use pid_namespace::PidNamespace;
 use tmp::{MountPlan, PrivateTmp};
