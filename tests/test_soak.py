@@ -51,6 +51,9 @@ SAMPLE_EVERY_S = 10.0
 # NOTE: the functions rest in turn, one for each phase, so that the idle environments of the
 # resting one are reaped (idle_timeout = 5 s) while the others run, and come back cold after.
 PHASE_S = 12.0
+# A bound for the reap of the function resting at the end, after the load: the idle timeout
+# (5 s) and the reaper's period, twice over.
+LAST_REST_GRACE_S = 15.0
 WATCH_EVERY_S = 1.0
 # NOTE: the first samples see environments, allocator arenas and the blocking pool grow to
 # their working size; flatness is judged on what comes after.
@@ -282,14 +285,20 @@ def sampler(
     when a resting function's last one is reaped."""
     next_sample = started + SAMPLE_EVERY_S
     had: dict[str, bool] = dict.fromkeys(NAMES, False)
-    while time.monotonic() < end + 0.5:
+    # NOTE: the function resting when the load stops rests on afterwards: its reap (after its
+    # last queued Event invocations and the idle timeout) may come after `end`, up to a bound.
+    last_rest = resting(started, end - 0.001)
+    while True:
         time.sleep(WATCH_EVERY_S)
         now = time.monotonic()
+        rest = resting(started, now) if now < end else last_rest
         for name, count in environments_by_function(emulator).items():
-            if count == 0 and had[name] and name == resting(started, now):
+            if count == 0 and had[name] and name == rest:
                 reaps.append({"t_s": round(now - started, 1), "function": name})
             had[name] = count > 0
-        if now >= next_sample:
+        if now >= end + 0.5 and (not had[last_rest] or now >= end + LAST_REST_GRACE_S):
+            return
+        if now >= next_sample and now < end + 0.5:
             into.append(sample(emulator, started))
             next_sample += SAMPLE_EVERY_S
 
