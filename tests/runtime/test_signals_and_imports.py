@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import subprocess
@@ -49,3 +50,32 @@ def test_importing_the_runtime_does_not_import_asyncio() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=HANDLERS
     )
     assert json.loads(result.stdout.replace("'", '"')) == []
+
+
+def test_the_init_runs_with_fewer_collections_and_the_handler_with_the_default_ones(
+    fake_api: FakeRuntimeApi, start_runtime
+) -> None:
+    default = list(gc.get_threshold())
+    start_runtime("gc_thresholds.handler")
+    seen = fake_api.invoke().json()
+    assert seen["at_import"][0] > default[0]
+    assert seen["at_import"][1:] == default[1:]
+    assert seen["invoked"] == default
+    assert seen["init_cycle_collected"] is True
+    assert seen["frozen"] == 0
+
+
+def test_thresholds_the_handler_sets_at_import_stay(
+    fake_api: FakeRuntimeApi, start_runtime
+) -> None:
+    start_runtime("gc_thresholds.handler", GC_THRESHOLDS_AT_IMPORT="5000,20,30")
+    assert fake_api.invoke().json()["invoked"] == [5000, 20, 30]
+
+
+def test_objects_the_handler_freezes_at_import_stay_frozen(
+    fake_api: FakeRuntimeApi, start_runtime
+) -> None:
+    start_runtime("gc_thresholds.handler", GC_FREEZE_AT_IMPORT="1")
+    seen = fake_api.invoke().json()
+    assert seen["frozen"] > 0
+    assert seen["init_cycle_collected"] is False

@@ -7,7 +7,7 @@ import sys
 
 from lambda_rie._core import RuntimeClient
 from lambda_rie.runtime import errors, logs, reporting
-from lambda_rie.runtime.handler import load_handler
+from lambda_rie.runtime.handler import hold_collections, load_handler, release_collections
 from lambda_rie.runtime.invoke import serve
 
 TYPE_CHECKING = False
@@ -45,10 +45,12 @@ def main(argv: list[str]) -> None:
 
 def run(handler_name: str, address: str, worker: bool = False) -> None:
     """Init the function and serve invocations until SIGTERM."""
+    thresholds = hold_collections()
     logs.setup_streams()
     logs.setup()
     client = RuntimeClient(address)
     handler = init(handler_name, client, worker)
+    release_collections(thresholds)
     if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
         from lambda_rie.runtime import snapstart
 

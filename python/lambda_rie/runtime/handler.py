@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from lambda_rie.runtime.errors import (
@@ -19,8 +20,34 @@ if TYPE_CHECKING:
 
     Handler = Callable[[Any, Any], Any]
 
+#: The youngest generation's collection threshold during the init. The runtime's start and
+#: the handler's imports make thousands of containers that live as long as the environment;
+#: collecting after every 700 of them (CPython's default) costs 1.2 ms of the 19 ms init of a
+#: handler importing `typing`, 8 ms of one importing boto3, here. Cyclic garbage made
+#: meanwhile goes at the first collection after the init.
+INIT_GC_THRESHOLD = 100_000
+
 # inspect.CO_COROUTINE, without importing `inspect` (about 10 ms); stable across CPython.
 _CO_COROUTINE = 0x0080
+
+
+def hold_collections() -> tuple[int, int, int]:
+    """Raise the youngest generation's threshold for the init; the thresholds to put back."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(INIT_GC_THRESHOLD, *thresholds[1:])
+    return thresholds
+
+
+def release_collections(thresholds: tuple[int, int, int]) -> None:
+    """Put the thresholds back after the init, unless the function set its own meanwhile."""
+    if gc.get_threshold()[0] != INIT_GC_THRESHOLD:
+        return
+    if not gc.get_freeze_count():
+        # NOTE: what the init made joins the oldest generation at once, as its survivors
+        # would have: collecting all of it as young first would cost what the raise saved.
+        gc.freeze()
+        gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def load_handler(handler: str) -> Handler:

@@ -33,7 +33,7 @@ import sys
 from lambda_rie._core import RuntimeClient
 from lambda_rie.runtime import errors, logs, reporting, snapstart
 from lambda_rie.runtime.forked import run_then_exit
-from lambda_rie.runtime.handler import load_handler
+from lambda_rie.runtime.handler import hold_collections, load_handler, release_collections
 from lambda_rie.runtime.invoke import serve
 
 TYPE_CHECKING = False
@@ -55,10 +55,12 @@ def main(argv: list[str]) -> None:
         sys.path[0] = os.getcwd()
     if not sys.path or sys.path[0] != task_root:
         sys.path.insert(0, task_root)
+    thresholds = hold_collections()
     logs.setup_streams()
     logs.setup()
     handler = _init(argv[1] if len(argv) > 1 else os.environ.get("_HANDLER", ""), control)
     _preload()
+    release_collections(thresholds)
     signal.signal(signal.SIGCHLD, lambda *_: _reap(control))
     control.send(b'{"ready": true}')
     while True:
