@@ -13,6 +13,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -235,8 +236,17 @@ _INIT = re.compile(rf"^REPORT RequestId: ({UUID})\t.*\t(?:Init|Restore) Duration
 Launcher = Callable[[], Emulator]
 
 
+#: The reference runtime that does the least any Python runtime does (`floor_runtime.py`).
+FLOOR = "floor"
+FLOOR_RUNTIME = Path(__file__).resolve().parent / "floor_runtime.py"
+
+
 def lambda_rie_launcher(factory: EmulatorFactory, variant: str, handler: str) -> Launcher:
-    """Starts lambda-rie with a runtime variant (`builtin`, `awslambdaric`, `builtin+snapstart`)."""
+    """Starts lambda-rie with a runtime variant (`builtin`, `awslambdaric`, `builtin+snapstart`,
+    or the reference `floor`, run as a custom runtime by the same interpreter)."""
+    if variant == FLOOR:
+        argv = ["--code-dir", str(BENCH_HANDLERS), sys.executable, str(FLOOR_RUNTIME), handler]
+        return lambda: factory(argv)
     runtime, _, snapstart = variant.partition("+")
     flags = ["--snapstart"] if snapstart else []
     return lambda: start_emulator(factory, runtime, handler, *flags)

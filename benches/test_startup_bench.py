@@ -6,6 +6,11 @@ built-in runtime and under awslambdaric, in the same run:
 - environment cold start: invoke arrival with no idle environment to answer;
 - launch to first answer: lambda-rie process start to first answer (the benchmark's time).
 
+The reference `floor` runtime (`floor_runtime.py`: the handler's import, `json` and raw HTTP
+over the C socket module, nothing else) shows what any Python runtime pays: the interpreter's
+start, the handler's import and one Runtime API exchange. The built-in runtime's distance to it
+is what a runtime can still cut.
+
 The built-in runtime is also measured with `--snapstart`: init runs once in a template at
 start-up (inside "launch to first answer"), and the environment cold start is a restore
 (REPORT's `Restore Duration` stands in for the init duration).
@@ -28,6 +33,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench_support import (
     AWS_RIE_ABSENT,
+    FLOOR,
     RUNTIMES,
     StartUps,
     aws_rie_binary,
@@ -41,8 +47,8 @@ from harness import EmulatorFactory
 
 HANDLERS = {"stdlib": "echo.handler", "boto3": "heavy.handler"}
 ROUNDS = {"stdlib": 20, "boto3": 10}
-#: Runtime variants: the runtimes, and the built-in one with SnapStart.
-VARIANTS = [*RUNTIMES, "builtin+snapstart"]
+#: Runtime variants: the runtimes, the built-in one with SnapStart, and the reference floor.
+VARIANTS = [*RUNTIMES, "builtin+snapstart", FLOOR]
 
 
 def record(benchmark: BenchmarkFixture, rounds: StartUps, count: int, **labels: str) -> None:
