@@ -88,6 +88,8 @@ pub struct EnvironmentCounts {
     pub busy: u64,
     /// Frozen between invocations.
     pub frozen: u64,
+    /// Out of the pool (reaped, replaced or reclaimed) and still stopping.
+    pub stopping: u64,
     /// Invocations in flight.
     pub concurrent: u64,
 }
@@ -102,6 +104,7 @@ impl std::ops::Add for EnvironmentCounts {
             idle: self.idle + other.idle,
             busy: self.busy + other.busy,
             frozen: self.frozen + other.frozen,
+            stopping: self.stopping + other.stopping,
             concurrent: self.concurrent + other.concurrent,
         }
     }
@@ -179,6 +182,7 @@ impl FunctionMetrics {
             ("idle", envs.idle),
             ("busy", envs.busy),
             ("frozen", envs.frozen),
+            ("stopping", envs.stopping),
         ] {
             let _ = writeln!(
                 out,

@@ -58,6 +58,18 @@ pub struct Scheduler<L: Launcher = ExecutionEnvironments> {
     code_generation: AtomicU64,
     /// Replaced by a newer scheduler of the function: environments go as they become idle.
     retired: AtomicBool,
+    /// Environments out of the pool whose stop is not over (they still hold their process,
+    /// sandbox and descriptors).
+    stopping: Arc<AtomicU64>,
+}
+
+/// One environment counted as stopping until dropped (after its stop).
+struct Stopping(Arc<AtomicU64>);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Scheduler {
@@ -94,6 +106,7 @@ impl<L: Launcher> Scheduler<L> {
             fixed_listener: Mutex::new(None),
             code_generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
+            stopping: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -436,13 +449,33 @@ impl<L: Launcher> Scheduler<L> {
     fn take_stale(&self, pool: &mut Pool<L::Env>) -> Vec<Slot<L::Env>> {
         let generation = self.code_generation.load(Ordering::Acquire);
         let retired = self.retired.load(Ordering::Acquire);
-        pool.remove_where(|s| (retired || s.generation != generation) && s.busy == 0 && !s.starting)
+        let stale = pool.remove_where(|s| {
+            (retired || s.generation != generation) && s.busy == 0 && !s.starting
+        });
+        self.count_stopping(stale.len());
+        stale
     }
 
+    /// Count `n` environments just taken out of the pool as stopping (done under the pool's
+    /// lock, so that a scrape sees each of them in one state or the other).
+    fn count_stopping(&self, n: usize) {
+        self.stopping.fetch_add(n as u64, Ordering::AcqRel);
+    }
+
+    /// The guard that counts one stopping environment off when its stop is over.
+    fn stopped_later(&self) -> Stopping {
+        Stopping(Arc::clone(&self.stopping))
+    }
+
+    /// Stop environments already taken out of the pool and counted as stopping.
     fn stop_slots(&self, slots: Vec<Slot<L::Env>>) {
         for slot in slots {
             self.give_back_room();
-            tokio::spawn(async move { slot.env.stop().await });
+            let counted = self.stopped_later();
+            tokio::spawn(async move {
+                slot.env.stop().await;
+                drop(counted);
+            });
         }
     }
 
@@ -460,6 +493,7 @@ impl<L: Launcher> Scheduler<L> {
         let pool = self.pool();
         let mut c = EnvironmentCounts {
             starting: u64::from(pool.creating),
+            stopping: self.stopping.load(Ordering::Acquire),
             ..EnvironmentCounts::default()
         };
         for s in &pool.slots {
@@ -482,19 +516,24 @@ impl<L: Launcher> Scheduler<L> {
         let idle_timeout = self.function.config.idle_timeout;
         let reaped = {
             let now = Instant::now();
-            self.pool().remove_where(|s| {
+            let mut pool = self.pool();
+            let reaped = pool.remove_where(|s| {
                 s.busy == 0
                     && !s.starting
                     && !s.provisioned
                     && now.duration_since(s.last_used) >= idle_timeout
-            })
+            });
+            self.count_stopping(reaped.len());
+            reaped
         };
         for slot in reaped {
+            let counted = self.stopped_later();
             logs::message(
                 crate::config::LogLevel::Debug,
                 &format!("reaping idle environment {}", slot.env.id()),
             );
             slot.env.stop().await;
+            drop(counted);
             self.give_back_room();
         }
     }
@@ -510,12 +549,18 @@ impl<L: Launcher> Scheduler<L> {
         let all = {
             let mut pool = self.pool();
             pool.shutting_down = true;
-            std::mem::take(&mut pool.slots)
+            let all = std::mem::take(&mut pool.slots);
+            self.count_stopping(all.len());
+            all
         };
         let mut stops = tokio::task::JoinSet::new();
         for slot in &all {
             let env = Arc::clone(&slot.env);
-            stops.spawn(async move { env.stop().await });
+            let counted = self.stopped_later();
+            stops.spawn(async move {
+                env.stop().await;
+                drop(counted);
+            });
         }
         while stops.join_next().await.is_some() {}
         for _ in &all {
@@ -539,6 +584,7 @@ impl<L: Launcher> Reclaim for Scheduler<L> {
             if slot.fixed_address {
                 pool.fixed_address_taken = false;
             }
+            self.count_stopping(1);
             slot
         };
         logs::message(

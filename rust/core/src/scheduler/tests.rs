@@ -31,6 +31,9 @@ struct World {
     /// (environment id, payload) of every finished invocation, in order.
     journal: Mutex<Vec<(u64, String)>>,
     stopped: Mutex<Vec<u64>>,
+    /// A stop finishes once a permit is added here (when `gate_stops`).
+    stops: Semaphore,
+    gate_stops: AtomicBool,
 }
 
 impl Default for World {
@@ -45,6 +48,8 @@ impl Default for World {
             launched: AtomicU32::new(0),
             journal: Mutex::new(Vec::new()),
             stopped: Mutex::new(Vec::new()),
+            stops: Semaphore::new(0),
+            gate_stops: AtomicBool::new(false),
         }
     }
 }
@@ -112,6 +117,11 @@ impl Environment for FakeEnv {
     }
 
     async fn stop(&self) {
+        if self.world.gate_stops.load(Ordering::SeqCst) {
+            if let Ok(permit) = self.world.stops.acquire().await {
+                permit.forget();
+            }
+        }
         self.world.stopped.lock().unwrap().push(self.id);
     }
 }
@@ -578,4 +588,28 @@ async fn an_idle_environment_of_another_function_gives_way_instead_of_a_429() {
     world.invocations.add_permits(1);
     running.await.unwrap().unwrap();
     assert_eq!(g.environments().len(), 1);
+}
+
+#[tokio::test]
+async fn an_environment_out_of_the_pool_counts_as_stopping_until_its_stop_is_over() {
+    let world = Arc::new(World::default());
+    world.gate_stops.store(true, Ordering::SeqCst);
+    let s = scheduler(&world, &big_cap(), ThrottlePolicy::Reject, |_| {});
+    s.invoke(invocation("fast")).await.unwrap();
+    s.invoke(invocation("fast")).await.unwrap();
+    let counts = s.environment_counts();
+    assert_eq!((counts.idle, counts.stopping), (1, 0));
+    s.retire();
+    settle_tasks().await;
+    let counts = s.environment_counts();
+    assert_eq!(
+        (counts.idle, counts.stopping),
+        (0, 1),
+        "out of the pool, not stopped"
+    );
+    assert!(world.stopped.lock().unwrap().is_empty());
+    world.stops.add_permits(1);
+    settle_tasks().await;
+    assert_eq!(world.stopped.lock().unwrap().len(), 1);
+    assert_eq!(s.environment_counts().stopping, 0);
 }
