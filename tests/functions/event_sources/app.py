@@ -55,3 +55,17 @@ def maybe_fail(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("fail"):
         raise ValueError("asked to fail")
     return {"ok": event}
+
+
+def tumbling(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Log a tumbling-window invocation with its window fields; count the window's records in
+    its state (or, with NO_STATE set, answer without one)."""
+    keys = ("window", "state", "shardId", "eventSourceARN")
+    flags = ("isFinalInvokeForWindow", "isWindowTerminatedEarly")
+    line = {k: event.get(k) for k in (*keys, *flags)}
+    line.update(start=time.time(), records=event.get("Records", []))
+    with open(LOG, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+    if os.environ.get("NO_STATE"):
+        return {}
+    return {"state": {"count": event["state"].get("count", 0) + len(event["Records"])}}

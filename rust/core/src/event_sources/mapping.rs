@@ -58,6 +58,8 @@ pub struct MappingSettings {
     pub bisect: bool,
     /// `DestinationConfig.OnFailure.Destination`.
     pub on_failure: Option<String>,
+    /// `TumblingWindowInSeconds` (zero: no windows).
+    pub tumbling_window: Duration,
     /// The mapping was deleted: finish the batch in flight and stop.
     pub deleted: bool,
 }
@@ -109,6 +111,9 @@ impl MappingSettings {
                 .and_then(|o| o.get("Destination"))
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            tumbling_window: Duration::from_secs(
+                int("TumblingWindowInSeconds", 0).clamp(0, 900) as u64
+            ),
             deleted: false,
         }
     }

@@ -4,6 +4,7 @@
 //! record age, and the on-failure destination.
 
 mod delivery;
+mod window;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,6 +18,7 @@ use super::status::MappingStatus;
 use super::{filter, MappingSettings, Poller, Sources};
 use crate::config::LogLevel;
 use crate::store::Table;
+use window::Window;
 
 /// How often the shard list is read again (resharding, children of ended shards).
 const DISCOVERY: Duration = Duration::from_secs(2);
@@ -138,12 +140,32 @@ impl ShardReader {
         doc[&self.shard].as_str().map(str::to_owned)
     }
 
-    fn save_checkpoint(&self, uuid: &str, sequence: &str) {
+    /// Where the shard's open tumbling window is kept, beside its checkpoint.
+    fn window_key(&self) -> String {
+        format!("{}#window", self.shard)
+    }
+
+    /// The shard's open tumbling window, as last kept.
+    fn kept_window(&self, uuid: &str) -> Option<Window> {
+        let doc = self.sources.store.document(Table::Checkpoints, uuid)?;
+        Window::from_stored(doc.get(self.window_key())?)
+    }
+
+    /// Keep the shard's checkpoint (when it moved) and its open window (with windows on).
+    fn save_checkpoint(&self, uuid: &str, sequence: Option<&str>, window: Option<&Option<Window>>) {
         let store = &self.sources.store;
         let mut doc = store
             .document(Table::Checkpoints, uuid)
             .unwrap_or_else(|| json!({}));
-        doc[&self.shard] = json!(sequence);
+        if let Some(sequence) = sequence {
+            doc[&self.shard] = json!(sequence);
+        }
+        if let (Some(window), Some(fields)) = (window, doc.as_object_mut()) {
+            match window {
+                Some(w) => fields.insert(self.window_key(), w.stored()),
+                None => fields.remove(&self.window_key()),
+            };
+        }
         if let Err(e) = store.put_document(Table::Checkpoints, uuid, &doc) {
             super::log(LogLevel::Error, uuid, &format!("checkpoint not kept: {e}"));
         }
@@ -153,6 +175,8 @@ impl ShardReader {
     async fn run(mut self) {
         let mut iterator: Option<String> = None;
         let mut backoff = Duration::from_secs(1);
+        let uuid = self.settings.borrow().uuid.clone();
+        let mut window: Option<Window> = self.kept_window(&uuid);
         loop {
             let s = Arc::clone(&self.settings.borrow_and_update());
             if s.deleted {
@@ -199,7 +223,21 @@ impl ShardReader {
                 }
             };
             backoff = Duration::from_secs(1);
+            let windowed = !s.tumbling_window.is_zero();
             let Some(last) = records.last().map(|r| r.sequence.clone()) else {
+                if windowed && window.is_some() {
+                    if next.is_none() {
+                        // The shard has ended: so has its window.
+                        if let Some(w) = window.take() {
+                            self.close(&s, &w, window::Flags::LAST).await;
+                        }
+                    } else {
+                        self.close_if_over(&s, &mut window).await;
+                    }
+                    if window.is_none() {
+                        self.save_checkpoint(&s.uuid, None, Some(&window));
+                    }
+                }
                 if next.is_none() {
                     self.ended
                         .lock()
@@ -217,8 +255,13 @@ impl ShardReader {
                 .filter(|r| s.filters.matches(&filter::view(s.kind, &r.event)))
                 .collect();
             MappingStatus::add(&self.status.filtered, (total - kept.len()) as u64);
-            self.deliver_lanes(&s, kept).await;
-            self.save_checkpoint(&s.uuid, &last);
+            if windowed {
+                self.deliver_windowed(&s, kept, &mut window).await;
+                self.save_checkpoint(&s.uuid, Some(&last), Some(&window));
+            } else {
+                self.deliver_lanes(&s, kept).await;
+                self.save_checkpoint(&s.uuid, Some(&last), None);
+            }
             // A closed shard read to its end: the next iterator (after the checkpoint) says so.
             iterator = next;
         }

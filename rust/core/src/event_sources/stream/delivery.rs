@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use super::window::{answered_state, Flags, Window};
 use super::{problem, ShardReader};
 use crate::config::LogLevel;
 use crate::event_sources::batch_response::{parse_batch_response, BatchResponse};
@@ -25,7 +26,7 @@ impl ShardReader {
     pub(super) async fn deliver_lanes(&self, s: &Arc<MappingSettings>, records: Vec<StreamRecord>) {
         let n = s.parallelization.max(1) as usize;
         if n == 1 || records.len() < 2 {
-            return self.deliver(s, records).await;
+            return self.deliver(s, records, None).await;
         }
         let mut lanes: Vec<Vec<StreamRecord>> = vec![Vec::new(); n];
         for r in records {
@@ -39,14 +40,20 @@ impl ShardReader {
         let mut batches = tokio::task::JoinSet::new();
         for lane in lanes.into_iter().filter(|l| !l.is_empty()) {
             let (reader, s) = (self.clone(), Arc::clone(s));
-            batches.spawn(async move { reader.deliver(&s, lane).await });
+            batches.spawn(async move { reader.deliver(&s, lane, None).await });
         }
         while batches.join_next().await.is_some() {}
     }
 
     /// Invoke the function with `records` in order, as AWS handles failures; records given up
-    /// go to the on-failure destination.
-    async fn deliver(&self, s: &MappingSettings, records: Vec<StreamRecord>) {
+    /// go to the on-failure destination. In a tumbling `window`, each invocation carries its
+    /// state and the state answered replaces it.
+    pub(super) async fn deliver(
+        &self,
+        s: &MappingSettings,
+        records: Vec<StreamRecord>,
+        mut window: Option<&mut Window>,
+    ) {
         let mut pending: VecDeque<Vec<StreamRecord>> = VecDeque::new();
         if !records.is_empty() {
             pending.push_back(records);
@@ -70,7 +77,10 @@ impl ShardReader {
                     .await;
                     break;
                 }
-                let Some((last, first_failed)) = self.attempt(s, &batch, attempts).await else {
+                let attempted = self
+                    .attempt(s, &batch, attempts, window.as_deref_mut())
+                    .await;
+                let Some((last, first_failed)) = attempted else {
                     break;
                 };
                 attempts += 1;
@@ -95,15 +105,20 @@ impl ShardReader {
 
     /// One invocation of `batch`: none when it succeeded, else what the attempt answered and,
     /// for a partial batch response, the index of the first failed record. Throttles are
-    /// waited out, not counted.
+    /// waited out, not counted. In a tumbling `window`, an answer without `state` fails.
     async fn attempt(
         &self,
         s: &MappingSettings,
         batch: &[StreamRecord],
         attempts: u32,
+        mut window: Option<&mut Window>,
     ) -> Option<(LastAttempt, Option<usize>)> {
         let events: Vec<&Value> = batch.iter().map(|r| &r.event).collect();
-        let payload = Bytes::from(json!({ "Records": events }).to_string());
+        let event = match window.as_deref() {
+            Some(w) => w.event(&events, &self.shard, &s.source_arn, Flags::default()),
+            None => json!({ "Records": events }),
+        };
+        let payload = Bytes::from(event.to_string());
         loop {
             MappingStatus::add(&self.status.batches, 1);
             MappingStatus::add(&self.status.records, batch.len() as u64);
@@ -112,18 +127,19 @@ impl ShardReader {
             }
             let registry = &self.sources.registry;
             let failed = match invoke::batch(registry, &s.function_arn, payload.clone()).await {
-                BatchOutcome::Answered { payload, version } if s.report_failures => {
-                    let ids: Vec<&str> = batch.iter().map(|r| r.sequence.as_str()).collect();
-                    let first = match parse_batch_response(&payload, &ids) {
-                        BatchResponse::AllSucceeded => None,
-                        BatchResponse::Failed(failed) => {
-                            batch.iter().position(|r| failed.contains(&r.sequence))
+                BatchOutcome::Answered { payload, version } if window.is_some() => {
+                    let state = answered_state(&payload);
+                    match (state, window.as_deref_mut()) {
+                        (Some(state), Some(w)) => {
+                            w.state = state;
+                            first_failure(s, batch, &payload)
+                                .map(|i| (last_attempt(version, None), Some(i)))
                         }
-                        BatchResponse::Invalid => Some(0),
-                    };
-                    first.map(|i| (last_attempt(version, None), Some(i)))
+                        _ => Some((last_attempt(version, None), None)),
+                    }
                 }
-                BatchOutcome::Answered { .. } => None,
+                BatchOutcome::Answered { payload, version } => first_failure(s, batch, &payload)
+                    .map(|i| (last_attempt(version, None), Some(i))),
                 BatchOutcome::FunctionError { version, .. } => {
                     Some((last_attempt(version, Some("Unhandled")), None))
                 }
@@ -199,6 +215,20 @@ impl ShardReader {
                 ),
             );
         }
+    }
+}
+
+/// With `ReportBatchItemFailures`, the index of the first record the answer reports failed (0
+/// for an answer that cannot be read); none when all succeeded or partial answers are off.
+fn first_failure(s: &MappingSettings, batch: &[StreamRecord], payload: &[u8]) -> Option<usize> {
+    if !s.report_failures {
+        return None;
+    }
+    let ids: Vec<&str> = batch.iter().map(|r| r.sequence.as_str()).collect();
+    match parse_batch_response(payload, &ids) {
+        BatchResponse::AllSucceeded => None,
+        BatchResponse::Failed(failed) => batch.iter().position(|r| failed.contains(&r.sequence)),
+        BatchResponse::Invalid => Some(0),
     }
 }
 
