@@ -3,7 +3,7 @@
 //! still end the invocation.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -40,7 +40,25 @@ impl Collected {
     }
 }
 
+/// How long a runtime whose response broke off is given to exit, so that a runtime that
+/// crashed mid-body is reported as exited rather than as a truncated response.
+const TRUNCATION_GRACE: Duration = Duration::from_millis(100);
+
 impl ExecutionEnvironment {
+    /// A response whose body broke off: the runtime's exit when it exits at once (a crash
+    /// mid-body), else a function error `Runtime.TruncatedResponse` (the runtime lives on and
+    /// may take the next invocation).
+    pub(super) async fn truncated(&self, process: &RuntimeProcess) -> Ended {
+        tokio::select! {
+            biased;
+            info = process.wait() => self.exited(info),
+            () = tokio::time::sleep(TRUNCATION_GRACE) => Ended::Reply(RuntimeReply::Error {
+                body: Bytes::from(crate::aws::truncated_response_payload()),
+                error_type: Some(crate::aws::TRUNCATED_RESPONSE.to_owned()),
+            }),
+        }
+    }
+
     /// How a runtime exit ends the invocation: out of memory, or a plain exit.
     pub(super) fn exited(&self, info: ExitInfo) -> Ended {
         if self.killed_for_memory() {
@@ -88,16 +106,8 @@ impl ExecutionEnvironment {
                     let limit = crate::config::MAX_STREAMED_RESPONSE_BYTES;
                     return Ended::Reply(RuntimeReply::ResponseTooLarge { limit });
                 }
-                // NOTE: the runtime's connection broke mid-body: as with an invocation dropped
-                // unanswered, its exit or the deadline ends it.
-                None => {
-                    return tokio::select! {
-                        biased;
-                        info = process.wait() => self.exited(info),
-                        () = self.memory_exceeded() => Ended::OutOfMemory,
-                        () = tokio::time::sleep_until(deadline.into()) => Ended::Timeout,
-                    };
-                }
+                // The runtime's connection broke mid-body.
+                None => return self.truncated(process).await,
             };
             match (&mut collected, &inv.stream_to) {
                 (Some(collected), _) => {

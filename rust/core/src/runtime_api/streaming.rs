@@ -44,10 +44,10 @@ pub async fn receive(
     let mut total = 0usize;
     let mut end = StreamPart::End;
     while let Some(frame) = body.frame().await {
-        // NOTE: a broken connection drops `tx` without an end: the runtime's exit or the
-        // timeout then ends the invocation. Nobody reads this answer.
+        // NOTE: a broken body drops `tx` without an end: the invocation fails as truncated
+        // (docs/reference.md §3), unless the runtime exits at once.
         let Ok(frame) = frame else {
-            return json(400, answers::INVALID_REQUEST_ID);
+            return json(400, answers::TRUNCATED_BODY);
         };
         match frame.into_data() {
             Ok(data) => {
