@@ -266,8 +266,9 @@ def test_provided_runs_the_zips_bootstrap_and_other_runtimes_their_command(
     assert invoke(lam, "node", {"b": 2})[0] == {"echo": {"b": 2}}
 
 
-def test_an_update_lets_invocations_in_flight_finish_on_the_old_code(
-    emulator_factory: EmulatorFactory, state_dir: Path
+@pytest.mark.parametrize("change", ["code", "configuration", "delete"])
+def test_an_update_or_delete_lets_invocations_in_flight_finish_on_the_old_code(
+    emulator_factory: EmulatorFactory, state_dir: Path, change: str
 ) -> None:
     emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
@@ -279,12 +280,20 @@ def test_an_update_lets_invocations_in_flight_finish_on_the_old_code(
     )
     create(lam, "rolling", zip_bytes({"app.py": slow}), Timeout=30)
     with ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(invoke, lam, "rolling", {"sleep": 2})
+        # NOTE: the invocation outlasts the runtime's stop grace (2 s) after the change.
+        in_flight = pool.submit(invoke, lam, "rolling", {"sleep": 4})
         time.sleep(1)
-        new = "def handler(event, context):\n    return 'new'\n"
-        lam.update_function_code(FunctionName="rolling", ZipFile=zip_bytes({"app.py": new}))
-        assert invoke(lam, "rolling")[0] == "new"
-        assert in_flight.result(timeout=30)[0] == "old"
+        if change == "code":
+            new = "def handler(event, context):\n    return 'new'\n"
+            lam.update_function_code(FunctionName="rolling", ZipFile=zip_bytes({"app.py": new}))
+            assert invoke(lam, "rolling")[0] == "new"
+        elif change == "configuration":
+            lam.update_function_configuration(FunctionName="rolling", Description="changed")
+        else:
+            lam.delete_function(FunctionName="rolling")
+        payload, answer = in_flight.result(timeout=30)
+        assert payload == "old"
+        assert "FunctionError" not in answer
 
 
 def test_a_zip_over_the_unpacked_limit_is_refused(

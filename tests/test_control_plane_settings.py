@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,32 @@ def test_reserved_concurrency_takes_effect_at_once(
         "Specified ReservedConcurrentExecutions for function decreases account's "
         "UnreservedConcurrentExecution below its minimum value of [100]."
     )
+
+
+def test_a_lowered_reserved_concurrency_binds_warm_environments(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    slow = "import time\n\ndef handler(event, context):\n    time.sleep(1)\n    return 'ok'\n"
+    create(lam, "warm", zip_bytes({"app.py": slow}), Timeout=10)
+
+    def burst() -> list[int]:
+        def one(_: int) -> int:
+            try:
+                invoke(lam, "warm")
+            except ClientError as e:
+                return error_of(e)[0]
+            return 200
+
+        with ThreadPoolExecutor(3) as pool:
+            return sorted(pool.map(one, range(3)))
+
+    assert burst() == [200, 200, 200], "three warm environments"
+    lam.put_function_concurrency(FunctionName="warm", ReservedConcurrentExecutions=1)
+    assert burst() == [200, 429, 429]
+    lam.put_function_concurrency(FunctionName="warm", ReservedConcurrentExecutions=0)
+    assert burst() == [429, 429, 429]
 
 
 def test_provisioned_concurrency_initialises_before_the_first_invoke(

@@ -37,8 +37,9 @@ impl ControlPlane {
         version: &str,
         routing: Option<&Value>,
     ) -> Result<(), ServiceError> {
-        let exists =
-            |v: &str| v == LATEST || v.parse::<u32>().ok().and_then(|n| rec.version(n)).is_some();
+        // NOTE: versions are numbers in their canonical form: `01` names no version, so no
+        // alias names a version in two spellings.
+        let exists = |v: &str| super::shapes::names_version(v, |n| rec.version(n).is_some());
         let not_found = |v: &str| {
             ServiceError::not_found(format!("Function not found: {}:{v}", self.arn(rec.name())))
         };
@@ -95,6 +96,7 @@ impl ControlPlane {
     pub(super) fn create_alias(&self, id: &str, req: &ApiRequest) -> Answer {
         let (name, _) = self.identify(id, None)?;
         let body = req.json()?;
+        super::shapes::check_fields(&body, super::shapes::ALIAS_FIELDS)?;
         let alias = body
             .get("Name")
             .and_then(Value::as_str)
@@ -148,6 +150,7 @@ impl ControlPlane {
     pub(super) async fn update_alias(&self, id: &str, alias: &str, req: &ApiRequest) -> Answer {
         let (name, _) = self.identify(id, None)?;
         let body = req.json()?;
+        super::shapes::check_fields(&body, super::shapes::ALIAS_FIELDS)?;
         let mut rec = self.load(&name, || self.not_found(&name))?;
         let provisioned = rec.map("provisioned").contains_key(alias);
         let before = self.provisioned_version(&rec, alias);
@@ -159,10 +162,10 @@ impl ControlPlane {
                 return Err(ServiceError::revision_mismatch("GetFunction/GetAlias"));
             }
         }
-        if let Some(v) = body.get("FunctionVersion") {
+        if let Some(v) = body.get("FunctionVersion").filter(|v| !v.is_null()) {
             doc["FunctionVersion"] = v.clone();
         }
-        if let Some(d) = body.get("Description") {
+        if let Some(d) = body.get("Description").filter(|v| !v.is_null()) {
             doc["Description"] = d.clone();
         }
         if let Some(r) = body.get("RoutingConfig") {

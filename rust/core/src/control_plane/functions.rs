@@ -116,13 +116,7 @@ impl ControlPlane {
             .get("Role")
             .and_then(Value::as_str)
             .ok_or_else(|| missing("role"))?;
-        if !role_matches(role) {
-            return Err(ServiceError::validation(
-                role,
-                "role",
-                format!("Member must satisfy regular expression pattern: {ROLE_PATTERN}"),
-            ));
-        }
+        check_role(role)?;
         let code = body
             .get("Code")
             .and_then(Value::as_object)
@@ -136,6 +130,8 @@ impl ControlPlane {
                 "PackageType Image is not supported by lambda-rie",
             ));
         }
+        super::shapes::check_fields(&body, super::shapes::FUNCTION_FIELDS)?;
+        super::shapes::check_fields(&body, super::shapes::CREATE_FIELDS)?;
         let zip = zip_of(code)?;
         let mut config = defaults(&name);
         merge_config(&mut config, &body);
@@ -197,10 +193,19 @@ impl ControlPlane {
         let size = zip.len();
         let store = Arc::clone(&self.store);
         let hex = digests.hex.clone();
-        tokio::task::spawn_blocking(move || store.keep_code(&hex, &zip))
-            .await
-            .map_err(|e| ServiceError::service(&e.to_string()))?
-            .map_err(|e| code_error(&e))?;
+        tokio::task::spawn_blocking(move || {
+            let blob = store.blob_path(&hex);
+            let new_blob = !blob.is_file();
+            store.keep_code(&hex, &zip).inspect_err(|_| {
+                // NOTE: the zip of code refused is not kept.
+                if new_blob && !store.code_dir(&hex).is_dir() {
+                    let _ = std::fs::remove_file(&blob);
+                }
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::service(&e.to_string()))?
+        .map_err(|e| code_error(&e))?;
         Ok(json!({
             "config": config,
             "sha_hex": digests.hex,
@@ -246,9 +251,16 @@ impl ControlPlane {
             .store
             .code_dir(version["sha_hex"].as_str().unwrap_or_default());
         spec.code_dir = Some(spec.setting("Code", dir));
+        // NOTE: an integer too large for 64 bits is held as a float: its range check refuses it.
         let number = |spec: &FunctionSpec, key: &str, v: &Value| {
-            v.as_i64()
-                .map(|n| spec.setting(key, Number::Whole(n.into())))
+            let n = v.as_i64().map(i128::from).or_else(|| {
+                v.as_u64().map(i128::from).or_else(|| {
+                    v.as_f64()
+                        .filter(|_| super::shapes::is_integer(v))
+                        .map(|f| f.clamp(-1e38, 1e38) as i128)
+                })
+            })?;
+            Some(spec.setting(key, Number::Whole(n)))
         };
         spec.timeout = number(&spec, "Timeout", &c["Timeout"]);
         spec.memory = number(&spec, "MemorySize", &c["MemorySize"]);
@@ -432,9 +444,10 @@ impl ControlPlane {
             }
             _ => Some(function.replace_latest(scheduler)),
         };
+        // NOTE: retired, not shut down: its idle environments go now, busy ones once their
+        // invocations are over (they finish on the old code and configuration).
         if let Some(previous) = previous {
             previous.retire();
-            tokio::spawn(async move { previous.shutdown().await });
         }
     }
 
@@ -489,7 +502,7 @@ impl ControlPlane {
             |q: &str| ServiceError::not_found(format!("Function not found: {base}:{q}"));
         match qualifier {
             None => Ok((rec.latest(), LATEST.to_owned(), base.clone())),
-            Some(q) => match Version::parse(q) {
+            Some(q) => match super::shapes::version(q) {
                 Some(Version::Latest) => {
                     Ok((rec.latest(), LATEST.to_owned(), format!("{base}:{q}")))
                 }
@@ -692,6 +705,7 @@ impl ControlPlane {
                 "Please don't provide ImageUri when updating a function with packageType Zip.",
             ));
         }
+        super::shapes::check_fields(&body, super::shapes::CODE_FIELDS)?;
         let zip = zip_of(&body)?;
         let mut config = rec.latest()["config"]
             .as_object()
@@ -741,6 +755,10 @@ impl ControlPlane {
         let mut rec = self.load(&name, || self.not_found(&name))?;
         check_revision(rec.latest(), &body)?;
         let mut version = rec.latest().clone();
+        super::shapes::check_fields(&body, super::shapes::FUNCTION_FIELDS)?;
+        if let Some(role) = body.get("Role").and_then(Value::as_str) {
+            check_role(role)?;
+        }
         let mut config = version["config"].as_object().cloned().unwrap_or_default();
         merge_config(&mut config, &body);
         if body.contains_key("Runtime") {
@@ -774,8 +792,8 @@ impl ControlPlane {
             .function(rec.name())
             .ok_or_else(|| self.not_found(rec.name()))?;
         let next = self.scheduler(self.version_config(rec, LATEST)?, Some(&function));
-        let previous = function.replace_latest(next);
-        tokio::spawn(async move { previous.shutdown().await });
+        // NOTE: `replace_latest` retires the previous scheduler: in-flight invocations finish.
+        function.replace_latest(next);
         Ok(())
     }
 
@@ -784,15 +802,14 @@ impl ControlPlane {
         let (name, qualifier) = self.identify(id, req.param("Qualifier").as_deref())?;
         let mut rec = self.load(&name, || self.not_found(&name))?;
         let function = self.registry.function(&name);
-        match qualifier.as_deref().map(|q| (q, Version::parse(q))) {
+        match qualifier.as_deref().map(|q| (q, super::shapes::version(q))) {
             None => {
                 self.store.delete(&name)?;
+                // NOTE: invocations in flight run to their end; the environments go after.
                 if let Some(f) = self.registry.remove(&name) {
-                    tokio::spawn(async move {
-                        for s in f.schedulers() {
-                            s.shutdown().await;
-                        }
-                    });
+                    for s in f.schedulers() {
+                        s.retire();
+                    }
                 }
                 drop(function);
                 crate::logs::message(
@@ -836,7 +853,7 @@ impl ControlPlane {
                 }
                 self.save(&rec)?;
                 if let Some(s) = function.and_then(|f| f.unpublish(n)) {
-                    tokio::spawn(async move { s.shutdown().await });
+                    s.retire();
                 }
                 Ok((204, Value::Null))
             }
@@ -888,7 +905,8 @@ fn defaults(name: &str) -> Map<String, Value> {
 /// The configuration fields of `body` over `config` (a field given replaces the stored one).
 fn merge_config(config: &mut Map<String, Value>, body: &Map<String, Value>) {
     for key in CONFIG_FIELDS {
-        if let Some(v) = body.get(*key) {
+        // NOTE: `null` stands for an absent member (botocore never sends one).
+        if let Some(v) = body.get(*key).filter(|v| !v.is_null()) {
             let v = match *key {
                 "SnapStart" => {
                     json!({"ApplyOn": v["ApplyOn"].as_str().unwrap_or("None"), "OptimizationStatus": "Off"})
@@ -931,6 +949,11 @@ pub(super) fn zip_of(code: &Map<String, Value>) -> Result<Vec<u8>, ServiceError>
         )));
     }
     code::check(&zip).map_err(|e| code_error(&e))?;
+    if !super::shapes::zip_unpacks(&zip) {
+        // NOTE: entries that collide (`x` and `x/y`), a file named `.`, a name over 255 bytes:
+        // AWS cannot unzip them either.
+        return Err(code_error(&CodeError::Unreadable));
+    }
     Ok(zip)
 }
 
@@ -969,6 +992,18 @@ fn reject_qualifier(qualifier: Option<&str>) -> Result<(), ServiceError> {
         )),
         None => Ok(()),
     }
+}
+
+/// AWS's `ValidationException` for a role that does not match [`ROLE_PATTERN`].
+fn check_role(role: &str) -> Result<(), ServiceError> {
+    if role_matches(role) {
+        return Ok(());
+    }
+    Err(ServiceError::validation(
+        role,
+        "role",
+        format!("Member must satisfy regular expression pattern: {ROLE_PATTERN}"),
+    ))
 }
 
 /// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`.

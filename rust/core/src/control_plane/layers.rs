@@ -71,6 +71,7 @@ impl ControlPlane {
                 "Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
             ));
         }
+        super::shapes::check_fields(&body, super::shapes::LAYER_FIELDS)?;
         let content = body
             .get("Content")
             .and_then(Value::as_object)
@@ -94,7 +95,7 @@ impl ControlPlane {
             "LicenseInfo",
             "CompatibleArchitectures",
         ] {
-            if let Some(v) = body.get(key) {
+            if let Some(v) = body.get(key).filter(|v| !v.is_null()) {
                 version[key] = v.clone();
             }
         }

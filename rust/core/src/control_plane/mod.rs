@@ -14,6 +14,7 @@ mod layers;
 mod locks;
 mod permissions;
 mod record;
+mod shapes;
 mod tags;
 mod versions;
 

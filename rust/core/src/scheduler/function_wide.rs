@@ -63,4 +63,11 @@ impl FunctionWide {
     pub fn environments(&self) -> u32 {
         self.environments.load(Ordering::Acquire)
     }
+
+    /// How many environments the function has above its reserved concurrency (after the
+    /// limit was lowered): idle ones go instead of taking invocations.
+    pub(super) fn excess(&self) -> u32 {
+        let reserved = self.reserved.load(Ordering::Acquire);
+        self.environments().saturating_sub(reserved)
+    }
 }

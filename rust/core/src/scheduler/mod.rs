@@ -274,6 +274,10 @@ impl<L: Launcher> Scheduler<L> {
             if let Some(slot) = pool.slots.iter_mut().find(|s| s.env.id() == id) {
                 slot.starting = false;
             }
+            // Retired or replaced while it started: it goes now.
+            let stale = self.take_stale(&mut pool);
+            drop(pool);
+            self.stop_slots(stale);
         }
         Ok(())
     }
@@ -286,6 +290,11 @@ impl<L: Launcher> Scheduler<L> {
         if pool.shutting_down {
             return Err(Refused::ShuttingDown);
         }
+        // NOTE: after the reserved concurrency was lowered, idle environments over it go
+        // rather than take this invocation, so that the new limit binds at once.
+        let excess = pool.take_idle(self.wide.excess());
+        self.count_stopping(excess.len());
+        self.stop_slots(excess);
         let room = self.function.config.max_concurrency;
         let generation = self.code_generation.load(Ordering::Acquire);
         let pick = pool
@@ -424,7 +433,10 @@ impl<L: Launcher> Scheduler<L> {
             slot.busy -= 1;
             slot.last_used = Instant::now();
         }
-        let stale = self.take_stale(&mut pool);
+        let mut stale = self.take_stale(&mut pool);
+        let excess = pool.take_idle(self.wide.excess());
+        self.count_stopping(excess.len());
+        stale.extend(excess);
         drop(pool);
         self.stop_slots(stale);
         self.cap.freed.notify_waiters();

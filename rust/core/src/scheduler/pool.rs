@@ -180,6 +180,22 @@ impl<E> Pool<E> {
             .min_by_key(|(_, at)| *at)
     }
 
+    /// Remove up to `n` idle on-demand environments, the least recently used first.
+    pub(super) fn take_idle(&mut self, n: u32) -> Vec<Slot<E>> {
+        let mut taken = Vec::new();
+        for _ in 0..n {
+            let Some((i, _)) = self.oldest_idle() else {
+                break;
+            };
+            let slot = self.slots.swap_remove(i);
+            if slot.fixed_address {
+                self.fixed_address_taken = false;
+            }
+            taken.push(slot);
+        }
+        taken
+    }
+
     /// Remove the slots `gone` says go; a freed fixed address is free again.
     pub(super) fn remove_where(&mut self, gone: impl Fn(&Slot<E>) -> bool) -> Vec<Slot<E>> {
         let (removed, keep): (Vec<Slot<E>>, Vec<Slot<E>>) =

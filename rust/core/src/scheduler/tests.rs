@@ -613,3 +613,43 @@ async fn an_environment_out_of_the_pool_counts_as_stopping_until_its_stop_is_ove
     assert_eq!(world.stopped.lock().unwrap().len(), 1);
     assert_eq!(s.environment_counts().stopping, 0);
 }
+
+#[tokio::test]
+async fn a_lowered_reserved_concurrency_binds_warm_environments_at_once() {
+    let world = Arc::new(World::default());
+    let cap = big_cap();
+    let s = scheduler(&world, &cap, ThrottlePolicy::Reject, |_| {});
+    let warming: Vec<_> = (0..3).map(|_| start(&s, "wait")).collect();
+    settle_tasks().await;
+    world.invocations.add_permits(3);
+    for w in warming {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(s.environments().len(), 3);
+
+    s.function_wide().set_reserved_concurrency(Some(1));
+    let running = start(&s, "wait");
+    settle_tasks().await;
+    assert_eq!(
+        s.invoke(invocation("fast")).await.unwrap_err(),
+        ServiceError::Throttled(ThrottleReason::ReservedConcurrency),
+        "one warm environment runs, the other two do not take invocations"
+    );
+    settle_tasks().await;
+    assert_eq!(
+        world.stopped.lock().unwrap().len(),
+        2,
+        "the idle ones over the limit went"
+    );
+    world.invocations.add_permits(1);
+    running.await.unwrap().unwrap();
+
+    s.function_wide().set_reserved_concurrency(Some(0));
+    assert_eq!(
+        s.invoke(invocation("fast")).await.unwrap_err(),
+        ServiceError::Throttled(ThrottleReason::ReservedConcurrency)
+    );
+    settle_tasks().await;
+    assert!(s.environments().is_empty());
+    assert_eq!(cap.in_use(), 0);
+}

@@ -130,7 +130,8 @@ pub fn unpack(zip: &[u8], dir: &Path) -> Result<(), CodeError> {
             }
             out.write_all(&buf[..n]).map_err(CodeError::Io)?;
         }
-        let mode = mode.map_or(0o644, |m| m & 0o7777) | 0o444;
+        // NOTE: no setuid, setgid or sticky bit survives (the function runs as another user).
+        let mode = mode.map_or(0o644, |m| m & 0o777) | 0o444;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
             .map_err(CodeError::Io)?;
     }
@@ -185,14 +186,22 @@ mod tests {
         let zip = zip_of(&[
             ("app.py", b"def handler(e, c):\n    return e\n", 0o644),
             ("bin/bootstrap", b"#!/bin/sh\n", 0o755),
+            ("bin/setuid", b"#!/bin/sh\n", 0o6755),
         ]);
         let dir = temp();
         unpack(&zip, &dir).unwrap();
-        let mode = std::fs::metadata(dir.join("bin/bootstrap"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o755);
+        let mode = |path: &str| {
+            std::fs::metadata(dir.join(path))
+                .unwrap()
+                .permissions()
+                .mode()
+        };
+        assert_eq!(mode("bin/bootstrap") & 0o7777, 0o755);
+        assert_eq!(
+            mode("bin/setuid") & 0o7777,
+            0o755,
+            "no setuid or setgid bit"
+        );
         assert!(std::fs::read_to_string(dir.join("app.py"))
             .unwrap()
             .contains("handler"));

@@ -1,0 +1,317 @@
+"""Members the control plane refuses before it stores anything: versions not in their canonical
+form, members of the wrong JSON type, malformed environment variable names, zips that cannot be
+unpacked. Raw HTTP where boto3 would refuse to send the request."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import stat
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from control_plane_support import (
+    ARN_PREFIX,
+    ROLE,
+    client,
+    create,
+    invoke,
+    python_zip,
+    state_args,
+    zip_bytes,
+)
+from harness import Emulator, EmulatorFactory
+
+FUNCTIONS_PATH = "/2015-03-31/functions"
+NAME_PATTERN = "[a-zA-Z]([a-zA-Z0-9_])+"
+UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
+
+
+def send(emu: Emulator, method: str, path: str, body: dict[str, Any]) -> tuple[int, str, str]:
+    """(status, error type, message) of a raw control-plane request."""
+    answer = emu.request(method, path, json.dumps(body).encode())
+    data = answer.json() if answer.body else {}
+    message = data.get("message", data.get("Message", "")) if answer.status >= 400 else ""
+    return answer.status, answer.header("x-amzn-ErrorType") or "", message
+
+
+def validation(value: str, member: str, constraint: str) -> tuple[int, str, str]:
+    return (
+        400,
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: {constraint}",
+    )
+
+
+def create_body(name: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "FunctionName": name,
+        "Runtime": "python3.12",
+        "Role": ROLE,
+        "Handler": "app.handler",
+        "Code": {"ZipFile": base64.b64encode(python_zip()).decode()},
+    }
+    body.update(extra)
+    return body
+
+
+def test_versions_with_leading_zeros_name_no_version(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    lam.publish_version(FunctionName="fn")
+    lam.update_function_configuration(FunctionName="fn", Description="two")
+    lam.publish_version(FunctionName="fn")
+    aliases = f"{FUNCTIONS_PATH}/fn/aliases"
+    missing = (404, "ResourceNotFoundException", f"Function not found: {ARN_PREFIX}fn:99")
+    assert send(emu, "POST", aliases, {"Name": "a", "FunctionVersion": "99"}) == missing
+    for version in ["01", "001", "+1"]:
+        assert send(emu, "POST", aliases, {"Name": "a", "FunctionVersion": version}) == (
+            404,
+            "ResourceNotFoundException",
+            f"Function not found: {ARN_PREFIX}fn:{version}",
+        )
+    weighted = {"AdditionalVersionWeights": {"02": 0.5}}
+    assert send(
+        emu, "POST", aliases, {"Name": "a", "FunctionVersion": "1", "RoutingConfig": weighted}
+    ) == (404, "ResourceNotFoundException", f"Function not found: {ARN_PREFIX}fn:02")
+    # "01" does not pass for the version the alias already names.
+    same = {"AdditionalVersionWeights": {"01": 0.5}}
+    assert send(
+        emu, "POST", aliases, {"Name": "a", "FunctionVersion": "1", "RoutingConfig": same}
+    ) == (404, "ResourceNotFoundException", f"Function not found: {ARN_PREFIX}fn:01")
+    assert send(emu, "POST", aliases, {"Name": "live", "FunctionVersion": "1"})[0] == 201
+    assert send(emu, "PUT", f"{aliases}/live", {"FunctionVersion": "02"}) == (
+        404,
+        "ResourceNotFoundException",
+        f"Function not found: {ARN_PREFIX}fn:02",
+    )
+    assert send(emu, "PUT", f"{aliases}/live", {"RoutingConfig": weighted})[0] == 404
+    assert lam.get_alias(FunctionName="fn", Name="live")["FunctionVersion"] == "1"
+    # The version the alias uses cannot be deleted, in any spelling.
+    deleted = emu.request("DELETE", f"{FUNCTIONS_PATH}/fn?Qualifier=1")
+    assert deleted.status == 409
+    assert emu.request("DELETE", f"{FUNCTIONS_PATH}/fn?Qualifier=01").status == 204
+    assert lam.get_function(FunctionName="fn", Qualifier="1")["Configuration"]["Version"] == "1"
+    assert emu.request("GET", f"{FUNCTIONS_PATH}/fn?Qualifier=01").status == 404
+    payload, _ = invoke(lam, "fn:live")
+    assert payload["version"] == "1"
+
+
+BIG = 2**70
+
+
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        ({"Timeout": "abc"}, validation("abc", "timeout", "Member must be an integer")),
+        ({"Timeout": "3"}, validation("3", "timeout", "Member must be an integer")),
+        ({"Timeout": 1.9}, validation("1.9", "timeout", "Member must be an integer")),
+        ({"Timeout": True}, validation("true", "timeout", "Member must be an integer")),
+        ({"MemorySize": []}, validation("[]", "memorySize", "Member must be an integer")),
+        (
+            {"EphemeralStorage": {"Size": "1024"}},
+            validation("1024", "ephemeralStorage.size", "Member must be an integer"),
+        ),
+        (
+            {"Environment": {"Variables": {"AB": 1}}},
+            validation(
+                "AB",
+                "environment.variables",
+                "Map value must satisfy constraint: [Member must be a string]",
+            ),
+        ),
+        ({"Environment": "x"}, validation("x", "environment", "Member must be a structure")),
+        ({"Layers": "x"}, validation("x", "layers", "Member must be a list")),
+        (
+            {"Architectures": ["sparc"]},
+            validation(
+                "[sparc]",
+                "architectures",
+                "Member must satisfy constraint: [Member must satisfy enum value set: "
+                "[x86_64, arm64]]",
+            ),
+        ),
+        (
+            {"Architectures": ["x86_64", "arm64"]},
+            validation(
+                "[x86_64, arm64]",
+                "architectures",
+                "Member must have length less than or equal to 1",
+            ),
+        ),
+        ({"Description": 5}, validation("5", "description", "Member must be a string")),
+        (
+            {"TracingConfig": {"Mode": "On"}},
+            validation(
+                "On",
+                "tracingConfig.mode",
+                "Member must satisfy enum value set: [Active, PassThrough]",
+            ),
+        ),
+    ],
+)
+def test_members_of_the_wrong_type_are_refused_and_not_stored(
+    emulator_factory: EmulatorFactory,
+    state_dir: Path,
+    members: dict[str, Any],
+    expected: tuple[int, str, str],
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    assert send(emu, "POST", FUNCTIONS_PATH, create_body("made", **members)) == expected
+    assert send(emu, "GET", f"{FUNCTIONS_PATH}/made", {})[0] == 404
+    create(lam, "fn")
+    before = lam.get_function_configuration(FunctionName="fn")
+    assert send(emu, "PUT", f"{FUNCTIONS_PATH}/fn/configuration", members) == expected
+    after = lam.get_function_configuration(FunctionName="fn")
+    assert (after["Timeout"], after["MemorySize"], after["Architectures"]) == (
+        before["Timeout"],
+        before["MemorySize"],
+        before["Architectures"],
+    )
+    # boto3 still reads every function.
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["fn"]
+
+
+def test_integers_beyond_64_bits_are_out_of_range(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    body = b'{"Timeout": %d}' % BIG
+    answer = emu.request("PUT", f"{FUNCTIONS_PATH}/fn/configuration", body)
+    assert answer.status == 400
+    assert answer.header("x-amzn-ErrorType") == "InvalidParameterValueException"
+    assert answer.json()["message"] == f"function fn: Timeout: {BIG} is out of range (1-900)"
+    assert lam.get_function_configuration(FunctionName="fn")["Timeout"] == 3
+
+
+def test_aliases_and_layers_refuse_members_of_the_wrong_type(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    lam.publish_version(FunctionName="fn")
+    aliases = f"{FUNCTIONS_PATH}/fn/aliases"
+    assert send(
+        emu, "POST", aliases, {"Name": "a", "FunctionVersion": "1", "RoutingConfig": "x"}
+    ) == validation("x", "routingConfig", "Member must be a structure")
+    assert send(emu, "POST", aliases, {"Name": "a", "FunctionVersion": 1}) == validation(
+        "1", "functionVersion", "Member must be a string"
+    )
+    assert send(emu, "POST", aliases, {"Name": "a", "FunctionVersion": "1"})[0] == 201
+    assert send(emu, "PUT", f"{aliases}/a", {"Description": ["x"]}) == validation(
+        "[x]", "description", "Member must be a string"
+    )
+    assert lam.get_alias(FunctionName="fn", Name="a")["Description"] == ""
+    layer = {"Content": {"ZipFile": base64.b64encode(zip_bytes({"lib.py": ""})).decode()}}
+    assert send(
+        emu, "POST", "/2018-10-31/layers/lib/versions", {**layer, "CompatibleRuntimes": "x"}
+    ) == validation("x", "compatibleRuntimes", "Member must be a list")
+    assert lam.list_layer_versions(LayerName="lib")["LayerVersions"] == []
+
+
+@pytest.mark.parametrize("name", ["AWS_REGION=eu-west-9", "1A", "A B", "", "A", "A\x00B"])
+def test_environment_variable_names_follow_aws_pattern(
+    emulator_factory: EmulatorFactory, state_dir: Path, name: str
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    create(client(emu), "fn")
+    status, code, message = send(
+        emu,
+        "PUT",
+        f"{FUNCTIONS_PATH}/fn/configuration",
+        {"Environment": {"Variables": {name: "x"}}},
+    )
+    assert (status, code) == (400, "ValidationException")
+    assert message.endswith(
+        "at 'environment.variables' failed to satisfy constraint: Map keys must satisfy "
+        f"constraint: [Member must satisfy regular expression pattern: {NAME_PATTERN}]"
+    )
+
+
+def test_environment_values_with_nul_and_reserved_names_are_refused(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn", Environment={"Variables": {"COLOR": "red"}})
+    path = f"{FUNCTIONS_PATH}/fn/configuration"
+    assert send(emu, "PUT", path, {"Environment": {"Variables": {"COLOR": "a\x00b"}}}) == (
+        validation(
+            "COLOR",
+            "environment.variables",
+            "Map value must satisfy constraint: [Member must not contain the NUL character]",
+        )
+    )
+    # A reserved name keeps AWS's own answer.
+    status, code, message = send(
+        emu, "PUT", path, {"Environment": {"Variables": {"AWS_REGION": "x"}}}
+    )
+    assert (status, code) == (400, "InvalidParameterValueException")
+    assert message.endswith("Reserved keys used in this request: AWS_REGION")
+    payload, _ = invoke(lam, "fn")
+    assert payload["color"] == "red"
+
+
+def zip_of_entries(entries: list[tuple[str, int]]) -> bytes:
+    """A zip of entries (name, unix mode); names ending in `/` are folders."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, mode in entries:
+            info = zipfile.ZipInfo(name)
+            kind = stat.S_IFDIR if name.endswith("/") else stat.S_IFREG
+            info.external_attr = (kind | mode) << 16
+            archive.writestr(info, "" if name.endswith("/") else "x")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [("x", 0o644), ("x/y", 0o644)],
+        [("x/y", 0o644), ("x", 0o644)],
+        [(".", 0o644)],
+        [("n" * 256, 0o644)],
+    ],
+    ids=["file-then-folder", "folder-then-file", "dot", "long-name"],
+)
+def test_zips_whose_entries_collide_cannot_be_unzipped(
+    emulator_factory: EmulatorFactory, state_dir: Path, entries: list[tuple[str, int]]
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    zipped = zip_of_entries([("app.py", 0o644), *entries])
+    body = create_body("fn", Code={"ZipFile": base64.b64encode(zipped).decode()})
+    assert send(emu, "POST", FUNCTIONS_PATH, body) == (
+        400,
+        "InvalidParameterValueException",
+        UNZIP_ERROR,
+    )
+    blobs = state_dir / "blobs"
+    assert not blobs.is_dir() or list(blobs.iterdir()) == []
+
+
+def test_setuid_setgid_and_sticky_bits_are_dropped(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    zipped = zip_of_entries(
+        [("app.py", 0o644), ("suid", 0o4755), ("sgid", 0o2755), ("d/", 0o1777), ("d/f", 0o644)]
+    )
+    created = create(client(emu), "fn", zipped)
+    hex_digest = base64.b64decode(created["CodeSha256"]).hex()
+    code = state_dir / "code" / hex_digest
+    for name in ["suid", "sgid", "d", "d/f"]:
+        mode = (code / name).stat().st_mode
+        assert mode & 0o7000 == 0, (name, oct(mode))
+    assert (code / "suid").stat().st_mode & 0o777 == 0o755
