@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, request
+from test_function_url import assert_framed_by_the_server, pipelined
 
 HANDLERS = FUNCTIONS / "function_url"
 
@@ -203,6 +204,46 @@ def test_a_body_api_gateway_or_lambda_cannot_take_is_413(api: Api, size: int) ->
     assert (answer.status, answer.json()) == (413, {"message": "Request Entity Too Large"})
     # The listener stays up and the route answers the next request.
     assert api.call("GET", "/items/7").status == 200
+
+
+#: The template with the `Api` event of `Legacy` as an `HttpApi` event of payload 1.0.
+HTTP_V1_TEMPLATE = TEMPLATE.replace(
+    "          Type: Api\n          Properties:\n",
+    '          Type: HttpApi\n          Properties:\n            PayloadFormatVersion: "1.0"\n',
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "path"),
+    [
+        (TEMPLATE, "/anything"),
+        (HTTP_V1_TEMPLATE, "/legacy/ada"),
+        (TEMPLATE, "/legacy/ada"),
+    ],
+    ids=["http-api-2.0", "http-api-1.0", "rest-api"],
+)
+def test_the_function_cannot_set_the_framing_of_its_answer(
+    emulator_factory: EmulatorFactory, tmp_path: Path, template: str, path: str
+) -> None:
+    # A wrong Content-Length or Transfer-Encoding (in `headers` and, in 1.0, in
+    # `multiValueHeaders`) is the server's to set: it must neither split an answer in two on a
+    # keep-alive connection nor keep the client waiting.
+    assert HTTP_V1_TEMPLATE != TEMPLATE
+    api = serve(emulator_factory, tmp_path, template)
+    shapes = ["short-length", "long-length", "gzip", "short-length"]
+    answers, rest = pipelined(api.host, api.port, [f"{path}?shape={s}" for s in shapes])
+    assert_framed_by_the_server(answers, rest, shapes)
+    assert all(a.header("apigw-requestid") for a in answers)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("/anything", "Internal Server Error"), ("/legacy/ada", "Internal server error")],
+    ids=["http-api", "rest-api"],
+)
+def test_an_informational_status_code_is_a_502(api: Api, path: str, message: str) -> None:
+    answer = api.call("GET", f"{path}?shape=informational")
+    assert (answer.status, answer.json()) == (502, {"message": message})
 
 
 def test_a_throttled_route_is_429_rate_exceeded(

@@ -9,14 +9,84 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
 from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, request
 
 HANDLERS = FUNCTIONS / "function_url"
+
+#: The bodies of the `shaped` answers whose framing headers lie (`FRAMING` of the handlers).
+FRAMING_BODIES = {
+    "short-length": b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged",
+    "long-length": b"a body shorter than it says",
+    "gzip": b"not gzipped",
+}
+#: A bound on each read of a raw answer: a wrong length fails the test instead of hanging it.
+RAW_TIMEOUT_S = 10.0
+
+
+@dataclass
+class RawAnswer:
+    """One HTTP/1.1 answer read off a socket by its own framing."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> list[str]:
+        return [v for n, v in self.headers if n == name.lower()]
+
+
+def read_answer(reader: BinaryIO) -> RawAnswer:
+    """The next answer on a connection: its head, then the body its framing says."""
+    status_line = reader.readline()
+    assert status_line.startswith(b"HTTP/1.1 "), status_line
+    headers: list[tuple[str, str]] = []
+    while (line := reader.readline().strip()) != b"":
+        name, _, value = line.decode().partition(":")
+        headers.append((name.strip().lower(), value.strip()))
+    answer = RawAnswer(int(status_line.split()[1]), headers, b"")
+    if answer.header("transfer-encoding") == ["chunked"]:
+        while size := int(reader.readline().strip(), 16):
+            answer.body += reader.read(size)
+            assert reader.readline() == b"\r\n"
+        assert reader.readline() == b"\r\n"
+    else:
+        (length,) = answer.header("content-length")
+        answer.body = reader.read(int(length))
+    return answer
+
+
+def pipelined(host: str, port: int, paths: list[str]) -> tuple[list[RawAnswer], bytes]:
+    """GET each path, all sent at once on one keep-alive connection: one answer per request,
+    read by its framing, and whatever the server sent after them (nothing, when each answer's
+    framing is its body's)."""
+    with socket.create_connection((host, port), timeout=RAW_TIMEOUT_S) as sock:
+        sock.sendall(
+            b"".join(f"GET {p} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode() for p in paths)
+        )
+        with sock.makefile("rb") as reader:
+            answers = [read_answer(reader) for _ in paths]
+            # The server closes an idle connection its client has stopped writing to.
+            sock.shutdown(socket.SHUT_WR)
+            rest = reader.read()
+    return answers, rest
+
+
+def assert_framed_by_the_server(answers: list[RawAnswer], rest: bytes, shapes: list[str]) -> None:
+    """Each answer carries its own body whole, with the length of that body."""
+    assert rest == b"", rest
+    assert [(a.status, a.body) for a in answers] == [(200, FRAMING_BODIES[s]) for s in shapes]
+    for answer in answers:
+        assert answer.header("content-length") == [str(len(answer.body))], answer.headers
+        assert answer.header("transfer-encoding") == [], answer.headers
+        assert answer.header("connection") == [], answer.headers
 
 
 def served(
@@ -140,7 +210,7 @@ def test_base64_results_are_sent_as_bytes(emulator: Emulator) -> None:
     assert answer.header("Content-Type") == "application/octet-stream"
 
 
-@pytest.mark.parametrize("shape", ["error", "slow", "bad-status"])
+@pytest.mark.parametrize("shape", ["error", "slow", "bad-status", "informational"])
 def test_failures_are_502_internal_server_error(emulator: Emulator, shape: str) -> None:
     answer = emulator.request("GET", f"/lambda-url/shaped/?shape={shape}", timeout=30)
     assert (answer.status, answer.body) == (502, b"Internal Server Error")
@@ -162,6 +232,38 @@ def test_a_body_over_6_mb_is_413(emulator: Emulator) -> None:
     answer = emulator.request("POST", "/lambda-url/echo/", body=b"x" * (6 * 1024 * 1024 + 1))
     assert answer.status == 413
     assert emulator.request("GET", "/lambda-url/echo/").status == 200
+
+
+def test_an_event_over_6_mb_is_413_and_the_function_is_not_invoked(emulator: Emulator) -> None:
+    # 5 MB of bytes is under the 6 MB a request may carry, but its base64 event is ~6.7 MB.
+    body = bytes(range(256)) * (5 * 1024 * 1024 // 256)
+    answer = emulator.request(
+        "POST",
+        "/lambda-url/echo/big",
+        body=body,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    assert (answer.status, answer.body) == (413, b"Request Entity Too Large")
+    emulator.stderr.wait_for(r"URL POST /big 413 [\d.]+ ms function=echo request_id=")
+    # The next request is the first the function runs.
+    after = emulator.request("GET", "/lambda-url/echo/")
+    assert after.status == 200, after.body
+    first = f"START RequestId: {after.header('x-amzn-RequestId')} Version: $LATEST"
+    emulator.stdout.wait_for(f"^{re.escape(first)}$")
+    starts = [line for line in emulator.stdout.lines() if line.startswith("START RequestId: ")]
+    assert starts == [first]
+
+
+def test_the_function_cannot_set_the_framing_of_its_answer(emulator: Emulator) -> None:
+    # A Content-Length too short would make the rest of the body a second (forged) answer on a
+    # keep-alive connection; one too long would keep the client waiting for bytes never sent.
+    shapes = ["short-length", "long-length", "gzip", "short-length"]
+    answers, rest = pipelined(
+        emulator.host, emulator.port, [f"/lambda-url/shaped/?shape={s}" for s in shapes]
+    )
+    assert_framed_by_the_server(answers, rest, shapes)
+    assert all(a.header("x-amzn-RequestId") for a in answers)
 
 
 def test_aws_iam_urls_need_a_signed_request(

@@ -12,7 +12,6 @@ mod routes;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::Request;
@@ -218,10 +217,9 @@ async fn integrate(
     binary_answer: impl Fn(Option<&str>) -> bool,
 ) -> Response {
     let route = &matched.route.route;
-    let payload = Bytes::from(event.to_string());
-    if payload.len() > crate::config::MAX_REQUEST_BYTES {
+    let Some(payload) = function_url::invoke_payload(&event) else {
         return message(413, "Request Entity Too Large");
-    }
+    };
     let mut inv = Invocation::new(payload, target.invoked_arn.clone());
     request_id.clone_into(&mut inv.request_id);
     // NOTE: the invocation runs to its end (and is logged) even when API Gateway stops waiting.

@@ -141,7 +141,10 @@ async fn answer(
         stage: "$default",
         time_epoch_ms: clock::epoch_ms(),
     };
-    let payload = Bytes::from(event(&request).to_string());
+    let Some(payload) = invoke_payload(&event(&request)) else {
+        // NOTE: a body under the cap can still make an event over it (base64 adds a third).
+        return (plain(413, "Request Entity Too Large"), Some(request_id));
+    };
     let mut inv = Invocation::new(payload, target.invoked_arn);
     inv.request_id.clone_from(&request_id);
     let mut r = match url.invoke_mode {
@@ -155,6 +158,14 @@ async fn answer(
         cors::apply(c, origin.as_deref(), r.headers_mut());
     }
     (r, Some(request_id))
+}
+
+/// An event as the payload of its invocation, or `None` when it is over Lambda's limit for a
+/// synchronous invoke (6291456 bytes): function URLs and API Gateway routes then answer `413`
+/// without invoking.
+pub(crate) fn invoke_payload(event: &serde_json::Value) -> Option<Bytes> {
+    let payload = Bytes::from(event.to_string());
+    (payload.len() <= MAX_REQUEST_BYTES).then_some(payload)
 }
 
 /// A `BUFFERED` URL's answer: the function's whole result mapped to a response.
@@ -280,4 +291,40 @@ fn forbidden() -> Response {
 /// A service error (a throttle: 429) with AWS's body.
 fn service_error(e: &ServiceError) -> Response {
     crate::invoke_api::error_response(e, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_over_6_mb_is_no_invoke_payload() {
+        // `"` + n bytes + `"`: the payload is n + 2 bytes long.
+        let sized = |n: usize| serde_json::Value::String("x".repeat(n));
+        let at_limit = invoke_payload(&sized(MAX_REQUEST_BYTES - 2)).unwrap();
+        assert_eq!(at_limit.len(), 6_291_456);
+        assert!(invoke_payload(&sized(MAX_REQUEST_BYTES - 1)).is_none());
+        assert_eq!(
+            &invoke_payload(&serde_json::json!({"a": 1})).unwrap()[..],
+            br#"{"a":1}"#
+        );
+    }
+
+    #[test]
+    fn a_mapped_result_goes_out_without_the_function_framing() {
+        let mapped = from_result(
+            br#"{"statusCode": 200, "headers": {"Content-Length": "0",
+                 "Transfer-Encoding": "gzip", "Connection": "close"}, "body": "whole body"}"#,
+        )
+        .unwrap();
+        let r = http_response(mapped);
+        assert_eq!(r.status(), 200);
+        for name in ["content-length", "transfer-encoding", "connection"] {
+            assert!(!r.headers().contains_key(name), "{name}");
+        }
+        assert_eq!(
+            hyper::body::Body::size_hint(r.body()).exact(),
+            Some(b"whole body".len() as u64)
+        );
+    }
 }

@@ -4,6 +4,34 @@ import base64
 import json
 import time
 
+#: Answers whose framing headers lie about their bodies (a front end must set its own): a
+#: length too short, whose body would be read as a second response (it is one); a length too
+#: long; a transfer coding the body does not have.
+FRAMING = {
+    "short-length": (
+        {"Content-Length": "0", "Content-Type": "text/plain"},
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged",
+    ),
+    "long-length": (
+        {"content-length": "100000", "Content-Type": "text/plain"},
+        "a body shorter than it says",
+    ),
+    "gzip": (
+        {"Transfer-Encoding": "gzip", "Connection": "close", "Content-Type": "text/plain"},
+        "not gzipped",
+    ),
+}
+
+#: Answers by shape, besides those `shaped` builds.
+ANSWERS = {
+    "bad-status": {"statusCode": "teapot"},
+    "informational": {"statusCode": 101, "headers": {"Upgrade": "websocket"}},
+    **{
+        shape: {"statusCode": 200, "headers": headers, "body": body}
+        for shape, (headers, body) in FRAMING.items()
+    },
+}
+
 
 def echo(event, context):
     """The event, as the function got it."""
@@ -31,8 +59,8 @@ def shaped(event, context):
             "body": base64.b64encode(bytes(range(256))).decode(),
             "isBase64Encoded": True,
         }
-    if shape == "bad-status":
-        return {"statusCode": "teapot"}
+    if shape in ANSWERS:
+        return ANSWERS[shape]
     if shape == "error":
         raise RuntimeError("no")
     if shape == "slow":
@@ -42,8 +70,21 @@ def shaped(event, context):
 
 def rest(event, context):
     """A REST API (payload 1.0) handler: the answer must have a statusCode."""
-    if (event.get("queryStringParameters") or {}).get("shape") == "bare":
+    shape = (event.get("queryStringParameters") or {}).get("shape")
+    if shape == "bare":
         return {"hello": "world"}
+    if shape == "informational":
+        return ANSWERS[shape]
+    if shape in FRAMING:
+        headers, body = FRAMING[shape]
+        return {
+            "statusCode": 200,
+            "headers": headers,
+            "multiValueHeaders": {
+                name: [value] for name, value in headers.items() if name != "Content-Type"
+            },
+            "body": body,
+        }
     return {
         "statusCode": 200,
         "multiValueHeaders": {"X-Many": ["a", "b"]},

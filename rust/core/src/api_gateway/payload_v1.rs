@@ -236,4 +236,25 @@ mod tests {
         let as_text = response(result, |_| false).unwrap();
         assert_eq!(&as_text.body[..], b"/wD+");
     }
+
+    #[test]
+    fn a_1_0_result_loses_its_framing_headers_and_1xx_is_refused() {
+        let r = response(
+            br#"{"statusCode": 200, "headers": {"Content-Length": "0", "X-A": "1"},
+                 "multiValueHeaders": {"transfer-encoding": ["gzip"], "X-B": ["2"]},
+                 "body": "the real body"}"#,
+            |_| true,
+        )
+        .unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("X-A".to_owned(), "1".to_owned()),
+                ("X-B".to_owned(), "2".to_owned()),
+                ("content-type".to_owned(), "application/json".to_owned()),
+            ]
+        );
+        assert_eq!(&r.body[..], b"the real body");
+        assert!(response(br#"{"statusCode": 101, "body": "x"}"#, |_| true).is_err());
+    }
 }

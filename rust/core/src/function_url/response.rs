@@ -32,6 +32,26 @@ pub enum MappingError {
 
 const JSON: &str = "application/json";
 
+/// Headers that frame the HTTP message or belong to one connection (RFC 9110 §7.6.1, and
+/// `Content-Length`): the front end sets them itself from the body it sends, as AWS's does, so
+/// a function's own (a wrong `Content-Length`, `Transfer-Encoding: gzip`) never reaches the
+/// client, where a too-short length would let the body be read as a second response.
+const FRAMING_HEADERS: [&str; 8] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
+/// Whether `name` is one of [`FRAMING_HEADERS`] (in any case).
+fn is_framing(name: &str) -> bool {
+    FRAMING_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
 /// Map a function's result (the bytes it answered) onto an HTTP response.
 pub fn from_result(result: &[u8]) -> Result<UrlResponse, MappingError> {
     let Ok(value) = serde_json::from_slice::<Value>(result) else {
@@ -57,7 +77,9 @@ fn inferred(body: Bytes) -> UrlResponse {
 }
 
 /// A result with `statusCode`; with `multi_value_headers` (API Gateway's payload 1.0) the
-/// values of `multiValueHeaders` are headers too.
+/// values of `multiValueHeaders` are headers too. This maps the results of function URLs,
+/// of all API Gateway routes and of a stream's prelude: a status outside 200–599 (a 1xx is not
+/// a final answer) is refused, and the function's framing headers are dropped.
 pub(crate) fn shaped(
     fields: &serde_json::Map<String, Value>,
     multi_value_headers: bool,
@@ -68,18 +90,23 @@ pub(crate) fn shaped(
         _ => None,
     }
     .and_then(|n| u16::try_from(n).ok())
-    .filter(|n| (100..=599).contains(n))
+    .filter(|n| (200..=599).contains(n))
     .ok_or_else(|| MappingError::Status(fields["statusCode"].to_string()))?;
     let mut headers: Vec<(String, String)> = fields
         .get("headers")
         .and_then(Value::as_object)
-        .map(|h| h.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+        .map(|h| {
+            h.iter()
+                .filter(|(k, _)| !is_framing(k))
+                .map(|(k, v)| (k.clone(), text(v)))
+                .collect()
+        })
         .unwrap_or_default();
     let multi = fields
         .get("multiValueHeaders")
         .and_then(Value::as_object)
         .filter(|_| multi_value_headers);
-    for (k, values) in multi.into_iter().flatten() {
+    for (k, values) in multi.into_iter().flatten().filter(|(k, _)| !is_framing(k)) {
         for v in values.as_array().into_iter().flatten() {
             headers.push((k.clone(), text(v)));
         }
@@ -199,5 +226,70 @@ mod tests {
         );
         let empty = from_result(br#"{"statusCode": 204}"#).unwrap();
         assert_eq!((empty.status, empty.body.len()), (204, 0));
+    }
+
+    #[test]
+    fn informational_status_codes_are_refused() {
+        for status in ["100", "101", "103", "199", "0", "99", "600"] {
+            let result = format!(r#"{{"statusCode": {status}, "body": "x"}}"#);
+            assert_eq!(
+                from_result(result.as_bytes()),
+                Err(MappingError::Status(status.to_owned())),
+                "{status}"
+            );
+        }
+        assert_eq!(
+            from_result(br#"{"statusCode": "101"}"#),
+            Err(MappingError::Status(r#""101""#.to_owned()))
+        );
+        assert_eq!(from_result(br#"{"statusCode": 200}"#).unwrap().status, 200);
+        assert_eq!(from_result(br#"{"statusCode": 599}"#).unwrap().status, 599);
+    }
+
+    #[test]
+    fn the_function_framing_headers_are_dropped() {
+        let r = from_result(
+            br#"{"statusCode": 200, "headers": {"Content-Length": "0", "TRANSFER-ENCODING": "gzip",
+                 "connection": "close", "Keep-Alive": "timeout=5", "Upgrade": "h2c", "TE": "trailers",
+                 "Trailer": "X-Sum", "Proxy-Connection": "keep-alive", "X-Kept": "yes",
+                 "Content-Type": "text/plain"}, "body": "forged"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("Content-Type".to_owned(), "text/plain".to_owned()),
+                ("X-Kept".to_owned(), "yes".to_owned()),
+            ]
+        );
+        assert_eq!(&r.body[..], b"forged");
+    }
+
+    #[test]
+    fn framing_headers_in_multi_value_headers_are_dropped_too() {
+        let fields = serde_json::json!({
+            "statusCode": 200,
+            "headers": {"content-length": "999"},
+            "multiValueHeaders": {
+                "Content-Length": ["1", "2"],
+                "Transfer-Encoding": ["gzip", "chunked"],
+                "Connection": ["close"],
+                "X-Many": ["a", "b"],
+            },
+            "body": "abc",
+        });
+        let r = shaped(fields.as_object().unwrap(), true).unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("X-Many".to_owned(), "a".to_owned()),
+                ("X-Many".to_owned(), "b".to_owned()),
+                ("content-type".to_owned(), JSON.to_owned()),
+            ]
+        );
+        assert!(FRAMING_HEADERS
+            .iter()
+            .all(|h| is_framing(&h.to_uppercase())));
+        assert!(!is_framing("content-type") && !is_framing("x-content-length"));
     }
 }
