@@ -134,6 +134,25 @@ def test_provisioned_concurrency_initialises_before_the_first_invoke(
         lam.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
 
 
+def test_provisioned_concurrency_whose_init_fails_is_failed(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    broken = "raise RuntimeError('no init')\n\ndef handler(event, context):\n    return 1\n"
+    create(lam, "broken", zip_bytes({"app.py": broken}))
+    lam.publish_version(FunctionName="broken")
+    put = lam.put_provisioned_concurrency_config(
+        FunctionName="broken", Qualifier="1", ProvisionedConcurrentExecutions=1
+    )
+    assert put["Status"] == "IN_PROGRESS"
+    got = lam.get_provisioned_concurrency_config(FunctionName="broken", Qualifier="1")
+    assert (got["Status"], got["AvailableProvisionedConcurrentExecutions"]) == ("FAILED", 0)
+    assert got["StatusReason"].startswith("FUNCTION_ERROR_INIT_FAILURE: "), got
+    listed = lam.list_provisioned_concurrency_configs(FunctionName="broken")
+    assert listed["ProvisionedConcurrencyConfigs"][0]["Status"] == "FAILED"
+
+
 def test_event_invoke_config_put_replaces_and_update_merges(
     emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:

@@ -174,13 +174,17 @@ impl ControlPlane {
         let requested = config["RequestedProvisionedConcurrentExecutions"].clone();
         let ready = config["Status"] == "READY";
         let available = if ready { requested.clone() } else { json!(0) };
-        json!({
+        let mut answer = json!({
             "RequestedProvisionedConcurrentExecutions": requested,
             "AvailableProvisionedConcurrentExecutions": available,
             "AllocatedProvisionedConcurrentExecutions": available,
             "Status": config["Status"],
             "LastModified": config["LastModified"],
-        })
+        });
+        if let Some(reason) = config.get("StatusReason") {
+            answer["StatusReason"] = reason.clone();
+        }
+        answer
     }
 
     /// `PUT /2019-09-30/functions/{name}/provisioned-concurrency?Qualifier=`.
@@ -225,8 +229,15 @@ impl ControlPlane {
             "Status": "IN_PROGRESS",
             "LastModified": now(),
         });
-        rec.map_mut("provisioned").insert(q, config.clone());
+        rec.map_mut("provisioned").insert(q.clone(), config.clone());
         self.install(&rec, &function, &number.to_string()).await?;
+        let failure = function
+            .version(Version::Published(number))
+            .and_then(|s| s.provision_failure());
+        if let (Some(error_type), Some(kept)) = (failure, rec.map_mut("provisioned").get_mut(&q)) {
+            // NOTE: shown as FAILED from the next read, as AWS ends the allocation.
+            kept["init_error"] = json!(error_type);
+        }
         self.save(&rec)?;
         Ok((202, Self::provisioned_answer(&config)))
     }

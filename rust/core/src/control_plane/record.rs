@@ -103,7 +103,7 @@ impl Record {
 
     /// Complete what the last operation left in transition (AWS completes it before the next
     /// read): `Pending` becomes `Active`, `InProgress` becomes `Successful`, a provisioned
-    /// configuration `READY`; each completion of `$LATEST` mints a `RevisionId`. Whether
+    /// configuration `READY` (`FAILED` when an environment's init failed); each completion of `$LATEST` mints a `RevisionId`. Whether
     /// anything changed.
     pub fn settle(&mut self) -> bool {
         let mut changed = false;
@@ -121,6 +121,12 @@ impl Record {
         for config in self.map_mut("provisioned").values_mut() {
             if config["Status"] == "IN_PROGRESS" {
                 config["Status"] = json!("READY");
+                if let Some(error_type) = config["init_error"].as_str() {
+                    config["StatusReason"] = json!(format!(
+                        "FUNCTION_ERROR_INIT_FAILURE: the function's init failed ({error_type})"
+                    ));
+                    config["Status"] = json!("FAILED");
+                }
                 changed = true;
             }
         }

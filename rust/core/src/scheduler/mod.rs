@@ -58,6 +58,8 @@ pub struct Scheduler<L: Launcher = ExecutionEnvironments> {
     code_generation: AtomicU64,
     /// Replaced by a newer scheduler of the function: environments go as they become idle.
     retired: AtomicBool,
+    /// The error type of the first provisioned environment whose init failed.
+    provision_failure: Mutex<Option<String>>,
     /// Environments out of the pool whose stop is not over (they still hold their process,
     /// sandbox and descriptors).
     stopping: Arc<AtomicU64>,
@@ -106,6 +108,7 @@ impl<L: Launcher> Scheduler<L> {
             fixed_listener: Mutex::new(None),
             code_generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
+            provision_failure: Mutex::new(None),
             stopping: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -239,6 +242,14 @@ impl<L: Launcher> Scheduler<L> {
         Ok(())
     }
 
+    /// The error type of the first provisioned environment whose init failed, if any did.
+    pub fn provision_failure(&self) -> Option<String> {
+        self.provision_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Create and initialise the provisioned environments; they are never reaped.
     pub async fn provision(&self) -> Result<(), CoreError> {
         let n = self.function.config.provisioned_concurrency;
@@ -265,10 +276,16 @@ impl<L: Launcher> Scheduler<L> {
         while let Some(Ok((id, result))) = inits.join_next().await {
             match result {
                 Ok(init_ms) => self.metrics().init(init_ms),
-                Err(error_type) => logs::message(
-                    crate::config::LogLevel::Warn,
-                    &format!("provisioned environment {id} failed init: {error_type}"),
-                ),
+                Err(error_type) => {
+                    logs::message(
+                        crate::config::LogLevel::Warn,
+                        &format!("provisioned environment {id} failed init: {error_type}"),
+                    );
+                    self.provision_failure
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get_or_insert(error_type);
+                }
             }
             let mut pool = self.pool();
             if let Some(slot) = pool.slots.iter_mut().find(|s| s.env.id() == id) {
