@@ -256,3 +256,11 @@ def test_a_throttled_route_is_429_rate_exceeded(
     api = serve(emulator_factory, tmp_path, template)
     answer = api.call("GET", "/items/1")
     assert (answer.status, answer.json()) == (429, {"message": "Rate exceeded"})
+
+
+def test_a_rest_result_needs_a_string_body_and_has_no_cookies(api: Api) -> None:
+    malformed = api.call("GET", "/legacy/ada?shape=object-body")
+    assert (malformed.status, malformed.json()) == (502, {"message": "Internal server error"})
+    answer = api.call("GET", "/legacy/ada?shape=cookies")
+    assert (answer.status, answer.body) == (200, b"no cookies in 1.0")
+    assert answer.header("Set-Cookie") is None

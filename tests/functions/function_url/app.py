@@ -75,6 +75,10 @@ def rest(event, context):
         return {"hello": "world"}
     if shape == "informational":
         return ANSWERS[shape]
+    if shape == "object-body":
+        return {"statusCode": 200, "body": {"not": "a string"}}
+    if shape == "cookies":
+        return {"statusCode": 200, "cookies": ["a=1"], "body": "no cookies in 1.0"}
     if shape in FRAMING:
         headers, body = FRAMING[shape]
         return {

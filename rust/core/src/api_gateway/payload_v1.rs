@@ -118,8 +118,8 @@ fn push(into: &mut Map<String, Value>, key: &str, value: &str) {
     }
 }
 
-/// A 1.0 result as the HTTP response: it must be an object with `statusCode`; `headers` and
-/// `multiValueHeaders` both apply; `body` is base64-decoded when `isBase64Encoded` and
+/// A 1.0 result as the HTTP response: it must be an object with `statusCode` and a string
+/// `body` (or none); `headers` and `multiValueHeaders` both apply, `cookies` does not; `body` is base64-decoded when `isBase64Encoded` and
 /// `binary(content type of the result)` says the answer is binary (else sent as it is).
 pub fn response(
     result: &[u8],
@@ -131,6 +131,22 @@ pub fn response(
         .as_object()
         .filter(|f| f.contains_key("statusCode"))
         .ok_or_else(|| MappingError::Status("(no statusCode)".to_owned()))?;
+    if fields
+        .get("body")
+        .is_some_and(|b| !b.is_string() && !b.is_null())
+    {
+        return Err(MappingError::Body);
+    }
+    // NOTE: `cookies` is a member of the 2.0 format only; a 1.0 result sets `Set-Cookie`.
+    let without_cookies;
+    let fields = if fields.contains_key("cookies") {
+        let mut f = fields.clone();
+        f.remove("cookies");
+        without_cookies = f;
+        &without_cookies
+    } else {
+        fields
+    };
     if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) {
         let content_type = ["headers", "multiValueHeaders"].iter().find_map(|key| {
             let headers = fields.get(*key)?.as_object()?;
@@ -256,5 +272,23 @@ mod tests {
         );
         assert_eq!(&r.body[..], b"the real body");
         assert!(response(br#"{"statusCode": 101, "body": "x"}"#, |_| true).is_err());
+    }
+
+    #[test]
+    fn a_1_0_result_needs_a_string_body_and_has_no_cookies() {
+        for body in [r#"{"a": 1}"#, "[1]", "3", "true"] {
+            let result = format!(r#"{{"statusCode": 200, "body": {body}}}"#);
+            assert!(matches!(
+                response(result.as_bytes(), |_| true),
+                Err(MappingError::Body)
+            ));
+        }
+        let r = response(
+            br#"{"statusCode": 204, "body": null, "cookies": ["a=b"]}"#,
+            |_| true,
+        )
+        .unwrap();
+        assert!(r.cookies.is_empty(), "cookies is a 2.0 member");
+        assert!(r.body.is_empty());
     }
 }

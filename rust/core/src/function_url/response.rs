@@ -28,6 +28,9 @@ pub enum MappingError {
     /// `body` is said to be base64 and is not.
     #[error("body is not base64 although isBase64Encoded is true")]
     Base64,
+    /// A payload 1.0 `body` that is not a string.
+    #[error("body is not a string")]
+    Body,
 }
 
 const JSON: &str = "application/json";
