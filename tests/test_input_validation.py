@@ -57,6 +57,28 @@ def test_bare_names_over_64_characters_are_validation_errors(echo_emulator: Emul
     assert echo_emulator.invoke({}, function="f" * 64).status == 404
 
 
+@pytest.mark.parametrize(
+    ("query", "value", "constraint"),
+    [
+        ("", "", "Member must have length greater than or equal to 1"),
+        ("a%2Fb", "a/b", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"),
+        ("q" * 129, "q" * 129, "Member must have length less than or equal to 128"),
+    ],
+    ids=["empty", "slash", "too-long"],
+)
+def test_malformed_qualifiers_are_validation_errors(
+    echo_emulator: Emulator, query: str, value: str, constraint: str
+) -> None:
+    path = f"/2015-03-31/functions/function/invocations?Qualifier={query}"
+    answer = echo_emulator.request("POST", path, b"{}")
+    assert answer.status == 400
+    assert answer.header("x-amzn-ErrorType") == "ValidationException"
+    assert answer.json()["message"] == (
+        f"1 validation error detected: Value '{value}' at 'qualifier' failed to satisfy "
+        f"constraint: {constraint}"
+    )
+
+
 def test_the_describe_operations_validate_the_identifier_too(echo_emulator: Emulator) -> None:
     answer = echo_emulator.request("GET", "/2015-03-31/functions/..%2Fx/configuration")
     assert answer.status == 400

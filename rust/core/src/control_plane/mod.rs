@@ -391,6 +391,9 @@ impl ControlPlane {
         query_qualifier: Option<&str>,
     ) -> Result<(String, Option<String>), ServiceError> {
         check_identifier(id)?;
+        if let Some(q) = query_qualifier {
+            crate::invoke_api::routing::check_qualifier(q)?;
+        }
         let ident = split(id);
         if let Some(region) = ident.region.filter(|r| *r != self.registry.region()) {
             return Err(ServiceError::not_found(format!(

@@ -95,6 +95,37 @@ pub fn check_identifier(id: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// botocore's `Qualifier` pattern.
+const QUALIFIER_PATTERN: &str = "(|[a-zA-Z0-9$_-]+)";
+
+/// Check a `Qualifier` query parameter as AWS does: 1 to 128 characters of [`QUALIFIER_PATTERN`].
+pub fn check_qualifier(qualifier: &str) -> Result<(), ServiceError> {
+    let invalid = |constraint: String| ServiceError::Validation {
+        value: qualifier.to_owned(),
+        member: "qualifier",
+        constraint,
+    };
+    if qualifier.is_empty() {
+        return Err(invalid(
+            "Member must have length greater than or equal to 1".to_owned(),
+        ));
+    }
+    if !qualifier
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'$' | b'_' | b'-'))
+    {
+        return Err(invalid(format!(
+            "Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}"
+        )));
+    }
+    if qualifier.len() > 128 {
+        return Err(invalid(
+            "Member must have length less than or equal to 128".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `id` matches [`IDENTIFIER_PATTERN`] as a whole. Every optional part of the pattern
 /// ends with `:` and the name has none, so the identifier is matched part by part on its
 /// colon-separated fields, trying each optional part present or absent.
@@ -203,6 +234,19 @@ mod tests {
         assert_eq!(partial.account, Some("012345678912"));
         assert_eq!(partial.name, "f");
         assert_eq!(split("f:$LATEST").qualifier, Some("$LATEST"));
+    }
+
+    #[test]
+    fn qualifiers_follow_aws_pattern() {
+        for good in ["$LATEST", "1", "live", "blue-green_2"] {
+            assert!(check_qualifier(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a/b", "nul\0", "sp ace", &"q".repeat(129)] {
+            let Err(ServiceError::Validation { member, .. }) = check_qualifier(bad) else {
+                panic!("{bad:?} is not a qualifier");
+            };
+            assert_eq!(member, "qualifier");
+        }
     }
 
     #[test]

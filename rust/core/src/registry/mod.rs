@@ -166,6 +166,9 @@ impl Registry {
     /// alias here. A weighted alias picks the version that runs.
     pub fn resolve(&self, id: &str, query_qualifier: Option<&str>) -> Result<Target, ServiceError> {
         check_identifier(id)?;
+        if let Some(q) = query_qualifier {
+            crate::invoke_api::routing::check_qualifier(q)?;
+        }
         let ident = split(id);
         let qualifier = ident.qualifier.or(query_qualifier);
         let not_found = || {
