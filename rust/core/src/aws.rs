@@ -365,11 +365,12 @@ pub fn response_too_large_payload(limit: usize) -> String {
     )
 }
 
-/// The error type of an invocation whose response body broke off (AWS's runtime core calls
+/// The error type of an invocation whose streamed response broke off (AWS's runtime core calls
 /// it a truncated response).
 pub const TRUNCATED_RESPONSE: &str = "Runtime.TruncatedResponse";
 
-/// The function error of a response that broke off before its end (lambda-rie's words).
+/// The function error of a streamed response that broke off before its end (lambda-rie's
+/// words).
 pub fn truncated_response_payload() -> String {
     platform_error(
         TRUNCATED_RESPONSE,
@@ -384,8 +385,8 @@ pub mod runtime {
     /// 400 for an unknown or malformed request id.
     pub const INVALID_REQUEST_ID: &str =
         "{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}\n";
-    /// 400 for a `/response` or `/error` whose body broke off (lambda-rie's words); the
-    /// invocation fails with `Runtime.TruncatedResponse`.
+    /// 400 for a `/response` or `/error` whose body broke off (lambda-rie's words): a buffered
+    /// answer may be posted again, a streamed one fails with `Runtime.TruncatedResponse`.
     pub const TRUNCATED_BODY: &str = "{\"errorMessage\":\"The request body could not be read to its end\",\"errorType\":\"InvalidRequestBody\"}\n";
     /// 410 for a response to an invocation that has timed out.
     pub const INVOKE_TIMEOUT: &str =

@@ -105,9 +105,6 @@ pub enum RuntimeReply {
     /// `POST /response` with `Lambda-Runtime-Function-Response-Mode: streaming`: the body
     /// follows as it is written.
     Stream(ResponseStream),
-    /// A `/response` or `/error` whose body broke off before its end (the runtime closed its
-    /// connection, or sent a malformed chunk).
-    Truncated,
 }
 
 /// A streamed response on its way from the Runtime API to the environment.

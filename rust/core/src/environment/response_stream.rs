@@ -45,10 +45,11 @@ impl Collected {
 const TRUNCATION_GRACE: Duration = Duration::from_millis(100);
 
 impl ExecutionEnvironment {
-    /// A response whose body broke off: the runtime's exit when it exits at once (a crash
-    /// mid-body), else a function error `Runtime.TruncatedResponse` (the runtime lives on and
-    /// may take the next invocation).
-    pub(super) async fn truncated(&self, process: &RuntimeProcess) -> Ended {
+    /// A streamed response whose body broke off (its first part may have reached the caller
+    /// already, so it cannot be answered again): the runtime's exit when it exits at once (a
+    /// crash mid-body), else a function error `Runtime.TruncatedResponse` (the runtime lives
+    /// on and may take the next invocation).
+    async fn truncated(&self, process: &RuntimeProcess) -> Ended {
         tokio::select! {
             biased;
             info = process.wait() => self.exited(info),

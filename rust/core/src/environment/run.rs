@@ -153,9 +153,6 @@ impl ExecutionEnvironment {
         if let Ended::Reply(RuntimeReply::Stream(stream)) = ended {
             ended = self.follow_stream(stream, &inv, process, deadline).await;
         }
-        if let Ended::Reply(RuntimeReply::Truncated) = ended {
-            ended = self.truncated(process).await;
-        }
         let duration_s = phase_start.elapsed().as_secs_f64();
         let ending = match ended {
             Ended::Reply(RuntimeReply::Response { body, content_type }) => {
@@ -167,9 +164,8 @@ impl ExecutionEnvironment {
             Ended::Reply(RuntimeReply::ResponseTooLarge { limit }) => {
                 Ending::ResponseTooLarge { limit }
             }
-            // NOTE: `follow_stream` turned the stream, and `truncated` a truncated body, into
-            // one of the other answers.
-            Ended::Reply(RuntimeReply::Stream(_) | RuntimeReply::Truncated) => Ending::Answered {
+            // NOTE: `follow_stream` turned the stream into one of the other answers.
+            Ended::Reply(RuntimeReply::Stream(_)) => Ending::Answered {
                 body: Bytes::new(),
                 content_type: None,
             },

@@ -129,13 +129,13 @@ async fn answer(
         Err(BodyError::TooLarge(_)) => RuntimeReply::ResponseTooLarge {
             limit: MAX_RESPONSE_BYTES,
         },
-        Err(BodyError::Broken) => RuntimeReply::Truncated,
+        // NOTE: a body that cannot be read is no answer: the invocation waits for a whole one
+        // (the runtime may post it again) or its timeout, as for a runtime that never answers.
+        Err(BodyError::Broken) => return json(400, answers::TRUNCATED_BODY),
     };
     let too_large = matches!(reply, RuntimeReply::ResponseTooLarge { .. });
-    let truncated = matches!(reply, RuntimeReply::Truncated);
     match state.answer(id, reply) {
         Ok(()) if too_large => json(413, answers::response_too_large(MAX_RESPONSE_BYTES)),
-        Ok(()) if truncated => json(400, answers::TRUNCATED_BODY),
         Ok(()) => json(202, answers::ACCEPTED),
         Err(refusal) => refused(refusal, kind),
     }
