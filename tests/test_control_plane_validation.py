@@ -11,6 +11,7 @@ import stat
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -219,6 +220,141 @@ def test_aliases_and_layers_refuse_members_of_the_wrong_type(
         emu, "POST", "/2018-10-31/layers/lib/versions", {**layer, "CompatibleRuntimes": "x"}
     ) == validation("x", "compatibleRuntimes", "Member must be a list")
     assert lam.list_layer_versions(LayerName="lib")["LayerVersions"] == []
+
+
+def test_descriptions_over_256_characters_are_refused(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    long = "d" * 257
+    refused = validation(long, "description", "Member must have length less than or equal to 256")
+    assert send(emu, "POST", FUNCTIONS_PATH, create_body("made", Description=long)) == refused
+    assert send(emu, "GET", f"{FUNCTIONS_PATH}/made", {})[0] == 404
+    create(lam, "fn", Description="é" * 256)
+    assert send(emu, "PUT", f"{FUNCTIONS_PATH}/fn/configuration", {"Description": long}) == refused
+    assert lam.get_function_configuration(FunctionName="fn")["Description"] == "é" * 256
+    versions = f"{FUNCTIONS_PATH}/fn/versions"
+    assert send(emu, "POST", versions, {"Description": long}) == refused
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="fn")["Versions"]] == [
+        "$LATEST"
+    ]
+    assert send(emu, "POST", versions, {"Description": "v" * 256})[0] == 201
+    aliases = f"{FUNCTIONS_PATH}/fn/aliases"
+    body = {"Name": "a", "FunctionVersion": "1"}
+    assert send(emu, "POST", aliases, {**body, "Description": long}) == refused
+    assert send(emu, "POST", aliases, body)[0] == 201
+    assert send(emu, "PUT", f"{aliases}/a", {"Description": long}) == refused
+    assert lam.get_alias(FunctionName="fn", Name="a")["Description"] == ""
+    layer = {"Content": {"ZipFile": base64.b64encode(zip_bytes({"lib.py": ""})).decode()}}
+    layers = "/2018-10-31/layers/lib/versions"
+    assert send(emu, "POST", layers, {**layer, "Description": long}) == refused
+
+
+@pytest.mark.parametrize(
+    ("handler", "constraint"),
+    [
+        ("", "Member must satisfy regular expression pattern: [^\\s]+"),
+        ("app handler", "Member must satisfy regular expression pattern: [^\\s]+"),
+        ("app.handler\t", "Member must satisfy regular expression pattern: [^\\s]+"),
+        ("h" * 129, "Member must have length less than or equal to 128"),
+    ],
+)
+def test_handlers_follow_the_models_pattern_and_length(
+    emulator_factory: EmulatorFactory, state_dir: Path, handler: str, constraint: str
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    refused = validation(handler, "handler", constraint)
+    assert send(emu, "POST", FUNCTIONS_PATH, create_body("made", Handler=handler)) == refused
+    assert send(emu, "GET", f"{FUNCTIONS_PATH}/made", {})[0] == 404
+    create(lam, "fn", Handler="h" * 128)
+    assert send(emu, "PUT", f"{FUNCTIONS_PATH}/fn/configuration", {"Handler": handler}) == refused
+    assert lam.get_function_configuration(FunctionName="fn")["Handler"] == "h" * 128
+
+
+SID_PATTERN = "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
+ACTION_PATTERN = "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])"
+
+
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        ({"StatementId": "a.b"}, validation("a.b", "statementId", SID_PATTERN)),
+        ({"StatementId": "a b"}, validation("a b", "statementId", SID_PATTERN)),
+        (
+            {"StatementId": "s" * 101},
+            validation(
+                "s" * 101, "statementId", "Member must have length less than or equal to 100"
+            ),
+        ),
+        (
+            {"StatementId": ""},
+            validation("", "statementId", "Member must have length greater than or equal to 1"),
+        ),
+        ({"Action": "s3:GetObject"}, validation("s3:GetObject", "action", ACTION_PATTERN)),
+        ({"Action": "lambda:"}, validation("lambda:", "action", ACTION_PATTERN)),
+        ({"Action": "lambda:Invoke*"}, validation("lambda:Invoke*", "action", ACTION_PATTERN)),
+    ],
+)
+def test_permission_statement_ids_and_actions_follow_the_model(
+    emulator_factory: EmulatorFactory,
+    state_dir: Path,
+    members: dict[str, Any],
+    expected: tuple[int, str, str],
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    policy = f"{FUNCTIONS_PATH}/fn/policy"
+    body = {"StatementId": "s-1_A", "Action": "lambda:InvokeFunction", "Principal": "*"}
+    assert send(emu, "POST", policy, {**body, **members}) == expected
+    assert send(emu, "GET", policy, {})[0] == 404
+    for action in ["lambda:*", "*", "lambda:GetFunction"]:
+        sid = f"{action.replace(':', '-').replace('*', 'all')}-{'s' * 60}"
+        assert send(emu, "POST", policy, {**body, "StatementId": sid, "Action": action})[0] == 201
+
+
+def test_tag_values_must_be_strings(emulator_factory: EmulatorFactory, state_dir: Path) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    path = f"/2017-03-31/tags/{quote(ARN_PREFIX + 'fn', safe='')}"
+    refused = validation(
+        "{a=1}", "tags", "Map value must satisfy constraint: [Member must be a string]"
+    )
+    assert send(emu, "POST", path, {"Tags": {"a": 1}}) == refused
+    assert lam.list_tags(Resource=ARN_PREFIX + "fn")["Tags"] == {}
+    assert send(emu, "POST", path, {"Tags": {"a": "1"}})[0] == 204
+    assert lam.list_tags(Resource=ARN_PREFIX + "fn")["Tags"] == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "constraint"),
+    [
+        ("10001", "Member must have value less than or equal to 10000"),
+        ("0", "Member must have value greater than or equal to 1"),
+        ("-5", "Member must have value greater than or equal to 1"),
+    ],
+)
+def test_max_items_outside_the_models_range_is_refused(
+    emulator_factory: EmulatorFactory, state_dir: Path, value: str, constraint: str
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    refused = validation(value, "maxItems", constraint)
+    for path in [
+        f"{FUNCTIONS_PATH}/",
+        f"{FUNCTIONS_PATH}/fn/versions",
+        f"{FUNCTIONS_PATH}/fn/aliases",
+    ]:
+        assert send(emu, "GET", f"{path}?MaxItems={value}", {}) == refused, path
+        status, _, _ = send(emu, "GET", f"{path}?MaxItems=10000", {})
+        assert status == 200, path
+    assert send(emu, "GET", "/2018-10-31/layers?MaxItems=51", {}) == validation(
+        "51", "maxItems", "Member must have value less than or equal to 50"
+    )
 
 
 @pytest.mark.parametrize("name", ["AWS_REGION=eu-west-9", "1A", "A B", "", "A", "A\x00B"])

@@ -10,7 +10,9 @@ use std::sync::{Arc, OnceLock};
 use lambda_rie_core::aws::{ServiceError, LATEST};
 use lambda_rie_core::config::{Defaults, FunctionConfig, ThrottlePolicy};
 use lambda_rie_core::environment::FunctionContext;
-use lambda_rie_core::invoke_api::routing::{check_identifier, percent_decode, query_param, split};
+use lambda_rie_core::invoke_api::routing::{
+    check_identifier, check_qualifier, percent_decode, query_param, split,
+};
 use lambda_rie_core::registry::Registry;
 use lambda_rie_core::scheduler::{EnvironmentCap, Scheduler};
 use proptest::prelude::*;
@@ -180,6 +182,7 @@ proptest! {
         match registry().resolve(&id, query.as_deref()) {
             Ok(target) => {
                 prop_assert!(check_identifier(&id).is_ok());
+                prop_assert!(query.as_deref().is_none_or(|q| check_qualifier(q).is_ok()));
                 let served = &target.scheduler.function().config.name;
                 prop_assert!(NAMES.contains(&served.as_str()));
                 let base = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{served}");
@@ -195,7 +198,10 @@ proptest! {
                 let message = common::service_error_message(e.status(), e.body().as_bytes())
                     .map_err(TestCaseError::fail)?;
                 match e.status() {
-                    400 => prop_assert!(check_identifier(&id).is_err()),
+                    400 => prop_assert!(
+                        check_identifier(&id).is_err()
+                            || query.as_deref().is_some_and(|q| check_qualifier(q).is_err())
+                    ),
                     404 => {
                         prop_assert!(check_identifier(&id).is_ok());
                         let q = pieces.qualifier.or(query.as_deref());

@@ -232,7 +232,7 @@ impl ControlPlane {
             .filter(|(_, doc)| only.as_deref().is_none_or(|v| doc["FunctionVersion"] == v))
             .map(|(alias, doc)| self.alias_answer(&name, alias, doc))
             .collect();
-        let (items, next) = page(items, req, 10_000)?;
+        let (items, next) = page(items, req, 10_000, super::MAX_LIST_ITEMS)?;
         Ok((200, listing("Aliases", items, next)))
     }
 }

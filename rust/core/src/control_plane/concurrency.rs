@@ -285,7 +285,7 @@ impl ControlPlane {
                 item
             })
             .collect();
-        let (items, next) = page(items, req, 50)?;
+        let (items, next) = page(items, req, 50, 50)?;
         Ok((200, listing("ProvisionedConcurrencyConfigs", items, next)))
     }
 }

@@ -180,7 +180,7 @@ impl ControlPlane {
             })
             .map(Value::Object)
             .collect();
-        let (items, next) = page(items, req, 100)?;
+        let (items, next) = page(items, req, 100, super::MAX_LIST_ITEMS)?;
         Ok((200, listing("EventSourceMappings", items, next)))
     }
 }

@@ -209,7 +209,7 @@ impl ControlPlane {
             .iter()
             .map(|(key, config)| self.url_answer(&name, key, config, req, true))
             .collect();
-        let (items, next) = page(items, req, 50)?;
+        let (items, next) = page(items, req, 50, 50)?;
         Ok((200, listing("FunctionUrlConfigs", items, next)))
     }
 

@@ -650,7 +650,7 @@ impl ControlPlane {
         }
         // NOTE: stable: a function's versions keep their order after its $LATEST.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let (entries, next) = page(entries, req, 50)?;
+        let (entries, next) = page(entries, req, 50, super::MAX_LIST_ITEMS)?;
         let items = entries
             .into_iter()
             .map(|(name, entry)| self.listed(&name, entry, all))

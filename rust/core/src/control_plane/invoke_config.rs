@@ -282,7 +282,7 @@ impl ControlPlane {
             .iter()
             .map(|(q, c)| self.invoke_config_answer(&rec, q, c))
             .collect();
-        let (items, next) = page(items, req, 50)?;
+        let (items, next) = page(items, req, 50, 50)?;
         Ok((200, listing("FunctionEventInvokeConfigs", items, next)))
     }
 }

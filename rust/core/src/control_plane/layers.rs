@@ -145,7 +145,7 @@ impl ControlPlane {
             .iter()
             .map(|(n, v)| self.layer_answer(req, name, &n.to_string(), v, false))
             .collect();
-        let (items, next) = page(items, req, 50)?;
+        let (items, next) = page(items, req, 50, 50)?;
         Ok((200, listing("LayerVersions", items, next)))
     }
 
@@ -164,7 +164,7 @@ impl ControlPlane {
                 }))
             })
             .collect();
-        let (items, next) = page(items, req, 50)?;
+        let (items, next) = page(items, req, 50, 50)?;
         Ok((200, listing("Layers", items, next)))
     }
 

@@ -469,31 +469,21 @@ fn now() -> String {
     crate::clock::lambda_timestamp(crate::clock::epoch_ms())
 }
 
-/// A list's page: `MaxItems` (1 to `cap`) items from the opaque `Marker`, and the next marker.
+/// botocore's `MaxListItems` (ListFunctions, ListVersionsByFunction, ListAliases,
+/// ListEventSourceMappings): at most 10000.
+const MAX_LIST_ITEMS: i64 = 10_000;
+
+/// A list's page: at most `cap` items (`MaxItems` fewer) from the opaque `Marker`, and the next
+/// marker. `MaxItems` outside 1 to `max` (the model's range) is a `ValidationException`.
 fn page<T>(
     items: Vec<T>,
     req: &ApiRequest,
     cap: usize,
+    max: i64,
 ) -> Result<(Vec<T>, Option<String>), ServiceError> {
     let max = match req.param("MaxItems") {
         None => cap,
-        Some(v) => {
-            let n: i64 = v.parse().map_err(|_| {
-                ServiceError::validation(
-                    &v,
-                    "maxItems",
-                    "Member must have value greater than or equal to 1",
-                )
-            })?;
-            if n < 1 {
-                return Err(ServiceError::validation(
-                    &v,
-                    "maxItems",
-                    "Member must have value greater than or equal to 1",
-                ));
-            }
-            (n as usize).min(cap)
-        }
+        Some(v) => (max_items(&v, max)? as usize).min(cap),
     };
     let start = match req.param("Marker") {
         None => 0,
@@ -505,6 +495,22 @@ fn page<T>(
     let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
     let next = (start + page.len() < total).then(|| encode_marker(start + page.len()));
     Ok((page, next))
+}
+
+/// `MaxItems` as a number of 1 to `max`.
+fn max_items(v: &str, max: i64) -> Result<i64, ServiceError> {
+    let refuse = |constraint: String| Err(ServiceError::validation(v, "maxItems", constraint));
+    match v.parse::<i64>() {
+        Ok(n) if n > max => refuse(format!(
+            "Member must have value less than or equal to {max}"
+        )),
+        Ok(n) if n >= 1 => Ok(n),
+        // Digits beyond 64 bits: too large.
+        Err(_) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => refuse(format!(
+            "Member must have value less than or equal to {max}"
+        )),
+        _ => refuse("Member must have value greater than or equal to 1".to_owned()),
+    }
 }
 
 fn encode_marker(n: usize) -> String {
@@ -530,4 +536,36 @@ fn listing(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
         out.insert("NextMarker".to_owned(), Value::String(next));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_items_is_within_the_models_range() {
+        assert_eq!(max_items("1", MAX_LIST_ITEMS).unwrap(), 1);
+        assert_eq!(max_items("10000", MAX_LIST_ITEMS).unwrap(), 10_000);
+        for (v, constraint) in [
+            (
+                "10001",
+                "Member must have value less than or equal to 10000",
+            ),
+            (
+                "99999999999999999999",
+                "Member must have value less than or equal to 10000",
+            ),
+            ("0", "Member must have value greater than or equal to 1"),
+            ("-1", "Member must have value greater than or equal to 1"),
+        ] {
+            assert_eq!(
+                max_items(v, MAX_LIST_ITEMS).unwrap_err().message(),
+                format!("1 validation error detected: Value '{v}' at 'maxItems' failed to satisfy constraint: {constraint}")
+            );
+        }
+        assert!(max_items("51", 50)
+            .unwrap_err()
+            .message()
+            .ends_with("Member must have value less than or equal to 50"));
+    }
 }

@@ -49,6 +49,7 @@ impl ControlPlane {
     /// `POST /2015-03-31/functions/{name}/policy`: AddPermission.
     pub(super) fn add_permission(&self, id: &str, req: &ApiRequest) -> Answer {
         let body = req.json()?;
+        super::shapes::check_fields(&body, super::shapes::PERMISSION_FIELDS)?;
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         let sid = text("StatementId").ok_or_else(|| super::functions::missing("statementId"))?;
         let action = text("Action").ok_or_else(|| super::functions::missing("action"))?;

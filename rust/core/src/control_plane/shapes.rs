@@ -15,6 +15,9 @@ use crate::registry::Version;
 pub(super) enum Shape {
     /// A string.
     Str,
+    /// A string of `min` to `max` characters that, when `pattern` is given, matches it whole
+    /// (the pattern as botocore's model writes it, and its test).
+    Text(usize, usize, Option<Pattern>),
     /// A JSON integer (its range is the function settings' check).
     Int,
     /// `true` or `false`.
@@ -31,7 +34,44 @@ pub(super) enum Shape {
     EnvironmentVariables,
 }
 
+/// A regular expression of botocore's model: its text and a test of a whole string.
+pub(super) type Pattern = (&'static str, fn(&str) -> bool);
+
 const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
+/// botocore's `Description` (functions, versions, aliases, layers).
+const DESCRIPTION: Shape = Shape::Text(0, 256, None);
+/// botocore's `Handler`.
+const HANDLER: Shape = Shape::Text(0, 128, Some((r"[^\s]+", no_whitespace)));
+/// botocore's `StatementId`.
+const STATEMENT_ID: Shape = Shape::Text(1, 100, Some(("([a-zA-Z0-9-_]+)", statement_id)));
+/// botocore's `Action`.
+const ACTION: Shape = Shape::Text(
+    0,
+    usize::MAX,
+    Some(("(lambda:[*]|lambda:[a-zA-Z]+|[*])", action)),
+);
+
+/// `[^\s]+`, `\s` as Java reads it (space, `\t`, `\n`, `\x0B`, `\f`, `\r`).
+fn no_whitespace(s: &str) -> bool {
+    !s.is_empty() && !s.contains([' ', '\t', '\n', '\x0B', '\x0C', '\r'])
+}
+
+/// `([a-zA-Z0-9-_]+)`.
+fn statement_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `(lambda:[*]|lambda:[a-zA-Z]+|[*])`.
+fn action(s: &str) -> bool {
+    match s.strip_prefix("lambda:") {
+        Some(rest) => {
+            rest == "*" || (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphabetic()))
+        }
+        None => s == "*",
+    }
+}
 /// botocore's `EnvironmentVariableName` pattern.
 pub(super) const VARIABLE_NAME_PATTERN: &str = "[a-zA-Z]([a-zA-Z0-9_])+";
 const STRINGS: Shape = Shape::List(&Shape::Str, 0, usize::MAX);
@@ -40,8 +80,8 @@ const STRINGS: Shape = Shape::List(&Shape::Str, 0, usize::MAX);
 pub(super) const FUNCTION_FIELDS: &[(&str, &str, Shape)] = &[
     ("Runtime", "runtime", Shape::Str),
     ("Role", "role", Shape::Str),
-    ("Handler", "handler", Shape::Str),
-    ("Description", "description", Shape::Str),
+    ("Handler", "handler", HANDLER),
+    ("Description", "description", DESCRIPTION),
     ("Timeout", "timeout", Shape::Int),
     ("MemorySize", "memorySize", Shape::Int),
     (
@@ -154,8 +194,18 @@ pub(super) const FUNCTION_FIELDS: &[(&str, &str, Shape)] = &[
     ("Layers", "layers", STRINGS),
 ];
 
-/// The members only CreateFunction stores besides [`FUNCTION_FIELDS`].
+/// The members only CreateFunction stores besides [`FUNCTION_FIELDS`]; TagResource's.
 pub(super) const CREATE_FIELDS: &[(&str, &str, Shape)] = &[("Tags", "tags", Shape::StrMap)];
+
+/// The members of PublishVersion that are stored and echoed.
+pub(super) const VERSION_FIELDS: &[(&str, &str, Shape)] =
+    &[("Description", "description", DESCRIPTION)];
+
+/// The members of AddPermission that are checked before anything else.
+pub(super) const PERMISSION_FIELDS: &[(&str, &str, Shape)] = &[
+    ("StatementId", "statementId", STATEMENT_ID),
+    ("Action", "action", ACTION),
+];
 
 /// The members UpdateFunctionCode stores.
 pub(super) const CODE_FIELDS: &[(&str, &str, Shape)] = &[(
@@ -166,7 +216,7 @@ pub(super) const CODE_FIELDS: &[(&str, &str, Shape)] = &[(
 
 /// The members of PublishLayerVersion that are stored and echoed.
 pub(super) const LAYER_FIELDS: &[(&str, &str, Shape)] = &[
-    ("Description", "description", Shape::Str),
+    ("Description", "description", DESCRIPTION),
     (
         "CompatibleRuntimes",
         "compatibleRuntimes",
@@ -184,7 +234,7 @@ pub(super) const LAYER_FIELDS: &[(&str, &str, Shape)] = &[
 /// values are the route's check).
 pub(super) const ALIAS_FIELDS: &[(&str, &str, Shape)] = &[
     ("FunctionVersion", "functionVersion", Shape::Str),
-    ("Description", "description", Shape::Str),
+    ("Description", "description", DESCRIPTION),
     (
         "RoutingConfig",
         "routingConfig",
@@ -263,6 +313,7 @@ fn check(v: &Value, member: &'static str, shape: &Shape) -> Result<(), Misfit> {
     match shape {
         Shape::Str if !v.is_string() => Err(Misfit::new(v, member, "Member must be a string")),
         Shape::Int if !is_integer(v) => Err(Misfit::new(v, member, "Member must be an integer")),
+        Shape::Text(min, max, pattern) => text(v, member, *min, *max, pattern.as_ref()),
         Shape::Bool if !v.is_boolean() => Err(Misfit::new(v, member, "Member must be a boolean")),
         Shape::Enum(set) if !v.as_str().is_some_and(|s| set.contains(&s)) => Err(Misfit::new(
             v,
@@ -331,6 +382,42 @@ fn check(v: &Value, member: &'static str, shape: &Shape) -> Result<(), Misfit> {
             };
             environment_variables(map, member)
         }
+        _ => Ok(()),
+    }
+}
+
+/// A string of `min` to `max` characters matching `pattern` whole.
+fn text(
+    v: &Value,
+    member: &'static str,
+    min: usize,
+    max: usize,
+    pattern: Option<&Pattern>,
+) -> Result<(), Misfit> {
+    let Some(s) = v.as_str() else {
+        return Err(Misfit::new(v, member, "Member must be a string"));
+    };
+    let length = s.chars().count();
+    if length > max {
+        return Err(Misfit::new(
+            v,
+            member,
+            format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    if length < min {
+        return Err(Misfit::new(
+            v,
+            member,
+            format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    match pattern {
+        Some((text, matches)) if !matches(s) => Err(Misfit::new(
+            v,
+            member,
+            format!("Member must satisfy regular expression pattern: {text}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -544,6 +631,91 @@ mod tests {
             .contains("Value '{a=1}' at 'tags'"));
         let alias = check_fields(&body(json!({"RoutingConfig": "x"})), ALIAS_FIELDS);
         assert!(alias.unwrap_err().message().contains("'routingConfig'"));
+    }
+
+    #[test]
+    fn descriptions_are_at_most_256_characters() {
+        let long = "d".repeat(257);
+        assert_eq!(
+            refusal(json!({"Description": long})),
+            format!("1 validation error detected: Value '{long}' at 'description' failed to satisfy constraint: Member must have length less than or equal to 256")
+        );
+        // Characters, not bytes.
+        let ok = "é".repeat(256);
+        for fields in [FUNCTION_FIELDS, VERSION_FIELDS, ALIAS_FIELDS, LAYER_FIELDS] {
+            assert!(check_fields(&body(json!({"Description": ok})), fields).is_ok());
+            assert!(check_fields(&body(json!({"Description": ""})), fields).is_ok());
+            let e = check_fields(&body(json!({"Description": long})), fields).unwrap_err();
+            assert!(e.message().ends_with("less than or equal to 256"));
+            let e = check_fields(&body(json!({"Description": 1})), fields).unwrap_err();
+            assert!(e.message().ends_with("Member must be a string"));
+        }
+    }
+
+    #[test]
+    fn handlers_are_128_characters_without_whitespace() {
+        for bad in ["", "a b", "a\tb", "a\nb", "\u{b}", "x "] {
+            assert_eq!(
+                refusal(json!({"Handler": bad})),
+                format!("1 validation error detected: Value '{bad}' at 'handler' failed to satisfy constraint: Member must satisfy regular expression pattern: [^\\s]+")
+            );
+        }
+        assert!(refusal(json!({"Handler": "h".repeat(129)}))
+            .ends_with("at 'handler' failed to satisfy constraint: Member must have length less than or equal to 128"));
+        for ok in [
+            "index.handler".to_owned(),
+            "h".repeat(128),
+            "a/b.c$d".to_owned(),
+        ] {
+            assert!(check_fields(&body(json!({"Handler": ok})), FUNCTION_FIELDS).is_ok());
+        }
+    }
+
+    #[test]
+    fn permission_statement_ids_and_actions_follow_the_model() {
+        let refused = |v: Value| {
+            check_fields(&body(v), PERMISSION_FIELDS)
+                .unwrap_err()
+                .message()
+        };
+        for bad in ["", "a.b", "a b", "a/b", "é"] {
+            let message = refused(json!({"StatementId": bad, "Action": "lambda:InvokeFunction"}));
+            assert!(
+                message.ends_with("at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)")
+                    || (bad.is_empty() && message.ends_with("Member must have length greater than or equal to 1")),
+                "{message}"
+            );
+        }
+        assert!(refused(json!({"StatementId": "s".repeat(101)}))
+            .ends_with("Member must have length less than or equal to 100"));
+        for bad in [
+            "lambda:",
+            "lambda:Invoke-Function",
+            "s3:GetObject",
+            "lambda:**",
+            "**",
+            "",
+        ] {
+            let message = refused(json!({"StatementId": "s", "Action": bad}));
+            assert_eq!(
+                message,
+                format!("1 validation error detected: Value '{bad}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])")
+            );
+        }
+        for action in [
+            "lambda:InvokeFunction",
+            "lambda:*",
+            "*",
+            "lambda:GetFunction",
+        ] {
+            let sid = "s".repeat(100);
+            assert!(check_fields(
+                &body(json!({"StatementId": format!("{sid}"), "Action": action})),
+                PERMISSION_FIELDS
+            )
+            .is_ok());
+        }
+        assert!(check_fields(&body(json!({"StatementId": "Abc-1_2"})), PERMISSION_FIELDS).is_ok());
     }
 
     #[test]

@@ -34,6 +34,7 @@ impl ControlPlane {
     /// `POST /2017-03-31/tags/{ARN}`: TagResource.
     pub(super) fn tag_resource(&self, arn: &str, req: &ApiRequest) -> Answer {
         let body = req.json()?;
+        super::shapes::check_fields(&body, super::shapes::CREATE_FIELDS)?;
         let mut rec = self.tagged(arn)?;
         let tags = body
             .get("Tags")

@@ -47,6 +47,7 @@ impl ControlPlane {
     pub(super) fn publish_version(&self, id: &str, req: &ApiRequest) -> Answer {
         let (name, _) = self.identify(id, None)?;
         let body = req.json()?;
+        super::shapes::check_fields(&body, super::shapes::VERSION_FIELDS)?;
         let mut rec = self.load(&name, || self.not_found(&name))?;
         super::functions::check_revision(rec.latest(), &body)?;
         if let Some(sha) = body.get("CodeSha256").and_then(Value::as_str) {
@@ -88,7 +89,7 @@ impl ControlPlane {
                 false,
             ));
         }
-        let (items, next) = page(items, req, 50)?;
+        let (items, next) = page(items, req, 50, super::MAX_LIST_ITEMS)?;
         Ok((200, listing("Versions", items, next)))
     }
 }
