@@ -100,11 +100,7 @@ const QUALIFIER_PATTERN: &str = "(|[a-zA-Z0-9$_-]+)";
 
 /// Check a `Qualifier` query parameter as AWS does: 1 to 128 characters of [`QUALIFIER_PATTERN`].
 pub fn check_qualifier(qualifier: &str) -> Result<(), ServiceError> {
-    let invalid = |constraint: String| ServiceError::Validation {
-        value: qualifier.to_owned(),
-        member: "qualifier",
-        constraint,
-    };
+    let invalid = |constraint: String| ServiceError::validation(qualifier, "qualifier", constraint);
     if qualifier.is_empty() {
         return Err(invalid(
             "Member must have length greater than or equal to 1".to_owned(),

@@ -488,7 +488,10 @@ impl<L: Launcher> Scheduler<L> {
     /// Count `n` environments just taken out of the pool as stopping (done under the pool's
     /// lock, so that a scrape sees each of them in one state or the other).
     fn count_stopping(&self, n: usize) {
-        self.stopping.fetch_add(n as u64, Ordering::AcqRel);
+        // NOTE: called on every grant and release, where it is almost always 0.
+        if n > 0 {
+            self.stopping.fetch_add(n as u64, Ordering::AcqRel);
+        }
     }
 
     /// The guard that counts one stopping environment off when its stop is over.
