@@ -59,7 +59,8 @@ def test_an_alias_event_invoke_config_is_the_one_its_events_use(
 def test_an_alias_event_invoke_config_survives_a_restart(
     emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
-    lam = client(emulator_factory(state_args(state_dir)))
+    first = emulator_factory(state_args(state_dir))
+    lam = client(first)
     create(lam, "bad", zip_bytes({"app.py": FAILING}))
     create(lam, "alias_sink")
     lam.publish_version(FunctionName="bad")
@@ -69,6 +70,7 @@ def test_an_alias_event_invoke_config_survives_a_restart(
         MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": ARN_PREFIX + "alias_sink"}},
     )
+    assert first.stop() == 0
     emu = emulator_factory(state_args(state_dir))
     client(emu).invoke(FunctionName="bad:live", InvocationType="Event", Payload=b"{}")
     wait_for_success(emu, "alias_sink", 1)

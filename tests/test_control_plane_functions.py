@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import socket
 import time
 import urllib.request
 import zipfile
@@ -362,3 +363,23 @@ def test_members_botocore_would_not_send_are_ignored(
     garbage = emu.request("POST", "/2015-03-31/functions", b"{not json")
     assert garbage.status == 400
     assert garbage.header("x-amzn-ErrorType") == "InvalidRequestContentException"
+
+
+def test_a_request_without_host_gets_addresses_that_reach_the_emulator(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    code = python_zip()
+    create(client(emu), "orders", code)
+    # HTTP/1.0 needs no Host: the code's address still names the port the request came to.
+    with socket.create_connection((emu.host, emu.port), timeout=10) as s:
+        s.sendall(b"GET /2015-03-31/functions/orders HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200"), head
+    location = json.loads(body)["Code"]["Location"]
+    assert location.startswith(f"http://127.0.0.1:{emu.port}/"), location
+    with urllib.request.urlopen(location, timeout=10) as download:
+        assert download.read() == code

@@ -63,3 +63,32 @@ def test_without_a_state_dir_functions_live_for_the_run_beside_the_configured_on
     assert described["FunctionName"] == "test_function"
     with pytest.raises(lam.exceptions.ResourceConflictException, match="command line, config"):
         lam.update_function_configuration(FunctionName="test_function", Timeout=5)
+
+
+def test_a_state_dir_serves_one_emulator_and_unfinished_uploads_are_swept(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    first = emulator_factory(state_args(state_dir))
+    create(client(first), "kept")
+    # A second emulator over the same directory would serve from its own view of it.
+    second = emulator_factory(state_args(state_dir), wait=False)
+    assert second.process.wait(10) == 1  # as for a port in use
+    refusal = second.stderr.wait_for(r"^lambda-rie: ").string
+    assert f"state directory {state_dir} is in use by another lambda-rie" in refusal
+    assert invoke(client(first), "kept")[0]["tag"] == "v1"
+    first.process.kill()  # as SIGKILL mid-upload would leave them:
+    first.process.wait(10)
+    half_unpacked = state_dir / "code" / f"{'0' * 64}.tmp-1"
+    (half_unpacked / "lib").mkdir(parents=True)
+    (half_unpacked / "lib" / "x.py").write_text("x")
+    half_written = state_dir / "blobs" / f"{'0' * 64}.tmp-2"
+    half_written.write_bytes(b"PK")
+
+    third = emulator_factory(state_args(state_dir))
+    assert "removed 2 unfinished code write(s)" in third.stderr_text()
+    assert not half_unpacked.exists()
+    assert not half_written.exists()
+    assert invoke(client(third), "kept")[0]["tag"] == "v1"
+    kept = sorted(p.stem for p in (state_dir / "blobs").iterdir())
+    assert len(kept) == 1
+    assert sorted(p.name for p in (state_dir / "code").iterdir()) == kept

@@ -102,6 +102,16 @@ def test_versions_with_leading_zeros_name_no_version(
     assert emu.request("DELETE", f"{FUNCTIONS_PATH}/fn?Qualifier=01").status == 204
     assert lam.get_function(FunctionName="fn", Qualifier="1")["Configuration"]["Version"] == "1"
     assert emu.request("GET", f"{FUNCTIONS_PATH}/fn?Qualifier=01").status == 404
+    # The Invoke API reads versions the same way: `01` runs nothing.
+    for path in [
+        f"{FUNCTIONS_PATH}/fn/invocations?Qualifier=01",
+        f"{FUNCTIONS_PATH}/fn:01/invocations",
+    ]:
+        assert send(emu, "POST", path, {}) == (
+            404,
+            "ResourceNotFoundException",
+            f"Function not found: {ARN_PREFIX}fn:01",
+        ), path
     payload, _ = invoke(lam, "fn:live")
     assert payload["version"] == "1"
 

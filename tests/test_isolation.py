@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 import pytest
 
+from control_plane_support import client, create, invoke, state_args, zip_bytes
 from harness import (
     FACES,
     FUNCTIONS,
@@ -63,6 +64,24 @@ isolated = pytest.mark.skipif(
 CLEANUP_DEADLINE_S = 10.0
 INVOKE_DEADLINE_S = 15.0
 COLD_START_ROUNDS = 3
+
+SLEEPER = """import os
+import signal
+import time
+
+
+def goodbye(signum, frame):
+    print(f"goodbye {os.getpid()}", flush=True)
+    os._exit(0)
+
+
+signal.signal(signal.SIGTERM, goodbye)
+
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"pid": os.getpid()}
+"""
 
 #: The file the /tmp tests write: a name no checkout or virtualenv under /tmp would have
 #: (directories holding the code stay visible in each environment's private /tmp).
@@ -399,6 +418,42 @@ def test_environment_cgroups_are_removed_when_the_emulator_stops(
         return [d for parent in parents for d in parent.glob(f"lambda-rie-{emulator.pid}-*")]
 
     wait_until("no cgroup of the emulator left", lambda: not leftovers(), CLEANUP_DEADLINE_S)
+
+
+@isolated
+def test_every_version_and_a_replaced_one_still_running_are_stopped_with_the_emulator(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emulator = emulator_factory(state_args(state_dir, "--shutdown-timeout", "1"))
+    lam = client(emulator)
+    create(lam, "f", zip_bytes({"app.py": SLEEPER}), Timeout=60)
+    lam.publish_version(FunctionName="f")
+    version_pid = invoke(lam, "f", {}, Qualifier="1")[0]["pid"]
+    parent = environment_cgroup(version_pid, "memory").parent
+    prefix = f"lambda-rie-{emulator.pid}-"
+
+    def environments() -> list[Path]:
+        return list(parent.glob(f"{prefix}*"))
+
+    with ThreadPoolExecutor(1) as pool:
+        # $LATEST is busy for 30 s when its configuration changes: its scheduler is retired,
+        # its environment stays until the invocation ends, or until the emulator stops.
+        pool.submit(emulator.invoke, {"sleep": 30}, function="f", timeout=INVOKE_DEADLINE_S)
+        wait_until("the busy environment", lambda: len(environments()) == 2, INVOKE_DEADLINE_S)
+        busy_pid = next(
+            int(p)
+            for d in environments()
+            for p in (d / "cgroup.procs").read_text().split()
+            if int(p) != version_pid
+        )
+        lam.update_function_configuration(FunctionName="f", Description="two")
+        new_pid = invoke(lam, "f", {})[0]["pid"]
+        assert len(environments()) == 3
+        assert emulator.stop() == 0
+    # Each runtime was stopped (SIGTERM), not left to die with the emulator.
+    said = set(re.findall(r"goodbye (\d+)", emulator.stdout_text()))
+    assert said == {str(version_pid), str(busy_pid), str(new_pid)}, emulator.stdout_text()[-2000:]
+    wait_until("no cgroup of the emulator left", lambda: not environments(), CLEANUP_DEADLINE_S)
 
 
 # --- a virtualenv under /tmp -------------------------------------------------------------

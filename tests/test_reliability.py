@@ -311,6 +311,32 @@ def test_the_header_read_timeout_cuts_neither_idle_connections_nor_long_invocati
         client.close()
 
 
+@pytest.mark.parametrize(
+    "path", [INVOKE_PATH, "/2015-03-31/functions"], ids=["invoke", "control-plane"]
+)
+def test_a_body_that_stops_arriving_is_answered_408_after_the_header_read_timeout(
+    emulator_factory: EmulatorFactory, path: str
+) -> None:
+    emulator = emulator_factory([HANDLER], cwd=CODE, env=clean_env(HEADER_TIMEOUT_ENV))
+    stalled = connect(emulator)
+    started = time.monotonic()
+    try:
+        stalled.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n".encode())
+        stalled.sendall(b'{"half": ')
+        answer = b""
+        while chunk := stalled.recv(65536):
+            answer += chunk
+        took = time.monotonic() - started
+    finally:
+        stalled.close()
+    head = answer.partition(b"\r\n\r\n")[0].decode().lower()
+    assert head.startswith("http/1.1 408"), answer[:300]
+    assert "x-amzn-errortype: requesttimeoutexception" in head
+    assert took < LIVENESS_S / 2, f"a stalled body held its connection {took:.1f} s"
+    assert "START RequestId" not in emulator.stdout_text(), "a half-received event was run"
+    assert emulator.invoke({}).status == 200
+
+
 # -- the Event queue -------------------------------------------------------------------------
 
 

@@ -87,12 +87,13 @@ async fn invoke(
     };
     let request_id = crate::invocation::new_request_id();
     let (parts, body) = req.into_parts();
-    let body = match http::read_capped(body, MAX_BODY_BYTES).await {
+    let body = match http::read_request(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(_)) => {
             return (message(413, "Request Entity Too Large"), Some(request_id))
         }
         Err(BodyError::Broken) => return (message(400, "Bad Request"), Some(request_id)),
+        Err(BodyError::Stalled) => return (message(408, "Request Timeout"), Some(request_id)),
     };
     let function = target.scheduler.function();
     let route_key = route.key();

@@ -77,6 +77,8 @@ pub enum ServiceError {
     },
     /// 503: the emulator is shutting down.
     ShuttingDown,
+    /// 408: the request's body stopped arriving.
+    RequestTimeout,
     /// 404 `ResourceNotFoundException` of the control plane with AWS's own text (`Function
     /// not found: <arn>`, `Cannot find alias arn: <arn>`, ...); body key `Message`.
     ResourceNotFound {
@@ -165,6 +167,11 @@ impl ServiceError {
         }
     }
 
+    /// 408 for a request whose body stopped arriving (nothing for the header-read timeout).
+    pub fn request_timeout() -> Self {
+        Self::RequestTimeout
+    }
+
     /// 503 while the emulator shuts down.
     pub fn shutting_down() -> Self {
         Self::ShuttingDown
@@ -238,6 +245,7 @@ impl ServiceError {
             Self::MethodNotAllowed => 405,
             Self::Service { .. } => 500,
             Self::ShuttingDown => 503,
+            Self::RequestTimeout => 408,
         }
     }
 
@@ -265,6 +273,7 @@ impl ServiceError {
             Self::MethodNotAllowed => "MethodNotAllowedException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::Service { .. } | Self::ShuttingDown => "ServiceException",
+            Self::RequestTimeout => "RequestTimeoutException",
         }
     }
 
@@ -306,6 +315,9 @@ impl ServiceError {
             Self::UnknownOperation => "Unknown operation".to_owned(),
             Self::ShuttingDown => {
                 "The emulator is shutting down and accepts no new invocations.".to_owned()
+            }
+            Self::RequestTimeout => {
+                "The rest of the request body did not arrive in time.".to_owned()
             }
         }
     }

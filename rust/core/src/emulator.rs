@@ -104,6 +104,7 @@ impl Emulator {
             registry: Arc::clone(&registry),
             events: Arc::clone(&events),
             control: Arc::clone(&control),
+            address: invoke_address,
         });
         let timeouts = crate::http::ConnectionTimeouts::invoke_api();
         let http = match config.http_address {
@@ -186,7 +187,8 @@ impl Emulator {
             .await;
         self.events.keep_or_report(&left);
         self.control.event_sources().shutdown();
-        for s in self.schedulers() {
+        // NOTE: every version's and the retired ones', whose invocations may still be running.
+        for s in self.registry.every_scheduler() {
             s.shutdown().await;
         }
         if !drained {

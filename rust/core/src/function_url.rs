@@ -113,12 +113,13 @@ async fn answer(
     }
     let request_id = crate::invocation::new_request_id();
     let (parts, body) = req.into_parts();
-    let body = match http::read_capped(body, MAX_REQUEST_BYTES).await {
+    let body = match http::read_request(body, MAX_REQUEST_BYTES).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(_)) => {
             return (plain(413, "Request Entity Too Large"), Some(request_id))
         }
         Err(BodyError::Broken) => return (plain(400, "Bad Request"), Some(request_id)),
+        Err(BodyError::Stalled) => return (plain(408, "Request Timeout"), Some(request_id)),
     };
     let region = &target.scheduler.function().region;
     let domain = format!("{id}.lambda-url.{region}.localhost");

@@ -71,6 +71,8 @@ pub enum BodyError {
     TooLarge(Option<u64>),
     /// The connection failed mid-body.
     Broken,
+    /// Nothing of the body arrived for the header-read timeout.
+    Stalled,
 }
 
 /// A body over its cap is still read (and dropped) up to this size, so that the client can
@@ -79,7 +81,22 @@ const DRAIN_LIMIT: u64 = 64 << 20;
 
 /// Read a whole body of at most `cap` bytes. A larger one is read to its end and dropped
 /// (up to 64 MiB, or `cap` when that is larger), and its size reported.
-pub async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, BodyError> {
+pub async fn read_capped(body: Incoming, cap: usize) -> Result<Bytes, BodyError> {
+    read_body(body, cap, None).await
+}
+
+/// [`read_capped`] for a client's request: a body of which nothing arrives for the
+/// header-read timeout (10 s) is [`BodyError::Stalled`], so that a client that stops sending
+/// holds no connection for good (as one that stops in its headers does not).
+pub async fn read_request(body: Incoming, cap: usize) -> Result<Bytes, BodyError> {
+    read_body(body, cap, Some(server::header_read_timeout())).await
+}
+
+async fn read_body(
+    mut body: Incoming,
+    cap: usize,
+    stall: Option<std::time::Duration>,
+) -> Result<Bytes, BodyError> {
     let cap = cap as u64;
     // NOTE: a body within the cap is never refused for being over the drain limit (the
     // control plane takes up to 70 MB).
@@ -95,7 +112,15 @@ pub async fn read_capped(mut body: Incoming, cap: usize) -> Result<Bytes, BodyEr
     let mut first: Option<Bytes> = None;
     let mut rest: Option<BytesMut> = None;
     let mut total: u64 = 0;
-    while let Some(frame) = body.frame().await {
+    loop {
+        // NOTE: a frame already buffered is taken without arming the timer.
+        let frame = match stall {
+            Some(limit) => tokio::time::timeout(limit, body.frame())
+                .await
+                .map_err(|_| BodyError::Stalled)?,
+            None => body.frame().await,
+        };
+        let Some(frame) = frame else { break };
         let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
             continue; // trailers
         };

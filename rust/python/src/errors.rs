@@ -97,7 +97,8 @@ impl From<ServiceErr> for PyErr {
             | ServiceError::ShuttingDown
             | ServiceError::ResourceConflict { .. }
             | ServiceError::AccessDenied { .. }
-            | ServiceError::PreconditionFailed { .. } => LambdaRieError::new_err(message),
+            | ServiceError::PreconditionFailed { .. }
+            | ServiceError::RequestTimeout => LambdaRieError::new_err(message),
         }
     }
 }

@@ -429,25 +429,25 @@ impl ControlPlane {
                 ))
             })?;
         }
-        Self::swap(function, key, scheduler);
+        Self::swap(&self.registry, function, key, scheduler);
         Ok(())
     }
 
     /// `scheduler` serves version `key` of `function` from now on; the previous one's
     /// environments go after their invocations.
-    pub(super) fn swap(function: &crate::registry::Function, key: &str, scheduler: Arc<Scheduler>) {
+    pub(super) fn swap(
+        registry: &crate::registry::Registry,
+        function: &crate::registry::Function,
+        key: &str,
+        scheduler: Arc<Scheduler>,
+    ) {
         let previous = match Version::parse(key) {
-            Some(Version::Published(n)) => {
-                let previous = function.version(Version::Published(n));
-                function.publish(n, scheduler);
-                previous
-            }
+            Some(Version::Published(n)) => function.publish(n, scheduler),
             _ => Some(function.replace_latest(scheduler)),
         };
-        // NOTE: retired, not shut down: its idle environments go now, busy ones once their
-        // invocations are over (they finish on the old code and configuration).
+        // NOTE: retired, not shut down: in-flight invocations finish on the old code.
         if let Some(previous) = previous {
-            previous.retire();
+            registry.retire(&previous);
         }
     }
 
@@ -502,7 +502,7 @@ impl ControlPlane {
             |q: &str| ServiceError::not_found(format!("Function not found: {base}:{q}"));
         match qualifier {
             None => Ok((rec.latest(), LATEST.to_owned(), base.clone())),
-            Some(q) => match super::shapes::version(q) {
+            Some(q) => match Version::parse(q) {
                 Some(Version::Latest) => {
                     Ok((rec.latest(), LATEST.to_owned(), format!("{base}:{q}")))
                 }
@@ -792,8 +792,8 @@ impl ControlPlane {
             .function(rec.name())
             .ok_or_else(|| self.not_found(rec.name()))?;
         let next = self.scheduler(self.version_config(rec, LATEST)?, Some(&function));
-        // NOTE: `replace_latest` retires the previous scheduler: in-flight invocations finish.
-        function.replace_latest(next);
+        // NOTE: retired, not shut down: in-flight invocations finish on the old code.
+        self.registry.retire(&function.replace_latest(next));
         Ok(())
     }
 
@@ -802,13 +802,13 @@ impl ControlPlane {
         let (name, qualifier) = self.identify(id, req.param("Qualifier").as_deref())?;
         let mut rec = self.load(&name, || self.not_found(&name))?;
         let function = self.registry.function(&name);
-        match qualifier.as_deref().map(|q| (q, super::shapes::version(q))) {
+        match qualifier.as_deref().map(|q| (q, Version::parse(q))) {
             None => {
                 self.store.delete(&name)?;
                 // NOTE: invocations in flight run to their end; the environments go after.
                 if let Some(f) = self.registry.remove(&name) {
                     for s in f.schedulers() {
-                        s.retire();
+                        self.registry.retire(&s);
                     }
                 }
                 drop(function);
@@ -853,7 +853,7 @@ impl ControlPlane {
                 }
                 self.save(&rec)?;
                 if let Some(s) = function.and_then(|f| f.unpublish(n)) {
-                    s.retire();
+                    self.registry.retire(&s);
                 }
                 Ok((204, Value::Null))
             }
@@ -949,11 +949,6 @@ pub(super) fn zip_of(code: &Map<String, Value>) -> Result<Vec<u8>, ServiceError>
         )));
     }
     code::check(&zip).map_err(|e| code_error(&e))?;
-    if !super::shapes::zip_unpacks(&zip) {
-        // NOTE: entries that collide (`x` and `x/y`), a file named `.`, a name over 255 bytes:
-        // AWS cannot unzip them either.
-        return Err(code_error(&CodeError::Unreadable));
-    }
     Ok(zip)
 }
 

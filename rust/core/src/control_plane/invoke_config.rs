@@ -138,13 +138,14 @@ impl ControlPlane {
             // NOTE: the version's provisioned environments keep serving in the old scheduler
             // until the new one has initialised its own.
             let key = q.to_owned();
+            let registry = Arc::clone(&self.registry);
             tokio::spawn(async move {
                 let _ = scheduler.provision().await;
-                Self::swap(&function, &key, scheduler);
+                Self::swap(&registry, &function, &key, scheduler);
             });
             return Ok(());
         }
-        Self::swap(&function, q, scheduler);
+        Self::swap(&self.registry, &function, q, scheduler);
         Ok(())
     }
 

@@ -1,10 +1,7 @@
 //! The checks of request members against the shapes of botocore's Lambda model before anything
 //! is stored (docs/reference.md §13): JSON types, enums, list lengths, environment variable
-//! names; canonical version numbers; and the entries of an uploaded zip that could not be
-//! unpacked.
-
-use std::collections::HashMap;
-use std::path::{Component, Path};
+//! names; canonical version numbers (read by `registry::Version::parse`). An uploaded zip is
+//! checked where it is unpacked, `store::code::check`.
 
 use serde_json::{Map, Value};
 
@@ -455,109 +452,15 @@ fn environment_variables(map: &Map<String, Value>, member: &'static str) -> Resu
     Ok(())
 }
 
-/// The version a qualifier names, numbers only in their canonical decimal form: `01` names no
-/// version, as AWS reads versions as numbers (it maps to version 0, which is never published).
-pub(super) fn version(q: &str) -> Option<Version> {
-    match Version::parse(q) {
-        Some(Version::Published(n)) if n.to_string() != q => Some(Version::Published(0)),
-        other => other,
-    }
-}
-
 /// Whether `v` is `$LATEST` or the canonical number of a version `exists` says is published.
 pub(super) fn names_version(v: &str, exists: impl Fn(u32) -> bool) -> bool {
-    v == LATEST || matches!(version(v), Some(Version::Published(n)) if n > 0 && exists(n))
-}
-
-/// The longest name of one path component on Linux.
-const MAX_NAME_BYTES: usize = 255;
-
-/// How an entry of a zip lands on disk.
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Dir,
-    File,
-    Link,
-}
-
-/// The entries of `zip` unpack without colliding: no file where a directory goes (`x` and
-/// `x/y`), no file named `.` (the root), no name over 255 bytes or with NUL, no link twice.
-/// `false` when they would not (or the zip cannot be read).
-pub(super) fn zip_unpacks(zip: &[u8]) -> bool {
-    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(zip)) else {
-        return false;
-    };
-    let mut seen: HashMap<String, Kind> = HashMap::new();
-    for i in 0..archive.len() {
-        let Ok(entry) = archive.by_index_raw(i) else {
-            return false;
-        };
-        let name = entry.name().to_owned();
-        if name.contains('\0') {
-            return false;
-        }
-        let mut parts = Vec::new();
-        for c in Path::new(&name).components() {
-            match c {
-                Component::Normal(p) => {
-                    let p = p.to_string_lossy().into_owned();
-                    if p.len() > MAX_NAME_BYTES {
-                        return false;
-                    }
-                    parts.push(p);
-                }
-                Component::CurDir => {}
-                // Outside the root: the zip's own check refuses it.
-                _ => return false,
-            }
-        }
-        let kind = if entry.is_dir() {
-            Kind::Dir
-        } else if entry
-            .unix_mode()
-            .is_some_and(|m| m & 0o170_000 == 0o120_000)
-        {
-            Kind::Link
-        } else {
-            Kind::File
-        };
-        if parts.is_empty() {
-            if kind == Kind::Dir {
-                continue;
-            }
-            return false;
-        }
-        let mut path = String::new();
-        for (n, part) in parts.iter().enumerate() {
-            if n > 0 {
-                path.push('/');
-            }
-            path.push_str(part);
-            let this = if n + 1 == parts.len() {
-                kind
-            } else {
-                Kind::Dir
-            };
-            match seen.get(&path) {
-                None => {
-                    seen.insert(path.clone(), this);
-                }
-                Some(Kind::Dir) if this == Kind::Dir => {}
-                // NOTE: a file written twice is overwritten, as unzip does.
-                Some(Kind::File) if this == Kind::File => {}
-                Some(_) => return false,
-            }
-        }
-    }
-    true
+    v == LATEST || matches!(Version::parse(v), Some(Version::Published(n)) if n > 0 && exists(n))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::io::Write;
-    use zip::write::SimpleFileOptions;
 
     fn body(v: Value) -> Map<String, Value> {
         let Value::Object(m) = v else {
@@ -749,40 +652,5 @@ mod tests {
         for v in ["01", "+1", "001", "0", "2", "", "x"] {
             assert!(!names_version(v, exists), "{v}");
         }
-        assert_eq!(version("01"), Some(Version::Published(0)));
-        assert_eq!(version("10"), Some(Version::Published(10)));
-        assert_eq!(version("live"), None);
-    }
-
-    fn zip_of(entries: &[(&str, u32)]) -> Vec<u8> {
-        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        for (name, mode) in entries {
-            let options = SimpleFileOptions::default().unix_permissions(*mode);
-            if name.ends_with('/') {
-                w.add_directory(*name, options).unwrap();
-            } else {
-                w.start_file(*name, options).unwrap();
-                w.write_all(b"x").unwrap();
-            }
-        }
-        w.finish().unwrap().into_inner()
-    }
-
-    #[test]
-    fn colliding_zip_entries_do_not_unpack() {
-        assert!(zip_unpacks(&zip_of(&[
-            ("a/b", 0o644),
-            ("a/", 0o755),
-            ("c", 0o644)
-        ])));
-        assert!(zip_unpacks(&zip_of(&[("./", 0o755), ("x", 0o644)])));
-        assert!(!zip_unpacks(&zip_of(&[("x", 0o644), ("x/y", 0o644)])));
-        assert!(!zip_unpacks(&zip_of(&[("x/y", 0o644), ("x", 0o644)])));
-        assert!(!zip_unpacks(&zip_of(&[("x/", 0o755), ("x", 0o644)])));
-        assert!(!zip_unpacks(&zip_of(&[(".", 0o644)])));
-        let long = "n".repeat(256);
-        assert!(!zip_unpacks(&zip_of(&[(long.as_str(), 0o644)])));
-        assert!(zip_unpacks(&zip_of(&[(&long[..255], 0o644)])));
-        assert!(!zip_unpacks(b"not a zip"));
     }
 }

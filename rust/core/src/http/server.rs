@@ -54,7 +54,8 @@ impl ConnectionTimeouts {
     }
 }
 
-fn header_read_timeout() -> Duration {
+/// How long a client may take over a request's headers, or go silent in its body.
+pub(crate) fn header_read_timeout() -> Duration {
     static TIMEOUT: OnceLock<Duration> = OnceLock::new();
     *TIMEOUT.get_or_init(|| {
         std::env::var(HEADER_READ_TIMEOUT_VARIABLE)

@@ -172,7 +172,7 @@ pub(super) async fn accept(
 
 /// Read and check the body: size limit by invocation type, JSON, empty means `{}`.
 async fn read_payload(body: Incoming, kind: InvocationType) -> Result<Bytes, ServiceError> {
-    let payload = match http::read_capped(body, MAX_REQUEST_BYTES).await {
+    let payload = match http::read_request(body, MAX_REQUEST_BYTES).await {
         Ok(p) => p,
         Err(BodyError::TooLarge(size)) => {
             return Err(match (kind, size) {
@@ -183,6 +183,7 @@ async fn read_payload(body: Incoming, kind: InvocationType) -> Result<Bytes, Ser
             })
         }
         Err(BodyError::Broken) => return Err(ServiceError::invalid_json("the body ended early")),
+        Err(BodyError::Stalled) => return Err(ServiceError::request_timeout()),
     };
     let event = kind == InvocationType::Event;
     if payload.len() < LARGE_PAYLOAD {

@@ -26,6 +26,9 @@ pub struct InvokeApi {
     pub events: Arc<AsyncInvoker>,
     /// The control plane (CreateFunction and the rest of the Lambda API).
     pub control: Arc<ControlPlane>,
+    /// Where the Invoke API listens: the host of a request without `Host` (HTTP/1.0), so that
+    /// the addresses the control plane answers with still reach it.
+    pub address: std::net::SocketAddr,
 }
 
 const FUNCTIONS_PREFIX: &str = "/2015-03-31/functions/";
@@ -110,10 +113,20 @@ pub fn error_response(err: &ServiceError, request_id: Option<&str>) -> Response 
     r
 }
 
+/// `address` as a client on this machine reaches it (a wildcard address is 127.0.0.1 or ::1).
+fn reachable(address: std::net::SocketAddr) -> String {
+    let ip = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, address.port()).to_string()
+}
+
 /// A control-plane request: its body read whole (up to AWS's CreateFunction limit).
 async fn control(api: &InvokeApi, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match http::read_capped(body, control_plane::MAX_REQUEST_BYTES).await {
+    let body = match http::read_request(body, control_plane::MAX_REQUEST_BYTES).await {
         Ok(b) => b,
         Err(http::BodyError::TooLarge(_)) => {
             return error_response(
@@ -125,19 +138,34 @@ async fn control(api: &InvokeApi, req: Request<Incoming>) -> Response {
             )
         }
         Err(http::BodyError::Broken) => return http::response(400, bytes::Bytes::new()),
+        Err(http::BodyError::Stalled) => {
+            return error_response(&ServiceError::request_timeout(), None)
+        }
     };
     let host = parts
         .headers
         .get(hyper::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_owned);
+        .map_or_else(|| reachable(api.address), str::to_owned);
     api.control
         .handle(ApiRequest {
             method: parts.method,
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
-            host,
+            host: Some(host),
             body,
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable;
+
+    #[test]
+    fn a_wildcard_address_is_reached_on_loopback() {
+        assert_eq!(reachable("0.0.0.0:8080".parse().unwrap()), "127.0.0.1:8080");
+        assert_eq!(reachable("[::]:9001".parse().unwrap()), "[::1]:9001");
+        assert_eq!(reachable("10.1.2.3:80".parse().unwrap()), "10.1.2.3:80");
+    }
 }

@@ -20,14 +20,19 @@ pub enum Version {
 
 impl Version {
     /// `$LATEST` or a decimal number; anything else is not a version (an alias, perhaps).
+    /// A number names its version only in its canonical form: AWS reads versions as numbers,
+    /// so `01` is version 0, which is never published (one version, one spelling).
     pub fn parse(s: &str) -> Option<Self> {
         if s == LATEST {
             return Some(Self::Latest);
         }
         let all_digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        all_digits
-            .then(|| s.parse().ok().map(Self::Published))
-            .flatten()
+        if !all_digits {
+            return None;
+        }
+        let n: u32 = s.parse().ok()?;
+        let canonical = s.len() == 1 || !s.starts_with('0');
+        Some(Self::Published(if canonical { n } else { 0 }))
     }
 }
 
@@ -98,15 +103,13 @@ impl Function {
         Arc::clone(&self.latest.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// `$LATEST` changed: `next` serves it from now on; the previous scheduler is returned
-    /// retired (its in-flight invocations finish on the old code).
+    /// `$LATEST` changed: `next` serves it from now on; the previous scheduler is returned, to
+    /// be retired ([`super::Registry::retire`]).
     pub fn replace_latest(&self, next: Arc<Scheduler>) -> Arc<Scheduler> {
-        let previous = std::mem::replace(
+        std::mem::replace(
             &mut *self.latest.write().unwrap_or_else(PoisonError::into_inner),
             next,
-        );
-        previous.retire();
-        previous
+        )
     }
 
     /// The scheduler of `version`, when it exists.
@@ -122,15 +125,15 @@ impl Function {
         }
     }
 
-    /// Serve published version `n` on `scheduler`.
-    pub fn publish(&self, n: u32, scheduler: Arc<Scheduler>) {
+    /// Serve published version `n` on `scheduler`; the one it replaces, to be retired.
+    pub fn publish(&self, n: u32, scheduler: Arc<Scheduler>) -> Option<Arc<Scheduler>> {
         self.versions
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(n, scheduler);
+            .insert(n, scheduler)
     }
 
-    /// Stop serving published version `n`; its scheduler, to shut down.
+    /// Stop serving published version `n`; its scheduler, to be retired.
     pub fn unpublish(&self, n: u32) -> Option<Arc<Scheduler>> {
         self.versions
             .write()
@@ -187,6 +190,9 @@ mod tests {
         assert_eq!(Version::parse("$LATEST"), Some(Version::Latest));
         assert_eq!(Version::parse("12"), Some(Version::Published(12)));
         assert_eq!(Version::parse("live"), None);
+        assert_eq!(Version::parse("01"), Some(Version::Published(0)));
+        assert_eq!(Version::parse("007"), Some(Version::Published(0)));
+        assert_eq!(Version::parse("10"), Some(Version::Published(10)));
         assert_eq!(Version::parse(""), None);
         assert_eq!(Version::Published(3).to_string(), "3");
         assert_eq!(Version::Latest.to_string(), "$LATEST");

@@ -6,7 +6,7 @@
 mod function;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, Weak};
 
 use crate::aws::{ServiceError, LATEST};
 use crate::invoke_api::routing::{check_identifier, split};
@@ -36,6 +36,9 @@ pub struct Registry {
     region: String,
     account_id: String,
     functions: RwLock<Functions>,
+    /// Schedulers no longer served (replaced, unpublished, deleted) whose environments may
+    /// still be finishing invocations: the emulator's shutdown stops them too.
+    retired: Mutex<Vec<Weak<Scheduler>>>,
 }
 
 impl Registry {
@@ -45,6 +48,7 @@ impl Registry {
             region: region.to_owned(),
             account_id: account_id.to_owned(),
             functions: RwLock::new(Functions::default()),
+            retired: Mutex::new(Vec::new()),
         }
     }
 
@@ -123,6 +127,34 @@ impl Registry {
     /// The `$LATEST` scheduler of every function, the default first.
     pub fn all(&self) -> Vec<Arc<Scheduler>> {
         self.read().order.iter().map(|f| f.latest()).collect()
+    }
+
+    /// Every scheduler that may have environments: each function's versions, then the retired
+    /// ones still alive.
+    pub fn every_scheduler(&self) -> Vec<Arc<Scheduler>> {
+        let mut all: Vec<_> = self
+            .functions()
+            .iter()
+            .flat_map(|f| f.schedulers())
+            .collect();
+        all.extend(
+            self.retired
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter_map(Weak::upgrade),
+        );
+        all
+    }
+
+    /// `scheduler` serves no more: its idle environments go now, busy ones once their
+    /// invocations are over (they finish on the old code and configuration); until then the
+    /// emulator's shutdown still reaches it.
+    pub fn retire(&self, scheduler: &Arc<Scheduler>) {
+        scheduler.retire();
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.retain(|s| s.strong_count() > 0);
+        retired.push(Arc::downgrade(scheduler));
     }
 
     /// Region of every ARN.
@@ -367,7 +399,12 @@ mod tests {
         let r = registry(&["orders"]);
         let f = r.function("orders").unwrap();
         let next = scheduler("orders");
-        f.replace_latest(Arc::clone(&next));
+        r.retire(&f.replace_latest(Arc::clone(&next)));
+        assert_eq!(
+            r.every_scheduler().len(),
+            2,
+            "the retired one is still alive"
+        );
         assert!(Arc::ptr_eq(
             &r.resolve("orders", None).unwrap().scheduler,
             &next

@@ -131,7 +131,8 @@ async fn answer(
         },
         // NOTE: a body that cannot be read is no answer: the invocation waits for a whole one
         // (the runtime may post it again) or its timeout, as for a runtime that never answers.
-        Err(BodyError::Broken) => return json(400, answers::TRUNCATED_BODY),
+        // (`read_capped` sets no stall limit: the function's timeout bounds a slow answer.)
+        Err(BodyError::Broken | BodyError::Stalled) => return json(400, answers::TRUNCATED_BODY),
     };
     let too_large = matches!(reply, RuntimeReply::ResponseTooLarge { .. });
     match state.answer(id, reply) {

@@ -5,7 +5,10 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use base64::Engine;
+use layout::{Kind, Layout};
 use sha2::{Digest, Sha256};
+
+mod layout;
 
 /// Largest zip CreateFunction and UpdateFunctionCode accept.
 pub const MAX_ZIPPED_BYTES: usize = 52_428_800;
@@ -49,15 +52,26 @@ pub fn digests(zip: &[u8]) -> Digests {
     }
 }
 
-/// Check `zip` without writing anything: readable, no entry outside its root, within the
-/// unpacked limit (by the sizes its directory declares).
+/// Check `zip` without writing anything: readable, every entry inside its root and unpacking
+/// beside the others ([`Layout`]), within the unpacked limit (by the sizes its directory
+/// declares).
 pub fn check(zip: &[u8]) -> Result<(), CodeError> {
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|_| CodeError::Unreadable)?;
+    let mut layout = Layout::default();
     let mut total: u64 = 0;
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(|_| CodeError::Unreadable)?;
-        if safe_path(entry.name()).is_none() {
+        let kind = if entry.is_dir() {
+            Kind::Dir
+        } else if entry.unix_mode().is_some_and(is_link) {
+            Kind::Link
+        } else {
+            Kind::File
+        };
+        // NOTE: entries that collide (`x` and `x/y`), a file named `.`, a name over 255 bytes:
+        // AWS cannot unzip them either.
+        if !layout.add(entry.name(), kind) {
             return Err(CodeError::Unreadable);
         }
         total = total.saturating_add(entry.size());
@@ -66,6 +80,11 @@ pub fn check(zip: &[u8]) -> Result<(), CodeError> {
         }
     }
     Ok(())
+}
+
+/// Whether a Unix mode is a symbolic link's.
+fn is_link(mode: u32) -> bool {
+    mode & 0o170_000 == 0o120_000
 }
 
 /// The relative path of an entry, or `None` when it is absolute or climbs out (`../`).
@@ -103,7 +122,7 @@ pub fn unpack(zip: &[u8], dir: &Path) -> Result<(), CodeError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(CodeError::Io)?;
         }
-        if mode.is_some_and(|m| m & 0o170_000 == 0o120_000) {
+        if mode.is_some_and(is_link) {
             let mut target = String::new();
             entry
                 .read_to_string(&mut target)

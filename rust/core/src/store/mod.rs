@@ -7,6 +7,7 @@
 //! and the blobs live in a temporary directory removed when the store is dropped.
 
 pub mod code;
+mod state_dir;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,12 @@ pub enum StoreError {
         path: PathBuf,
         /// What the system said.
         source: std::io::Error,
+    },
+    /// Another emulator has the state directory open.
+    #[error("state directory {path} is in use by another lambda-rie")]
+    InUse {
+        /// The directory.
+        path: PathBuf,
     },
     /// A stored document is not JSON (a damaged database).
     #[error("state database: function {name}: {detail}")]
@@ -78,6 +85,8 @@ pub struct Store {
     dir: PathBuf,
     /// Removed on drop (no state directory was given).
     ephemeral: bool,
+    /// The state directory's lock, held while the store is open (none for a temporary one).
+    _lock: Option<std::fs::File>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -99,9 +108,20 @@ impl Store {
         };
         // NOTE: a temporary store's directory is made with its first code, so that the many
         // runs that never use the control plane leave nothing behind, even when killed.
-        if !ephemeral {
-            make_dirs(&dir)?;
-        }
+        let lock = if ephemeral {
+            None
+        } else {
+            state_dir::make_dirs(&dir)?;
+            let lock = state_dir::lock(&dir)?;
+            let swept = state_dir::sweep(&dir);
+            if swept > 0 {
+                crate::logs::message(
+                    crate::config::LogLevel::Info,
+                    &format!("state directory: removed {swept} unfinished code write(s)"),
+                );
+            }
+            Some(lock)
+        };
         let db = if ephemeral {
             Connection::open_in_memory()?
         } else {
@@ -145,6 +165,7 @@ impl Store {
             cache: Mutex::new(cache),
             dir,
             ephemeral,
+            _lock: lock,
         })
     }
 
@@ -252,23 +273,28 @@ impl Store {
     /// Either exists whole or not at all (written aside, then renamed).
     pub fn keep_code(&self, hex: &str, zip: &[u8]) -> Result<PathBuf, code::CodeError> {
         if self.ephemeral && !self.dir.join("code").is_dir() {
-            make_dirs(&self.dir).map_err(|e| match e {
+            state_dir::make_dirs(&self.dir).map_err(|e| match e {
                 StoreError::Io { source, .. } => code::CodeError::Io(source),
                 other => code::CodeError::Io(std::io::Error::other(other.to_string())),
             })?;
         }
         let blob = self.blob_path(hex);
         if !blob.is_file() {
-            let tmp = blob.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+            let tmp = blob.with_file_name(format!(
+                "{hex}{}{}",
+                state_dir::IN_PROGRESS,
+                uuid::Uuid::new_v4()
+            ));
             std::fs::write(&tmp, zip).map_err(code::CodeError::Io)?;
             std::fs::rename(&tmp, &blob).map_err(code::CodeError::Io)?;
         }
         let dir = self.code_dir(hex);
         if !dir.is_dir() {
-            let tmp = self
-                .dir
-                .join("code")
-                .join(format!("{hex}.tmp-{}", uuid::Uuid::new_v4()));
+            let tmp = self.dir.join("code").join(format!(
+                "{hex}{}{}",
+                state_dir::IN_PROGRESS,
+                uuid::Uuid::new_v4()
+            ));
             if let Err(e) = code::unpack(zip, &tmp) {
                 let _ = std::fs::remove_dir_all(&tmp);
                 return Err(e);
@@ -300,27 +326,6 @@ fn parse(name: &str, doc: &str) -> Result<Value, StoreError> {
         name: name.to_owned(),
         detail: e.to_string(),
     })
-}
-
-/// The state directory with `blobs/` and `code/`.
-fn make_dirs(dir: &Path) -> Result<(), StoreError> {
-    let existed = dir.is_dir();
-    for sub in ["", "blobs", "code"] {
-        let path = dir.join(sub);
-        std::fs::create_dir_all(&path).map_err(io(&path))?;
-    }
-    if !existed {
-        // NOTE: the sandbox user (uid 993) runs the unpacked code: a directory made here is
-        // traversable; one the user made keeps its mode (its functions may then run as root,
-        // and the start-up line says why).
-        set_mode(dir, 0o755)?;
-    }
-    set_mode(&dir.join("code"), 0o755)
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
 }
 
 #[cfg(test)]
