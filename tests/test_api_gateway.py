@@ -264,3 +264,29 @@ def test_a_rest_result_needs_a_string_body_and_has_no_cookies(api: Api) -> None:
     answer = api.call("GET", "/legacy/ada?shape=cookies")
     assert (answer.status, answer.body) == (200, b"no cookies in 1.0")
     assert answer.header("Set-Cookie") is None
+
+
+@pytest.mark.parametrize("path", ["/anything", "/legacy/ada"], ids=["http-api", "rest-api"])
+def test_number_and_boolean_header_values_are_text_and_null_is_no_header(
+    api: Api, path: str
+) -> None:
+    answer = api.call("GET", f"{path}?shape=scalar-headers")
+    assert (answer.status, answer.body) == (200, b"scalars")
+    assert (answer.header("X-Count"), answer.header("X-On")) == ("3", "true")
+    assert answer.header("X-Gone") is None
+    untyped = api.call("GET", f"{path}?shape=untyped")
+    assert (untyped.status, untyped.body) == (200, b"no type")
+    assert untyped.header("Content-Type") is None, untyped.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("/anything", "Internal Server Error"), ("/legacy/ada", "Internal server error")],
+    ids=["http-api", "rest-api"],
+)
+@pytest.mark.parametrize("shape", ["list-header", "object-header"])
+def test_a_list_or_object_header_value_is_a_malformed_answer(
+    api: Api, path: str, message: str, shape: str
+) -> None:
+    answer = api.call("GET", f"{path}?shape={shape}")
+    assert (answer.status, answer.json()) == (502, {"message": message})

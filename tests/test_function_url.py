@@ -266,6 +266,33 @@ def test_the_function_cannot_set_the_framing_of_its_answer(emulator: Emulator) -
     assert all(a.header("x-amzn-RequestId") for a in answers)
 
 
+@pytest.mark.parametrize(
+    ("shape", "headers"),
+    [
+        ("scalar-headers", {"X-Count": "3", "X-On": "true", "Content-Type": "text/plain"}),
+        ("untyped", {}),
+    ],
+)
+def test_number_and_boolean_header_values_are_text_and_null_is_no_header(
+    emulator: Emulator, shape: str, headers: dict[str, str]
+) -> None:
+    answer = emulator.request("GET", f"/lambda-url/shaped/?shape={shape}")
+    assert answer.status == 200, answer.body
+    for name, value in headers.items():
+        assert answer.header(name) == value, answer.headers
+    assert answer.header("X-Gone") is None
+    if not headers:
+        # A content type named null is no content type, not the JSON one by default.
+        assert answer.header("Content-Type") is None, answer.headers
+
+
+@pytest.mark.parametrize("shape", ["list-header", "object-header"])
+def test_a_list_or_object_header_value_is_a_502(emulator: Emulator, shape: str) -> None:
+    answer = emulator.request("GET", f"/lambda-url/shaped/?shape={shape}")
+    assert (answer.status, answer.body) == (502, b"Internal Server Error")
+    emulator.stderr.wait_for(r"the function's result is not a response: header X-\w+ is not")
+
+
 def test_aws_iam_urls_need_a_signed_request(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:

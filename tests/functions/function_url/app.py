@@ -22,8 +22,22 @@ FRAMING = {
     ),
 }
 
+#: Answers whose header values are not strings: numbers and booleans are their text, null is
+#: no header (a content type named null is none at all), a list or an object is malformed.
+HEADER_VALUES = {
+    "scalar-headers": {
+        "statusCode": 200,
+        "headers": {"X-Count": 3, "X-On": True, "X-Gone": None, "Content-Type": "text/plain"},
+        "body": "scalars",
+    },
+    "untyped": {"statusCode": 200, "headers": {"Content-Type": None}, "body": "no type"},
+    "list-header": {"statusCode": 200, "headers": {"X-List": ["a", "b"]}, "body": "x"},
+    "object-header": {"statusCode": 200, "headers": {"X-Object": {"a": "b"}}, "body": "x"},
+}
+
 #: Answers by shape, besides those `shaped` builds.
 ANSWERS = {
+    **HEADER_VALUES,
     "bad-status": {"statusCode": "teapot"},
     "informational": {"statusCode": 101, "headers": {"Upgrade": "websocket"}},
     **{
@@ -73,7 +87,7 @@ def rest(event, context):
     shape = (event.get("queryStringParameters") or {}).get("shape")
     if shape == "bare":
         return {"hello": "world"}
-    if shape == "informational":
+    if shape == "informational" or shape in HEADER_VALUES:
         return ANSWERS[shape]
     if shape == "object-body":
         return {"statusCode": 200, "body": {"not": "a string"}}
