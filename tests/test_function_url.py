@@ -29,6 +29,10 @@ FRAMING_BODIES = {
 }
 #: A bound on each read of a raw answer: a wrong length fails the test instead of hanging it.
 RAW_TIMEOUT_S = 10.0
+#: A trace the front end starts: `Root=1-<epoch seconds, 8 hex>-<24 hex>`.
+TRACE_ROOT = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}")
+#: A trace a client sends (X-Ray's header).
+GIVEN_TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
 @dataclass
@@ -266,6 +270,45 @@ def test_the_function_cannot_set_the_framing_of_its_answer(emulator: Emulator) -
     assert all(a.header("x-amzn-RequestId") for a in answers)
 
 
+def test_the_front_end_says_who_called_how_and_starts_a_trace(emulator: Emulator) -> None:
+    # The client's own X-Forwarded-Proto and -Port are replaced by how it reached the listener.
+    answer = emulator.request(
+        "GET",
+        "/lambda-url/echo/",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
+    )
+    assert answer.status == 200, answer.body
+    event = answer.json()
+    headers = event["headers"]
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"] == str(emulator.port)
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    trace = headers["x-amzn-trace-id"]
+    assert TRACE_ROOT.fullmatch(trace), trace
+    # The invocation continues that trace: the function's _X_AMZN_TRACE_ID has its root.
+    assert (answer.header("x-trace") or "").startswith(f"{trace};Parent="), answer.headers
+    # Each request starts its own.
+    assert (
+        emulator.request("GET", "/lambda-url/echo/").json()["headers"]["x-amzn-trace-id"] != trace
+    )
+
+
+def test_a_forwarded_chain_is_appended_to_and_a_given_trace_is_kept(emulator: Emulator) -> None:
+    answer = emulator.request(
+        "GET",
+        "/lambda-url/echo/",
+        headers={"X-Forwarded-For": "1.2.3.4, 5.6.7.8", "X-Amzn-Trace-Id": GIVEN_TRACE},
+    )
+    assert answer.status == 200, answer.body
+    event = answer.json()
+    assert event["headers"]["x-forwarded-for"] == "1.2.3.4, 5.6.7.8, 127.0.0.1"
+    source_ip = event["requestContext"]["http"]["sourceIp"]
+    assert event["headers"]["x-forwarded-for"].split(", ")[-1] == source_ip
+    assert event["headers"]["x-amzn-trace-id"] == GIVEN_TRACE
+    assert answer.header("x-trace") == GIVEN_TRACE
+
+
 @pytest.mark.parametrize(
     ("shape", "headers"),
     [
@@ -317,6 +360,8 @@ def test_http_port_serves_the_function_at_the_root(emulator_factory: EmulatorFac
     assert answer.status == 200, answer.body
     event = answer.json()
     assert (event["rawPath"], event["queryStringParameters"]) == ("/hello", {"who": "you"})
+    # X-Forwarded-Port is the port of the listener the client connected to.
+    assert event["headers"]["x-forwarded-port"] == line.group(3) != str(emulator.port)
     # The function's URL is on the Invoke API's port too.
     name = line.group(1)
     assert emulator.request("GET", f"/lambda-url/{name}/").status == 200

@@ -8,6 +8,7 @@
 
 mod cors;
 pub(crate) mod event;
+pub(crate) mod forwarded;
 pub(crate) mod response;
 mod stream;
 
@@ -21,7 +22,7 @@ use hyper::Request;
 use crate::aws::ServiceError;
 use crate::clock;
 use crate::config::{FunctionUrl, LogLevel, UrlAuthType, UrlInvokeMode, MAX_REQUEST_BYTES};
-use crate::http::{self, BodyError, Peer, Response};
+use crate::http::{self, BodyError, Response};
 use crate::invocation::{Invocation, OutcomeKind};
 use crate::invoke_api::InvokeApi;
 use crate::logs;
@@ -120,20 +121,22 @@ async fn answer(
         }
         Err(BodyError::Broken) => return (plain(400, "Bad Request"), Some(request_id)),
     };
-    let region = &target.scheduler.function().region;
-    let domain = format!("{id}.lambda-url.{region}.localhost");
+    let function = target.scheduler.function();
+    let domain = format!("{id}.lambda-url.{}.localhost", function.region);
+    let mut headers = header_list(&parts);
+    let front = forwarded::forward(&parts, &mut headers);
     let request = UrlRequest {
         method: parts.method.as_str(),
         path,
         query: parts.uri.query().unwrap_or(""),
-        headers: header_list(&parts),
-        source_ip: source_ip(&parts),
+        headers,
+        source_ip: front.source_ip,
         body: &body,
         url_id: id,
         domain: &domain,
         account_id: match url.auth_type {
             UrlAuthType::None => "anonymous",
-            UrlAuthType::AwsIam => &target.scheduler.function().account_id,
+            UrlAuthType::AwsIam => &function.account_id,
         },
         request_id: &request_id,
         route_key: "$default",
@@ -141,12 +144,14 @@ async fn answer(
         stage: "$default",
         time_epoch_ms: clock::epoch_ms(),
     };
-    let Some(payload) = invoke_payload(&event(&request)) else {
+    let event = event(&request);
+    let Some(payload) = invoke_payload(&event) else {
         // NOTE: a body under the cap can still make an event over it (base64 adds a third).
         return (plain(413, "Request Entity Too Large"), Some(request_id));
     };
     let mut inv = Invocation::new(payload, target.invoked_arn);
     inv.request_id.clone_from(&request_id);
+    inv.trace_id = front.trace_id;
     let mut r = match url.invoke_mode {
         UrlInvokeMode::Buffered => buffered(&target.scheduler, inv, id).await,
         UrlInvokeMode::ResponseStream => stream::answer(target.scheduler, inv, id).await,
@@ -205,14 +210,6 @@ pub(crate) fn header_list(parts: &hyper::http::request::Parts) -> Vec<(String, S
             )
         })
         .collect()
-}
-
-/// The client's address, as the event's `sourceIp`.
-pub(crate) fn source_ip(parts: &hyper::http::request::Parts) -> String {
-    parts
-        .extensions
-        .get::<Peer>()
-        .map_or_else(|| "127.0.0.1".to_owned(), |p| p.0.ip().to_string())
 }
 
 /// Whether a request carries a SigV4 signature (its shape, not its validity: no IAM here).

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import time
 
 #: Answers whose framing headers lie about their bodies (a front end must set its own): a
@@ -48,8 +49,12 @@ ANSWERS = {
 
 
 def echo(event, context):
-    """The event, as the function got it."""
-    return {"statusCode": 200, "headers": {"x-echo": "yes"}, "body": json.dumps(event)}
+    """The event, as the function got it, and its invocation's trace (`x-trace`)."""
+    return {
+        "statusCode": 200,
+        "headers": {"x-echo": "yes", "x-trace": os.environ.get("_X_AMZN_TRACE_ID", "")},
+        "body": json.dumps(event),
+    }
 
 
 def shaped(event, context):
@@ -105,6 +110,7 @@ def rest(event, context):
         }
     return {
         "statusCode": 200,
+        "headers": {"x-trace": os.environ.get("_X_AMZN_TRACE_ID", "")},
         "multiValueHeaders": {"X-Many": ["a", "b"]},
         "body": json.dumps(event),
     }
