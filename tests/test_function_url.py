@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, request
 
@@ -33,6 +36,15 @@ RAW_TIMEOUT_S = 10.0
 TRACE_ROOT = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}")
 #: A trace a client sends (X-Ray's header).
 GIVEN_TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+#: The access key the signed requests name.
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+
+
+def sigv4(url: str, method: str = "GET") -> dict[str, str]:
+    """The headers of a request signed with SigV4 for Lambda, as an SDK signs it."""
+    signing = AWSRequest(method=method, url=url)
+    SigV4Auth(Credentials(ACCESS_KEY, "secret"), "lambda", "us-east-1").add_auth(signing)
+    return {k: v for k, v in signing.headers.items() if k.lower() != "host"}
 
 
 @dataclass
@@ -349,6 +361,38 @@ def test_aws_iam_urls_need_a_signed_request(
     answer = emulator.request("GET", "/lambda-url/echo/", headers=signed)
     assert answer.status == 200, answer.body
     assert answer.json()["requestContext"]["accountId"] == "012345678912"
+
+
+def test_an_aws_iam_event_names_the_signer(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emulator = served(emulator_factory, tmp_path, url='{ auth_type = "AWS_IAM" }')
+    url = f"http://echo.lambda-url.us-east-1.localhost:{emulator.port}/signed"
+    answer = emulator.request("GET", "/lambda-url/echo/signed", headers=sigv4(url))
+    assert answer.status == 200, answer.body
+    context = answer.json()["requestContext"]
+    assert context["authorizer"] == {
+        "iam": {
+            "accessKey": ACCESS_KEY,
+            "accountId": "012345678912",
+            "callerId": "AIDAIOSFODNN7EXAMPLE",
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": f"arn:aws:iam::012345678912:user/{ACCESS_KEY}",
+            "userId": "AIDAIOSFODNN7EXAMPLE",
+        }
+    }
+
+
+def test_a_none_event_has_no_authorizer(emulator: Emulator) -> None:
+    # Signed or not, a NONE URL's caller is anonymous.
+    url = f"http://echo.lambda-url.us-east-1.localhost:{emulator.port}/"
+    for headers in [None, sigv4(url)]:
+        context = emulator.request("GET", "/lambda-url/echo/", headers=headers).json()[
+            "requestContext"
+        ]
+        assert "authorizer" not in context
+        assert context["accountId"] == "anonymous"
 
 
 def test_http_port_serves_the_function_at_the_root(emulator_factory: EmulatorFactory) -> None:

@@ -9,6 +9,7 @@
 mod cors;
 pub(crate) mod event;
 pub(crate) mod forwarded;
+mod iam;
 pub(crate) mod response;
 mod stream;
 
@@ -109,7 +110,7 @@ async fn answer(
             return (r, None);
         }
     }
-    if url.auth_type == UrlAuthType::AwsIam && !signed(req.headers()) {
+    if url.auth_type == UrlAuthType::AwsIam && !iam::signed(req.headers()) {
         return (forbidden(), None);
     }
     let request_id = crate::invocation::new_request_id();
@@ -144,7 +145,13 @@ async fn answer(
         stage: "$default",
         time_epoch_ms: clock::epoch_ms(),
     };
-    let event = event(&request);
+    let mut event = event(&request);
+    if url.auth_type == UrlAuthType::AwsIam {
+        if let Some(context) = event["requestContext"].as_object_mut() {
+            let authorizer = iam::authorizer(&parts.headers, &function.account_id);
+            context.insert("authorizer".to_owned(), authorizer);
+        }
+    }
     let Some(payload) = invoke_payload(&event) else {
         // NOTE: a body under the cap can still make an event over it (base64 adds a third).
         return (plain(413, "Request Entity Too Large"), Some(request_id));
@@ -210,18 +217,6 @@ pub(crate) fn header_list(parts: &hyper::http::request::Parts) -> Vec<(String, S
             )
         })
         .collect()
-}
-
-/// Whether a request carries a SigV4 signature (its shape, not its validity: no IAM here).
-fn signed(headers: &hyper::HeaderMap) -> bool {
-    let authorization = headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let shaped = authorization.starts_with("AWS4-HMAC-SHA256 Credential=")
-        && authorization.contains("SignedHeaders=")
-        && authorization.contains("Signature=");
-    shaped && (headers.contains_key("x-amz-date") || headers.contains_key(hyper::header::DATE))
 }
 
 /// A mapped result as the HTTP response.
