@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, request
-from test_function_url import assert_framed_by_the_server, pipelined
+from test_function_url import GIVEN_TRACE, TRACE_ROOT, assert_framed_by_the_server, pipelined
 
 HANDLERS = FUNCTIONS / "function_url"
 
@@ -264,3 +264,65 @@ def test_a_rest_result_needs_a_string_body_and_has_no_cookies(api: Api) -> None:
     answer = api.call("GET", "/legacy/ada?shape=cookies")
     assert (answer.status, answer.body) == (200, b"no cookies in 1.0")
     assert answer.header("Set-Cookie") is None
+
+
+def test_an_http_api_event_has_the_forwarding_and_trace_headers(api: Api) -> None:
+    answer = api.call("GET", "/items/1", headers={"X-Forwarded-For": "1.2.3.4"})
+    assert answer.status == 200, answer.body
+    event = answer.json()
+    headers = event["headers"]
+    assert headers["x-forwarded-for"] == "1.2.3.4, 127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"] == str(api.port)
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    trace = headers["x-amzn-trace-id"]
+    assert TRACE_ROOT.fullmatch(trace), trace
+    # The invocation continues that trace: the function's _X_AMZN_TRACE_ID has its root.
+    assert (answer.header("x-trace") or "").startswith(f"{trace};Parent="), answer.headers
+
+
+def test_a_rest_event_has_the_forwarding_and_trace_headers_as_api_gateway_spells_them(
+    api: Api,
+) -> None:
+    answer = api.call("GET", "/legacy/ada", headers={"x-amzn-trace-id": GIVEN_TRACE})
+    assert answer.status == 200, answer.body
+    event = answer.json()
+    added = {
+        "X-Forwarded-For": "127.0.0.1",
+        "X-Forwarded-Proto": "http",
+        "X-Forwarded-Port": str(api.port),
+        "X-Amzn-Trace-Id": GIVEN_TRACE,
+    }
+    for name, value in added.items():
+        assert event["headers"][name] == value, event["headers"]
+        assert event["multiValueHeaders"][name] == [value], event["multiValueHeaders"]
+    assert "x-amzn-trace-id" not in event["headers"]
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+    # A trace the client sent is the one the invocation continues.
+    assert answer.header("x-trace") == GIVEN_TRACE
+
+
+@pytest.mark.parametrize("path", ["/anything", "/legacy/ada"], ids=["http-api", "rest-api"])
+def test_number_and_boolean_header_values_are_text_and_null_is_no_header(
+    api: Api, path: str
+) -> None:
+    answer = api.call("GET", f"{path}?shape=scalar-headers")
+    assert (answer.status, answer.body) == (200, b"scalars")
+    assert (answer.header("X-Count"), answer.header("X-On")) == ("3", "true")
+    assert answer.header("X-Gone") is None
+    untyped = api.call("GET", f"{path}?shape=untyped")
+    assert (untyped.status, untyped.body) == (200, b"no type")
+    assert untyped.header("Content-Type") is None, untyped.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("/anything", "Internal Server Error"), ("/legacy/ada", "Internal server error")],
+    ids=["http-api", "rest-api"],
+)
+@pytest.mark.parametrize("shape", ["list-header", "object-header"])
+def test_a_list_or_object_header_value_is_a_malformed_answer(
+    api: Api, path: str, message: str, shape: str
+) -> None:
+    answer = api.call("GET", f"{path}?shape={shape}")
+    assert (answer.status, answer.json()) == (502, {"message": message})

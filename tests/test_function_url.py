@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, request
 
@@ -29,6 +32,19 @@ FRAMING_BODIES = {
 }
 #: A bound on each read of a raw answer: a wrong length fails the test instead of hanging it.
 RAW_TIMEOUT_S = 10.0
+#: A trace the front end starts: `Root=1-<epoch seconds, 8 hex>-<24 hex>`.
+TRACE_ROOT = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}")
+#: A trace a client sends (X-Ray's header).
+GIVEN_TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+#: The access key the signed requests name.
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+
+
+def sigv4(url: str, method: str = "GET") -> dict[str, str]:
+    """The headers of a request signed with SigV4 for Lambda, as an SDK signs it."""
+    signing = AWSRequest(method=method, url=url)
+    SigV4Auth(Credentials(ACCESS_KEY, "secret"), "lambda", "us-east-1").add_auth(signing)
+    return {k: v for k, v in signing.headers.items() if k.lower() != "host"}
 
 
 @dataclass
@@ -266,6 +282,72 @@ def test_the_function_cannot_set_the_framing_of_its_answer(emulator: Emulator) -
     assert all(a.header("x-amzn-RequestId") for a in answers)
 
 
+def test_the_front_end_says_who_called_how_and_starts_a_trace(emulator: Emulator) -> None:
+    # The client's own X-Forwarded-Proto and -Port are replaced by how it reached the listener.
+    answer = emulator.request(
+        "GET",
+        "/lambda-url/echo/",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
+    )
+    assert answer.status == 200, answer.body
+    event = answer.json()
+    headers = event["headers"]
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"] == str(emulator.port)
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    trace = headers["x-amzn-trace-id"]
+    assert TRACE_ROOT.fullmatch(trace), trace
+    # The invocation continues that trace: the function's _X_AMZN_TRACE_ID has its root.
+    assert (answer.header("x-trace") or "").startswith(f"{trace};Parent="), answer.headers
+    # Each request starts its own.
+    assert (
+        emulator.request("GET", "/lambda-url/echo/").json()["headers"]["x-amzn-trace-id"] != trace
+    )
+
+
+def test_a_forwarded_chain_is_appended_to_and_a_given_trace_is_kept(emulator: Emulator) -> None:
+    answer = emulator.request(
+        "GET",
+        "/lambda-url/echo/",
+        headers={"X-Forwarded-For": "1.2.3.4, 5.6.7.8", "X-Amzn-Trace-Id": GIVEN_TRACE},
+    )
+    assert answer.status == 200, answer.body
+    event = answer.json()
+    assert event["headers"]["x-forwarded-for"] == "1.2.3.4, 5.6.7.8, 127.0.0.1"
+    source_ip = event["requestContext"]["http"]["sourceIp"]
+    assert event["headers"]["x-forwarded-for"].split(", ")[-1] == source_ip
+    assert event["headers"]["x-amzn-trace-id"] == GIVEN_TRACE
+    assert answer.header("x-trace") == GIVEN_TRACE
+
+
+@pytest.mark.parametrize(
+    ("shape", "headers"),
+    [
+        ("scalar-headers", {"X-Count": "3", "X-On": "true", "Content-Type": "text/plain"}),
+        ("untyped", {}),
+    ],
+)
+def test_number_and_boolean_header_values_are_text_and_null_is_no_header(
+    emulator: Emulator, shape: str, headers: dict[str, str]
+) -> None:
+    answer = emulator.request("GET", f"/lambda-url/shaped/?shape={shape}")
+    assert answer.status == 200, answer.body
+    for name, value in headers.items():
+        assert answer.header(name) == value, answer.headers
+    assert answer.header("X-Gone") is None
+    if not headers:
+        # A content type named null is no content type, not the JSON one by default.
+        assert answer.header("Content-Type") is None, answer.headers
+
+
+@pytest.mark.parametrize("shape", ["list-header", "object-header"])
+def test_a_list_or_object_header_value_is_a_502(emulator: Emulator, shape: str) -> None:
+    answer = emulator.request("GET", f"/lambda-url/shaped/?shape={shape}")
+    assert (answer.status, answer.body) == (502, b"Internal Server Error")
+    emulator.stderr.wait_for(r"the function's result is not a response: header X-\w+ is not")
+
+
 def test_aws_iam_urls_need_a_signed_request(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
@@ -281,6 +363,38 @@ def test_aws_iam_urls_need_a_signed_request(
     assert answer.json()["requestContext"]["accountId"] == "012345678912"
 
 
+def test_an_aws_iam_event_names_the_signer(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emulator = served(emulator_factory, tmp_path, url='{ auth_type = "AWS_IAM" }')
+    url = f"http://echo.lambda-url.us-east-1.localhost:{emulator.port}/signed"
+    answer = emulator.request("GET", "/lambda-url/echo/signed", headers=sigv4(url))
+    assert answer.status == 200, answer.body
+    context = answer.json()["requestContext"]
+    assert context["authorizer"] == {
+        "iam": {
+            "accessKey": ACCESS_KEY,
+            "accountId": "012345678912",
+            "callerId": "AIDAIOSFODNN7EXAMPLE",
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": f"arn:aws:iam::012345678912:user/{ACCESS_KEY}",
+            "userId": "AIDAIOSFODNN7EXAMPLE",
+        }
+    }
+
+
+def test_a_none_event_has_no_authorizer(emulator: Emulator) -> None:
+    # Signed or not, a NONE URL's caller is anonymous.
+    url = f"http://echo.lambda-url.us-east-1.localhost:{emulator.port}/"
+    for headers in [None, sigv4(url)]:
+        context = emulator.request("GET", "/lambda-url/echo/", headers=headers).json()[
+            "requestContext"
+        ]
+        assert "authorizer" not in context
+        assert context["accountId"] == "anonymous"
+
+
 def test_http_port_serves_the_function_at_the_root(emulator_factory: EmulatorFactory) -> None:
     emulator = emulator_factory(
         ["--http-port", "0", "--code-dir", str(HANDLERS), "app.echo"], cwd=HANDLERS
@@ -290,6 +404,8 @@ def test_http_port_serves_the_function_at_the_root(emulator_factory: EmulatorFac
     assert answer.status == 200, answer.body
     event = answer.json()
     assert (event["rawPath"], event["queryStringParameters"]) == ("/hello", {"who": "you"})
+    # X-Forwarded-Port is the port of the listener the client connected to.
+    assert event["headers"]["x-forwarded-port"] == line.group(3) != str(emulator.port)
     # The function's URL is on the Invoke API's port too.
     name = line.group(1)
     assert emulator.request("GET", f"/lambda-url/{name}/").status == 200

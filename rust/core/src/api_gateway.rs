@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::clock;
 use crate::config::{ApiKind, FunctionConfig, LogLevel};
-use crate::function_url::{self, UrlRequest};
+use crate::function_url::{self, forwarded, UrlRequest};
 use crate::http::{self, BodyError, Response};
 use crate::invocation::{Invocation, OutcomeKind};
 use crate::invoke_api::InvokeApi;
@@ -97,17 +97,18 @@ async fn invoke(
     };
     let function = target.scheduler.function();
     let route_key = route.key();
-    let headers = if route.payload_v1 {
+    let mut headers = if route.payload_v1 {
         header_case::headers(&parts).await
     } else {
         function_url::header_list(&parts)
     };
+    let front = forwarded::forward(&parts, &mut headers);
     let request = UrlRequest {
         method: parts.method.as_str(),
         path,
         query: parts.uri.query().unwrap_or(""),
         headers,
-        source_ip: function_url::source_ip(&parts),
+        source_ip: front.source_ip,
         body: &body,
         url_id: API_ID,
         domain: "localhost",
@@ -157,7 +158,15 @@ async fn invoke(
                 || binary::matches(types, content_type)
         }
     };
-    let answer = integrate(&target, event, matched, &request_id, binary_answer).await;
+    let answer = integrate(
+        &target,
+        event,
+        matched,
+        &request_id,
+        front.trace_id,
+        binary_answer,
+    )
+    .await;
     (answer, Some(request_id))
 }
 
@@ -209,12 +218,14 @@ fn event_v2(request: &UrlRequest<'_>, v1: &payload_v1::V1<'_>) -> Value {
     event
 }
 
-/// Invoke the route's function with `event` and map its result, as API Gateway does.
+/// Invoke the route's function with `event` and map its result, as API Gateway does; the
+/// invocation has the request's id and continues its trace.
 async fn integrate(
     target: &crate::registry::Target,
     event: Value,
     matched: &Matched<'_>,
     request_id: &str,
+    trace_id: String,
     binary_answer: impl Fn(Option<&str>) -> bool,
 ) -> Response {
     let route = &matched.route.route;
@@ -223,6 +234,7 @@ async fn integrate(
     };
     let mut inv = Invocation::new(payload, target.invoked_arn.clone());
     request_id.clone_into(&mut inv.request_id);
+    inv.trace_id = trace_id;
     // NOTE: the invocation runs to its end (and is logged) even when API Gateway stops waiting.
     let outcome =
         match tokio::time::timeout(INTEGRATION_TIMEOUT, target.scheduler.invoke(inv)).await {

@@ -8,6 +8,8 @@
 
 mod cors;
 pub(crate) mod event;
+pub(crate) mod forwarded;
+mod iam;
 pub(crate) mod response;
 mod stream;
 
@@ -21,7 +23,7 @@ use hyper::Request;
 use crate::aws::ServiceError;
 use crate::clock;
 use crate::config::{FunctionUrl, LogLevel, UrlAuthType, UrlInvokeMode, MAX_REQUEST_BYTES};
-use crate::http::{self, BodyError, Peer, Response};
+use crate::http::{self, BodyError, Response};
 use crate::invocation::{Invocation, OutcomeKind};
 use crate::invoke_api::InvokeApi;
 use crate::logs;
@@ -108,7 +110,7 @@ async fn answer(
             return (r, None);
         }
     }
-    if url.auth_type == UrlAuthType::AwsIam && !signed(req.headers()) {
+    if url.auth_type == UrlAuthType::AwsIam && !iam::signed(req.headers()) {
         return (forbidden(), None);
     }
     let request_id = crate::invocation::new_request_id();
@@ -121,20 +123,22 @@ async fn answer(
         Err(BodyError::Broken) => return (plain(400, "Bad Request"), Some(request_id)),
         Err(BodyError::Stalled) => return (plain(408, "Request Timeout"), Some(request_id)),
     };
-    let region = &target.scheduler.function().region;
-    let domain = format!("{id}.lambda-url.{region}.localhost");
+    let function = target.scheduler.function();
+    let domain = format!("{id}.lambda-url.{}.localhost", function.region);
+    let mut headers = header_list(&parts);
+    let front = forwarded::forward(&parts, &mut headers);
     let request = UrlRequest {
         method: parts.method.as_str(),
         path,
         query: parts.uri.query().unwrap_or(""),
-        headers: header_list(&parts),
-        source_ip: source_ip(&parts),
+        headers,
+        source_ip: front.source_ip,
         body: &body,
         url_id: id,
         domain: &domain,
         account_id: match url.auth_type {
             UrlAuthType::None => "anonymous",
-            UrlAuthType::AwsIam => &target.scheduler.function().account_id,
+            UrlAuthType::AwsIam => &function.account_id,
         },
         request_id: &request_id,
         route_key: "$default",
@@ -142,12 +146,20 @@ async fn answer(
         stage: "$default",
         time_epoch_ms: clock::epoch_ms(),
     };
-    let Some(payload) = invoke_payload(&event(&request)) else {
+    let mut event = event(&request);
+    if url.auth_type == UrlAuthType::AwsIam {
+        if let Some(context) = event["requestContext"].as_object_mut() {
+            let authorizer = iam::authorizer(&parts.headers, &function.account_id);
+            context.insert("authorizer".to_owned(), authorizer);
+        }
+    }
+    let Some(payload) = invoke_payload(&event) else {
         // NOTE: a body under the cap can still make an event over it (base64 adds a third).
         return (plain(413, "Request Entity Too Large"), Some(request_id));
     };
     let mut inv = Invocation::new(payload, target.invoked_arn);
     inv.request_id.clone_from(&request_id);
+    inv.trace_id = front.trace_id;
     let mut r = match url.invoke_mode {
         UrlInvokeMode::Buffered => buffered(&target.scheduler, inv, id).await,
         UrlInvokeMode::ResponseStream => stream::answer(target.scheduler, inv, id).await,
@@ -206,26 +218,6 @@ pub(crate) fn header_list(parts: &hyper::http::request::Parts) -> Vec<(String, S
             )
         })
         .collect()
-}
-
-/// The client's address, as the event's `sourceIp`.
-pub(crate) fn source_ip(parts: &hyper::http::request::Parts) -> String {
-    parts
-        .extensions
-        .get::<Peer>()
-        .map_or_else(|| "127.0.0.1".to_owned(), |p| p.0.ip().to_string())
-}
-
-/// Whether a request carries a SigV4 signature (its shape, not its validity: no IAM here).
-fn signed(headers: &hyper::HeaderMap) -> bool {
-    let authorization = headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let shaped = authorization.starts_with("AWS4-HMAC-SHA256 Credential=")
-        && authorization.contains("SignedHeaders=")
-        && authorization.contains("Signature=");
-    shaped && (headers.contains_key("x-amz-date") || headers.contains_key(hyper::header::DATE))
 }
 
 /// A mapped result as the HTTP response.

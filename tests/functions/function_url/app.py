@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import time
 
 #: Answers whose framing headers lie about their bodies (a front end must set its own): a
@@ -22,8 +23,22 @@ FRAMING = {
     ),
 }
 
+#: Answers whose header values are not strings: numbers and booleans are their text, null is
+#: no header (a content type named null is none at all), a list or an object is malformed.
+HEADER_VALUES = {
+    "scalar-headers": {
+        "statusCode": 200,
+        "headers": {"X-Count": 3, "X-On": True, "X-Gone": None, "Content-Type": "text/plain"},
+        "body": "scalars",
+    },
+    "untyped": {"statusCode": 200, "headers": {"Content-Type": None}, "body": "no type"},
+    "list-header": {"statusCode": 200, "headers": {"X-List": ["a", "b"]}, "body": "x"},
+    "object-header": {"statusCode": 200, "headers": {"X-Object": {"a": "b"}}, "body": "x"},
+}
+
 #: Answers by shape, besides those `shaped` builds.
 ANSWERS = {
+    **HEADER_VALUES,
     "bad-status": {"statusCode": "teapot"},
     "informational": {"statusCode": 101, "headers": {"Upgrade": "websocket"}},
     **{
@@ -34,8 +49,12 @@ ANSWERS = {
 
 
 def echo(event, context):
-    """The event, as the function got it."""
-    return {"statusCode": 200, "headers": {"x-echo": "yes"}, "body": json.dumps(event)}
+    """The event, as the function got it, and its invocation's trace (`x-trace`)."""
+    return {
+        "statusCode": 200,
+        "headers": {"x-echo": "yes", "x-trace": os.environ.get("_X_AMZN_TRACE_ID", "")},
+        "body": json.dumps(event),
+    }
 
 
 def shaped(event, context):
@@ -73,7 +92,7 @@ def rest(event, context):
     shape = (event.get("queryStringParameters") or {}).get("shape")
     if shape == "bare":
         return {"hello": "world"}
-    if shape == "informational":
+    if shape == "informational" or shape in HEADER_VALUES:
         return ANSWERS[shape]
     if shape == "object-body":
         return {"statusCode": 200, "body": {"not": "a string"}}
@@ -91,6 +110,7 @@ def rest(event, context):
         }
     return {
         "statusCode": 200,
+        "headers": {"x-trace": os.environ.get("_X_AMZN_TRACE_ID", "")},
         "multiValueHeaders": {"X-Many": ["a", "b"]},
         "body": json.dumps(event),
     }

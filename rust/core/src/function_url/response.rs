@@ -31,6 +31,9 @@ pub enum MappingError {
     /// A payload 1.0 `body` that is not a string.
     #[error("body is not a string")]
     Body,
+    /// A header whose value is a list or an object, not a value.
+    #[error("header {0} is not a string, a number, a boolean or null")]
+    HeaderValue(String),
 }
 
 const JSON: &str = "application/json";
@@ -95,29 +98,35 @@ pub(crate) fn shaped(
     .and_then(|n| u16::try_from(n).ok())
     .filter(|n| (200..=599).contains(n))
     .ok_or_else(|| MappingError::Status(fields["statusCode"].to_string()))?;
-    let mut headers: Vec<(String, String)> = fields
-        .get("headers")
-        .and_then(Value::as_object)
-        .map(|h| {
-            h.iter()
-                .filter(|(k, _)| !is_framing(k))
-                .map(|(k, v)| (k.clone(), text(v)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let single = fields.get("headers").and_then(Value::as_object);
     let multi = fields
         .get("multiValueHeaders")
         .and_then(Value::as_object)
         .filter(|_| multi_value_headers);
-    for (k, values) in multi.into_iter().flatten().filter(|(k, _)| !is_framing(k)) {
-        for v in values.as_array().into_iter().flatten() {
-            headers.push((k.clone(), text(v)));
+    let values = single
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k, std::slice::from_ref(v)))
+        .chain(multi.into_iter().flatten().map(|(k, values)| {
+            let values = match values {
+                Value::Array(values) => values.as_slice(),
+                // NOTE: a value that is not a list is taken as a list of one.
+                other => std::slice::from_ref(other),
+            };
+            (k, values)
+        }));
+    let mut headers = Vec::new();
+    // NOTE: a function that names the content type `null` sends none (no JSON by default).
+    let mut typed = false;
+    for (k, values) in values.filter(|(k, _)| !is_framing(k)) {
+        for v in values {
+            typed |= k.eq_ignore_ascii_case("content-type");
+            if let Some(v) = header_value(k, v)? {
+                headers.push((k.clone(), v));
+            }
         }
     }
-    if !headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-    {
+    if !typed {
         headers.push(("content-type".to_owned(), JSON.to_owned()));
     }
     let cookies = fields
@@ -147,7 +156,18 @@ pub(crate) fn shaped(
     })
 }
 
-/// A header value or body as text: strings as they are, other JSON values written out.
+/// A header's value as API Gateway and Lambda read it: a string as it is, a number or a boolean
+/// as its JSON text (`3`, `true`), `null` no header; a list or an object is not a value.
+fn header_value(name: &str, value: &Value) -> Result<Option<String>, MappingError> {
+    match value {
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Number(_) | Value::Bool(_) => Ok(Some(value.to_string())),
+        Value::Null => Ok(None),
+        Value::Array(_) | Value::Object(_) => Err(MappingError::HeaderValue(name.to_owned())),
+    }
+}
+
+/// A cookie or body as text: strings as they are, other JSON values written out.
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -199,6 +219,60 @@ mod tests {
         );
         assert_eq!(r.cookies, vec!["a=1", "b=2; Path=/"]);
         assert_eq!(&r.body[..], b"short and stout");
+    }
+
+    #[test]
+    fn numbers_and_booleans_are_header_text_and_null_is_no_header() {
+        let r = from_result(
+            br#"{"statusCode": 200, "headers": {"X-Count": 3, "X-Ratio": 0.5, "X-On": true,
+                 "X-Off": false, "X-Gone": null}, "body": "b"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("X-Count".to_owned(), "3".to_owned()),
+                ("X-Off".to_owned(), "false".to_owned()),
+                ("X-On".to_owned(), "true".to_owned()),
+                ("X-Ratio".to_owned(), "0.5".to_owned()),
+                ("content-type".to_owned(), JSON.to_owned()),
+            ]
+        );
+        // A content type named null is none at all: not JSON by default.
+        let r = from_result(br#"{"statusCode": 204, "headers": {"Content-Type": null}}"#).unwrap();
+        assert_eq!(r.headers, Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn a_list_or_object_header_value_is_not_a_response() {
+        for value in [r#"["a", "b"]"#, r#"{"a": "b"}"#, "[]"] {
+            let result = format!(r#"{{"statusCode": 200, "headers": {{"X-Bad": {value}}}}}"#);
+            assert_eq!(
+                from_result(result.as_bytes()),
+                Err(MappingError::HeaderValue("X-Bad".to_owned())),
+                "{value}"
+            );
+        }
+        let fields = serde_json::json!({
+            "statusCode": 200,
+            "multiValueHeaders": {"X-Many": [1, true, null, "s"], "X-One": 7, "X-None": null},
+        });
+        let r = shaped(fields.as_object().unwrap(), true).unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("X-Many".to_owned(), "1".to_owned()),
+                ("X-Many".to_owned(), "true".to_owned()),
+                ("X-Many".to_owned(), "s".to_owned()),
+                ("X-One".to_owned(), "7".to_owned()),
+                ("content-type".to_owned(), JSON.to_owned()),
+            ]
+        );
+        let nested = serde_json::json!({"statusCode": 200, "multiValueHeaders": {"X": [["a"]]}});
+        assert_eq!(
+            shaped(nested.as_object().unwrap(), true),
+            Err(MappingError::HeaderValue("X".to_owned()))
+        );
     }
 
     #[test]

@@ -191,10 +191,14 @@ async fn connection<S, F>(
 {
     let state = Arc::new(ConnectionState::default());
     let peer = stream.peer_addr().ok().map(Peer);
+    let local = stream.local_addr().ok().map(Local);
     let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state)));
     let svc = service_fn(move |mut req: Request<Incoming>| {
         if let Some(peer) = peer {
             req.extensions_mut().insert(peer);
+        }
+        if let Some(local) = local {
+            req.extensions_mut().insert(local);
         }
         let fut = service(req);
         async move { Ok::<_, Infallible>(fut.await) }
@@ -234,6 +238,10 @@ async fn connection<S, F>(
 /// The client's address, in every request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
+
+/// The listener's address the client connected to, in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Local(pub SocketAddr);
 
 /// Resolves once shutdown is requested (or its sender is gone).
 async fn requested(shutdown: &mut watch::Receiver<bool>) {
