@@ -104,7 +104,6 @@ impl Emulator {
             registry: Arc::clone(&registry),
             events: Arc::clone(&events),
             control: Arc::clone(&control),
-            address: invoke_address,
         });
         let timeouts = crate::http::ConnectionTimeouts::invoke_api();
         let http = match config.http_address {

@@ -26,9 +26,6 @@ pub struct InvokeApi {
     pub events: Arc<AsyncInvoker>,
     /// The control plane (CreateFunction and the rest of the Lambda API).
     pub control: Arc<ControlPlane>,
-    /// Where the Invoke API listens: the host of a request without `Host` (HTTP/1.0), so that
-    /// the addresses the control plane answers with still reach it.
-    pub address: std::net::SocketAddr,
 }
 
 const FUNCTIONS_PREFIX: &str = "/2015-03-31/functions/";
@@ -113,16 +110,6 @@ pub fn error_response(err: &ServiceError, request_id: Option<&str>) -> Response 
     r
 }
 
-/// `address` as a client on this machine reaches it (a wildcard address is 127.0.0.1 or ::1).
-fn reachable(address: std::net::SocketAddr) -> String {
-    let ip = match address.ip() {
-        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
-        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    std::net::SocketAddr::new(ip, address.port()).to_string()
-}
-
 /// A control-plane request: its body read whole (up to AWS's CreateFunction limit).
 async fn control(api: &InvokeApi, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
@@ -146,26 +133,22 @@ async fn control(api: &InvokeApi, req: Request<Incoming>) -> Response {
         .headers
         .get(hyper::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map_or_else(|| reachable(api.address), str::to_owned);
+        .map(str::to_owned)
+        // NOTE: a request without `Host` (HTTP/1.0) gets the address it came to, so that the
+        // addresses the control plane answers with still reach the emulator.
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<http::Local>()
+                .map(|l| l.0.to_string())
+        });
     api.control
         .handle(ApiRequest {
             method: parts.method,
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
-            host: Some(host),
+            host,
             body,
         })
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reachable;
-
-    #[test]
-    fn a_wildcard_address_is_reached_on_loopback() {
-        assert_eq!(reachable("0.0.0.0:8080".parse().unwrap()), "127.0.0.1:8080");
-        assert_eq!(reachable("[::]:9001".parse().unwrap()), "[::1]:9001");
-        assert_eq!(reachable("10.1.2.3:80".parse().unwrap()), "10.1.2.3:80");
-    }
 }
