@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from harness import FUNCTIONS, Emulator, EmulatorFactory, Response, request
-from test_function_url import GIVEN_TRACE, TRACE_ROOT, assert_framed_by_the_server, pipelined
+from test_function_url import (
+    GIVEN_TRACE,
+    assert_framed_by_the_server,
+    assert_front_end_headers,
+    pipelined,
+)
 
 HANDLERS = FUNCTIONS / "function_url"
 
@@ -268,17 +273,7 @@ def test_a_rest_result_needs_a_string_body_and_has_no_cookies(api: Api) -> None:
 
 def test_an_http_api_event_has_the_forwarding_and_trace_headers(api: Api) -> None:
     answer = api.call("GET", "/items/1", headers={"X-Forwarded-For": "1.2.3.4"})
-    assert answer.status == 200, answer.body
-    event = answer.json()
-    headers = event["headers"]
-    assert headers["x-forwarded-for"] == "1.2.3.4, 127.0.0.1"
-    assert headers["x-forwarded-proto"] == "http"
-    assert headers["x-forwarded-port"] == str(api.port)
-    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
-    trace = headers["x-amzn-trace-id"]
-    assert TRACE_ROOT.fullmatch(trace), trace
-    # The invocation continues that trace: the function's _X_AMZN_TRACE_ID has its root.
-    assert (answer.header("x-trace") or "").startswith(f"{trace};Parent="), answer.headers
+    assert_front_end_headers(answer, "1.2.3.4, 127.0.0.1", api.port)
 
 
 def test_a_rest_event_has_the_forwarding_and_trace_headers_as_api_gateway_spells_them(

@@ -34,6 +34,26 @@ FRAMING_BODIES = {
 RAW_TIMEOUT_S = 10.0
 #: A trace the front end starts: `Root=1-<epoch seconds, 8 hex>-<24 hex>`.
 TRACE_ROOT = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}")
+
+
+def assert_front_end_headers(answer: Response, forwarded_for: str, port: int) -> str:
+    """Check the headers the front end added to the payload 2.0 event `answer` echoes (the
+    client at 127.0.0.1, plain HTTP to `port`, a new trace the invocation continues); the
+    event's trace header."""
+    assert answer.status == 200, answer.body
+    event = answer.json()
+    headers = event["headers"]
+    assert headers["x-forwarded-for"] == forwarded_for
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"] == str(port)
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    trace: str = headers["x-amzn-trace-id"]
+    assert TRACE_ROOT.fullmatch(trace), trace
+    # The invocation continues that trace: the function's _X_AMZN_TRACE_ID has its root.
+    assert (answer.header("x-trace") or "").startswith(f"{trace};Parent="), answer.headers
+    return trace
+
+
 #: A trace a client sends (X-Ray's header).
 GIVEN_TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 #: The access key the signed requests name.
@@ -289,17 +309,7 @@ def test_the_front_end_says_who_called_how_and_starts_a_trace(emulator: Emulator
         "/lambda-url/echo/",
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
     )
-    assert answer.status == 200, answer.body
-    event = answer.json()
-    headers = event["headers"]
-    assert headers["x-forwarded-for"] == "127.0.0.1"
-    assert headers["x-forwarded-proto"] == "http"
-    assert headers["x-forwarded-port"] == str(emulator.port)
-    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
-    trace = headers["x-amzn-trace-id"]
-    assert TRACE_ROOT.fullmatch(trace), trace
-    # The invocation continues that trace: the function's _X_AMZN_TRACE_ID has its root.
-    assert (answer.header("x-trace") or "").startswith(f"{trace};Parent="), answer.headers
+    trace = assert_front_end_headers(answer, "127.0.0.1", emulator.port)
     # Each request starts its own.
     assert (
         emulator.request("GET", "/lambda-url/echo/").json()["headers"]["x-amzn-trace-id"] != trace
