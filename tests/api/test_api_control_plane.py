@@ -51,3 +51,15 @@ def test_a_function_created_with_boto3_is_served_and_kept_in_the_state_dir(
 def test_an_emulator_needs_a_function_or_a_state_dir() -> None:
     with pytest.raises(LambdaRieError, match="state_dir"):
         Emulator()
+
+
+def test_a_state_dir_serves_one_emulator_at_a_time(state_dir: Path) -> None:
+    first = Emulator(state_dir=state_dir)
+    try:
+        with pytest.raises(LambdaRieError, match="is in use by another lambda-rie"):
+            Emulator(state_dir=state_dir)
+    finally:
+        first.close()
+    # Closed, the directory is free for the next one.
+    with Emulator(state_dir=state_dir) as emu:
+        assert not emu.closed
