@@ -118,6 +118,7 @@ async fn invoke(
         path_parameters: matched.parameters.clone(),
         stage: &route.settings.stage,
         time_epoch_ms: clock::epoch_ms(),
+        authorizer: None,
     };
     let v1 = payload_v1::V1 {
         resource: route.path.as_deref().unwrap_or("$default"),
@@ -232,9 +233,12 @@ async fn integrate(
     let Some(payload) = function_url::invoke_payload(&event) else {
         return message(413, "Request Entity Too Large");
     };
-    let mut inv = Invocation::new(payload, target.invoked_arn.clone());
-    request_id.clone_into(&mut inv.request_id);
-    inv.trace_id = trace_id;
+    let inv = Invocation::traced(
+        payload,
+        target.invoked_arn.clone(),
+        request_id.to_owned(),
+        trace_id,
+    );
     // NOTE: the invocation runs to its end (and is logged) even when API Gateway stops waiting.
     let outcome =
         match tokio::time::timeout(INTEGRATION_TIMEOUT, target.scheduler.invoke(inv)).await {

@@ -140,26 +140,24 @@ async fn answer(
             UrlAuthType::None => "anonymous",
             UrlAuthType::AwsIam => &function.account_id,
         },
+        authorizer: (url.auth_type == UrlAuthType::AwsIam)
+            .then(|| iam::authorizer(&parts.headers, &function.account_id)),
         request_id: &request_id,
         route_key: "$default",
         path_parameters: None,
         stage: "$default",
         time_epoch_ms: clock::epoch_ms(),
     };
-    let mut event = event(&request);
-    if url.auth_type == UrlAuthType::AwsIam {
-        if let Some(context) = event["requestContext"].as_object_mut() {
-            let authorizer = iam::authorizer(&parts.headers, &function.account_id);
-            context.insert("authorizer".to_owned(), authorizer);
-        }
-    }
-    let Some(payload) = invoke_payload(&event) else {
+    let Some(payload) = invoke_payload(&event(&request)) else {
         // NOTE: a body under the cap can still make an event over it (base64 adds a third).
         return (plain(413, "Request Entity Too Large"), Some(request_id));
     };
-    let mut inv = Invocation::new(payload, target.invoked_arn);
-    inv.request_id.clone_from(&request_id);
-    inv.trace_id = front.trace_id;
+    let inv = Invocation::traced(
+        payload,
+        target.invoked_arn,
+        request_id.clone(),
+        front.trace_id,
+    );
     let mut r = match url.invoke_mode {
         UrlInvokeMode::Buffered => buffered(&target.scheduler, inv, id).await,
         UrlInvokeMode::ResponseStream => stream::answer(target.scheduler, inv, id).await,

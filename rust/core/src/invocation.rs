@@ -46,13 +46,30 @@ pub struct Invocation {
 impl Invocation {
     /// An invocation of `payload` with a fresh request id and trace id.
     pub fn new(payload: Bytes, invoked_function_arn: String) -> Self {
+        Self::traced(
+            payload,
+            invoked_function_arn,
+            new_request_id(),
+            new_trace_id(),
+        )
+    }
+
+    /// An invocation of `payload` that carries a request id and a trace given by its caller (the
+    /// front end of a function URL or route, the invoke request's `X-Amzn-Trace-Id`, a queued
+    /// event's retry).
+    pub fn traced(
+        payload: Bytes,
+        invoked_function_arn: String,
+        request_id: String,
+        trace_id: String,
+    ) -> Self {
         Self {
-            request_id: new_request_id(),
+            request_id,
             invocation_id: new_request_id(),
             payload,
             content_type: DEFAULT_CONTENT_TYPE.to_owned(),
             invoked_function_arn,
-            trace_id: new_trace_id(),
+            trace_id,
             client_context: None,
             cognito_identity: None,
             tenant_id: None,

@@ -190,6 +190,7 @@ mod tests {
             path_parameters: Some(parameters),
             stage: "Prod",
             time_epoch_ms: 1_583_349_317_135,
+            authorizer: None,
         };
         let e = event(
             &request,

@@ -27,10 +27,12 @@ pub struct QueuedEvent {
 
 impl QueuedEvent {
     pub(super) fn invocation(&self) -> Invocation {
-        let mut inv = Invocation::new(self.payload.clone(), self.invoked_arn.clone());
-        inv.request_id.clone_from(&self.request_id);
-        inv.trace_id.clone_from(&self.trace_id);
-        inv
+        Invocation::traced(
+            self.payload.clone(),
+            self.invoked_arn.clone(),
+            self.request_id.clone(),
+            self.trace_id.clone(),
+        )
     }
 
     pub(super) fn age(&self) -> Duration {

@@ -37,6 +37,9 @@ pub struct UrlRequest<'a> {
     pub stage: &'a str,
     /// When the request arrived, ms since the epoch.
     pub time_epoch_ms: u64,
+    /// `requestContext.authorizer` of payload 2.0, when the front end knows the caller (a
+    /// signed request to an `AWS_IAM` URL); a route's Lambda authorizer adds its own later.
+    pub authorizer: Option<Value>,
 }
 
 /// The payload 2.0 event of `request`.
@@ -75,27 +78,28 @@ pub fn event(request: &UrlRequest<'_>) -> Value {
     if let Some(params) = query_parameters(request.query) {
         fields.insert("queryStringParameters".to_owned(), Value::Object(params));
     }
-    fields.insert(
-        "requestContext".to_owned(),
-        json!({
-            "accountId": request.account_id,
-            "apiId": request.url_id,
-            "domainName": request.domain,
-            "domainPrefix": request.url_id,
-            "http": {
-                "method": request.method,
-                "path": request.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": request.source_ip,
-                "userAgent": user_agent,
-            },
-            "requestId": request.request_id,
-            "routeKey": request.route_key,
-            "stage": request.stage,
-            "time": clock::access_log_time(request.time_epoch_ms),
-            "timeEpoch": request.time_epoch_ms,
-        }),
-    );
+    let mut context = json!({
+        "accountId": request.account_id,
+        "apiId": request.url_id,
+        "domainName": request.domain,
+        "domainPrefix": request.url_id,
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.source_ip,
+            "userAgent": user_agent,
+        },
+        "requestId": request.request_id,
+        "routeKey": request.route_key,
+        "stage": request.stage,
+        "time": clock::access_log_time(request.time_epoch_ms),
+        "timeEpoch": request.time_epoch_ms,
+    });
+    if let (Some(authorizer), Some(members)) = (&request.authorizer, context.as_object_mut()) {
+        members.insert("authorizer".to_owned(), authorizer.clone());
+    }
+    fields.insert("requestContext".to_owned(), context);
     if let Some(parameters) = &request.path_parameters {
         fields.insert(
             "pathParameters".to_owned(),
@@ -195,6 +199,7 @@ mod tests {
             path_parameters: None,
             stage: "$default",
             time_epoch_ms: 1_583_348_638_390,
+            authorizer: None,
         }
     }
 
@@ -248,6 +253,20 @@ mod tests {
         // Not UTF-8 although said to be text: base64 too.
         let e = event(&request(&[("content-type", "text/plain")], "", &[0xff]));
         assert_eq!(e["isBase64Encoded"], true);
+    }
+
+    #[test]
+    fn a_known_caller_is_the_request_contexts_authorizer_and_no_caller_means_none() {
+        let mut signed = request(&[], "", b"");
+        signed.authorizer = Some(json!({"iam": {"accessKey": "AKIAEXAMPLE"}}));
+        let e = event(&signed);
+        assert_eq!(
+            e["requestContext"]["authorizer"]["iam"]["accessKey"],
+            "AKIAEXAMPLE"
+        );
+        assert_eq!(e["requestContext"]["requestId"], "id-1");
+        let e = event(&request(&[], "", b""));
+        assert!(e["requestContext"].get("authorizer").is_none());
     }
 
     #[test]

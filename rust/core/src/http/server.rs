@@ -40,6 +40,7 @@ impl ConnectionTimeouts {
             idle: Some(INVOKE_API_IDLE_TIMEOUT),
             serve_after_eof: true,
             preserve_header_case: false,
+            addresses: true,
         }
     }
 
@@ -50,6 +51,7 @@ impl ConnectionTimeouts {
             idle: None,
             serve_after_eof: false,
             preserve_header_case: false,
+            addresses: false,
         }
     }
 }
@@ -190,8 +192,14 @@ async fn connection<S, F>(
     F: Future<Output = Response> + Send + 'static,
 {
     let state = Arc::new(ConnectionState::default());
-    let peer = stream.peer_addr().ok().map(Peer);
-    let local = stream.local_addr().ok().map(Local);
+    let (peer, local) = if timeouts.addresses {
+        (
+            stream.peer_addr().ok().map(Peer),
+            stream.local_addr().ok().map(Local),
+        )
+    } else {
+        (None, None)
+    };
     let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state)));
     let svc = service_fn(move |mut req: Request<Incoming>| {
         if let Some(peer) = peer {

@@ -30,6 +30,10 @@ pub struct ConnectionTimeouts {
     /// hyper keeps each header name's spelling (in the request's extensions), for API
     /// Gateway's payload 1.0 events (docs/reference.md §15); off where nothing reads them.
     pub preserve_header_case: bool,
+    /// Each request carries its client's and its listener's addresses ([`super::Peer`],
+    /// [`super::Local`]) in its extensions, for the Invoke API's front-end headers and code
+    /// locations; off on the Runtime API, which reads neither.
+    pub addresses: bool,
 }
 
 /// Shared by a connection's stream and its timer.

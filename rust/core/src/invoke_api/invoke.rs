@@ -14,7 +14,7 @@ use super::InvokeApi;
 use crate::aws::ServiceError;
 use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
 use crate::http::{self, BodyError, Response};
-use crate::invocation::{Invocation, Outcome, DEFAULT_CONTENT_TYPE};
+use crate::invocation::{self, Invocation, Outcome, DEFAULT_CONTENT_TYPE};
 use crate::registry::Version;
 use crate::scheduler::Scheduler;
 
@@ -159,14 +159,17 @@ pub(super) async fn accept(
         InvocationType::RequestResponse => {}
     }
     let version = target.version;
-    let mut inv = Invocation::new(payload, target.invoked_arn);
+    let trace_id = headers.trace_id.unwrap_or_else(invocation::new_trace_id);
+    let mut inv = Invocation::traced(
+        payload,
+        target.invoked_arn,
+        invocation::new_request_id(),
+        trace_id,
+    );
     inv.content_type = headers.content_type;
     inv.client_context = headers.client_context;
     inv.tenant_id = headers.tenant_id;
     inv.want_log = headers.tail;
-    if let Some(t) = headers.trace_id {
-        inv.trace_id = t;
-    }
     Accepted::Run(target.scheduler, version, inv)
 }
 
