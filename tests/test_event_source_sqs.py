@@ -25,6 +25,7 @@ from aws_support import (
     records_log,
     wait_for,
 )
+from control_plane_support import create, error_of
 from harness import Emulator, EmulatorFactory, lambda_client, stress_size
 
 ARN = re.compile(r"^arn:aws:lambda:us-east-1:012345678912:event-source-mapping:[0-9a-f-]{36}$")
@@ -126,6 +127,32 @@ def test_every_message_reaches_the_handler_once_in_the_sqs_record_shape(
     got_mapping = lam.get_event_source_mapping(UUID=created["UUID"])
     assert got_mapping["State"] == "Enabled"
     assert got_mapping["LastProcessingResult"] == "OK"
+
+
+def test_a_receive_past_6_mb_is_split_and_every_message_reaches_the_function_once(
+    factory: EmulatorFactory, moto: MotoServer
+) -> None:
+    log = records_log()
+    _, lam = serve(factory, moto, "record", log)
+    url, arn = new_queue(moto, "large", VisibilityTimeout="60")
+    sqs = moto.client("sqs")
+    filler = "x" * 240_000
+    for n in range(30):
+        sqs.send_message(QueueUrl=url, MessageBody=f"{n:04d} {filler}")
+    lam.create_event_source_mapping(
+        FunctionName="function", EventSourceArn=arn, BatchSize=100, MaximumBatchingWindowInSeconds=2
+    )
+    # 30 messages of 240 KB are 7 MB of records: more than one invocation may carry.
+    wait_for(lambda: len(records(log)) >= 30, 30, "30 large messages handled")
+    wait_for(lambda: queue_depth(moto, url) == 0, 10, "the queue is empty")
+    handled = sorted(r["body"][:4] for r in records(log))
+    assert handled == [f"{n:04d}" for n in range(30)], "each message exactly once"
+    batches = read_batches(log)
+    assert len(batches) >= 2
+    compact = (",", ":")
+    assert all(
+        len(json.dumps(b["records"], separators=compact)) <= 6 * 1024 * 1024 for b in batches
+    )
 
 
 def test_reported_item_failures_stay_in_the_queue_and_come_back(
@@ -317,6 +344,33 @@ def test_the_mapping_api_answers_as_aws(factory: EmulatorFactory, moto: MotoServ
         "Message": "The resource you requested does not exist.",
     }
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+def test_a_mapping_moved_onto_a_mapped_queue_and_function_is_refused(
+    factory: EmulatorFactory, moto: MotoServer
+) -> None:
+    _, lam = serve(factory, moto, "record", records_log())
+    _, arn = new_queue(moto, "moved")
+    create(lam, "other")
+    mapped = lam.create_event_source_mapping(
+        FunctionName="function", EventSourceArn=arn, Enabled=False
+    )
+    other = lam.create_event_source_mapping(FunctionName="other", EventSourceArn=arn, Enabled=False)
+    with pytest.raises(ClientError) as moved:
+        lam.update_event_source_mapping(UUID=other["UUID"], FunctionName="function")
+    assert error_of(moved.value) == (
+        409,
+        "ResourceConflictException",
+        f'An event source mapping with SQS arn (" {arn} ") and function (" test_function ") '
+        f"already exists. Please update or delete the existing mapping with UUID "
+        f"{mapped['UUID']}",
+    )
+    # Nothing changed; a mapping updated onto its own function is not a conflict.
+    assert lam.get_event_source_mapping(UUID=other["UUID"])["FunctionArn"] == other["FunctionArn"]
+    same = lam.update_event_source_mapping(UUID=mapped["UUID"], FunctionName="function")
+    assert same["FunctionArn"] == mapped["FunctionArn"]
+    listed = lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
+    assert sorted(m["UUID"] for m in listed) == sorted([mapped["UUID"], other["UUID"]])
 
 
 def test_a_deleted_queue_shows_in_the_mapping_and_nothing_crashes(

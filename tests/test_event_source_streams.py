@@ -308,3 +308,40 @@ def test_a_disabled_stream_mapping_resumes_where_it_stopped(
     wait_for(lambda: len(kinesis_data(log)) >= 10, 30, "the rest")
     time.sleep(1)
     assert [d["n"] for d in kinesis_data(log)] == list(range(10)), "no record lost or repeated"
+
+
+# NOTE: a bound, not an expectation: retries wait 0.1, 0.2, 0.4 ... 5 s, about 5 attempts in the
+# first 3 s; a retry loop without pauses made thousands.
+ATTEMPTS_IN_3_S_BOUND = 50
+
+
+def test_a_batch_that_keeps_failing_is_retried_paced_and_stops_with_its_mapping(
+    factory: EmulatorFactory, moto: MotoServer
+) -> None:
+    log = records_log()
+    lam = serve(factory, moto, "raise_always", log)
+    arn = new_stream(moto, "failing", 1)
+    # The defaults: retried until the record expires.
+    uuid = lam.create_event_source_mapping(
+        FunctionName="function", EventSourceArn=arn, StartingPosition="TRIM_HORIZON"
+    )["UUID"]
+    put(moto, "failing", [("k", {"n": 0})])
+    wait_for(lambda: len(read_batches(log)) >= 1, 30, "the first attempt")
+    time.sleep(3)
+    assert len(read_batches(log)) <= ATTEMPTS_IN_3_S_BOUND, "retried in a busy loop"
+
+    def stays_quiet() -> int:
+        time.sleep(0.5)  # an attempt under way ends
+        quiet = len(read_batches(log))
+        time.sleep(3)
+        assert len(read_batches(log)) == quiet, "the mapping is stopped, its retries too"
+        return quiet
+
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    disabled_at = stays_quiet()
+    # Enabled again, the batch is read again from the checkpoint: it was not given up.
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    wait_for(lambda: len(read_batches(log)) > disabled_at, 30, "the batch tried again")
+    assert {d["n"] for d in kinesis_data(log)} == {0}
+    lam.delete_event_source_mapping(UUID=uuid)
+    stays_quiet()

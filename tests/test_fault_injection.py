@@ -4,13 +4,13 @@ random points over many invocations, and every invocation still gets exactly one
 The runtime is `tests/functions/robust/fault_runtime.py`, a custom runtime over raw sockets;
 each event tells it what to do with the invocation it takes (answer, fail, SIGKILL or SIGSTOP
 itself past the 1 s timeout, exit, close the connection it took the invocation on, break its
-answer off halfway) and what to do before its next `/next` (send half a request, or a whole one
-it then abandons). The plan is drawn from a fixed seed, so a failure reproduces. Each answer
-must have the shape AWS gives what happened: 200 with the result, or 200 with
-`X-Amz-Function-Error: Unhandled` and the runtime's error, `Sandbox.Timedout` or
-`Runtime.ExitError`; an invocation the runtime never took (a `/next` it had abandoned took it,
-which its own record of what it took shows) must time out. Afterwards no environment is busy
-and the counters add up to N.
+answer off halfway, half-close its connection after answering) and what to do before its next
+`/next` (send half a request, or a whole one it then abandons). The plan is drawn from a fixed
+seed, so a failure reproduces. Each answer must have the shape AWS gives what happened: 200 with
+the result, or 200 with `X-Amz-Function-Error: Unhandled` and the runtime's error,
+`Sandbox.Timedout` or `Runtime.ExitError`; an invocation the runtime never took (a `/next` it
+had abandoned took it, which its own record of what it took shows) must time out. Afterwards no
+environment is busy and the counters add up to N.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ FAULTS = {
     "ok": (30, "success"),
     "new_connection": (10, "success"),
     "broken_response": (8, "success"),
+    "half_closed": (8, "success"),
     "error": (10, "error"),
     "sigkill": (10, "crash"),
     "exit": (8, "crash"),
@@ -136,6 +137,22 @@ def run_client(host: str, port: int, events: list[dict[str, Any]], into: list[An
                 conn.close()
     finally:
         conn.close()
+
+
+def test_an_answer_followed_by_a_half_close_is_received_every_time(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(["--timeout", "1", "--", PYTHON, "fault_runtime.py"], cwd=ROBUST)
+    for n in range(10):
+        answer = emulator.invoke({"n": n, "fault": "half_closed"})
+        assert answer.status == 200, answer.body
+        assert answer.header("X-Amz-Function-Error") is None, answer.body
+        assert answer.json() == {"n": n}
+    # A `/next` abandoned on its own connection still takes nothing: the next one is answered.
+    after = emulator.invoke({"n": -1, "fault": "ok", "then": "abandoned_next"})
+    assert after.json() == {"n": -1}
+    last = emulator.invoke({"n": -2, "fault": "ok"})
+    assert (last.status, last.json()) == (200, {"n": -2})
 
 
 @pytest.mark.stress

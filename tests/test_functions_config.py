@@ -127,6 +127,21 @@ def test_config_paths_are_relative_to_the_file(
     assert record["requestPayload"] == {"n": 2}
 
 
+def test_the_first_function_of_a_config_file_is_the_one_it_declares_first(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path,
+        {name: {"handler": "many.describe"} for name in ("zeta", "alpha", "mid")},
+    )
+    emulator = emulator_factory(["--config", str(config)], cwd=ROOT)
+    # The RIE's path names `function`: the first function of the file, not of the alphabet.
+    answer = emulator.invoke({}, function="function")
+    assert answer.status == 200, answer.body
+    assert answer.json()["function_name"] == "zeta"
+    assert emulator.invoke({}, function="alpha").json()["function_name"] == "alpha"
+
+
 @pytest.mark.parametrize(
     ("orders", "defaults", "named"),
     [

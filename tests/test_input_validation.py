@@ -79,6 +79,24 @@ def test_malformed_qualifiers_are_validation_errors(
     )
 
 
+def test_a_qualifier_in_the_name_and_a_different_one_beside_it_are_refused(
+    echo_emulator: Emulator,
+) -> None:
+    path = "/2015-03-31/functions/function:$LATEST/invocations?Qualifier=7"
+    answer = echo_emulator.request("POST", path, b"{}")
+    assert answer.status == 400
+    assert answer.header("x-amzn-ErrorType") == "InvalidParameterValueException"
+    assert answer.json()["message"] == (
+        "The derived qualifier from the function name does not match the specified qualifier."
+    )
+    # The same qualifier twice is one qualifier.
+    path = "/2015-03-31/functions/function:$LATEST/invocations?Qualifier=$LATEST"
+    agreed = echo_emulator.request("POST", path, b'{"n": 1}')
+    assert agreed.status == 200
+    assert agreed.json() == {"n": 1}
+    assert agreed.header("X-Amz-Executed-Version") == "$LATEST"
+
+
 def test_the_describe_operations_validate_the_identifier_too(echo_emulator: Emulator) -> None:
     answer = echo_emulator.request("GET", "/2015-03-31/functions/..%2Fx/configuration")
     assert answer.status == 400

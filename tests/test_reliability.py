@@ -337,6 +337,59 @@ def test_a_body_that_stops_arriving_is_answered_408_after_the_header_read_timeou
     assert emulator.invoke({}).status == 200
 
 
+def read_answer(sock: socket.socket) -> tuple[str, bytes]:
+    """One HTTP answer from `sock`: its head (lower-cased) and its body (by Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed after {data[:200]!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    text = head.decode().lower()
+    length = next(
+        int(line.split(":", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed mid-answer"
+        body += chunk
+    return text, body
+
+
+@pytest.mark.parametrize(
+    ("function", "header", "status"),
+    [("nope", "", 404), ("function", "X-Amz-Invocation-Type: Sometimes\r\n", 400)],
+    ids=["unknown-function", "bad-header"],
+)
+def test_an_invoke_refused_before_its_body_arrives_keeps_its_connection(
+    emulator_factory: EmulatorFactory, function: str, header: str, status: int
+) -> None:
+    emulator = emulator_factory([HANDLER], cwd=CODE)
+    sock = connect(emulator)
+    try:
+        # The head first, the body a little later (as urllib3 sends them), twice on one socket.
+        for _ in range(2):
+            head = (
+                f"POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: x\r\n"
+                f"{header}Content-Length: 2\r\n\r\n"
+            )
+            sock.sendall(head.encode())
+            time.sleep(0.05)
+            sock.sendall(b"{}")
+            answer, _ = read_answer(sock)
+            assert answer.startswith(f"http/1.1 {status}"), answer
+            assert "connection: close" not in answer
+        sock.sendall(
+            f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}".encode()
+        )
+        answer, _ = read_answer(sock)
+        assert answer.startswith("http/1.1 200"), answer
+    finally:
+        sock.close()
+
+
 # -- the Event queue -------------------------------------------------------------------------
 
 

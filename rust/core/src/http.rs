@@ -14,7 +14,7 @@ use hyper::body::{Body as _, Frame, Incoming};
 use hyper::{Request, StatusCode};
 use tokio::sync::mpsc;
 
-pub use server::{serve_admitted, serve_with, Admission, Local, Peer};
+pub use server::{client_gone, serve_admitted, serve_with, Admission, Local, Peer};
 pub use timeouts::ConnectionTimeouts;
 
 /// Response body type of both servers: whole bytes, or bytes sent as they are produced.

@@ -179,9 +179,12 @@ proptest! {
         query in prop::option::of(prop_oneof![Just(LATEST.to_owned()), Just(ALIAS.to_owned()), "\\PC{0,8}"]),
     ) {
         let pieces = split(&id);
+        let qualifiers_differ =
+            matches!((pieces.qualifier, query.as_deref()), (Some(a), Some(b)) if a != b);
         match registry().resolve(&id, query.as_deref()) {
             Ok(target) => {
                 prop_assert!(check_identifier(&id).is_ok());
+                prop_assert!(!qualifiers_differ);
                 prop_assert!(query.as_deref().is_none_or(|q| check_qualifier(q).is_ok()));
                 let served = &target.scheduler.function().config.name;
                 prop_assert!(NAMES.contains(&served.as_str()));
@@ -201,6 +204,7 @@ proptest! {
                     400 => prop_assert!(
                         check_identifier(&id).is_err()
                             || query.as_deref().is_some_and(|q| check_qualifier(q).is_err())
+                            || qualifiers_differ
                     ),
                     404 => {
                         prop_assert!(check_identifier(&id).is_ok());

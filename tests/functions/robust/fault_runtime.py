@@ -12,7 +12,9 @@ invocation once it has taken it from `/next`:
   the next invocation on a new connection;
 - `new_connection`: closes that connection and answers on a new one;
 - `broken_response`: starts the answer, closes the connection halfway through its body, then
-  answers whole on a new connection.
+  answers whole on a new connection;
+- `half_closed`: answers, shutting its sending side of the connection down right after the
+  request (HTTP half-close), reads the 202, then goes on on a new connection.
 
 NEXT_FAULT is what it does before its next `/next`: `partial_next` (send half a request line
 and close) or `abandoned_next` (send a whole `GET /next` and close without waiting for it).
@@ -114,6 +116,14 @@ def handle(sock: socket.socket, request_id: str, event: dict) -> socket.socket:
         sock.close()
         sock = connect()
         call(sock, "POST", response, answer)
+    elif fault == "half_closed":
+        sock.sendall(request_bytes("POST", response, answer))
+        sock.shutdown(socket.SHUT_WR)
+        status, _, body = read_answer(sock)
+        if status != 202:
+            raise RuntimeError(f"a half-closed /response answered {status}: {body!r}")
+        sock.close()
+        return connect()
     elif fault == "broken_response":
         whole = request_bytes("POST", response, answer)
         sock.sendall(whole[: len(whole) - len(answer) // 2])

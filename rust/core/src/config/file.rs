@@ -462,6 +462,16 @@ mod tests {
     }
 
     #[test]
+    fn functions_keep_the_order_of_the_file() {
+        let fs = load_str(
+            "[functions.zeta]\nhandler = \"app.z\"\n\n[functions.alpha]\nhandler = \"app.a\"\n\n[functions.mid]\nhandler = \"app.m\"\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = fs.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha", "mid"]);
+    }
+
+    #[test]
     fn unknown_key_names_file_function_and_key() {
         let e = load_str("[functions.a]\nhandler = \"app.a\"\ntimeuot = 3\n").unwrap_err();
         assert!(e.contains("lambda-rie.toml"), "{e}");

@@ -58,6 +58,31 @@ impl ControlPlane {
         Ok((arn, target.scheduler.function().config.timeout_s))
     }
 
+    /// 409 when `source_arn` is already mapped to the function of `function_arn` by a mapping
+    /// other than `this` one: one mapping per source and function, on create as on update.
+    fn check_not_mapped(
+        &self,
+        kind: SourceKind,
+        source_arn: &str,
+        function_arn: &str,
+        this: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let name = function_name(function_arn);
+        let Some(uuid) = self
+            .event_sources
+            .existing(source_arn, &name)
+            .filter(|uuid| Some(uuid.as_str()) != this)
+        else {
+            return Ok(());
+        };
+        let message = if kind == SourceKind::Sqs {
+            format!("An event source mapping with SQS arn (\" {source_arn} \") and function (\" {name} \") already exists. Please update or delete the existing mapping with UUID {uuid}")
+        } else {
+            format!("The event source arn (\" {source_arn} \") and function (\" {name} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}")
+        };
+        Err(ServiceError::conflict(message))
+    }
+
     /// `POST /2015-03-31/event-source-mappings`: CreateEventSourceMapping.
     pub(super) async fn create_event_source_mapping(&self, req: &ApiRequest) -> Answer {
         let body = req.json()?;
@@ -70,15 +95,7 @@ impl ControlPlane {
             .ok_or_else(|| ServiceError::invalid_parameter("Unrecognized event source."))?;
         let (function_arn, timeout) =
             self.mapping_target(body.get("FunctionName").and_then(Value::as_str))?;
-        let name = function_name(&function_arn);
-        if let Some(uuid) = self.event_sources.existing(&source_arn, &name) {
-            let message = if kind == SourceKind::Sqs {
-                format!("An event source mapping with SQS arn (\" {source_arn} \") and function (\" {name} \") already exists. Please update or delete the existing mapping with UUID {uuid}")
-            } else {
-                format!("The event source arn (\" {source_arn} \") and function (\" {name} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}")
-            };
-            return Err(ServiceError::conflict(message));
-        }
+        self.check_not_mapped(kind, &source_arn, &function_arn, None)?;
         let (uuid, mapping_arn) = self.new_mapping_id();
         let doc = mapping::create(&body, kind, &uuid, &function_arn, &mapping_arn)?;
         self.event_sources
@@ -126,14 +143,15 @@ impl ControlPlane {
             .event_sources
             .stored(uuid)
             .ok_or_else(unknown_mapping)?;
-        let kind = doc
+        let source_arn = doc
             .get("EventSourceArn")
             .and_then(Value::as_str)
-            .and_then(SourceKind::of_arn)
-            .unwrap_or(SourceKind::Sqs);
+            .unwrap_or_default();
+        let kind = SourceKind::of_arn(source_arn).unwrap_or(SourceKind::Sqs);
         let mut next = mapping::update(&doc, &body, kind)?;
         if let Some(id) = body.get("FunctionName").and_then(Value::as_str) {
             let (arn, _) = self.mapping_target(Some(id))?;
+            self.check_not_mapped(kind, source_arn, &arn, Some(uuid))?;
             next.insert("FunctionArn".into(), json!(arn));
         }
         let was = doc.get("State").and_then(Value::as_str);

@@ -414,15 +414,8 @@ impl ControlPlane {
                 &arn,
             ));
         }
-        let qualifier = match (ident.qualifier, query_qualifier) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(ServiceError::invalid_parameter(
-                    "The derived qualifier from the function name does not match the specified qualifier.",
-                ))
-            }
-            (a, b) => a.or(b).map(str::to_owned),
-        };
-        Ok((ident.name.to_owned(), qualifier))
+        let qualifier = ident.qualifier_with(query_qualifier)?;
+        Ok((ident.name.to_owned(), qualifier.map(str::to_owned)))
     }
 
     /// The stored function `name`, its pending transitions completed (and written), or

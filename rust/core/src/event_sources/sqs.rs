@@ -192,8 +192,11 @@ async fn gather(
     busy: bool,
 ) -> Result<Vec<Value>, AwsError> {
     let longest = if busy { 1 } else { MAX_WAIT_S };
-    let mut batch: Vec<Value> = std::mem::take(carry);
-    let mut bytes: usize = batch.iter().map(|r| r.to_string().len()).sum();
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    if fill(&mut batch, &mut bytes, std::mem::take(carry), carry) {
+        return Ok(batch);
+    }
     let mut first_at = (!batch.is_empty()).then(Instant::now);
     while batch.len() < s.batch_size {
         let wait = match first_at {
@@ -223,17 +226,21 @@ async fn gather(
                 }),
             )
             .await?;
-        let messages = answer["Messages"].as_array().cloned().unwrap_or_default();
-        for m in messages {
-            let record = sqs_record::record(&m, &s.source_arn, &queue.region);
-            let size = record.to_string().len();
-            if bytes + size > MAX_REQUEST_BYTES && !batch.is_empty() {
-                carry.push(record);
-                return Ok(batch);
-            }
-            bytes += size;
-            batch.push(record);
+        let records = answer["Messages"]
+            .as_array()
+            .map(|messages| {
+                messages
+                    .iter()
+                    .map(|m| sqs_record::record(m, &s.source_arn, &queue.region))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let full = fill(&mut batch, &mut bytes, records, carry);
+        if !batch.is_empty() {
             first_at.get_or_insert_with(Instant::now);
+        }
+        if full {
+            return Ok(batch);
         }
         if first_at.is_none() {
             // Nothing came in a whole long poll: look at the mapping's settings again.
@@ -241,6 +248,29 @@ async fn gather(
         }
     }
     Ok(batch)
+}
+
+/// Move `records` into `batch` (of `bytes`) until the next one would take it past 6 MB: that
+/// one and every one after it wait in `carry` for the next batch (they were received: none may
+/// be lost). Whether the batch is full.
+fn fill(
+    batch: &mut Vec<Value>,
+    bytes: &mut usize,
+    records: Vec<Value>,
+    carry: &mut Vec<Value>,
+) -> bool {
+    let mut records = records.into_iter();
+    for record in records.by_ref() {
+        let size = record.to_string().len();
+        if *bytes + size > MAX_REQUEST_BYTES && !batch.is_empty() {
+            carry.push(record);
+            carry.extend(records);
+            return true;
+        }
+        *bytes += size;
+        batch.push(record);
+    }
+    false
 }
 
 /// The records the filters keep; the rest are deleted from the queue, as on AWS.
@@ -280,7 +310,7 @@ mod tests {
 
     use serde_json::json;
 
-    use super::{in_flight_cap, reserved_concurrency};
+    use super::{fill, in_flight_cap, reserved_concurrency};
     use crate::config::{Defaults, FunctionConfig, ThrottlePolicy};
     use crate::environment::FunctionContext;
     use crate::event_sources::MappingSettings;
@@ -288,6 +318,33 @@ mod tests {
     use crate::scheduler::{EnvironmentCap, Scheduler};
 
     const ARN: &str = "arn:aws:lambda:us-east-1:012345678912:function:worker:live";
+
+    #[test]
+    fn a_receive_that_passes_6_mb_carries_every_message_after_the_limit() {
+        let record = |n: usize| json!({"messageId": n, "body": "x".repeat(2_000_000)});
+        let (mut batch, mut bytes, mut carry) = (Vec::new(), 0, Vec::new());
+        // Five messages of 2 MB in one receive: three fit, the other two wait.
+        assert!(fill(
+            &mut batch,
+            &mut bytes,
+            (0..5).map(record).collect(),
+            &mut carry
+        ));
+        let ids = |records: &[serde_json::Value]| -> Vec<u64> {
+            records
+                .iter()
+                .map(|r| r["messageId"].as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(ids(&batch), [0, 1, 2]);
+        assert_eq!(ids(&carry), [3, 4]);
+        // The next batch starts with what was carried and is filled the same way.
+        let (mut next, mut next_bytes) = (Vec::new(), 0);
+        let carried = std::mem::take(&mut carry);
+        assert!(!fill(&mut next, &mut next_bytes, carried, &mut carry));
+        assert_eq!(ids(&next), [3, 4]);
+        assert!(carry.is_empty());
+    }
 
     fn registry() -> Registry {
         let registry = Registry::new("us-east-1", "012345678912");

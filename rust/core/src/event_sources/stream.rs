@@ -27,6 +27,11 @@ const IDLE: Duration = Duration::from_millis(250);
 /// The longest pause after failed calls.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// The mapping was deleted or disabled while a batch was being delivered: its records are
+/// left to the checkpoint (read again when the mapping is enabled), nothing is given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stopped;
+
 /// One shard's reader.
 #[derive(Clone)]
 struct ShardReader {
@@ -171,6 +176,26 @@ impl ShardReader {
         }
     }
 
+    /// Whether the mapping is deleted or disabled: batches in delivery stop.
+    fn stopped(&self) -> bool {
+        let s = self.settings.borrow();
+        s.deleted || !s.enabled
+    }
+
+    /// Wait `pause`, or less when the mapping is deleted or disabled meanwhile (then `Stopped`).
+    async fn pause(&self, pause: Duration) -> Result<(), Stopped> {
+        let mut settings = self.settings.clone();
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = settings.wait_for(|s| s.deleted || !s.enabled) => {}
+        }
+        if self.stopped() {
+            Err(Stopped)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Read the shard to its end (or until the mapping is deleted).
     async fn run(mut self) {
         let mut iterator: Option<String> = None;
@@ -226,13 +251,15 @@ impl ShardReader {
             let windowed = !s.tumbling_window.is_zero();
             let Some(last) = records.last().map(|r| r.sequence.clone()) else {
                 if windowed && window.is_some() {
-                    if next.is_none() {
+                    let closed = if next.is_none() {
                         // The shard has ended: so has its window.
-                        if let Some(w) = window.take() {
-                            self.close(&s, &w, window::Flags::LAST).await;
-                        }
+                        self.close_window(&s, &mut window, window::Flags::LAST)
+                            .await
                     } else {
-                        self.close_if_over(&s, &mut window).await;
+                        self.close_if_over(&s, &mut window).await
+                    };
+                    if closed.is_err() {
+                        continue; // from the checkpoint, once enabled again
                     }
                     if window.is_none() {
                         self.save_checkpoint(&s.uuid, None, Some(&window));
@@ -256,10 +283,16 @@ impl ShardReader {
                 .collect();
             MappingStatus::add(&self.status.filtered, (total - kept.len()) as u64);
             if windowed {
-                self.deliver_windowed(&s, kept, &mut window).await;
+                if self.deliver_windowed(&s, kept, &mut window).await.is_err() {
+                    // Read again from the checkpoint, with the window kept beside it.
+                    window = self.kept_window(&uuid);
+                    continue;
+                }
                 self.save_checkpoint(&s.uuid, Some(&last), Some(&window));
             } else {
-                self.deliver_lanes(&s, kept).await;
+                if self.deliver_lanes(&s, kept).await.is_err() {
+                    continue; // read again from the checkpoint, once enabled again
+                }
                 self.save_checkpoint(&s.uuid, Some(&last), None);
             }
             // A closed shard read to its end: the next iterator (after the checkpoint) says so.

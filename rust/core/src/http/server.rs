@@ -38,7 +38,6 @@ impl ConnectionTimeouts {
         Self {
             header_read: header_read_timeout(),
             idle: Some(INVOKE_API_IDLE_TIMEOUT),
-            serve_after_eof: true,
             preserve_header_case: false,
             addresses: true,
         }
@@ -49,7 +48,6 @@ impl ConnectionTimeouts {
         Self {
             header_read: header_read_timeout(),
             idle: None,
-            serve_after_eof: false,
             preserve_header_case: false,
             addresses: false,
         }
@@ -201,6 +199,7 @@ async fn connection<S, F>(
         (None, None)
     };
     let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state)));
+    let served = Arc::clone(&state);
     let svc = service_fn(move |mut req: Request<Incoming>| {
         if let Some(peer) = peer {
             req.extensions_mut().insert(peer);
@@ -208,12 +207,15 @@ async fn connection<S, F>(
         if let Some(local) = local {
             req.extensions_mut().insert(local);
         }
-        let fut = service(req);
+        let fut = CONNECTION.scope(Arc::clone(&served), service(req));
         async move { Ok::<_, Infallible>(fut.await) }
     });
     let conn = http1::Builder::new()
         .keep_alive(true)
-        .half_close(timeouts.serve_after_eof)
+        // NOTE: a request received whole is served even when its client shut its sending side
+        // down right after it (HTTP/1 half-close); a long poll sees its client leave through
+        // `client_gone` instead.
+        .half_close(true)
         .preserve_header_case(timeouts.preserve_header_case)
         .timer(RequestTimer::new(Arc::clone(&state), timeouts))
         .header_read_timeout(timeouts.header_read)
@@ -240,6 +242,21 @@ async fn connection<S, F>(
             }
         }
         () = replaced => {}
+    }
+}
+
+tokio::task_local! {
+    /// The connection whose request is being served (for [`client_gone`]).
+    static CONNECTION: Arc<ConnectionState>;
+}
+
+/// Resolves once the client of the request being served has ended its side of the connection:
+/// a long poll (the Runtime API's `/next`) whose client left has nobody to answer. Never
+/// resolves outside a served request.
+pub async fn client_gone() {
+    match CONNECTION.try_with(Arc::clone) {
+        Ok(state) => state.read_end().await,
+        Err(_) => std::future::pending().await,
     }
 }
 

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,10 +23,6 @@ pub struct ConnectionTimeouts {
     pub header_read: Duration,
     /// From the end of a response to the first byte of the next request; `None` never ends.
     pub idle: Option<Duration>,
-    /// A request received whole is served even when the client shuts its side down right after
-    /// sending it (HTTP/1 half-close); otherwise the end of the client's stream ends the
-    /// request, which is how a Runtime API server sees a runtime go.
-    pub serve_after_eof: bool,
     /// hyper keeps each header name's spelling (in the request's extensions), for API
     /// Gateway's payload 1.0 events (docs/reference.md §15); off where nothing reads them.
     pub preserve_header_case: bool,
@@ -43,12 +39,30 @@ pub(super) struct ConnectionState {
     reads: AtomicU64,
     /// Request heads hyper is waiting for (one at most; a replaced wait overlaps its successor).
     awaiting_head: AtomicUsize,
+    /// A read found the end of the client's stream: it sends nothing more (closed, or shut
+    /// down its sending side).
+    read_ended: AtomicBool,
+    /// Woken when `read_ended` is set.
+    ended: tokio::sync::Notify,
 }
 
 impl ConnectionState {
     /// Whether hyper is waiting for (the rest of) a request's head: nothing to answer yet.
     pub(super) fn awaiting_head(&self) -> bool {
         self.awaiting_head.load(Ordering::Relaxed) > 0
+    }
+
+    /// Resolves once the client's stream has ended.
+    pub(super) async fn read_end(&self) {
+        loop {
+            let woken = self.ended.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.read_ended.load(Ordering::Acquire) {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 
@@ -73,9 +87,13 @@ impl AsyncRead for WatchedStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
+        let room = buf.remaining() > 0;
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
             this.state.reads.fetch_add(1, Ordering::Relaxed);
+        } else if room && matches!(polled, Poll::Ready(Ok(()))) {
+            this.state.read_ended.store(true, Ordering::Release);
+            this.state.ended.notify_waiters();
         }
         polled
     }

@@ -123,17 +123,23 @@ pub(super) async fn accept(
     operation: Operation,
 ) -> Accepted {
     let fail = |e: &ServiceError| Accepted::Answered(error_response(e, None));
-    let qualifier = query_param(req.uri().query(), "Qualifier");
-    let target = match api.registry.resolve(name, qualifier.as_deref()) {
-        Ok(t) => t,
-        Err(e) => return fail(&e),
-    };
-    let headers = match InvokeHeaders::read(req.headers(), operation) {
-        Ok(h) => h,
-        Err(e) => return fail(&e),
+    let (parts, body) = req.into_parts();
+    let qualifier = query_param(parts.uri.query(), "Qualifier");
+    let checked = api
+        .registry
+        .resolve(name, qualifier.as_deref())
+        .and_then(|target| Ok((target, InvokeHeaders::read(&parts.headers, operation)?)));
+    let (target, headers) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            // NOTE: the body is read (and dropped) before the error is answered: one left
+            // unread would close the connection the client means to send its next request on.
+            let _ = http::read_request(body, 0).await;
+            return fail(&e);
+        }
     };
     let kind = headers.kind;
-    let payload = match read_payload(req.into_body(), kind).await {
+    let payload = match read_payload(body, kind).await {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };

@@ -16,6 +16,19 @@ pub struct Identifier<'a> {
     pub account: Option<&'a str>,
 }
 
+impl<'a> Identifier<'a> {
+    /// The qualifier of the identifier and the `Qualifier` parameter given beside it: either
+    /// one, or both when they are the same; two that differ are refused (400), as AWS does.
+    pub fn qualifier_with(&self, given: Option<&'a str>) -> Result<Option<&'a str>, ServiceError> {
+        match (self.qualifier, given) {
+            (Some(named), Some(given)) if named != given => Err(ServiceError::invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            )),
+            (named, given) => Ok(named.or(given)),
+        }
+    }
+}
+
 /// Split a function identifier into its pieces (it is checked by [`check_identifier`]).
 pub fn split(id: &str) -> Identifier<'_> {
     let parts: Vec<&str> = id.split(':').collect();
@@ -218,6 +231,19 @@ pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_qualifier_named_twice_must_agree() {
+        let ident = split("orders:live");
+        assert_eq!(ident.qualifier_with(None).unwrap(), Some("live"));
+        assert_eq!(ident.qualifier_with(Some("live")).unwrap(), Some("live"));
+        assert_eq!(ident.qualifier_with(Some("7")).unwrap_err().status(), 400);
+        assert_eq!(
+            split("orders").qualifier_with(Some("7")).unwrap(),
+            Some("7")
+        );
+        assert_eq!(split("orders").qualifier_with(None).unwrap(), None);
+    }
 
     #[test]
     fn splits_every_form() {

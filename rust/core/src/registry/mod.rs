@@ -202,7 +202,7 @@ impl Registry {
             crate::invoke_api::routing::check_qualifier(q)?;
         }
         let ident = split(id);
-        let qualifier = ident.qualifier.or(query_qualifier);
+        let qualifier = ident.qualifier_with(query_qualifier)?;
         let not_found = || {
             ServiceError::function_not_found(&format!(
                 "{}:{}",

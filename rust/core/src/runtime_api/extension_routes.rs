@@ -142,7 +142,12 @@ async fn next(state: &RuntimeApiState, req: &Request<Incoming>) -> Response {
         Ok(e) => e,
         Err((status, body)) => return json(status, body),
     };
-    let event: Bytes = state.extensions.next(&extension).await;
+    let event: Bytes = tokio::select! {
+        biased;
+        event = state.extensions.next(&extension) => event,
+        // NOTE: an extension that left its `event/next` takes no event (it stays queued).
+        () = http::client_gone() => return http::response(204, Bytes::new()),
+    };
     let mut r = json(200, event);
     if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         r.headers_mut()

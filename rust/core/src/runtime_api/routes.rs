@@ -63,7 +63,13 @@ pub async fn route(state: Arc<RuntimeApiState>, req: Request<Incoming>) -> Respo
 }
 
 async fn next(state: &RuntimeApiState) -> Response {
-    let Some(delivery) = state.next().await else {
+    let delivery = tokio::select! {
+        biased;
+        delivery = state.next() => delivery,
+        // NOTE: a runtime that left its `/next` takes no invocation (it stays queued).
+        () = http::client_gone() => return http::response(204, Bytes::new()),
+    };
+    let Some(delivery) = delivery else {
         return json(404, answers::NOT_FOUND);
     };
     let Delivery {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::window::{answered_state, Flags, Window};
-use super::{problem, ShardReader};
+use super::{problem, ShardReader, Stopped};
 use crate::config::LogLevel;
 use crate::event_sources::batch_response::{parse_batch_response, BatchResponse};
 use crate::event_sources::invoke::{self, BatchOutcome};
@@ -20,10 +20,26 @@ use crate::event_sources::stream_records::{
 };
 use crate::event_sources::{MappingSettings, MappingStatus};
 
+/// The pause before a failed batch is tried again; it doubles with each retry of the batch, up
+/// to [`MAX_RETRY_PAUSE`], so that a function that keeps failing is not called in a busy loop.
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(100);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
+/// The pause before retry `attempts` (1 for the first retry).
+fn retry_pause(attempts: u32) -> Duration {
+    FIRST_RETRY_PAUSE
+        .saturating_mul(1 << attempts.saturating_sub(1).min(16))
+        .min(MAX_RETRY_PAUSE)
+}
+
 impl ShardReader {
     /// Deliver `records` as `ParallelizationFactor` concurrent batches, each record's lane
     /// chosen by its partition key (Kinesis) or item keys (DynamoDB): in order per key.
-    pub(super) async fn deliver_lanes(&self, s: &Arc<MappingSettings>, records: Vec<StreamRecord>) {
+    pub(super) async fn deliver_lanes(
+        &self,
+        s: &Arc<MappingSettings>,
+        records: Vec<StreamRecord>,
+    ) -> Result<(), Stopped> {
         let n = s.parallelization.max(1) as usize;
         if n == 1 || records.len() < 2 {
             return self.deliver(s, records, None).await;
@@ -42,18 +58,25 @@ impl ShardReader {
             let (reader, s) = (self.clone(), Arc::clone(s));
             batches.spawn(async move { reader.deliver(&s, lane, None).await });
         }
-        while batches.join_next().await.is_some() {}
+        let mut delivered = Ok(());
+        while let Some(lane) = batches.join_next().await {
+            if matches!(lane, Ok(Err(Stopped))) {
+                delivered = Err(Stopped);
+            }
+        }
+        delivered
     }
 
     /// Invoke the function with `records` in order, as AWS handles failures; records given up
     /// go to the on-failure destination. In a tumbling `window`, each invocation carries its
-    /// state and the state answered replaces it.
+    /// state and the state answered replaces it. Retries are paced, and stop (`Stopped`) when
+    /// the mapping is deleted or disabled.
     pub(super) async fn deliver(
         &self,
         s: &MappingSettings,
         records: Vec<StreamRecord>,
         mut window: Option<&mut Window>,
-    ) {
+    ) -> Result<(), Stopped> {
         let mut pending: VecDeque<Vec<StreamRecord>> = VecDeque::new();
         if !records.is_empty() {
             pending.push_back(records);
@@ -61,6 +84,11 @@ impl ShardReader {
         while let Some(mut batch) = pending.pop_front() {
             let mut attempts: u32 = 0;
             loop {
+                if attempts > 0 {
+                    self.pause(retry_pause(attempts)).await?;
+                } else if self.stopped() {
+                    return Err(Stopped);
+                }
                 let oldest = batch.first().map_or(0, |r| r.arrival_ms);
                 let age_ms = (crate::clock::epoch_ms() as i64 - oldest).max(0);
                 self.status
@@ -79,7 +107,7 @@ impl ShardReader {
                 }
                 let attempted = self
                     .attempt(s, &batch, attempts, window.as_deref_mut())
-                    .await;
+                    .await?;
                 let Some((last, first_failed)) = attempted else {
                     break;
                 };
@@ -101,6 +129,7 @@ impl ShardReader {
                 }
             }
         }
+        Ok(())
     }
 
     /// One invocation of `batch`: none when it succeeded, else what the attempt answered and,
@@ -112,7 +141,7 @@ impl ShardReader {
         batch: &[StreamRecord],
         attempts: u32,
         mut window: Option<&mut Window>,
-    ) -> Option<(LastAttempt, Option<usize>)> {
+    ) -> Result<Option<(LastAttempt, Option<usize>)>, Stopped> {
         let events: Vec<&Value> = batch.iter().map(|r| &r.event).collect();
         let event = match window.as_deref() {
             Some(w) => w.event(&events, &self.shard, &s.source_arn, Flags::default()),
@@ -145,10 +174,7 @@ impl ShardReader {
                 }
                 BatchOutcome::NotInvoked(why) => {
                     problem(&self.status, &s.uuid, &format!("PROBLEM: {why}"));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if self.settings.borrow().deleted {
-                        return None;
-                    }
+                    self.pause(Duration::from_secs(1)).await?;
                     continue;
                 }
             };
@@ -158,7 +184,7 @@ impl ShardReader {
                 MappingStatus::add(&self.status.failures, 1);
                 self.status.quiet_problem("PROBLEM: Function call failed");
             }
-            return failed;
+            return Ok(failed);
         }
     }
 
@@ -237,5 +263,17 @@ fn last_attempt(version: String, function_error: Option<&str>) -> LastAttempt {
         status_code: 200,
         executed_version: version,
         function_error: function_error.map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_of_a_failing_batch_wait_longer_each_time_up_to_a_cap() {
+        let pauses: Vec<u128> = (1..=8).map(|a| retry_pause(a).as_millis()).collect();
+        assert_eq!(pauses, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(retry_pause(u32::MAX), MAX_RETRY_PAUSE);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::ShardReader;
+use super::{ShardReader, Stopped};
 use crate::event_sources::invoke::{self, BatchOutcome};
 use crate::event_sources::shards::StreamRecord;
 use crate::event_sources::{MappingSettings, MappingStatus};
@@ -144,42 +144,57 @@ impl ShardReader {
         s: &MappingSettings,
         records: Vec<StreamRecord>,
         window: &mut Option<Window>,
-    ) {
+    ) -> Result<(), Stopped> {
         let width_ms = s.tumbling_window.as_millis() as i64;
         for (w, run) in runs(records, width_ms, window.as_ref()) {
             if window
                 .as_ref()
                 .is_some_and(|open| open.start_ms != w.start_ms)
             {
-                if let Some(open) = window.take() {
-                    self.close(s, &open, Flags::LAST).await;
-                }
+                self.close_window(s, window, Flags::LAST).await?;
             }
             let open = window.get_or_insert(w);
-            self.deliver(s, run, Some(open)).await;
+            self.deliver(s, run, Some(open)).await?;
             if open.state_too_large() {
-                self.close(s, open, Flags::EARLY).await;
+                self.close(s, open, Flags::EARLY).await?;
                 open.state = json!({});
             }
         }
-        self.close_if_over(s, window).await;
+        self.close_if_over(s, window).await
     }
 
     /// Close the open window once its end has passed (records or not).
-    pub(super) async fn close_if_over(&self, s: &MappingSettings, window: &mut Option<Window>) {
+    pub(super) async fn close_if_over(
+        &self,
+        s: &MappingSettings,
+        window: &mut Option<Window>,
+    ) -> Result<(), Stopped> {
         if window
             .as_ref()
             .is_some_and(|w| crate::clock::epoch_ms() as i64 >= w.end_ms)
         {
-            if let Some(w) = window.take() {
-                self.close(s, &w, Flags::LAST).await;
-            }
+            self.close_window(s, window, Flags::LAST).await?;
         }
+        Ok(())
+    }
+
+    /// Close the open window (if any); it stays open when the mapping stops first.
+    pub(super) async fn close_window(
+        &self,
+        s: &MappingSettings,
+        window: &mut Option<Window>,
+        flags: Flags,
+    ) -> Result<(), Stopped> {
+        if let Some(w) = window.as_ref() {
+            self.close(s, w, flags).await?;
+        }
+        *window = None;
+        Ok(())
     }
 
     /// The window's final invocation (no records, its state): repeated until it succeeds, as
-    /// AWS holds the shard until then, or until the mapping is deleted.
-    pub(super) async fn close(&self, s: &MappingSettings, w: &Window, flags: Flags) {
+    /// AWS holds the shard until then, or until the mapping is deleted or disabled.
+    async fn close(&self, s: &MappingSettings, w: &Window, flags: Flags) -> Result<(), Stopped> {
         let event = w.event(&[], &self.shard, &s.source_arn, flags);
         let payload = Bytes::from(event.to_string());
         loop {
@@ -188,7 +203,7 @@ impl ShardReader {
             match invoke::batch(registry, &s.function_arn, payload.clone()).await {
                 BatchOutcome::Answered { .. } => {
                     self.status.ok();
-                    return;
+                    return Ok(());
                 }
                 BatchOutcome::FunctionError { .. } => {
                     MappingStatus::add(&self.status.failures, 1);
@@ -199,10 +214,7 @@ impl ShardReader {
                     super::problem(&self.status, &s.uuid, &format!("PROBLEM: {why}"));
                 }
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            if self.settings.borrow().deleted {
-                return;
-            }
+            self.pause(Duration::from_secs(1)).await?;
         }
     }
 }
