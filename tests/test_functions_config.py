@@ -23,6 +23,7 @@ from harness import (
     UUID,
     Emulator,
     EmulatorFactory,
+    lambda_client,
 )
 from test_scheduler import wait_until
 
@@ -398,3 +399,37 @@ def test_a_template_nested_100000_levels_is_refused_at_once(
     assert line == (
         f"lambda-rie: {template}: nested too deeply (more than 64 levels) at line 8 column {column}"
     ), message
+
+
+def test_a_template_that_names_two_functions_alike_exits_2_naming_the_file(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    template = tmp_path / "template.yaml"
+    second = sam_function(f"      CodeUri: {MANY}\n      FunctionName: same\n").replace(
+        "Resources:\n  Orders:", "  Audit:"
+    )
+    template.write_text(sam_function(f"      CodeUri: {MANY}\n      FunctionName: same\n") + second)
+    message = refused(emulator_factory, ["--template", str(template)])
+    line = message.strip().splitlines()[-1]
+    assert line == f"lambda-rie: {template}: function same is defined twice", message
+
+
+def test_a_template_queue_is_the_event_source_of_its_get_att_arn(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    template = tmp_path / "template.yaml"
+    events = (
+        "      Events:\n"
+        "        Jobs:\n"
+        "          Type: SQS\n"
+        "          Properties:\n"
+        "            Queue: !GetAtt Jobs.Arn\n"
+        "            Enabled: false\n"
+    )
+    queue = "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties:\n      FifoQueue: true\n"
+    template.write_text(sam_function(f"      CodeUri: {MANY}\n{events}") + queue)
+    emulator = emulator_factory(["--template", str(template)], cwd=ROOT)
+    mappings = lambda_client(emulator.url).list_event_source_mappings()["EventSourceMappings"]
+    assert [m["EventSourceArn"] for m in mappings] == [
+        f"arn:aws:sqs:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:Jobs.fifo"
+    ]

@@ -89,6 +89,23 @@ def test_init_runs_once_and_environments_are_forks_of_the_template(
         assert markers == [[f"marker-{r['pid']}"] for r in results]
 
 
+def test_a_terminals_ctrl_c_answers_the_invocation_in_flight(
+    emulator_factory: EmulatorFactory, imports: Path
+) -> None:
+    emulator = start(emulator_factory, imports, "--snapstart")
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(emulator.invoke, {"sleep": 2.0})
+        emulator.stdout.wait_for(r"^START RequestId: ")
+        # Ctrl-C: SIGINT to the terminal's foreground process group, lambda-rie's.
+        os.killpg(emulator.pid, signal.SIGINT)
+        answer = pending.result(timeout=30)
+    assert answer.status == 200, answer.body
+    assert answer.header("X-Amz-Function-Error") is None, answer.body
+    assert emulator.process.wait(timeout=15) == 0, emulator.stderr_text()
+    assert "KeyboardInterrupt" not in emulator.stderr_text()
+    assert "Traceback" not in emulator.stdout_text()
+
+
 def test_report_shows_restore_duration(emulator_factory: EmulatorFactory, imports: Path) -> None:
     emulator = start(emulator_factory, imports, "--enable-init-caching")
     answer = emulator.invoke({}, {"X-Amz-Log-Type": "Tail"})

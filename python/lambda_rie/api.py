@@ -224,8 +224,9 @@ class Emulator:
 
     @property
     def closed(self) -> bool:
-        """Whether `close()` has run."""
-        return self._native.closed
+        """Whether `close()` has run (or the emulator never started)."""
+        native = self.__dict__.get("_native")
+        return native is None or bool(native.closed)
 
     def invoke(
         self,
@@ -281,7 +282,9 @@ class Emulator:
 
     def close(self) -> None:
         """Stop every execution environment, the Invoke API and the emulator's threads."""
-        self._finalizer()
+        finalizer = self.__dict__.get("_finalizer")
+        if finalizer is not None:
+            finalizer()
 
     def __enter__(self) -> Emulator:
         """The emulator itself (it is already running)."""
@@ -297,6 +300,8 @@ class Emulator:
         self.close()
 
     def __repr__(self) -> str:
+        if "functions" not in self.__dict__:
+            return "<Emulator not started>"
         state = "closed" if self.closed else self.endpoint_url
         names = ", ".join(f.name for f in self.functions)
         return f"<Emulator {state} functions=[{names}]>"

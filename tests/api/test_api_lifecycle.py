@@ -11,9 +11,10 @@ import threading
 import time
 from typing import IO
 
+import pytest
 from api_support import HANDLERS, Footprint, alive, python_threads
 
-from lambda_rie import Emulator, Function
+from lambda_rie import Emulator, Function, LambdaRieError
 
 CYCLES = 200
 INVOKE_EVERY = 40
@@ -77,7 +78,7 @@ def _expect(lines: queue.Queue[str], prefix: str, deadline_s: float) -> str:
 
 INTERRUPTED_SCRIPT = """
 import sys
-from lambda_rie import Emulator, Function
+from lambda_rie import Emulator, Function, LambdaRieError
 
 sleepy = Function("sleepy", handler="app.sleepy", code_dir=sys.argv[1], timeout=60)
 try:
@@ -129,3 +130,14 @@ def test_an_emulator_that_is_never_closed_is_stopped_at_exit() -> None:
     pid = int(next(line for line in done.stdout.splitlines() if line.startswith("PID")).split()[1])
     assert not alive(pid)
     assert os.getpid() != pid
+
+
+def test_an_emulator_whose_start_failed_can_still_be_shown_and_closed() -> None:
+    # What pytest holds when `Emulator(...)` raised: the object its __init__ left unfinished.
+    bad = Function("bad", handler="app.echo", code_dir=HANDLERS, timeout=0)
+    unfinished = Emulator.__new__(Emulator)
+    with pytest.raises(LambdaRieError, match="timeout: 0 is out of range"):
+        unfinished.__init__([bad])  # type: ignore[misc]
+    assert repr(unfinished) == "<Emulator not started>"
+    assert unfinished.closed
+    unfinished.close()

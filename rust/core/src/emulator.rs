@@ -212,7 +212,7 @@ async fn control_plane(
     cap: &Arc<EnvironmentCap>,
 ) -> Result<ControlPlane, CoreError> {
     let store = crate::store::Store::open(config.state_dir.as_deref())
-        .map_err(|e| CoreError::Config(e.to_string()))?;
+        .map_err(|e| CoreError::State(e.to_string()))?;
     let handler_runtime = config
         .handler_runtime
         .clone()
@@ -237,7 +237,7 @@ async fn control_plane(
     let restored = control
         .restore()
         .await
-        .map_err(|e| CoreError::Config(e.to_string()))?;
+        .map_err(|e| CoreError::State(e.to_string()))?;
     if config.state_dir.is_some() {
         logs::message(
             crate::config::LogLevel::Info,

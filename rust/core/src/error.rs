@@ -25,6 +25,9 @@ pub enum CoreError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// The control plane's state directory cannot be used (in use, unreadable, damaged).
+    #[error("{0}")]
+    State(String),
     /// Any other I/O failure of the emulator itself.
     #[error(transparent)]
     Io(#[from] std::io::Error),

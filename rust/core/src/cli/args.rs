@@ -421,7 +421,7 @@ fn build(
                 .map_err(|_| UsageError(format!("--http-port: {v:?} is not a port (0-65535)")))
         })
         .transpose()?;
-    let (log_level, on_throttle, python_runtime) = choices(get)?;
+    let (log_level, on_throttle, python_runtime) = choices(get, given)?;
     let explicit_handler = given.text("--handler", &["AWS_LAMBDA_FUNCTION_HANDLER", "_HANDLER"]);
     let state_dir = get("--state-dir", &[]).map(PathBuf::from);
     let nothing_given = positional.is_empty()
@@ -493,12 +493,15 @@ fn addresses(
 /// The options that take one of a few words.
 fn choices(
     get: &dyn Fn(&str, &[&str]) -> Option<String>,
+    given: &Given<'_>,
 ) -> Result<(LogLevel, ThrottlePolicy, PythonRuntime), UsageError> {
-    let log_level = match get("--log-level", &["LOG_LEVEL"]) {
+    let log_level = match given.text("--log-level", &["LOG_LEVEL"]) {
         None => LogLevel::Info,
-        Some(v) => LogLevel::parse(&v).ok_or_else(|| {
+        Some(Setting { value, origin }) => LogLevel::parse(&value).ok_or_else(|| {
+            // NOTE: named as it was given: the flag, or the variable.
+            let name = origin.key().unwrap_or("--log-level");
             UsageError(format!(
-                "--log-level: {v:?} is not one of error, warn, info, debug"
+                "{name}: {value:?} is not one of error, warn, info, debug"
             ))
         })?,
     };
@@ -815,6 +818,26 @@ mod tests {
         let timeout = a.function.timeout.unwrap();
         assert_eq!(timeout.origin.key(), Some("AWS_LAMBDA_FUNCTION_TIMEOUT"));
         assert_eq!(timeout.origin.source(), &Source::EnvironmentVariable);
+    }
+
+    #[test]
+    fn a_bad_log_level_is_named_as_it_was_given() {
+        let argv: Vec<String> = ["lambda-rie", "app.handler"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let env = |k: &str| (k == "LOG_LEVEL").then(|| "verbose".to_owned());
+        let Err(UsageError(e)) = parse(&argv, &env) else {
+            panic!("LOG_LEVEL=verbose was accepted")
+        };
+        assert_eq!(
+            e,
+            "LOG_LEVEL: \"verbose\" is not one of error, warn, info, debug"
+        );
+        let Err(UsageError(e)) = parse_with(&["--log-level", "loud", "app.handler"]) else {
+            panic!("--log-level loud was accepted")
+        };
+        assert!(e.starts_with("--log-level: \"loud\""), "{e}");
     }
 
     #[test]

@@ -178,6 +178,23 @@ fn passthrough(command: &[String], args: &Args) -> i32 {
     127
 }
 
+/// Say why the emulator did not start; the exit status. What a configuration asks and cannot
+/// be served (one name twice, an event source AWS would refuse) is refused as its other errors
+/// are: status 2, naming the file.
+fn not_started(program: &args::Program, e: crate::error::CoreError) -> i32 {
+    let crate::error::CoreError::Config(problem) = e else {
+        eprintln!("lambda-rie: {e}");
+        return 1;
+    };
+    match program {
+        args::Program::Config(file) | args::Program::Template(file) => {
+            eprintln!("lambda-rie: {}: {problem}", file.display());
+        }
+        _ => eprintln!("lambda-rie: {problem}"),
+    }
+    2
+}
+
 async fn serve(
     args: Args,
     functions: Vec<FunctionConfig>,
@@ -239,10 +256,7 @@ async fn serve(
         .collect();
     let emulator = match Emulator::start(&config, functions).await {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("lambda-rie: {e}");
-            return 1;
-        }
+        Err(e) => return not_started(&args.program, e),
     };
     steps.mark("listeners and templates");
     // NOTE: the probe started with the process; the listeners came up meanwhile.

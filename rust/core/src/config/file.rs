@@ -462,6 +462,22 @@ mod tests {
     }
 
     #[test]
+    fn a_variable_no_process_can_hold_is_refused_naming_it() {
+        let e =
+            load_str("[functions.a]\nhandler = \"app.a\"\nenvironment = { K = \"x\\u0000y\" }\n")
+                .unwrap_err();
+        assert!(
+            e.contains(
+                "function a: environment: variable K: a value must not contain the NUL character"
+            ),
+            "{e}"
+        );
+        let e = load_str("[functions.a]\nhandler = \"app.a\"\nenvironment = { \"A=B\" = \"x\" }\n")
+            .unwrap_err();
+        assert!(e.contains("\"A=B\" is not a variable name"), "{e}");
+    }
+
+    #[test]
     fn functions_keep_the_order_of_the_file() {
         let fs = load_str(
             "[functions.zeta]\nhandler = \"app.z\"\n\n[functions.alpha]\nhandler = \"app.a\"\n\n[functions.mid]\nhandler = \"app.m\"\n",

@@ -89,7 +89,11 @@ impl SnapStartTemplate {
             .current_dir(cwd)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // NOTE: a process group of its own, as every runtime's: a terminal's Ctrl-C goes to
+            // lambda-rie's group, and lambda-rie decides how its runtimes stop (the template's
+            // death would end every environment forked from it at once).
+            .process_group(0);
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {

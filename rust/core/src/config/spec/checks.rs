@@ -60,10 +60,23 @@ fn name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// The user's variables: no key AWS reserves, at most 4 KB in all.
+/// The user's variables: names a process environment can hold, no NUL in values (a runtime
+/// could never be started with one), no key AWS reserves, at most 4 KB in all.
 pub fn environment(
     setting: &Setting<Vec<(String, String)>>,
 ) -> Result<Vec<(String, String)>, ConfigError> {
+    for (key, value) in &setting.value {
+        if key.is_empty() || key.contains(['=', '\0']) {
+            return Err(setting.error(format!(
+                "{key:?} is not a variable name: not empty, without \"=\" or the NUL character"
+            )));
+        }
+        if value.contains('\0') {
+            return Err(setting.error(format!(
+                "variable {key}: a value must not contain the NUL character"
+            )));
+        }
+    }
     let reserved: Vec<&str> = setting
         .value
         .iter()

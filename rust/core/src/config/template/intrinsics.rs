@@ -1,12 +1,15 @@
 //! CloudFormation's intrinsic functions `Ref`, `Fn::Sub`, `Fn::GetAtt`, `Fn::Join` and
 //! `Fn::Select` (short `!Tag` and long forms), resolved against `Parameters` defaults, pseudo
-//! parameters and the template's function names. Each function name is resolved once, a
-//! circular reference is an error, and resolution nests no deeper than the document may.
+//! parameters and the template's resource names. Each function name is resolved once, a
+//! circular reference is an error, and resolution nests no deeper than the document may. Other
+//! intrinsic functions (`Fn::If`, `Fn::FindInMap`, ...) and `AWS::NoValue` read as nothing: a
+//! property or list entry that is one is left out, so the property's default applies.
 
 use std::collections::HashMap;
 
 use serde_yaml::{Mapping, Value};
 
+use super::document::CLOUDFORMATION_TAGS;
 use crate::config::MAX_DOCUMENT_DEPTH;
 
 /// Resolves intrinsic functions in one template.
@@ -73,17 +76,28 @@ impl<'a> Resolver<'a> {
                 }
                 let mut out = Mapping::new();
                 for (k, item) in m {
-                    out.insert(k.clone(), self.resolve(item)?);
+                    if let Some(value) = self.resolve_present(item)? {
+                        out.insert(k.clone(), value);
+                    }
                 }
                 Ok(Value::Mapping(out))
             }
-            Value::Sequence(s) => s
-                .iter()
-                .map(|item| self.resolve(item))
-                .collect::<Result<_, _>>()
-                .map(Value::Sequence),
+            Value::Sequence(s) => {
+                let mut out = Vec::with_capacity(s.len());
+                for item in s {
+                    out.extend(self.resolve_present(item)?);
+                }
+                Ok(Value::Sequence(out))
+            }
             other => Ok(other.clone()),
         }
+    }
+
+    /// `v` resolved, or `None` when it is an intrinsic function that gives nothing (a property
+    /// or entry CloudFormation leaves out).
+    fn resolve_present(&mut self, v: &Value) -> Result<Option<Value>, String> {
+        let resolved = self.resolve(v)?;
+        Ok((!(resolved.is_null() && is_intrinsic(v))).then_some(resolved))
     }
 
     fn intrinsic(&mut self, name: &str, arg: &Value) -> Result<Value, String> {
@@ -147,6 +161,7 @@ impl<'a> Resolver<'a> {
             "AWS::StackName" => Some("lambda-rie"),
             "AWS::Partition" => Some("aws"),
             "AWS::URLSuffix" => Some("amazonaws.com"),
+            "AWS::NoValue" => return Ok(Value::Null),
             _ => None,
         };
         if let Some(value) = pseudo {
@@ -161,16 +176,56 @@ impl<'a> Resolver<'a> {
         Ok(Value::Null)
     }
 
-    /// `Fn::GetAtt`: a function's `Arn`; any other attribute reads as `Resource.Attribute`.
+    /// `Fn::GetAtt`: the `Arn` of a function, a queue or a stream, a topic's `TopicArn`, in this
+    /// region and account (a resource not in the template is taken for a function); any other
+    /// attribute reads as `Resource.Attribute`.
     fn attribute(&mut self, resource: &str, attribute: &str) -> Result<String, String> {
-        if attribute == "Arn" {
-            let name = self.function_name(resource)?;
-            return Ok(format!(
-                "arn:aws:lambda:{}:{}:function:{name}",
-                self.region, self.account
-            ));
+        let (region, account) = (self.region, self.account);
+        let kind = self
+            .resources
+            .get(resource)
+            .and_then(|r| r.get("Type"))
+            .and_then(Value::as_str);
+        let function = kind.is_none_or(|k| super::FUNCTION_TYPES.contains(&k));
+        Ok(match (kind, attribute) {
+            (_, "Arn") if function => {
+                let name = self.function_name(resource)?;
+                format!("arn:aws:lambda:{region}:{account}:function:{name}")
+            }
+            (Some("AWS::SQS::Queue"), "Arn") => {
+                let name = self.physical_name(resource, "QueueName")?;
+                format!("arn:aws:sqs:{region}:{account}:{name}")
+            }
+            (Some("AWS::Kinesis::Stream"), "Arn") => {
+                let name = self.physical_name(resource, "Name")?;
+                format!("arn:aws:kinesis:{region}:{account}:stream/{name}")
+            }
+            (Some("AWS::SNS::Topic"), "TopicArn") => {
+                let name = self.physical_name(resource, "TopicName")?;
+                format!("arn:aws:sns:{region}:{account}:{name}")
+            }
+            _ => format!("{resource}.{attribute}"),
+        })
+    }
+
+    /// The name a resource declares in `property`, else its logical id (CloudFormation would
+    /// make one up; lambda-rie takes the id): a FIFO queue's ends with `.fifo`.
+    fn physical_name(&mut self, id: &str, property: &str) -> Result<String, String> {
+        let props = self.resources.get(id).and_then(|r| r.get("Properties"));
+        if let Some(declared) = props.and_then(|p| p.get(property)) {
+            let name = scalar(&self.resolve(declared)?);
+            if !name.is_empty() {
+                return Ok(name);
+            }
         }
-        Ok(format!("{resource}.{attribute}"))
+        let fifo = props
+            .and_then(|p| p.get("FifoQueue"))
+            .is_some_and(|f| f.as_bool() == Some(true) || f.as_str() == Some("true"));
+        Ok(if fifo {
+            format!("{id}.fifo")
+        } else {
+            id.to_owned()
+        })
     }
 
     /// `${Name}` and `${Resource.Attribute}` substitution.
@@ -183,6 +238,14 @@ impl<'a> Resolver<'a> {
                 break;
             };
             let name = &rest[start + 2..start + end];
+            if let Some(literal) = name.strip_prefix('!') {
+                // `${!Literal}` is the text `${Literal}`.
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+                rest = &rest[start + end + 1..];
+                continue;
+            }
             let value = match vars.and_then(|m| m.get(name)) {
                 Some(v) => scalar(v),
                 None => match name.split_once('.') {
@@ -233,10 +296,21 @@ fn single_entry(m: &Mapping) -> Option<(Option<&str>, &Value)> {
 
 /// The short name of a long-form intrinsic function key (`Fn::Sub` -> `Sub`).
 fn long_form(key: &str) -> Option<&str> {
-    match key {
-        "Ref" => Some("Ref"),
-        "Fn::Sub" | "Fn::GetAtt" | "Fn::Join" | "Fn::Select" => key.strip_prefix("Fn::"),
-        _ => None,
+    let name = match key {
+        "Ref" | "Condition" => key,
+        _ => key.strip_prefix("Fn::")?,
+    };
+    CLOUDFORMATION_TAGS.contains(&name).then_some(name)
+}
+
+/// Whether `v` is an intrinsic function call (short or long form).
+fn is_intrinsic(v: &Value) -> bool {
+    match v {
+        Value::Tagged(_) => true,
+        Value::Mapping(m) => {
+            matches!(single_entry(m), Some((Some(name), _)) if long_form(name).is_some())
+        }
+        _ => false,
     }
 }
 

@@ -101,11 +101,13 @@ fn event_sources(events: &Mapping) -> Vec<serde_json::Value> {
     bodies
 }
 
-/// Globals under resource properties: mappings merge key by key, anything else is replaced.
+/// Globals under resource properties, as SAM merges them: mappings key by key, lists one after
+/// the other (the globals' entries first), anything else replaced by the resource's.
 fn merge(into: &mut Mapping, from: &Mapping) {
     for (k, v) in from {
         match (into.get_mut(k), v) {
             (Some(Value::Mapping(a)), Value::Mapping(b)) => merge(a, b),
+            (Some(Value::Sequence(a)), Value::Sequence(b)) => a.extend(b.iter().cloned()),
             _ => {
                 into.insert(k.clone(), v.clone());
             }
@@ -366,6 +368,7 @@ mod tests {
 
     use crate::config::test_support::{build, load_file};
     use crate::config::FunctionConfig;
+    use std::collections::HashMap;
 
     fn load_str(text: &str) -> Result<(Vec<FunctionConfig>, Vec<String>), String> {
         load_file("template.yaml", text, |path| {
@@ -559,6 +562,58 @@ Resources:
         // CloudFormation's other functions are known, if not resolved.
         let (fs, _) = load_str(&format!("{FUNCTION}      Description: !If [c, a, b]\n")).unwrap();
         assert_eq!(fs.len(), 1);
+    }
+
+    fn variables(text: &str) -> Vec<(String, String)> {
+        let (fs, _) = load_str(text).unwrap();
+        fs.into_iter().find(|f| f.name == "Fn").unwrap().environment
+    }
+
+    #[test]
+    fn no_value_and_unresolved_functions_leave_their_property_out() {
+        let (fs, _) = load_str(&format!(
+            "{FUNCTION}      Timeout: {{'Fn::If': [c, 5, 9]}}\n      ReservedConcurrentExecutions: !Ref AWS::NoValue\n      MemorySize: !FindInMap [M, a, b]\n      Environment:\n        Variables:\n          A: !Ref AWS::NoValue\n          B: kept\n"
+        ))
+        .unwrap();
+        let f = &fs[0];
+        assert_eq!(
+            (f.timeout_s, f.memory_mb, f.reserved_concurrency),
+            (3, 128, None)
+        );
+        assert_eq!(f.environment, [("B".to_owned(), "kept".to_owned())]);
+    }
+
+    #[test]
+    fn sub_keeps_escaped_literals_and_get_att_knows_queues_streams_and_topics() {
+        let text = "Resources:\n  Q: {Type: 'AWS::SQS::Queue'}\n  F: {Type: 'AWS::SQS::Queue', Properties: {FifoQueue: true}}\n  N: {Type: 'AWS::SQS::Queue', Properties: {QueueName: !Sub '${AWS::Region}-jobs'}}\n  S: {Type: 'AWS::Kinesis::Stream'}\n  T: {Type: 'AWS::SNS::Topic', Properties: {TopicName: alerts}}\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      Environment:\n        Variables:\n          A: !Sub '${!Literal}-${AWS::Region}'\n          Q: !GetAtt Q.Arn\n          F: !GetAtt F.Arn\n          N: !GetAtt N.Arn\n          S: !GetAtt S.Arn\n          T: !GetAtt T.TopicArn\n          L: !GetAtt Fn.Arn\n          O: !GetAtt Q.QueueName\n";
+        let got: HashMap<String, String> = variables(text).into_iter().collect();
+        let expected = [
+            ("A", "${Literal}-eu-west-1"),
+            ("Q", "arn:aws:sqs:eu-west-1:111122223333:Q"),
+            ("F", "arn:aws:sqs:eu-west-1:111122223333:F.fifo"),
+            ("N", "arn:aws:sqs:eu-west-1:111122223333:eu-west-1-jobs"),
+            ("S", "arn:aws:kinesis:eu-west-1:111122223333:stream/S"),
+            ("T", "arn:aws:sns:eu-west-1:111122223333:alerts"),
+            ("L", "arn:aws:lambda:eu-west-1:111122223333:function:Fn"),
+            ("O", "Q.QueueName"),
+        ];
+        for (name, value) in expected {
+            assert_eq!(got[name], value, "{name}");
+        }
+    }
+
+    #[test]
+    fn globals_lists_come_before_the_functions_own() {
+        let parse = |text: &str| -> Mapping { serde_yaml::from_str(text).unwrap() };
+        let mut merged = parse("Layers: [g1, g2]\nTimeout: 3\nEnvironment: {Variables: {A: a}}\n");
+        merge(
+            &mut merged,
+            &parse("Layers: [own]\nTimeout: 9\nEnvironment: {Variables: {B: b}}\n"),
+        );
+        assert_eq!(
+            merged,
+            parse("Layers: [g1, g2, own]\nTimeout: 9\nEnvironment: {Variables: {A: a, B: b}}\n")
+        );
     }
 
     #[test]
