@@ -346,12 +346,13 @@ def test_the_mapping_api_answers_as_aws(factory: EmulatorFactory, moto: MotoServ
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
 
 
-def test_a_mapping_moved_onto_a_mapped_queue_and_function_is_refused(
+def test_a_mapping_moved_to_another_function_is_checked_as_a_new_one(
     factory: EmulatorFactory, moto: MotoServer
 ) -> None:
     _, lam = serve(factory, moto, "record", records_log())
-    _, arn = new_queue(moto, "moved")
+    _, arn = new_queue(moto, "moved", VisibilityTimeout="30")
     create(lam, "other")
+    create(lam, "slow", Timeout=60)
     mapped = lam.create_event_source_mapping(
         FunctionName="function", EventSourceArn=arn, Enabled=False
     )
@@ -364,6 +365,14 @@ def test_a_mapping_moved_onto_a_mapped_queue_and_function_is_refused(
         f'An event source mapping with SQS arn (" {arn} ") and function (" test_function ") '
         f"already exists. Please update or delete the existing mapping with UUID "
         f"{mapped['UUID']}",
+    )
+    # The queue's visibility timeout must cover the new function's timeout, as on create.
+    with pytest.raises(ClientError) as slow:
+        lam.update_event_source_mapping(UUID=other["UUID"], FunctionName="slow")
+    assert error_of(slow.value) == (
+        400,
+        "InvalidParameterValueException",
+        "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds",
     )
     # Nothing changed; a mapping updated onto its own function is not a conflict.
     assert lam.get_event_source_mapping(UUID=other["UUID"])["FunctionArn"] == other["FunctionArn"]

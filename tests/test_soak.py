@@ -3,11 +3,11 @@
 The functions are those of `tests/functions/robust/lambda-rie.toml` (the built-in runtime and
 awslambdaric, one with reserved concurrency, idle environments reaped after 5 s so that they
 come and go during the run). Workers send successes, handler errors, timeouts, crashes, 2 MB
-responses, invocations they hang up on midway, and Event invocations. Every 10 s the
-emulator's RSS, open fds, threads, child processes and cgroup directories are sampled; after a
-warm-up the samples must show no growth, and once the load stops and idle environments are
-reaped, the emulator must be back where it started. Every answer has the shape of what was
-asked, and the metrics count every invocation exactly once.
+responses, invocations they hang up on midway, and Event invocations. Every 2 s (10 s in the
+full run) the emulator's RSS, open fds, threads, child processes and cgroup directories are
+sampled; after a warm-up the samples must show no growth, and once the load stops and idle
+environments are reaped, the emulator must be back where it started. Every answer has the shape
+of what was asked, and the metrics count every invocation exactly once.
 
 60 s by default, 10 minutes with `LAMBDA_RIE_STRESS=full` (`make soak`). The samples are
 written to `target/soak/soak-<face>.json` (the path is printed).
@@ -47,7 +47,11 @@ from test_scheduler import OUTCOMES, STATES, Metrics, metrics, wait_until
 ROBUST = FUNCTIONS / "robust"
 NAMES = ("alpha", "beta", "gamma", "delta")
 DURATION_S = stress_size(60, 600)
-SAMPLE_EVERY_S = 10.0
+# NOTE: every 2 s in the default run, so that each third of it holds several samples: the
+# counts that follow the environments swing from one instant to the next.
+SAMPLE_EVERY_S = stress_size(2.0, 10.0)
+#: No zombie may last this long (a runtime that exited and was never reaped).
+ZOMBIE_BOUND_S = 10.0
 # NOTE: the functions rest in turn, one for each phase, so that the idle environments of the
 # resting one are reaped (idle_timeout = 5 s) while the others run, and come back cold after.
 PHASE_S = 12.0
@@ -422,10 +426,12 @@ def test_mixed_load_leaves_the_emulator_flat(
 
     assert (final["cgroup_dirs"], final["zombies"], final["stopped"]) == (0, 0, 0), where
     # NOTE: a zombie is a runtime that exited and is not reaped yet: crashes and resets may
-    # leave a few at one instant, more so on a loaded machine; none may outlive a sample period.
-    for before, after in itertools.pairwise(samples):
-        lasting = set(before["zombie_pids"]) & set(after["zombie_pids"])
-        assert not lasting, (f"zombies {sorted(lasting)} at {after['t_s']} s", where)
+    # leave a few at one instant, more so on a loaded machine; none may last ZOMBIE_BOUND_S.
+    for i, before in enumerate(samples):
+        after = next((s for s in samples[i:] if s["t_s"] >= before["t_s"] + ZOMBIE_BOUND_S), None)
+        if after is not None:
+            lasting = set(before["zombie_pids"]) & set(after["zombie_pids"])
+            assert not lasting, (f"zombies {sorted(lasting)} at {after['t_s']} s", where)
     assert all(s["stopped"] == 0 for s in samples), where
     # No growth after the warm-up: the last third of the samples against the first third.
     # NOTE: the tolerances are what the working set may legitimately swing by, well under what
@@ -440,11 +446,11 @@ def test_mixed_load_leaves_the_emulator_flat(
     assert statistics.median(last) <= statistics.median(first) + 32 * 1024, where
     first, last = thirds(samples, "threads")
     assert max(last) <= max(first) + 8, where
-    # NOTE: against every sample before the last third, not the first third alone: a short run
-    # has one sample per third, and fds swing by 3 per environment from one sample to the next
-    # (client connections, pipes of invocations in flight); a leak still passes all of them.
+    # NOTE: medians, the last third against every sample before it: per environment, fds swing
+    # by several from one instant to the next (client connections, pipes of invocations in
+    # flight: 12 to 22 within one run here); a leak moves the median, a swing does not.
     for key, slack in (("fds", 2), ("children", 1), ("cgroup_dirs", 1)):
         counted = per_environment(samples, key, baseline[key])
         _, last = thirds(counted, key)
         earlier = [s[key] for s in counted if s["t_s"] >= WARM_UP_S][: -len(last)] or last
-        assert max(last) <= max(earlier) + slack, (key, where)
+        assert statistics.median(last) <= statistics.median(earlier) + slack, (key, where)

@@ -137,7 +137,7 @@ impl ControlPlane {
     }
 
     /// `PUT /2015-03-31/event-source-mappings/{UUID}`: UpdateEventSourceMapping.
-    pub(super) fn update_event_source_mapping(&self, uuid: &str, req: &ApiRequest) -> Answer {
+    pub(super) async fn update_event_source_mapping(&self, uuid: &str, req: &ApiRequest) -> Answer {
         let body = req.json()?;
         let doc = self
             .event_sources
@@ -150,8 +150,14 @@ impl ControlPlane {
         let kind = SourceKind::of_arn(source_arn).unwrap_or(SourceKind::Sqs);
         let mut next = mapping::update(&doc, &body, kind)?;
         if let Some(id) = body.get("FunctionName").and_then(Value::as_str) {
-            let (arn, _) = self.mapping_target(Some(id))?;
+            let (arn, timeout) = self.mapping_target(Some(id))?;
             self.check_not_mapped(kind, source_arn, &arn, Some(uuid))?;
+            if kind == SourceKind::Sqs {
+                // NOTE: the queue's visibility timeout must cover the new function's, as on create.
+                self.event_sources
+                    .check_source(kind, source_arn, timeout)
+                    .await?;
+            }
             next.insert("FunctionArn".into(), json!(arn));
         }
         let was = doc.get("State").and_then(Value::as_str);

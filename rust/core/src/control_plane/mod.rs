@@ -349,7 +349,7 @@ impl ControlPlane {
             // /2015-03-31/event-source-mappings/{UUID}: Get, Update, Delete.
             (uuid, Method::GET) if !uuid.contains('/') => self.get_event_source_mapping(uuid),
             (uuid, Method::PUT) if !uuid.contains('/') => {
-                self.update_event_source_mapping(uuid, req)
+                self.update_event_source_mapping(uuid, req).await
             }
             (uuid, Method::DELETE) if !uuid.contains('/') => self.delete_event_source_mapping(uuid),
             _ => Err(ServiceError::UnknownOperation),

@@ -137,17 +137,19 @@ impl<'a> Resolver<'a> {
             }
             "Select" => {
                 let parts = arg.as_sequence().cloned().unwrap_or_default();
-                let index = parts
-                    .first()
-                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-                    .and_then(|i| usize::try_from(i).ok())
-                    .unwrap_or(0);
-                parts
-                    .get(1)
-                    .and_then(Value::as_sequence)
-                    .and_then(|s| s.get(index))
-                    .cloned()
-                    .unwrap_or(Value::Null)
+                let Some(list) = parts.get(1).and_then(Value::as_sequence) else {
+                    return Ok(Value::Null); // a list left unresolved reads as nothing
+                };
+                // NOTE: CloudFormation refuses an index that is not a whole number in the list.
+                let given = parts.first().map(scalar).unwrap_or_default();
+                let item = given.trim().parse::<usize>().ok().and_then(|i| list.get(i));
+                let Some(item) = item else {
+                    return Err(format!(
+                        "Fn::Select: index {given:?} is not within the list of {} item(s)",
+                        list.len()
+                    ));
+                };
+                item.clone()
             }
             _ => Value::Null,
         })

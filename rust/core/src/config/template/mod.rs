@@ -603,6 +603,34 @@ Resources:
     }
 
     #[test]
+    fn select_picks_within_its_list_and_refuses_an_index_outside_it() {
+        let with = |select: &str| {
+            load_str(&format!(
+                "{FUNCTION}      Environment:\n        Variables:\n          S: {select}\n"
+            ))
+            .map(|(fs, _)| fs[0].environment.clone())
+        };
+        assert_eq!(
+            with("!Select [1, [a, b]]").unwrap(),
+            [("S".to_owned(), "b".to_owned())]
+        );
+        assert_eq!(
+            with("!Select ['0', [a, b]]").unwrap(),
+            [("S".to_owned(), "a".to_owned())]
+        );
+        for bad in [
+            "!Select [-1, [a, b]]",
+            "!Select [5, [a, b]]",
+            "!Select [x, [a]]",
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(e.contains("function Fn: Fn::Select: index "), "{bad}: {e}");
+        }
+        // A list that is not resolved (an unresolved function) reads as nothing.
+        assert_eq!(with("!Select [0, !GetAZs '']").unwrap(), []);
+    }
+
+    #[test]
     fn globals_lists_come_before_the_functions_own() {
         let parse = |text: &str| -> Mapping { serde_yaml::from_str(text).unwrap() };
         let mut merged = parse("Layers: [g1, g2]\nTimeout: 3\nEnvironment: {Variables: {A: a}}\n");
