@@ -3,8 +3,10 @@ its two versions must share role and dead-letter queue (docs/reference.md §13).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -23,16 +25,21 @@ def wait_for_success(emu: Emulator, function: str, count: int) -> None:
         time.sleep(0.05)
 
 
+def failing_alias(lam: Any) -> None:
+    """`bad`, whose handler raises, published as version 1 with the alias `live` on it."""
+    create(lam, "bad", zip_bytes({"app.py": FAILING}))
+    lam.publish_version(FunctionName="bad")
+    lam.create_alias(FunctionName="bad", Name="live", FunctionVersion="1")
+
+
 def test_an_alias_event_invoke_config_is_the_one_its_events_use(
     emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
     emu = emulator_factory(state_args(state_dir))
     lam = client(emu)
-    create(lam, "bad", zip_bytes({"app.py": FAILING}))
+    failing_alias(lam)
     for sink in ("alias_sink", "version_sink"):
         create(lam, sink)
-    lam.publish_version(FunctionName="bad")
-    lam.create_alias(FunctionName="bad", Name="live", FunctionVersion="1")
     for qualifier, sink in (("1", "version_sink"), ("live", "alias_sink")):
         lam.put_function_event_invoke_config(
             FunctionName="bad",
@@ -56,15 +63,40 @@ def test_an_alias_event_invoke_config_is_the_one_its_events_use(
     assert sum(invocations(emu, "bad", o) for o in ("error", "timeout", "crash")) == 3
 
 
+RECORDER = "import json\n\ndef handler(event, context):\n    print('RECORD ' + json.dumps(event))\n"
+
+
+def test_a_destination_record_names_the_version_that_ran(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    failing_alias(lam)
+    create(lam, "recorder", zip_bytes({"app.py": RECORDER}))
+    lam.put_function_event_invoke_config(
+        FunctionName="bad",
+        Qualifier="live",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": ARN_PREFIX + "recorder"}},
+    )
+    lam.invoke(FunctionName="bad:live", InvocationType="Event", Payload=b'{"via": "alias"}')
+    record = json.loads(emu.stdout.wait_for(r"RECORD (.*)$", 60).group(1))
+    assert record["requestPayload"] == {"via": "alias"}
+    assert record["requestContext"]["functionArn"] == ARN_PREFIX + "bad:1"
+    assert record["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "1",
+        "functionError": "Unhandled",
+    }
+
+
 def test_an_alias_event_invoke_config_survives_a_restart(
     emulator_factory: EmulatorFactory, state_dir: Path
 ) -> None:
     first = emulator_factory(state_args(state_dir))
     lam = client(first)
-    create(lam, "bad", zip_bytes({"app.py": FAILING}))
+    failing_alias(lam)
     create(lam, "alias_sink")
-    lam.publish_version(FunctionName="bad")
-    lam.create_alias(FunctionName="bad", Name="live", FunctionVersion="1")
     lam.put_function_event_invoke_config(
         FunctionName="bad:live",
         MaximumRetryAttempts=0,

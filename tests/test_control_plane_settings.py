@@ -256,6 +256,42 @@ def test_permissions_and_tags_are_stored_and_returned(
     )
 
 
+def test_event_source_mappings_are_taggable(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    # NOTE: no AWS behind the endpoint: a queue that cannot be checked is accepted.
+    emu = emulator_factory(state_args(state_dir, "--aws-endpoint-url", "http://127.0.0.1:9"))
+    lam = client(emu)
+    create(lam, "consumer")
+    mapping = lam.create_event_source_mapping(
+        FunctionName="consumer",
+        EventSourceArn="arn:aws:sqs:us-east-1:012345678912:jobs",
+        Enabled=False,
+    )
+    arn = mapping["EventSourceMappingArn"]
+    assert lam.list_tags(Resource=arn)["Tags"] == {}
+    lam.tag_resource(Resource=arn, Tags={"team": "a", "env": "dev"})
+    lam.untag_resource(Resource=arn, TagKeys=["env"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    assert (
+        "Tags"
+        not in emu.request("GET", f"/2015-03-31/event-source-mappings/{mapping['UUID']}").json()
+    )
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled"
+    unknown = arn.rsplit(":", 1)[0] + ":00000000-0000-0000-0000-000000000000"
+    for call in [
+        lambda: lam.list_tags(Resource=unknown),
+        lambda: lam.tag_resource(Resource=unknown, Tags={"a": "b"}),
+    ]:
+        with pytest.raises(ClientError) as missing:
+            call()
+        assert error_of(missing.value) == (
+            404,
+            "ResourceNotFoundException",
+            "The resource you requested does not exist.",
+        )
+
+
 def invocations(emu: Emulator, function: str, outcome: str) -> int:
     """`lambda_rie_invocations_total` of one function and outcome (0 before the first)."""
     text = emu.request("GET", "/_lambda-rie/metrics").body.decode()

@@ -49,6 +49,41 @@ def test_everything_created_is_served_again_after_a_restart(
     assert "any" in lam.get_policy(FunctionName="kept")["Policy"]
 
 
+def test_provisioned_concurrency_that_no_longer_fits_is_served_on_demand_after_a_restart(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    first = emulator_factory(state_args(state_dir, "--max-environments", "4"))
+    lam = client(first)
+    create(lam, "provisioned", python_zip("v1"))
+    create(lam, "plain", python_zip("plain"))
+    lam.publish_version(FunctionName="provisioned")
+    lam.create_alias(FunctionName="provisioned", Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(
+        FunctionName="provisioned", Qualifier="live", ProvisionedConcurrentExecutions=3
+    )
+    assert first.stop() == 0
+
+    # Three provisioned environments cannot be made under a limit of two.
+    second = emulator_factory(state_args(state_dir, "--max-environments", "2"))
+    assert "2 function(s) served again" in second.stderr_text()
+    lam = client(second)
+    config = lam.get_provisioned_concurrency_config(FunctionName="provisioned", Qualifier="live")
+    assert config["Status"] == "FAILED"
+    assert "served on demand" in config["StatusReason"]
+    # The version, its alias and every other function are served, on demand, with the whole
+    # limit: what the failed provisioning made was given back.
+    payload, answer = invoke(lam, "provisioned", Qualifier="live")
+    assert (payload["tag"], answer["ExecutedVersion"]) == ("v1", "1")
+    assert invoke(lam, "plain")[0]["tag"] == "plain"
+    # Released, the configuration can be asked for again within the limit.
+    lam.delete_provisioned_concurrency_config(FunctionName="provisioned", Qualifier="live")
+    lam.put_provisioned_concurrency_config(
+        FunctionName="provisioned", Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    config = lam.get_provisioned_concurrency_config(FunctionName="provisioned", Qualifier="live")
+    assert config["Status"] == "READY"
+
+
 def test_without_a_state_dir_functions_live_for_the_run_beside_the_configured_one(
     emulator_factory: EmulatorFactory,
 ) -> None:

@@ -14,12 +14,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from botocore.exceptions import ClientError
 
 from control_plane_support import (
     ARN_PREFIX,
     ROLE,
     client,
     create,
+    error_of,
     invoke,
     python_zip,
     state_args,
@@ -339,6 +341,94 @@ def test_tag_values_must_be_strings(emulator_factory: EmulatorFactory, state_dir
     assert lam.list_tags(Resource=ARN_PREFIX + "fn")["Tags"] == {"a": "1"}
 
 
+TAG_PATTERN = r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)"
+
+
+def test_tag_keys_and_values_have_the_models_lengths(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    path = f"/2017-03-31/tags/{quote(ARN_PREFIX + 'fn', safe='')}"
+    long_key, long_value = "k" * 129, "v" * 257
+    assert send(emu, "POST", path, {"Tags": {long_key: "v"}}) == validation(
+        f"{{{long_key}=v}}",
+        "tags",
+        "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
+        "Member must have length greater than or equal to 1, "
+        f"Member must satisfy regular expression pattern: {TAG_PATTERN}]",
+    )
+    assert send(emu, "POST", path, {"Tags": {"k": long_value}}) == validation(
+        f"{{k={long_value}}}",
+        "tags",
+        "Map value must satisfy constraint: [Member must have length less than or equal to 256, "
+        "Member must have length greater than or equal to 0, "
+        f"Member must satisfy regular expression pattern: {TAG_PATTERN}]",
+    )
+    untag = emu.request("DELETE", f"{path}?tagKeys={long_key}")
+    assert untag.status == 400
+    assert untag.header("x-amzn-ErrorType") == "ValidationException"
+    assert lam.list_tags(Resource=ARN_PREFIX + "fn")["Tags"] == {}
+    lam.tag_resource(Resource=ARN_PREFIX + "fn", Tags={"k" * 128: "v" * 256})
+    assert lam.list_tags(Resource=ARN_PREFIX + "fn")["Tags"] == {"k" * 128: "v" * 256}
+    # CreateFunction's tags are held to the same lengths.
+    with pytest.raises(ClientError) as refused:
+        create(lam, "tagged", Tags={long_key: "v"})
+    assert error_of(refused.value)[:2] == (400, "ValidationException")
+
+
+def test_list_markers_resume_after_the_last_item_returned(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    for n in range(6):
+        create(lam, f"f{n}")
+    first = lam.list_functions(MaxItems=2)
+    assert [f["FunctionName"] for f in first["Functions"]] == ["f0", "f1"]
+    lam.delete_function(FunctionName="f0")
+    second = lam.list_functions(MaxItems=2, Marker=first["NextMarker"])
+    assert [f["FunctionName"] for f in second["Functions"]] == ["f2", "f3"]
+    for timeout in [10, 11, 12]:
+        lam.update_function_configuration(FunctionName="f1", Timeout=timeout)
+        lam.publish_version(FunctionName="f1")
+    versions = lam.list_versions_by_function(FunctionName="f1", MaxItems=2)
+    assert [v["Version"] for v in versions["Versions"]] == ["$LATEST", "1"]
+    lam.delete_function(FunctionName="f1", Qualifier="1")
+    rest = lam.list_versions_by_function(
+        FunctionName="f1", MaxItems=2, Marker=versions["NextMarker"]
+    )
+    assert [v["Version"] for v in rest["Versions"]] == ["2", "3"]
+    for alias in ["a0", "a1", "a2", "a3"]:
+        lam.create_alias(FunctionName="f1", Name=alias, FunctionVersion="2")
+    aliases = lam.list_aliases(FunctionName="f1", MaxItems=2)
+    lam.delete_alias(FunctionName="f1", Name="a1")
+    more = lam.list_aliases(FunctionName="f1", MaxItems=2, Marker=aliases["NextMarker"])
+    assert [a["Name"] for a in more["Aliases"]] == ["a2", "a3"]
+    everything = [
+        (f["FunctionName"], f["Version"])
+        for page in lam.get_paginator("list_functions").paginate(
+            FunctionVersion="ALL", PaginationConfig={"PageSize": 2}
+        )
+        for f in page["Functions"]
+    ]
+    assert everything == [
+        ("f1", "$LATEST"),
+        ("f1", "2"),
+        ("f1", "3"),
+        ("f2", "$LATEST"),
+        ("f3", "$LATEST"),
+        ("f4", "$LATEST"),
+        ("f5", "$LATEST"),
+    ]
+    assert send(emu, "GET", f"{FUNCTIONS_PATH}/?Marker=garbage", {}) == (
+        400,
+        "InvalidParameterValueException",
+        "Invalid marker",
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "constraint"),
     [
@@ -461,3 +551,50 @@ def test_setuid_setgid_and_sticky_bits_are_dropped(
         mode = (code / name).stat().st_mode
         assert mode & 0o7000 == 0, (name, oct(mode))
     assert (code / "suid").stat().st_mode & 0o777 == 0o755
+
+
+def test_event_invoke_configs_refuse_what_aws_refuses(
+    emulator_factory: EmulatorFactory, state_dir: Path
+) -> None:
+    emu = emulator_factory(state_args(state_dir))
+    lam = client(emu)
+    create(lam, "fn")
+    path = f"{FUNCTIONS_PATH.replace('2015-03-31', '2019-09-25')}/fn/event-invoke-config"
+    nothing = (
+        400,
+        "InvalidParameterValueException",
+        "You must specify at least one of error handling or destination setting.",
+    )
+    assert send(emu, "PUT", path, {"DestinationConfig": None}) == nothing
+    for side, member in [("OnSuccess", "onSuccess"), ("OnFailure", "onFailure")]:
+        assert send(
+            emu, "PUT", path, {"DestinationConfig": {side: {"Destination": True}}}
+        ) == validation(
+            "true", f"destinationConfig.{member}.destination", "Member must be a string"
+        )
+        status, code, message = send(
+            emu, "PUT", path, {"DestinationConfig": {side: {"Destination": "notanarn"}}}
+        )
+        assert (status, code) == (400, "ValidationException")
+        assert f"at 'destinationConfig.{member}.destination'" in message
+        fifo = "arn:aws:sqs:us-east-1:012345678912:queue-name.fifo"
+        assert send(emu, "PUT", path, {"DestinationConfig": {side: {"Destination": fifo}}}) == (
+            400,
+            "InvalidParameterValueException",
+            f"The destination ARN {fifo} is invalid: a FIFO queue or topic cannot be a "
+            "destination of asynchronous invocations.",
+        )
+    bucket = "arn:aws:s3:::bucket"
+    assert send(
+        emu, "PUT", path, {"DestinationConfig": {"OnSuccess": {"Destination": bucket}}}
+    ) == (
+        400,
+        "InvalidParameterValueException",
+        f"The destination ARN {bucket} is invalid: an S3 bucket is supported only as an "
+        "OnFailure destination.",
+    )
+    assert emu.request("GET", path).status == 404
+    put = lam.put_function_event_invoke_config(
+        FunctionName="fn", DestinationConfig={"OnFailure": {"Destination": bucket}}
+    )
+    assert put["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": bucket}}

@@ -46,6 +46,15 @@ def put(moto: MotoServer, stream: str, items: list[tuple[str, dict[str, Any]]]) 
     ]
 
 
+def map_stream(lam: Any, arn: str, **settings: Any) -> dict[str, Any]:
+    """A mapping of `arn` to the function, read from the start unless `settings` say otherwise."""
+    settings.setdefault("StartingPosition", "TRIM_HORIZON")
+    mapping: dict[str, Any] = lam.create_event_source_mapping(
+        FunctionName="function", EventSourceArn=arn, **settings
+    )
+    return mapping
+
+
 def kinesis_data(log: Path) -> list[dict[str, Any]]:
     return [
         json.loads(base64.b64decode(r["kinesis"]["data"]))
@@ -62,9 +71,7 @@ def test_kinesis_records_arrive_in_order_per_key_in_aws_shape(
     arn = new_stream(moto, "clicks", 2)
     count = stress_size(500, 500)
     items = [(f"key-{n % 10}", {"key": f"key-{n % 10}", "n": n}) for n in range(count)]
-    created = lam.create_event_source_mapping(
-        FunctionName="function", EventSourceArn=arn, StartingPosition="TRIM_HORIZON"
-    )
+    created = map_stream(lam, arn)
     assert created["State"] == "Creating"
     assert created["StartingPosition"] == "TRIM_HORIZON"
     assert created["BatchSize"] == 100
@@ -109,10 +116,9 @@ def test_a_poisoned_record_is_bisected_out_retried_and_sent_on_failure(
     sqs = moto.client("sqs")
     dest_url = sqs.create_queue(QueueName="payments-failures")["QueueUrl"]
     seqs = put(moto, "payments", [("k", {"n": n, "poison": n == 7}) for n in range(20)])
-    lam.create_event_source_mapping(
-        FunctionName="function",
-        EventSourceArn=arn,
-        StartingPosition="TRIM_HORIZON",
+    map_stream(
+        lam,
+        arn,
         BatchSize=20,
         BisectBatchOnFunctionError=True,
         MaximumRetryAttempts=2,
@@ -163,9 +169,7 @@ def test_latest_skips_what_was_written_before_the_mapping(
     lam = serve(factory, moto, "record", log)
     arn = new_stream(moto, "latest", 1)
     put(moto, "latest", [("k", {"n": n, "when": "before"}) for n in range(5)])
-    uuid = lam.create_event_source_mapping(
-        FunctionName="function", EventSourceArn=arn, StartingPosition="LATEST"
-    )["UUID"]
+    uuid = map_stream(lam, arn, StartingPosition="LATEST")["UUID"]
     wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", 10, "enabled")
     time.sleep(3)  # the shard reader has taken its LATEST iterator
     put(moto, "latest", [("k", {"n": n, "when": "after"}) for n in range(5)])
@@ -188,9 +192,7 @@ def test_dynamodb_stream_records_insert_modify_remove_in_order(
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )["TableDescription"]
     stream_arn = table["LatestStreamArn"]
-    lam.create_event_source_mapping(
-        FunctionName="function", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON"
-    )
+    map_stream(lam, stream_arn)
     ddb.put_item(TableName="Orders", Item={"Id": {"N": "101"}, "Message": {"S": "New item!"}})
     ddb.update_item(
         TableName="Orders",
@@ -235,13 +237,7 @@ def test_parallelization_runs_batches_of_one_shard_at_once_in_order_per_key(
     lam = lambda_client(emu.url)
     arn = new_stream(moto, "parallel", 1)
     put(moto, "parallel", [(f"key-{n % 8}", {"key": f"key-{n % 8}", "n": n}) for n in range(80)])
-    lam.create_event_source_mapping(
-        FunctionName="function",
-        EventSourceArn=arn,
-        StartingPosition="TRIM_HORIZON",
-        BatchSize=10,
-        ParallelizationFactor=4,
-    )
+    map_stream(lam, arn, BatchSize=10, ParallelizationFactor=4)
     wait_for(lambda: len(kinesis_data(log)) >= 80, 60, "80 records handled")
     got = kinesis_data(log)
     for k in range(8):
@@ -260,10 +256,9 @@ def test_an_s3_on_failure_destination_gets_the_record_with_its_payload(
     s3 = moto.client("s3")
     s3.create_bucket(Bucket="failures")
     seqs = put(moto, "to-s3", [("k", {"n": 0, "poison": True})])
-    uuid = lam.create_event_source_mapping(
-        FunctionName="function",
-        EventSourceArn=arn,
-        StartingPosition="TRIM_HORIZON",
+    uuid = map_stream(
+        lam,
+        arn,
         MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::failures"}},
     )["UUID"]
@@ -293,9 +288,7 @@ def test_a_disabled_stream_mapping_resumes_where_it_stopped(
     log = records_log()
     lam = serve(factory, moto, "record", log)
     arn = new_stream(moto, "pausing", 1)
-    uuid = lam.create_event_source_mapping(
-        FunctionName="function", EventSourceArn=arn, StartingPosition="TRIM_HORIZON"
-    )["UUID"]
+    uuid = map_stream(lam, arn)["UUID"]
     put(moto, "pausing", [("k", {"n": n}) for n in range(5)])
     wait_for(lambda: len(kinesis_data(log)) == 5, 30, "the first five")
     disabling = lam.update_event_source_mapping(UUID=uuid, Enabled=False)
@@ -322,9 +315,7 @@ def test_a_batch_that_keeps_failing_is_retried_paced_and_stops_with_its_mapping(
     lam = serve(factory, moto, "raise_always", log)
     arn = new_stream(moto, "failing", 1)
     # The defaults: retried until the record expires.
-    uuid = lam.create_event_source_mapping(
-        FunctionName="function", EventSourceArn=arn, StartingPosition="TRIM_HORIZON"
-    )["UUID"]
+    uuid = map_stream(lam, arn)["UUID"]
     put(moto, "failing", [("k", {"n": 0})])
     wait_for(lambda: len(read_batches(log)) >= 1, 30, "the first attempt")
     time.sleep(3)

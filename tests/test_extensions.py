@@ -148,6 +148,27 @@ def test_extension_crash_fails_init(emulator_factory: EmulatorFactory) -> None:
     assert "broken-agent: giving up" in emulator.stdout.lines()
 
 
+def test_an_extension_that_never_asks_for_events_times_init_out_without_its_shutdown_wait(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = start(emulator_factory, "--timeout", "1", EXT_MODE="stall")
+    answer = emulator.invoke({})
+    body = answer.json()
+    assert body["errorType"] == "Sandbox.Timedout"
+    # The suppressed init's timeout is the function's: its shutdown grace is not part of it.
+    assert re.search(r"Task timed out after 1\.0\d seconds$", body["errorMessage"]), body
+    # Init's 10 s limit, then the suppressed init's 1 s, each reported without the 2 s the
+    # stalled extension was given to exit.
+    emulator.stdout.wait_for(r"^INIT_REPORT .*\tPhase: invoke")
+    phases = {
+        m.group(2): float(m.group(1))
+        for line in emulator.stdout.lines()
+        if (m := re.match(r"INIT_REPORT Init Duration: ([\d.]+) ms\tPhase: (\w+)", line))
+    }
+    assert 10_000 <= phases["init"] < 11_000, phases
+    assert 1_000 <= phases["invoke"] < 1_900, phases
+
+
 def test_extension_init_error_fails_init(emulator_factory: EmulatorFactory) -> None:
     emulator = start(emulator_factory, EXT_MODE="init_error")
     answer = emulator.invoke({})

@@ -155,6 +155,16 @@ def test_an_answer_followed_by_a_half_close_is_received_every_time(
     assert (last.status, last.json()) == (200, {"n": -2})
 
 
+def test_an_empty_error_without_a_type_is_answered_as_unhandled(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(["--timeout", "1", "--", PYTHON, "fault_runtime.py"], cwd=ROBUST)
+    answer = emulator.invoke({"n": 1, "fault": "empty_error"})
+    assert answer.status == 200, answer.body
+    assert answer.header("X-Amz-Function-Error") == "Unhandled"
+    assert answer.json() == {"errorType": "Unhandled", "errorMessage": ""}
+
+
 @pytest.mark.stress
 @pytest.mark.timeout(stress_size(240, 1500))
 def test_every_invocation_of_a_faulty_runtime_gets_one_answer_of_the_right_shape(

@@ -143,14 +143,20 @@ def test_a_buffered_response_comes_as_one_chunk(client: Any) -> None:
 def test_generator_error_midway_ends_the_stream_and_is_logged(
     client: Any, emulator: Emulator
 ) -> None:
-    _, events = stream(client, "failing_generator", {})
+    response, events = stream(client, "failing_generator", {}, LogType="Tail")
     assert chunks_of(events) == [b"chunk-0\n"]
     complete = completion(events)
     assert complete["ErrorCode"] == "ValueError"
     details = json.loads(complete["ErrorDetails"])
     assert (details["errorType"], details["errorMessage"]) == ("ValueError", "boom midway")
     assert any("raise ValueError" in line for line in details["stackTrace"])
-    emulator.stdout.wait_for(r"^\[ERROR\] ValueError: boom midway")
+    # The error is part of the invocation's log: before its END, in its tail.
+    request_id = response["ResponseMetadata"]["RequestId"]
+    emulator.stdout.wait_for(rf"^REPORT RequestId: {request_id}")
+    log = emulator.stdout.text()
+    error_at = log.index("[ERROR] ValueError: boom midway")
+    assert error_at < log.index(f"END RequestId: {request_id}")
+    assert "[ERROR] ValueError: boom midway" in base64.b64decode(complete["LogResult"]).decode()
 
 
 @pytest.mark.parametrize("function", ["custom", "generator", "async_generator"])

@@ -20,7 +20,15 @@ from typing import Any
 
 import pytest
 
-from harness import FUNCTIONS, ROOT, Emulator, EmulatorFactory, clean_env, pid_alive
+from harness import (
+    FUNCTIONS,
+    ROOT,
+    Emulator,
+    EmulatorFactory,
+    clean_env,
+    lambda_client,
+    pid_alive,
+)
 from test_scheduler import wait_until
 
 SNAPSTART = FUNCTIONS / "snapstart"
@@ -104,6 +112,39 @@ def test_a_terminals_ctrl_c_answers_the_invocation_in_flight(
     assert emulator.process.wait(timeout=15) == 0, emulator.stderr_text()
     assert "KeyboardInterrupt" not in emulator.stderr_text()
     assert "Traceback" not in emulator.stdout_text()
+
+
+def test_a_failing_after_restore_hook_refuses_the_invocation_with_snapstartexception(
+    emulator_factory: EmulatorFactory, imports: Path
+) -> None:
+    marker = imports.with_name(f"{imports.stem}-restore-failed")
+    emulator = emulator_factory(
+        ["--snapstart", "snap.handler"],
+        cwd=SNAPSTART,
+        env=clean_env({"SNAP_IMPORTS": str(imports), "SNAP_FAIL_RESTORE_ONCE": str(marker)}),
+    )
+    try:
+        lam = lambda_client(emulator.url)
+        with pytest.raises(lam.exceptions.SnapStartException) as refused:
+            lam.invoke(FunctionName="function", Payload=b"{}")
+        error = refused.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["Error"]["Message"] == (
+            "The afterRestore() runtime hook encountered an error. "
+            "For more information, check the Amazon CloudWatch logs."
+        )
+        # Logged as the restore's failure; init is not run again inside the invocation.
+        emulator.stdout.wait_for(
+            r"INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error"
+            r"\tError Type: Runtime.AfterRestoreError"
+        )
+        assert "Phase: invoke" not in emulator.stdout.text()
+        # The next invocation is a new restore, which succeeds.
+        answer = emulator.invoke({})
+        assert answer.status == 200, answer.body
+        assert answer.json()["init_type"] == "snap-start"
+    finally:
+        marker.unlink(missing_ok=True)
 
 
 def test_report_shows_restore_duration(emulator_factory: EmulatorFactory, imports: Path) -> None:

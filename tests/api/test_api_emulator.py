@@ -100,6 +100,15 @@ def test_client_context_reaches_the_function(emu: Emulator) -> None:
     assert answer["custom"] == {"tenant": "t1"}
 
 
+def test_a_client_context_that_is_not_an_object_is_refused_as_the_invoke_api_does(
+    emu: Emulator,
+) -> None:
+    for context in ([1, 2], "text", {"k": "x" * 3600}):
+        with pytest.raises(InvalidRequestContentError, match="Client context must be"):
+            emu.invoke("who", client_context=context)  # type: ignore[arg-type]
+    assert emu.invoke("who", client_context={"k": "v"}).json()["custom"] is None
+
+
 def test_invoke_async_queues_an_event_invocation(emu: Emulator) -> None:
     before = emu.metrics()["lambda_rie_invocations_total:echo:success"]
     request_id = emu.invoke_async("echo", {"queued": True})

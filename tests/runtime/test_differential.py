@@ -56,6 +56,8 @@ CASES = [
     Case("returns-string", "returns_values.string"),
     Case("returns-named-tuple-and-keys", "returns_values.named_tuple"),
     Case("large-nested-payload", "nested.handler", {"depth": 60, "width": 3000}),
+    Case("deeply-nested-payload", "nested.handler", {"depth": 700, "width": 1}),
+    Case("lists-past-the-recursion-limit", "nested.handler", {"depth": 3000, "lists": True}),
     Case("custom-exception-class", "errors_corpus.custom", {"qty": 0}),
     Case("empty-message", "errors_corpus.empty_message"),
     Case("unicode-error-message", "errors_corpus.unicode_message"),

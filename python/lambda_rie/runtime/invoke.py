@@ -133,11 +133,15 @@ class Invoker:
         and sent in the trailers."""
         from lambda_rie.runtime import streaming
 
-        status, failure = streaming.send(
-            self.client, request_id, invocation_id, result, first=first, run=self._await
+        status = streaming.send(
+            self.client,
+            request_id,
+            invocation_id,
+            result,
+            first=first,
+            run=self._await,
+            log_error=lambda failure: reporting.log_error(failure, self.sink),
         )
-        if failure is not None:
-            reporting.log_error(failure, self.sink)
         if status != 202:
             self._refused("response", status)
 

@@ -94,11 +94,37 @@ def _encode_compatible(result: Any) -> bytes:
 
 def dumps_compatible(value: Any) -> str:
     """Encode ``value`` with the type rules of awslambdaric's encoder (ASCII output)."""
+    import sys
     from json.encoder import encode_basestring_ascii
 
     parts: list[str] = []
-    _Encoder(parts.append, encode_basestring_ascii).value(value)
+    encoder = _Encoder(parts.append, encode_basestring_ascii)
+    # NOTE: awslambdaric's C encoder takes one level of the recursion limit per container, so
+    # a result nests as deep as the limit less the frames below it; this encoder spends a few
+    # Python frames per level, so the limit is raised for it and the depth is counted instead.
+    limit = sys.getrecursionlimit()
+    encoder.max_depth = max(limit - _stack_depth(), 0)
+    sys.setrecursionlimit(limit + _FRAMES_PER_LEVEL * encoder.max_depth)
+    try:
+        encoder.value(value)
+    finally:
+        sys.setrecursionlimit(limit)
     return "".join(parts)
+
+
+#: Python frames `_Encoder` spends on one level of nesting (with a margin).
+_FRAMES_PER_LEVEL = 6
+
+
+def _stack_depth() -> int:
+    import sys
+
+    frame: Any = sys._getframe(1)
+    depth = 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
 
 
 def _float_text(value: float) -> str:
@@ -126,6 +152,8 @@ class _Encoder:
         self.emit = emit
         self.quote = quote
         self.markers: set[int] = set()
+        #: Containers open at once at most (the markers are the open ones).
+        self.max_depth = 1 << 30
 
     def value(self, value: Any) -> None:
         emit = self.emit
@@ -164,6 +192,8 @@ class _Encoder:
         marker = id(value)
         if marker in self.markers:
             raise ValueError("Circular reference detected")
+        if len(self.markers) >= self.max_depth:
+            raise RecursionError("maximum recursion depth exceeded while encoding a JSON object")
         self.markers.add(marker)
         encode()
         self.markers.discard(marker)

@@ -78,9 +78,12 @@ def send(
     *,
     first: Optional[bytes],
     run: Callable[[Any], Any],
-) -> tuple[int, Optional[errors.ErrorResult]]:
-    """Stream `first` and the rest of `result`; the HTTP status of the Runtime API's answer,
-    and the error that ended the stream, if any (to be logged by the caller)."""
+    log_error: Callable[[errors.ErrorResult], None],
+) -> int:
+    """Stream `first` and the rest of `result`; the HTTP status of the Runtime API's answer.
+
+    An error that ends the stream goes to `log_error` before the stream ends, so that its lines
+    belong to the invocation (before END, in its log tail), then into the trailers."""
     content_type = PRELUDE_CONTENT_TYPE if isinstance(first, Prelude) else CONTENT_TYPE
     writer = client.start_stream(request_id, content_type, invocation_id)
     failure: Optional[errors.ErrorResult] = None
@@ -94,13 +97,14 @@ def send(
                     _write(writer, to_bytes(chunk))
     except StreamClosedError:
         _close(result, run)
-        return _finish(writer, None), None
+        return _finish(writer, None)
     except Exception as exc:
         failure = errors.error_from_exception(exc, request_id)
     error = None
     if failure is not None:
+        log_error(failure)
         error = (failure["errorType"], errors.to_json(failure).encode("utf-8"))
-    return _finish(writer, error), failure
+    return _finish(writer, error)
 
 
 def _write(writer: ResponseStream, data: bytes) -> None:

@@ -276,7 +276,8 @@ impl AsyncInvoker {
                 .await
             {
                 Err(_) => {
-                    // NOTE: only reserved concurrency 0 refuses a queued event: back off.
+                    // NOTE: only reserved concurrency 0 and a failed SnapStart restore refuse a
+                    // queued event: back off (AWS retries such errors until the event's age).
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.scaled(THROTTLE_BACKOFF.1));
                 }
@@ -297,9 +298,11 @@ impl AsyncInvoker {
                 }
             }
         };
-        let arn = scheduler.function().arn();
+        let function = scheduler.function();
+        let arn = function.arn();
         let record = destinations::record(
             &arn,
+            &function.config.version,
             &event.request_id,
             condition,
             event.attempts,

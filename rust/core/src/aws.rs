@@ -107,6 +107,10 @@ pub enum ServiceError {
         /// What was refused.
         message: String,
     },
+    /// 400 `SnapStartException`: an after-restore hook of a SnapStart restore failed.
+    SnapStart,
+    /// 408 `SnapStartTimeoutException`: a SnapStart restore ran past its 10 s.
+    SnapStartTimeout,
 }
 
 impl ServiceError {
@@ -240,12 +244,13 @@ impl ServiceError {
             Self::InvalidJson { .. }
             | Self::InvalidClientContext
             | Self::InvalidParameter { .. }
-            | Self::Validation { .. } => 400,
+            | Self::Validation { .. }
+            | Self::SnapStart => 400,
             Self::Throttled(_) => 429,
             Self::MethodNotAllowed => 405,
             Self::Service { .. } => 500,
             Self::ShuttingDown => 503,
-            Self::RequestTimeout => 408,
+            Self::RequestTimeout | Self::SnapStartTimeout => 408,
         }
     }
 
@@ -274,6 +279,8 @@ impl ServiceError {
             Self::UnknownOperation => "UnknownOperationException",
             Self::Service { .. } | Self::ShuttingDown => "ServiceException",
             Self::RequestTimeout => "RequestTimeoutException",
+            Self::SnapStart => "SnapStartException",
+            Self::SnapStartTimeout => "SnapStartTimeoutException",
         }
     }
 
@@ -318,6 +325,11 @@ impl ServiceError {
             }
             Self::RequestTimeout => {
                 "The rest of the request body did not arrive in time.".to_owned()
+            }
+            // NOTE: the exception's documentation in AWS's API model, as its message.
+            Self::SnapStart => "The afterRestore() runtime hook encountered an error. For more information, check the Amazon CloudWatch logs.".to_owned(),
+            Self::SnapStartTimeout => {
+                "Lambda couldn't restore the snapshot within the timeout limit.".to_owned()
             }
         }
     }
@@ -555,6 +567,25 @@ mod tests {
         assert_eq!(
             ServiceError::request_too_large().body(),
             r#"{"Type": "User", "message": "Request must be smaller than 6291456 bytes for the InvokeFunction operation"}"#
+        );
+    }
+
+    #[test]
+    fn snapstart_refusals_are_aws_exceptions() {
+        let hook = ServiceError::SnapStart;
+        assert_eq!((hook.status(), hook.code()), (400, "SnapStartException"));
+        assert_eq!(
+            hook.body(),
+            r#"{"Type": "User", "message": "The afterRestore() runtime hook encountered an error. For more information, check the Amazon CloudWatch logs."}"#
+        );
+        let late = ServiceError::SnapStartTimeout;
+        assert_eq!(
+            (late.status(), late.code()),
+            (408, "SnapStartTimeoutException")
+        );
+        assert_eq!(
+            late.message(),
+            "Lambda couldn't restore the snapshot within the timeout limit."
         );
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::aws::{json_escape, LATEST};
+use crate::aws::json_escape;
 use crate::invocation::Outcome;
 
 /// Why a record is sent.
@@ -44,9 +44,12 @@ fn json_or_string(bytes: &[u8]) -> String {
     }
 }
 
-/// The invocation record AWS sends to destinations.
+/// The invocation record AWS sends to destinations, of an event run by `version` (`$LATEST` or
+/// a number) of the function `function_arn` (unqualified): `functionArn` is qualified by that
+/// version, and it is the `executedVersion`.
 pub fn record(
     function_arn: &str,
+    version: &str,
     request_id: &str,
     condition: Condition,
     attempts: u32,
@@ -54,15 +57,20 @@ pub fn record(
     last: Option<&Outcome>,
 ) -> Bytes {
     let mut s = format!(
-        "{{\"version\":\"1.0\",\"timestamp\":\"{}\",\"requestContext\":{{\"requestId\":\"{}\",\"functionArn\":\"{}:{LATEST}\",\"condition\":\"{}\",\"approximateInvokeCount\":{attempts}}},\"requestPayload\":{}",
+        "{{\"version\":\"1.0\",\"timestamp\":\"{}\",\"requestContext\":{{\"requestId\":\"{}\",\"functionArn\":\"{}:{}\",\"condition\":\"{}\",\"approximateInvokeCount\":{attempts}}},\"requestPayload\":{}",
         crate::clock::iso8601(crate::clock::epoch_ms()),
         json_escape(request_id),
         json_escape(function_arn),
+        json_escape(version),
         condition.as_str(),
         json_or_string(request_payload),
     );
     if let Some(o) = last {
-        s.push_str(",\"responseContext\":{\"statusCode\":200,\"executedVersion\":\"$LATEST\"");
+        let _ = write!(
+            s,
+            ",\"responseContext\":{{\"statusCode\":200,\"executedVersion\":\"{}\"",
+            json_escape(version)
+        );
         if let Some(e) = o.function_error() {
             let _ = write!(s, ",\"functionError\":\"{e}\"");
         }

@@ -105,14 +105,14 @@ impl Emulator {
             events: Arc::clone(&events),
             control: Arc::clone(&control),
         });
-        let timeouts = crate::http::ConnectionTimeouts::invoke_api();
+        let options = crate::http::ConnectionOptions::invoke_api();
         let http = match config.http_address {
             Some(address) => Some(http_listener(address, &api, shutdown_rx.clone()).await?),
             None => None,
         };
         let http_address = http.as_ref().map(|(a, _)| *a);
         let service = Arc::new(move |req| invoke_api::route(Arc::clone(&api), req));
-        let invoke = crate::http::serve_with(listener, service, shutdown_rx, None, timeouts);
+        let invoke = crate::http::serve_with(listener, service, shutdown_rx, None, options);
         let server = tokio::spawn(async move {
             match http {
                 Some((_, http)) => {
@@ -379,14 +379,14 @@ async fn http_listener(
             }
         }
     });
-    let mut timeouts = crate::http::ConnectionTimeouts::invoke_api();
+    let mut options = crate::http::ConnectionOptions::invoke_api();
     // NOTE: only payload 1.0 events read the client's spelling of header names.
-    timeouts.preserve_header_case = functions
+    options.preserve_header_case = functions
         .iter()
         .any(|f| f.http_routes.iter().any(|r| r.payload_v1));
     Ok((
         bound,
-        crate::http::serve_with(listener, service, shutdown, None, timeouts),
+        crate::http::serve_with(listener, service, shutdown, None, options),
     ))
 }
 

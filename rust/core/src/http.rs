@@ -15,7 +15,7 @@ use hyper::{Request, StatusCode};
 use tokio::sync::mpsc;
 
 pub use server::{client_gone, serve_admitted, serve_with, Admission, Local, Peer};
-pub use timeouts::ConnectionTimeouts;
+pub use timeouts::ConnectionOptions;
 
 /// Response body type of both servers: whole bytes, or bytes sent as they are produced.
 pub type Body = Either<Full<Bytes>, ChannelBody>;

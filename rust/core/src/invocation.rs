@@ -225,12 +225,29 @@ pub struct Outcome {
     /// The function error's type when it failed (`Sandbox.Timedout`, the runtime's
     /// `Lambda-Runtime-Function-Error-Type`, ...).
     pub error_type: Option<String>,
+    /// The service error the caller gets instead of an answer (a failed SnapStart restore);
+    /// [`crate::scheduler`] hands it out as the invocation's `Err`.
+    pub refusal: Option<Box<crate::aws::ServiceError>>,
 }
 
 impl Outcome {
     /// `X-Amz-Function-Error` value, when the function failed.
     pub fn function_error(&self) -> Option<&'static str> {
         (self.kind != OutcomeKind::Success).then_some("Unhandled")
+    }
+}
+
+/// A client context as AWS takes it (decoded): a JSON object of at most 3583 bytes.
+pub fn check_client_context(decoded: Vec<u8>) -> Result<String, crate::aws::ServiceError> {
+    use crate::aws::ServiceError;
+    if decoded.len() > crate::config::MAX_CLIENT_CONTEXT_BYTES {
+        return Err(ServiceError::invalid_client_context());
+    }
+    match serde_json::from_slice::<serde_json::Value>(&decoded) {
+        Ok(serde_json::Value::Object(_)) => {
+            String::from_utf8(decoded).map_err(|_| ServiceError::invalid_client_context())
+        }
+        _ => Err(ServiceError::invalid_client_context()),
     }
 }
 

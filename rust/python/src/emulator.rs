@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lambda_rie_core::aws::ServiceError;
-use lambda_rie_core::config::{FunctionConfig, RunAs, MAX_CLIENT_CONTEXT_BYTES};
-use lambda_rie_core::invocation::Invocation;
+use lambda_rie_core::config::{FunctionConfig, RunAs};
+use lambda_rie_core::invocation::{check_client_context, Invocation};
 use lambda_rie_core::CoreError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -65,12 +65,10 @@ impl Emulator {
         with_fd: bool,
     ) -> PyResult<Arc<Completion>> {
         let payload = checked_payload(payload, false).map_err(ServiceErr)?;
-        if client_context
-            .as_ref()
-            .is_some_and(|c| c.len() > MAX_CLIENT_CONTEXT_BYTES)
-        {
-            return Err(ServiceErr(ServiceError::invalid_client_context()).into());
-        }
+        let client_context = client_context
+            .map(|c| check_client_context(c.into_bytes()))
+            .transpose()
+            .map_err(ServiceErr)?;
         let (handle, target) = {
             let running = lock(&self.running);
             let running = running.as_ref().ok_or_else(errors::closed)?;

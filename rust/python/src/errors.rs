@@ -98,7 +98,9 @@ impl From<ServiceErr> for PyErr {
             | ServiceError::ResourceConflict { .. }
             | ServiceError::AccessDenied { .. }
             | ServiceError::PreconditionFailed { .. }
-            | ServiceError::RequestTimeout => LambdaRieError::new_err(message),
+            | ServiceError::RequestTimeout
+            | ServiceError::SnapStart
+            | ServiceError::SnapStartTimeout => LambdaRieError::new_err(message),
         }
     }
 }

@@ -6,6 +6,7 @@ invocation once it has taken it from `/next`:
 
 - `ok`: answers `{"n": N}`;
 - `error`: posts `{"errorMessage": "failed N", "errorType": "FaultError"}` to `/error`;
+- `empty_error`: posts an empty `/error` with an empty `Lambda-Runtime-Function-Error-Type`;
 - `sigkill` / `exit`: SIGKILLs itself / exits with status 3, without answering;
 - `sigstop`: SIGSTOPs itself, past the function timeout;
 - `drop`: closes the connection it took the invocation on and never answers, then asks for
@@ -101,6 +102,9 @@ def handle(sock: socket.socket, request_id: str, event: dict) -> socket.socket:
         error = json.dumps({"errorMessage": f"failed {n}", "errorType": "FaultError"}).encode()
         path = f"/2018-06-01/runtime/invocation/{request_id}/error"
         call(sock, "POST", path, error, "Lambda-Runtime-Function-Error-Type: FaultError\r\n")
+    elif fault == "empty_error":
+        path = f"/2018-06-01/runtime/invocation/{request_id}/error"
+        call(sock, "POST", path, b"", "Lambda-Runtime-Function-Error-Type: \r\n")
     elif fault == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif fault == "exit":

@@ -1,4 +1,7 @@
-"""A SnapStart function: init appends to a file (once in total), hooks record where they ran."""
+"""A SnapStart function: init appends to a file (once in total), hooks record where they ran.
+
+With `SNAP_FAIL_RESTORE_ONCE=PATH`, the first after-restore hook to find no file at PATH makes it
+and fails."""
 
 import os
 import random
@@ -22,6 +25,10 @@ def before_snapshot():
 
 @register_after_restore
 def after_restore():
+    fail_once = os.environ.get("SNAP_FAIL_RESTORE_ONCE")
+    if fail_once and not os.path.exists(fail_once):
+        open(fail_once, "w").close()
+        raise RuntimeError("after restore failed")
     RESTORED.append(os.getpid())
     print(f"after_restore pid={os.getpid()} ppid={os.getppid()}", flush=True)
 

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::record::Record;
-use super::{listing, page, revision, Answer, ApiRequest, ControlPlane};
+use super::{listing, page, revision, unkeyed, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
 use crate::config::MAX_ALIAS_NAME_BYTES;
 
@@ -227,13 +227,13 @@ impl ControlPlane {
         let rec = self.load(&name, || self.not_found(&name))?;
         let only = req.param("FunctionVersion");
         let aliases: Map<String, Value> = rec.map("aliases");
-        let items: Vec<Value> = aliases
+        let items: Vec<(String, Value)> = aliases
             .iter()
             .filter(|(_, doc)| only.as_deref().is_none_or(|v| doc["FunctionVersion"] == v))
-            .map(|(alias, doc)| self.alias_answer(&name, alias, doc))
+            .map(|(alias, doc)| (alias.clone(), self.alias_answer(&name, alias, doc)))
             .collect();
         let (items, next) = page(items, req, 10_000, super::MAX_LIST_ITEMS)?;
-        Ok((200, listing("Aliases", items, next)))
+        Ok((200, listing("Aliases", unkeyed(items), next)))
     }
 }
 

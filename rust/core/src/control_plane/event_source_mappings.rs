@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{listing, page, Answer, ApiRequest, ControlPlane};
+use super::{listing, page, unkeyed, Answer, ApiRequest, ControlPlane};
 use crate::aws::ServiceError;
 use crate::event_sources::{mapping, EventSources, SourceKind};
 use crate::invoke_api::routing::split;
@@ -14,9 +14,16 @@ fn unknown_mapping() -> ServiceError {
 }
 
 /// The document with a transitional state, as the 202 answers of AWS show it.
-fn with_state(mut doc: Map<String, Value>, state: &str) -> Value {
+fn with_state(doc: Map<String, Value>, state: &str) -> Value {
+    let mut doc = shown(doc);
     doc.insert("State".into(), json!(state));
     Value::Object(doc)
+}
+
+/// The document as the mapping's answers show it: without its tags (ListTags shows them).
+fn shown(mut doc: Map<String, Value>) -> Map<String, Value> {
+    doc.remove(super::tags::MAPPING_TAGS);
+    doc
 }
 
 impl ControlPlane {
@@ -133,7 +140,7 @@ impl ControlPlane {
     /// `GET /2015-03-31/event-source-mappings/{UUID}`: GetEventSourceMapping.
     pub(super) fn get_event_source_mapping(&self, uuid: &str) -> Answer {
         let doc = self.event_sources.get(uuid).ok_or_else(unknown_mapping)?;
-        Ok((200, Value::Object(doc)))
+        Ok((200, Value::Object(shown(doc))))
     }
 
     /// `PUT /2015-03-31/event-source-mappings/{UUID}`: UpdateEventSourceMapping.
@@ -186,7 +193,7 @@ impl ControlPlane {
             Some(id) => Some(function_name(&self.mapping_target(Some(&id))?.0)),
             None => None,
         };
-        let items: Vec<Value> = self
+        let items: Vec<(String, Value)> = self
             .event_sources
             .views()
             .into_iter()
@@ -202,10 +209,17 @@ impl ControlPlane {
                         .is_some_and(|a| function_name(a) == f)
                 })
             })
-            .map(Value::Object)
+            .map(|d| {
+                let uuid = d
+                    .get("UUID")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                (uuid, Value::Object(shown(d)))
+            })
             .collect();
         let (items, next) = page(items, req, 100, super::MAX_LIST_ITEMS)?;
-        Ok((200, listing("EventSourceMappings", items, next)))
+        Ok((200, listing("EventSourceMappings", unkeyed(items), next)))
     }
 }
 

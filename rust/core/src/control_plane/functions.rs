@@ -132,6 +132,9 @@ impl ControlPlane {
         }
         super::shapes::check_fields(&body, super::shapes::FUNCTION_FIELDS)?;
         super::shapes::check_fields(&body, super::shapes::CREATE_FIELDS)?;
+        if let Some(tags) = body.get("Tags").and_then(Value::as_object) {
+            super::tags::check_tag_lengths(tags)?;
+        }
         let zip = zip_of(code)?;
         let mut config = defaults(&name);
         merge_config(&mut config, &body);
@@ -351,23 +354,51 @@ impl ControlPlane {
         scheduler
     }
 
-    /// Serve a stored function (start-up): `$LATEST`, versions, aliases, concurrency.
-    pub(super) async fn serve_record(&self, rec: &Record) -> Result<(), ServiceError> {
+    /// Serve a stored function (start-up): `$LATEST`, versions, aliases, concurrency. A
+    /// version whose provisioned concurrency no longer fits the environment limit is served on
+    /// demand, its configurations marked `FAILED` in `rec` (then the result is `true`: save it).
+    pub(super) async fn serve_record(&self, rec: &mut Record) -> Result<bool, ServiceError> {
         let latest = self.scheduler(self.version_config(rec, LATEST)?, None);
         let function = self
             .registry
             .add(latest)
             .map_err(|e| ServiceError::service(&e.to_string()))?;
         function.wide().set_reserved_concurrency(rec.reserved());
-        for (n, _) in rec.versions() {
-            self.install(rec, &function, &n.to_string()).await?;
+        let mut changed = false;
+        let versions: Vec<u32> = rec.versions().into_iter().map(|(n, _)| n).collect();
+        for n in versions {
+            let key = n.to_string();
+            if let Err(e) = self.install(rec, &function, &key).await {
+                let reason = format!(
+                    "not provisioned at start-up, the version is served on demand: {}",
+                    e.message()
+                );
+                crate::logs::message(
+                    crate::config::LogLevel::Error,
+                    &format!("function {}, version {n}: {reason}", rec.name()),
+                );
+                let targets: Vec<String> = rec
+                    .map("provisioned")
+                    .keys()
+                    .filter(|q| self.provisioned_version(rec, q) == Some(n))
+                    .cloned()
+                    .collect();
+                for q in targets {
+                    if let Some(config) = rec.map_mut("provisioned").get_mut(&q) {
+                        config["Status"] = json!("FAILED");
+                        config["StatusReason"] = json!(reason);
+                    }
+                }
+                changed = true;
+                self.install(rec, &function, &key).await?;
+            }
         }
         for alias in rec.map("aliases").keys() {
             if let Some(route) = Self::alias_route(rec, alias) {
                 function.set_alias(alias, route);
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// The `FunctionConfig` of version `key` (`$LATEST` or a number) of `rec`: its code and
@@ -395,11 +426,14 @@ impl ControlPlane {
         f.provisioned_concurrency = rec
             .map("provisioned")
             .iter()
-            .filter(|(q, _)| {
-                self.provisioned_version(rec, q)
-                    .map(|n| n.to_string())
-                    .as_deref()
-                    == Some(key)
+            // NOTE: a failed configuration holds no environments (AWS ends its allocation).
+            .filter(|(q, c)| {
+                c["Status"] != "FAILED"
+                    && self
+                        .provisioned_version(rec, q)
+                        .map(|n| n.to_string())
+                        .as_deref()
+                        == Some(key)
             })
             .map(|(_, c)| {
                 c["RequestedProvisionedConcurrentExecutions"]

@@ -9,11 +9,106 @@ use serde_json::{json, Map, Value};
 
 use super::functions::route_of;
 use super::record::Record;
+use super::shapes::{check_fields, Shape};
 use super::{listing, page, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
 use crate::config::spec::{FunctionSpec, Number};
 use crate::config::{AsyncSettings, Destination, EVENT_AGE_RANGE, MAX_RETRY_ATTEMPTS};
 use crate::registry::{AliasRoute, Version};
+
+/// The sides of `DestinationConfig` and the member path of each one's `Destination`.
+const SIDES: [(&str, &str); 2] = [
+    ("OnSuccess", "destinationConfig.onSuccess.destination"),
+    ("OnFailure", "destinationConfig.onFailure.destination"),
+];
+
+/// The members of Put/UpdateFunctionEventInvokeConfig and their JSON types (ranges and
+/// destinations are checked after).
+const INVOKE_CONFIG_FIELDS: &[(&str, &str, Shape)] = &[
+    ("MaximumRetryAttempts", "maximumRetryAttempts", Shape::Int),
+    (
+        "MaximumEventAgeInSeconds",
+        "maximumEventAgeInSeconds",
+        Shape::Int,
+    ),
+    (
+        "DestinationConfig",
+        "destinationConfig",
+        Shape::Struct(&[
+            (
+                "OnSuccess",
+                "destinationConfig.onSuccess",
+                Shape::Struct(&[("Destination", SIDES[0].1, Shape::Str)]),
+            ),
+            (
+                "OnFailure",
+                "destinationConfig.onFailure",
+                Shape::Struct(&[("Destination", SIDES[1].1, Shape::Str)]),
+            ),
+        ]),
+    ),
+];
+
+/// botocore's `DestinationArn` pattern.
+const DESTINATION_PATTERN: &str = "^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)";
+
+/// Whether `body` sets anything: a member that is there and not `null`.
+fn sets_anything(body: &Map<String, Value>) -> bool {
+    [
+        "MaximumRetryAttempts",
+        "MaximumEventAgeInSeconds",
+        "DestinationConfig",
+    ]
+    .iter()
+    .any(|k| body.get(*k).is_some_and(|v| !v.is_null()))
+}
+
+/// The `Destination` of one side as given (`None` when the side is absent or `null`; its
+/// type was checked): the side's stored form, `{"Destination": arn}` or `{}`.
+fn given_side(config: &Value, side: &str) -> Option<(Option<String>, Value)> {
+    let target = config.get(side).filter(|t| !t.is_null())?;
+    let arn = target.get("Destination").and_then(Value::as_str);
+    let stored = arn.map_or_else(|| json!({}), |a| json!({"Destination": a}));
+    Some((arn.map(str::to_owned), stored))
+}
+
+/// 400 `The provided destination config DestinationConfig(...) is invalid.` naming `arn` on
+/// its side, as AWS prints the configuration.
+fn invalid_config(side: &str, arn: &str) -> ServiceError {
+    let config = if side == "OnSuccess" {
+        format!("onSuccess=OnSuccess(destination={arn}), onFailure=null")
+    } else {
+        format!("onSuccess=null, onFailure=OnFailure(destination={arn})")
+    };
+    ServiceError::invalid_parameter(&format!(
+        "The provided destination config DestinationConfig({config}) is invalid."
+    ))
+}
+
+/// Whether an SQS queue or SNS topic ARN names a FIFO one (its name ends in `.fifo`).
+fn is_fifo(arn: &str) -> bool {
+    arn.rsplit_once('.')
+        .is_some_and(|(_, suffix)| suffix == "fifo")
+}
+
+/// AWS's rules for a destination of another service on `side`: standard SQS queues and SNS
+/// topics, EventBridge buses, and S3 buckets on failure only.
+fn check_service_destination(side: &str, service: &str, arn: &str) -> Result<(), ServiceError> {
+    match service {
+        // NOTE: the message is lambda-rie's; AWS supports S3 buckets only on failure
+        // (botocore's `OnFailure` and `OnSuccess` docs, LAMBDA-SERVICE §C.4).
+        "s3" if side == "OnSuccess" => Err(ServiceError::invalid_parameter(&format!(
+            "The destination ARN {arn} is invalid: an S3 bucket is supported only as an OnFailure destination."
+        ))),
+        // NOTE: the message is lambda-rie's; AWS supports standard queues and topics only
+        // (LAMBDA-SERVICE §C.4).
+        "sqs" | "sns" if is_fifo(arn) => Err(ServiceError::invalid_parameter(&format!(
+            "The destination ARN {arn} is invalid: a FIFO queue or topic cannot be a destination of asynchronous invocations."
+        ))),
+        "sqs" | "sns" | "events" | "s3" => Ok(()),
+        _ => Err(invalid_config(side, arn)),
+    }
+}
 
 impl ControlPlane {
     /// The stored function and the qualifier key (`$LATEST` when none), checked to exist.
@@ -46,6 +141,7 @@ impl ControlPlane {
     /// `PUT` (replace) or `POST` (merge) `/2019-09-25/functions/{name}/event-invoke-config`.
     pub(super) fn put_invoke_config(&self, id: &str, req: &ApiRequest, merge: bool) -> Answer {
         let body = req.json()?;
+        check_fields(&body, INVOKE_CONFIG_FIELDS)?;
         let (mut rec, q) = self.invoke_config_scope(id, req)?;
         let existing = rec.map("invoke_configs").get(&q).cloned();
         if merge && existing.is_none() {
@@ -61,17 +157,12 @@ impl ControlPlane {
         } else {
             Map::new()
         };
-        let given = [
-            "MaximumRetryAttempts",
-            "MaximumEventAgeInSeconds",
-            "DestinationConfig",
-        ];
-        if !given.iter().any(|k| body.contains_key(*k)) {
+        if !sets_anything(&body) {
             return Err(ServiceError::invalid_parameter(
                 "You must specify at least one of error handling or destination setting.",
             ));
         }
-        if let Some(v) = body.get("MaximumRetryAttempts") {
+        if let Some(v) = body.get("MaximumRetryAttempts").filter(|v| !v.is_null()) {
             let n = v.as_i64().unwrap_or(-1);
             if !(0..=i64::from(MAX_RETRY_ATTEMPTS)).contains(&n) {
                 return Err(ServiceError::validation(
@@ -82,7 +173,10 @@ impl ControlPlane {
             }
             config.insert("MaximumRetryAttempts".into(), v.clone());
         }
-        if let Some(v) = body.get("MaximumEventAgeInSeconds") {
+        if let Some(v) = body
+            .get("MaximumEventAgeInSeconds")
+            .filter(|v| !v.is_null())
+        {
             let n = v.as_i64().unwrap_or(-1);
             let (low, high) = EVENT_AGE_RANGE;
             if !(i64::from(low)..=i64::from(high)).contains(&n) {
@@ -99,10 +193,12 @@ impl ControlPlane {
             .cloned()
             .unwrap_or_else(|| json!({"OnSuccess": {}, "OnFailure": {}}));
         if let Some(d) = body.get("DestinationConfig") {
-            for side in ["OnSuccess", "OnFailure"] {
-                if let Some(target) = d.get(side) {
-                    self.check_destination(&rec, target)?;
-                    destinations[side] = target.clone();
+            for (side, member) in SIDES {
+                if let Some((arn, stored)) = given_side(d, side) {
+                    if let Some(arn) = arn {
+                        self.check_destination(&rec, side, member, &arn)?;
+                    }
+                    destinations[side] = stored;
                 }
             }
         }
@@ -210,18 +306,21 @@ impl ControlPlane {
         (parts.get(2) == Some(&"lambda")).then(|| Destination::Function(name.to_owned()))
     }
 
-    /// AWS's checks of a destination: a function of lambda-rie other than this one, or an
-    /// ARN of a service that can receive records.
-    fn check_destination(&self, rec: &Record, target: &Value) -> Result<(), ServiceError> {
-        let Some(arn) = target.get("Destination").and_then(Value::as_str) else {
-            return Ok(());
-        };
+    /// AWS's checks of the destination `arn` of `side` (`member` its path): a function of
+    /// lambda-rie other than this one, or an ARN of a service that can receive its records.
+    fn check_destination(
+        &self,
+        rec: &Record,
+        side: &str,
+        member: &'static str,
+        arn: &str,
+    ) -> Result<(), ServiceError> {
         let parts: Vec<&str> = arn.split(':').collect();
         if parts.len() < 6 || parts[0] != "arn" {
             return Err(ServiceError::validation(
                 arn,
-                "destinationConfig.onSuccess.destination",
-                "Member must satisfy regular expression pattern: ^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
+                member,
+                format!("Member must satisfy regular expression pattern: {DESTINATION_PATTERN}"),
             ));
         }
         match parts[2] {
@@ -239,10 +338,7 @@ impl ControlPlane {
                 }
                 Ok(())
             }
-            "sqs" | "sns" | "events" | "s3" => Ok(()),
-            _ => Err(ServiceError::invalid_parameter(&format!(
-                "The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={arn}), onFailure=null) is invalid."
-            ))),
+            service => check_service_destination(side, service, arn),
         }
     }
 
@@ -285,5 +381,86 @@ impl ControlPlane {
             .collect();
         let (items, next) = page(items, req, 50, 50)?;
         Ok((200, listing("FunctionEventInvokeConfigs", items, next)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: &Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn null_members_set_nothing() {
+        assert!(!sets_anything(&body(&json!({"DestinationConfig": null}))));
+        assert!(!sets_anything(&body(
+            &json!({"MaximumRetryAttempts": null, "Other": 1})
+        )));
+        assert!(sets_anything(&body(&json!({"MaximumRetryAttempts": 0}))));
+        assert!(sets_anything(&body(&json!({"DestinationConfig": {}}))));
+    }
+
+    #[test]
+    fn a_side_is_stored_as_its_destination_or_empty() {
+        let config = json!({"OnSuccess": null, "OnFailure": {"Destination": null}});
+        assert_eq!(given_side(&config, "OnSuccess"), None);
+        assert_eq!(given_side(&config, "OnFailure"), Some((None, json!({}))));
+        let config = json!({"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:1:q", "X": 1}});
+        assert_eq!(
+            given_side(&config, "OnFailure"),
+            Some((
+                Some("arn:aws:sqs:us-east-1:1:q".to_owned()),
+                json!({"Destination": "arn:aws:sqs:us-east-1:1:q"})
+            ))
+        );
+    }
+
+    #[test]
+    fn a_destination_of_the_wrong_type_is_refused_at_its_side() {
+        for (side, member) in [("OnSuccess", "onSuccess"), ("OnFailure", "onFailure")] {
+            let given = body(&json!({"DestinationConfig": {side: {"Destination": true}}}));
+            let err = check_fields(&given, INVOKE_CONFIG_FIELDS).unwrap_err();
+            assert_eq!(
+                err.message(),
+                format!("1 validation error detected: Value 'true' at 'destinationConfig.{member}.destination' failed to satisfy constraint: Member must be a string")
+            );
+        }
+        let given = body(&json!({"MaximumRetryAttempts": "1"}));
+        assert!(check_fields(&given, INVOKE_CONFIG_FIELDS)
+            .unwrap_err()
+            .message()
+            .ends_with(
+                "at 'maximumRetryAttempts' failed to satisfy constraint: Member must be an integer"
+            ));
+    }
+
+    #[test]
+    fn services_follow_aws_rules_for_each_side() {
+        let bucket = "arn:aws:s3:::bucket";
+        assert!(check_service_destination("OnFailure", "s3", bucket).is_ok());
+        let err = check_service_destination("OnSuccess", "s3", bucket).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err
+            .message()
+            .contains("supported only as an OnFailure destination"));
+        for fifo in [
+            ("sqs", "arn:aws:sqs:us-east-1:012345678912:q.fifo"),
+            ("sns", "arn:aws:sns:us-east-1:012345678912:t.fifo"),
+        ] {
+            for side in ["OnSuccess", "OnFailure"] {
+                let err = check_service_destination(side, fifo.0, fifo.1).unwrap_err();
+                assert!(err.message().contains("FIFO"), "{fifo:?}");
+            }
+        }
+        assert!(check_service_destination("OnSuccess", "sqs", "arn:aws:sqs:us-east-1:1:q").is_ok());
+        let arn = "arn:aws:dynamodb:us-east-1:012345678912:table/t";
+        assert_eq!(
+            check_service_destination("OnFailure", "dynamodb", arn)
+                .unwrap_err()
+                .message(),
+            format!("The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={arn})) is invalid.")
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use super::{listing, now, page, Answer, ApiRequest, ControlPlane};
+use super::{listing, now, page, unkeyed, Answer, ApiRequest, ControlPlane};
 use crate::aws::ServiceError;
 use crate::config::MAX_LAYERS;
 use crate::store::Table;
@@ -141,31 +141,37 @@ impl ControlPlane {
     /// `GET /2018-10-31/layers/{name}/versions`: ListLayerVersions.
     pub(super) fn list_layer_versions(&self, name: &str, req: &ApiRequest) -> Answer {
         let doc = self.store.document(Table::Layers, name).unwrap_or_default();
-        let items: Vec<Value> = Self::layer_versions(&doc)
+        // NOTE: newest first: the key counts down, so keys sort as the list does.
+        let items: Vec<(String, Value)> = Self::layer_versions(&doc)
             .iter()
-            .map(|(n, v)| self.layer_answer(req, name, &n.to_string(), v, false))
+            .map(|(n, v)| {
+                let key = format!("{:020}", u64::MAX - n);
+                (key, self.layer_answer(req, name, &n.to_string(), v, false))
+            })
             .collect();
         let (items, next) = page(items, req, 50, 50)?;
-        Ok((200, listing("LayerVersions", items, next)))
+        Ok((200, listing("LayerVersions", unkeyed(items), next)))
     }
 
     /// `GET /2018-10-31/layers`: ListLayers.
     pub(super) fn list_layers(&self, req: &ApiRequest) -> Answer {
-        let items: Vec<Value> = self
+        let mut items: Vec<(String, Value)> = self
             .store
             .all(Table::Layers)
             .iter()
             .filter_map(|(name, doc)| {
                 let (n, latest) = Self::layer_versions(doc).into_iter().next()?;
-                Some(json!({
+                Some((name.clone(), json!({
                     "LayerName": name,
                     "LayerArn": self.layer_arn(name),
                     "LatestMatchingVersion": self.layer_answer(req, name, &n.to_string(), &latest, false),
-                }))
+                })))
             })
             .collect();
+        // NOTE: by name, as AWS lists them (the store gives them in creation order).
+        items.sort_by(|a, b| a.0.cmp(&b.0));
         let (items, next) = page(items, req, 50, 50)?;
-        Ok((200, listing("Layers", items, next)))
+        Ok((200, listing("Layers", unkeyed(items), next)))
     }
 
     /// A function's `Layers` (version ARNs) as AWS answers them, `[{Arn, CodeSize}]`, each a

@@ -48,7 +48,12 @@ pub(super) fn keys(req: &ApiRequest) -> Vec<String> {
         return vec![format!("layer:{name}")];
     }
     if let Some(arn) = path.strip_prefix("/2017-03-31/tags/") {
-        return vec![function_key(&percent_decode(arn))];
+        let arn = percent_decode(arn);
+        // NOTE: a mapping's tags are kept in its record: they take the mappings' lock.
+        if arn.contains(":event-source-mapping:") {
+            return vec!["event-source-mappings".to_owned()];
+        }
+        return vec![function_key(&arn)];
     }
     if path == "/2015-03-31/functions" {
         // NOTE: CreateFunction takes its function's lock itself once it has parsed the body
@@ -113,6 +118,12 @@ mod tests {
                 "/2017-03-31/tags/arn:aws:lambda:us-east-1:012345678912:function:orders",
                 "",
                 vec!["function:orders"],
+            ),
+            (
+                Method::POST,
+                "/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A012345678912%3Aevent-source-mapping%3A14e0db71-5d35-4eb5-b481-8945cf9d10c2",
+                "",
+                vec!["event-source-mappings"],
             ),
             (
                 Method::POST,

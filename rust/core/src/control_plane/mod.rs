@@ -172,9 +172,19 @@ impl ControlPlane {
     pub async fn restore(&self) -> Result<usize, StoreError> {
         let mut n = 0;
         for (name, doc) in self.store.functions()? {
-            let rec = Record((*doc).clone());
-            match self.serve_record(&rec).await {
-                Ok(()) => n += 1,
+            let mut rec = Record((*doc).clone());
+            match self.serve_record(&mut rec).await {
+                Ok(changed) => {
+                    n += 1;
+                    if changed {
+                        if let Err(e) = self.save(&rec) {
+                            crate::logs::message(
+                                crate::config::LogLevel::Error,
+                                &format!("function {name}: {}", e.message()),
+                            );
+                        }
+                    }
+                }
                 Err(e) => crate::logs::message(
                     crate::config::LogLevel::Error,
                     &format!(
@@ -466,9 +476,36 @@ fn now() -> String {
 /// ListEventSourceMappings): at most 10000.
 const MAX_LIST_ITEMS: i64 = 10_000;
 
-/// A list's page: at most `cap` items (`MaxItems` fewer) from the opaque `Marker`, and the next
-/// marker. `MaxItems` outside 1 to `max` (the model's range) is a `ValidationException`.
-fn page<T>(
+/// An item of a paged list: the key the list is sorted by, which a marker names.
+trait Paged {
+    /// The item's key: the list is in the order of its keys (as strings).
+    fn page_key(&self) -> &str;
+}
+
+/// An item given with its key (a function's name, a zero-padded version, an alias name).
+impl<T> Paged for (String, T) {
+    fn page_key(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A setting of one qualifier of a function (provisioned concurrency, async invoke
+/// configuration, URL): keyed by its `FunctionArn`, whose qualifier orders the list.
+impl Paged for Value {
+    fn page_key(&self) -> &str {
+        self["FunctionArn"].as_str().unwrap_or_default()
+    }
+}
+
+/// The items of keyed pairs, in order.
+fn unkeyed<T>(pairs: Vec<(String, T)>) -> Vec<T> {
+    pairs.into_iter().map(|(_, item)| item).collect()
+}
+
+/// A list's page: at most `cap` items (`MaxItems` fewer) after the opaque `Marker`, and the
+/// next marker. `MaxItems` outside 1 to `max` (the model's range) is a `ValidationException`;
+/// a marker lambda-rie did not make is 400 `InvalidParameterValueException`.
+fn page<T: Paged>(
     items: Vec<T>,
     req: &ApiRequest,
     cap: usize,
@@ -481,13 +518,73 @@ fn page<T>(
     let start = match req.param("Marker") {
         None => 0,
         Some(m) => {
-            decode_marker(&m).ok_or_else(|| ServiceError::invalid_parameter("Invalid marker"))?
+            let marker = Marker::decode(&m)
+                .ok_or_else(|| ServiceError::invalid_parameter("Invalid marker"))?;
+            marker.resume(&items)
         }
     };
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
-    let next = (start + page.len() < total).then(|| encode_marker(start + page.len()));
+    let end = (start + max).min(items.len());
+    let next = (end < items.len()).then(|| Marker::after(&items, end).encode());
+    let page: Vec<T> = items.into_iter().skip(start).take(end - start).collect();
     Ok((page, next))
+}
+
+/// Where a page ended: the key of its last item and how many items with that key the pages
+/// so far returned (a function's versions share its name in ListFunctions).
+// NOTE: a key, not an offset, so an item deleted or added before it between two pages does
+// not make the next page skip or repeat one.
+#[derive(Debug, PartialEq)]
+struct Marker {
+    /// The key of the page's last item.
+    key: String,
+    /// The items with that key returned so far.
+    seen: usize,
+}
+
+impl Marker {
+    /// The marker of a page ending before `items[end]` (`end` > 0).
+    fn after<T: Paged>(items: &[T], end: usize) -> Self {
+        let key = items[end - 1].page_key();
+        let seen = items[..end]
+            .iter()
+            .rev()
+            .take_while(|i| i.page_key() == key)
+            .count();
+        Self {
+            key: key.to_owned(),
+            seen,
+        }
+    }
+
+    /// Where the next page starts in `items` (sorted by key): after the keys before the
+    /// marker's and the items of its key already returned.
+    fn resume<T: Paged>(&self, items: &[T]) -> usize {
+        let before = items.partition_point(|i| i.page_key() < self.key.as_str());
+        let same = items[before..]
+            .iter()
+            .take_while(|i| i.page_key() == self.key)
+            .count();
+        before + self.seen.min(same)
+    }
+
+    /// The marker as `NextMarker`: base64 of `lambda-rie:<seen>:<key>`.
+    fn encode(&self) -> String {
+        use base64::Engine;
+        let text = format!("lambda-rie:{}:{}", self.seen, self.key);
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    /// A `Marker` as [`Marker::encode`] made it.
+    fn decode(m: &str) -> Option<Self> {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD.decode(m).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (seen, key) = text.strip_prefix("lambda-rie:")?.split_once(':')?;
+        Some(Self {
+            seen: seen.parse().ok()?,
+            key: key.to_owned(),
+        })
+    }
 }
 
 /// `MaxItems` as a number of 1 to `max`.
@@ -506,21 +603,6 @@ fn max_items(v: &str, max: i64) -> Result<i64, ServiceError> {
     }
 }
 
-fn encode_marker(n: usize) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("lambda-rie:{n}"))
-}
-
-fn decode_marker(m: &str) -> Option<usize> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::STANDARD.decode(m).ok()?;
-    String::from_utf8(raw)
-        .ok()?
-        .strip_prefix("lambda-rie:")?
-        .parse()
-        .ok()
-}
-
 /// `{"<key>": [...], "NextMarker"?: ...}`.
 fn listing(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
     let mut out = serde_json::Map::new();
@@ -534,6 +616,78 @@ fn listing(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A list request with `query`.
+    fn listed(query: &str) -> ApiRequest {
+        ApiRequest {
+            method: Method::GET,
+            path: "/2015-03-31/functions/".to_owned(),
+            query: Some(query.to_owned()),
+            host: None,
+            body: Bytes::new(),
+        }
+    }
+
+    /// Keyed items of `names` (the key is the name).
+    fn keyed(names: &[&str]) -> Vec<(String, ())> {
+        names.iter().map(|n| ((*n).to_owned(), ())).collect()
+    }
+
+    fn names(items: &[(String, ())]) -> Vec<&str> {
+        items.iter().map(|(n, ())| n.as_str()).collect()
+    }
+
+    #[test]
+    fn a_marker_resumes_after_its_key_when_items_before_it_are_deleted() {
+        let all = ["f0", "f1", "f2", "f3", "f4", "f5"];
+        let (first, next) = page(keyed(&all), &listed("MaxItems=2"), 50, 50).unwrap();
+        assert_eq!(names(&first), ["f0", "f1"]);
+        let marker = next.unwrap();
+        let query = format!("MaxItems=2&Marker={}", percent_encode(&marker));
+        let (second, _) = page(keyed(&all[1..]), &listed(&query), 50, 50).unwrap();
+        assert_eq!(names(&second), ["f2", "f3"]);
+        // The last item returned deleted too: the next page starts after where it was.
+        let (third, next) = page(keyed(&["f0", "f2", "f3"]), &listed(&query), 50, 50).unwrap();
+        assert_eq!((names(&third), next), (vec!["f2", "f3"], None));
+    }
+
+    #[test]
+    fn a_marker_counts_the_items_of_a_shared_key() {
+        // ListFunctions with FunctionVersion=ALL: a function's versions share its name.
+        let all = ["a", "b", "b", "b", "c"];
+        let mut seen = Vec::new();
+        let mut query = "MaxItems=2".to_owned();
+        loop {
+            let (items, next) = page(keyed(&all), &listed(&query), 50, 50).unwrap();
+            seen.extend(names(&items).into_iter().map(str::to_owned));
+            let Some(next) = next else { break };
+            query = format!("MaxItems=2&Marker={}", percent_encode(&next));
+        }
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn a_marker_lambda_rie_did_not_make_is_an_invalid_parameter() {
+        for marker in ["garbage", "bGFtYmRhLXJpZTox", "bGFtYmRhLXJpZTp4Ong="] {
+            let err =
+                page(keyed(&["a"]), &listed(&format!("Marker={marker}")), 50, 50).unwrap_err();
+            assert_eq!(
+                (err.status(), err.message()),
+                (400, "Invalid marker".to_owned()),
+                "{marker}"
+            );
+        }
+    }
+
+    /// `s` percent-encoded for a query string.
+    fn percent_encode(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
 
     #[test]
     fn max_items_is_within_the_models_range() {

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::record::{publishable, Record};
-use super::{listing, page, revision, Answer, ApiRequest, ControlPlane};
+use super::{listing, page, revision, unkeyed, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
 
 impl ControlPlane {
@@ -73,23 +73,28 @@ impl ControlPlane {
         let (name, _) = self.identify(id, None)?;
         let rec = self.load(&name, || self.not_found(&name))?;
         let base = self.arn(&name);
-        let mut items = vec![Self::configuration(
-            rec.name(),
-            rec.latest(),
-            LATEST,
-            format!("{base}:{LATEST}"),
-            false,
+        let mut items = vec![(
+            LATEST.to_owned(),
+            Self::configuration(
+                rec.name(),
+                rec.latest(),
+                LATEST,
+                format!("{base}:{LATEST}"),
+                false,
+            ),
         )];
         for (n, v) in rec.versions() {
-            items.push(Self::configuration(
-                rec.name(),
-                v,
-                &n.to_string(),
-                format!("{base}:{n}"),
-                false,
-            ));
+            let item =
+                Self::configuration(rec.name(), v, &n.to_string(), format!("{base}:{n}"), false);
+            items.push((version_key(n), item));
         }
         let (items, next) = page(items, req, 50, super::MAX_LIST_ITEMS)?;
-        Ok((200, listing("Versions", items, next)))
+        Ok((200, listing("Versions", unkeyed(items), next)))
     }
+}
+
+/// The page key of version `n`: zero-padded, so keys sort as the numbers do, after `$LATEST`
+/// (`$` sorts before the digits).
+fn version_key(n: u32) -> String {
+    format!("{n:010}")
 }

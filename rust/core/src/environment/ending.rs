@@ -47,6 +47,9 @@ pub(super) enum Ending {
     },
     /// Init failed twice: in the init phase and in the suppressed init inside the invoke phase.
     InitFailed(InitFailure),
+    /// A SnapStart restore failed (its INIT_REPORT is out): the Invoke API refuses the
+    /// invocation with a service error; REPORT names the restore's error type.
+    RestoreFailed(InitFailure),
     /// The fallback `/tmp` held more than the function's ephemeral storage when the invocation
     /// ended as `after`.
     // NOTE: a wrapper, not a replacement: what `after` logged (a timeout line, REPORT's
@@ -235,6 +238,11 @@ impl Draft {
             }
             // NOTE: the failed init already stopped everything it started: nothing to reset.
             Ending::InitFailed(failure) => draft.init_failed(facts, failure),
+            Ending::RestoreFailed(failure) => {
+                draft.kind = OutcomeKind::InitError;
+                draft.cold = true;
+                draft.status = Some(failure.error_type().to_owned());
+            }
             Ending::EphemeralStorageExceeded { storage_mb, after } => {
                 draft = Self::of(*after, facts);
                 let message = format!(
@@ -290,7 +298,8 @@ impl Draft {
         ));
         self.kind = OutcomeKind::InitError;
         match failure {
-            InitFailure::Error { body, error_type } => {
+            InitFailure::Error { body, error_type }
+            | InitFailure::AfterRestore { body, error_type } => {
                 self.status = Some(error_type);
                 self.payload = body;
             }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::process::{ExitInfo, RuntimeProcess, SpawnSpec};
 use super::run::Started;
 use super::ExecutionEnvironment;
+use crate::aws::ServiceError;
 use crate::config::INIT_TIMEOUT;
 use crate::invocation::Invocation;
 use crate::logs;
@@ -21,6 +22,8 @@ use crate::runtime_api::InitSignal;
 pub(super) enum InitFailure {
     /// The runtime posted `/init/error`.
     Error { body: Bytes, error_type: String },
+    /// The runtime posted `/restore/error`: an after-restore hook failed (SnapStart).
+    AfterRestore { body: Bytes, error_type: String },
     /// The runtime process exited before its first `/next`.
     Exited(ExitInfo),
     /// The runtime command could not be started.
@@ -40,7 +43,7 @@ impl InitFailure {
     /// The `Error Type` of INIT_REPORT and REPORT.
     pub(super) fn error_type(&self) -> &str {
         match self {
-            Self::Error { error_type, .. } => error_type,
+            Self::Error { error_type, .. } | Self::AfterRestore { error_type, .. } => error_type,
             Self::Exited(_) => "Runtime.ExitError",
             Self::Spawn(_) => "Runtime.InvalidEntrypoint",
             Self::TimedOut => "Sandbox.Timedout",
@@ -56,6 +59,17 @@ impl InitFailure {
         }
     }
 
+    /// How the Invoke API refuses an invocation whose SnapStart restore failed this way: AWS
+    /// answers a failed after-restore hook or a restore past its limit with a service error
+    /// rather than running init again.
+    pub(super) fn snapstart_refusal(&self) -> Option<ServiceError> {
+        match self {
+            Self::AfterRestore { .. } => Some(ServiceError::SnapStart),
+            Self::TimedOut => Some(ServiceError::SnapStartTimeout),
+            _ => None,
+        }
+    }
+
     /// INIT_REPORT's `Error Type` (none after a timeout).
     pub(super) fn report_error_type(&self) -> Option<&str> {
         match self {
@@ -65,12 +79,14 @@ impl InitFailure {
     }
 }
 
-/// The suppressed init failed too: the invocation ends with it.
+/// The suppressed init failed too (or a SnapStart restore failed): the invocation ends with it.
 pub(super) struct InitFailed {
     /// How.
     pub(super) failure: InitFailure,
     /// Seconds since the invoke phase began.
     pub(super) duration_s: f64,
+    /// The Invoke API's answer instead of the function's (a failed SnapStart restore).
+    pub(super) refusal: Option<ServiceError>,
 }
 
 /// The error type a runtime gave: the header, else `errorType` in its JSON.
@@ -106,15 +122,17 @@ impl ExecutionEnvironment {
                     .lines(logs::init_report_line(init_ms, "init", "success", None));
                 Ok(init_ms)
             }
-            Err(f) => Err(f.error_type().to_owned()),
+            Err((f, _)) => Err(f.error_type().to_owned()),
         }
     }
 
-    /// Start a runtime and wait until it is ready (first `/next`), fails, or `limit` passes.
+    /// Start a runtime and wait until it is ready (first `/next`), fails, or `limit` passes;
+    /// a failure comes with the moment it happened (before the extensions' shutdown, which
+    /// counts in no duration).
     pub(super) async fn start_runtime(
         &self,
         limit: Instant,
-    ) -> Result<(Arc<RuntimeProcess>, f64), InitFailure> {
+    ) -> Result<(Arc<RuntimeProcess>, f64), (InitFailure, Instant)> {
         let began = Instant::now();
         // NOTE: extensions of a runtime that died go with it, and so does whatever it left
         // running (AWS resets the whole sandbox); /tmp stays.
@@ -142,12 +160,13 @@ impl ExecutionEnvironment {
             self.logs.platform("platform.initReport", report);
         }
         hub.end_init();
+        let failed_at = Instant::now();
         if result.is_err() {
             self.stop_extensions(super::extensions::ShutdownReason::Failure)
                 .await;
             self.sandbox.kill_processes();
         }
-        result
+        result.map_err(|failure| (failure, failed_at))
     }
 
     /// Extension init, runtime init and function init, until every party is ready.
@@ -217,9 +236,13 @@ impl ExecutionEnvironment {
             biased;
             s = signal => match s {
                 Ok(InitSignal::Ready) => Ok(()),
-                Ok(InitSignal::Failed { body, error_type }) => {
+                Ok(InitSignal::Failed { body, error_type, restore }) => {
                     let error_type = init_error_type(&body, error_type);
-                    Err(InitFailure::Error { body, error_type })
+                    Err(if restore {
+                        InitFailure::AfterRestore { body, error_type }
+                    } else {
+                        InitFailure::Error { body, error_type }
+                    })
                 }
                 Err(_) => Err(InitFailure::Exited(process.wait().await)),
             },
@@ -281,7 +304,7 @@ impl ExecutionEnvironment {
             logs::init_start_line(&cfg.command[0], region)
         });
         let init_began = Instant::now();
-        let failure = match self.start_runtime(init_began + INIT_TIMEOUT).await {
+        let (failure, failed_at) = match self.start_runtime(init_began + INIT_TIMEOUT).await {
             Ok((process, init_ms)) => {
                 if restore {
                     self.logs.lines(logs::restore_report_line(init_ms));
@@ -292,27 +315,36 @@ impl ExecutionEnvironment {
                     invoke_phase: None,
                 });
             }
-            Err(failure) => failure,
+            Err(failed) => failed,
         };
         self.logs.lines(logs::init_report_line(
-            init_began.elapsed().as_secs_f64() * 1000.0,
+            failed_at.duration_since(init_began).as_secs_f64() * 1000.0,
             "init",
             failure.report_status(),
             failure.report_error_type(),
         ));
-        // NOTE: AWS runs init once more inside the invoke phase, against the function timeout.
+        // NOTE: AWS runs init once more inside the invoke phase, against the function timeout;
+        // a SnapStart restore is not run again.
         let phase = Instant::now();
         self.logs
             .lines(logs::start_line(&inv.request_id, &cfg.version));
+        if let Some(refusal) = restore.then(|| failure.snapstart_refusal()).flatten() {
+            return Err(InitFailed {
+                failure,
+                duration_s: 0.0,
+                refusal: Some(refusal),
+            });
+        }
         match self.start_runtime(phase + cfg.timeout()).await {
             Ok((process, _)) => Ok(Started {
                 process,
                 init_ms: None,
                 invoke_phase: Some(phase),
             }),
-            Err(failure) => Err(InitFailed {
+            Err((failure, failed_at)) => Err(InitFailed {
                 failure,
-                duration_s: phase.elapsed().as_secs_f64(),
+                duration_s: failed_at.duration_since(phase).as_secs_f64(),
+                refusal: None,
             }),
         }
     }

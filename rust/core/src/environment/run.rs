@@ -214,8 +214,14 @@ impl ExecutionEnvironment {
             cold: true,
             ..self.facts(&inv.request_id, failed.duration_s)
         };
-        let conclusion = conclude(Ending::InitFailed(failed.failure), &facts);
-        self.finish(inv, conclusion, None).await
+        let ending = if failed.refusal.is_some() {
+            Ending::RestoreFailed(failed.failure)
+        } else {
+            Ending::InitFailed(failed.failure)
+        };
+        let mut concluded = self.finish(inv, conclude(ending, &facts), None).await;
+        concluded.outcome.refusal = failed.refusal.map(Box::new);
+        concluded
     }
 
     /// What is known of an invocation of this environment that ends now.
@@ -285,6 +291,7 @@ impl ExecutionEnvironment {
             max_memory_used_mb,
             log_tail,
             error_type,
+            refusal: None,
         };
         Concluded {
             outcome,

@@ -117,6 +117,11 @@ impl MappingSettings {
             deleted: false,
         }
     }
+
+    /// Deleted or disabled: nothing more is delivered (a batch in delivery stops).
+    pub fn stopped(&self) -> bool {
+        self.deleted || !self.enabled
+    }
 }
 
 fn empty_filters() -> Filters {

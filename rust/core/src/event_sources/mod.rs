@@ -267,3 +267,37 @@ impl EventSources {
 fn log(level: LogLevel, uuid: &str, what: &str) {
     logs::message(level, &format!("event source mapping {uuid}: {what}"));
 }
+
+/// The length of `value` serialized as compact JSON, counted without building the text.
+fn encoded_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // NOTE: a `Value` always serializes, and `Count` never fails.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_compact_text() {
+        for value in [
+            json!({}),
+            json!({"body": "é\"\n\u{1}", "n": [1, 2.5, null, true], "deep": {"a": {"b": []}}}),
+            json!("x".repeat(70_000)),
+        ] {
+            assert_eq!(super::encoded_len(&value), value.to_string().len());
+        }
+    }
+}

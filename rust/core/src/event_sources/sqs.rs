@@ -261,7 +261,7 @@ fn fill(
 ) -> bool {
     let mut records = records.into_iter();
     for record in records.by_ref() {
-        let size = record.to_string().len();
+        let size = super::encoded_len(&record);
         if *bytes + size > MAX_REQUEST_BYTES && !batch.is_empty() {
             carry.push(record);
             carry.extend(records);

@@ -178,8 +178,7 @@ impl ShardReader {
 
     /// Whether the mapping is deleted or disabled: batches in delivery stop.
     fn stopped(&self) -> bool {
-        let s = self.settings.borrow();
-        s.deleted || !s.enabled
+        self.settings.borrow().stopped()
     }
 
     /// Wait `pause`, or less when the mapping is deleted or disabled meanwhile (then `Stopped`).
@@ -187,7 +186,7 @@ impl ShardReader {
         let mut settings = self.settings.clone();
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
-            _ = settings.wait_for(|s| s.deleted || !s.enabled) => {}
+            _ = settings.wait_for(|s| s.stopped()) => {}
         }
         if self.stopped() {
             Err(Stopped)

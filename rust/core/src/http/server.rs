@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::timeouts::{ConnectionState, ConnectionTimeouts, RequestTimer, WatchedStream};
+use super::timeouts::{ConnectionOptions, ConnectionState, RequestTimer, WatchedStream};
 use super::Response;
 use crate::config::{LogLevel, HEADER_READ_TIMEOUT, INVOKE_API_IDLE_TIMEOUT};
 use crate::logs;
@@ -31,7 +31,7 @@ const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// Test knob: the header-read timeout, milliseconds (tests cannot wait 10 s for it).
 const HEADER_READ_TIMEOUT_VARIABLE: &str = "LAMBDA_RIE_HEADER_READ_TIMEOUT_MS";
 
-impl ConnectionTimeouts {
+impl ConnectionOptions {
     /// The Invoke API's: connections idle for 350 s are closed, as AWS's front does, and an
     /// invocation received whole runs even if its client closed the connection at once.
     pub fn invoke_api() -> Self {
@@ -85,12 +85,12 @@ pub async fn serve_with<S, F>(
     service: Arc<S>,
     shutdown: watch::Receiver<bool>,
     generation: Option<watch::Receiver<u64>>,
-    timeouts: ConnectionTimeouts,
+    options: ConnectionOptions,
 ) where
     S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    serve_admitted(listener, service, shutdown, generation, timeouts, None).await;
+    serve_admitted(listener, service, shutdown, generation, options, None).await;
 }
 
 /// [`serve_with`], where `admission` (when given) decides for each new connection whether it is
@@ -100,7 +100,7 @@ pub async fn serve_admitted<S, F>(
     service: Arc<S>,
     mut shutdown: watch::Receiver<bool>,
     generation: Option<watch::Receiver<u64>>,
-    timeouts: ConnectionTimeouts,
+    options: ConnectionOptions,
     admission: Option<Arc<dyn Admission>>,
 ) where
     S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
@@ -128,9 +128,9 @@ pub async fn serve_admitted<S, F>(
                                 let refuse = Arc::new(move |_: Request<Incoming>| {
                                     std::future::ready(super::json(403, body))
                                 });
-                                connection(stream, refuse, stop, None, timeouts).await;
+                                connection(stream, refuse, stop, None, options).await;
                             }
-                            None => connection(stream, svc, stop, generation, timeouts).await,
+                            None => connection(stream, svc, stop, generation, options).await,
                         }
                     });
                 }
@@ -184,13 +184,13 @@ async fn connection<S, F>(
     service: Arc<S>,
     mut shutdown: watch::Receiver<bool>,
     generation: Option<watch::Receiver<u64>>,
-    timeouts: ConnectionTimeouts,
+    options: ConnectionOptions,
 ) where
     S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
     let state = Arc::new(ConnectionState::default());
-    let (peer, local) = if timeouts.addresses {
+    let (peer, local) = if options.addresses {
         (
             stream.peer_addr().ok().map(Peer),
             stream.local_addr().ok().map(Local),
@@ -216,9 +216,9 @@ async fn connection<S, F>(
         // down right after it (HTTP/1 half-close); a long poll sees its client leave through
         // `client_gone` instead.
         .half_close(true)
-        .preserve_header_case(timeouts.preserve_header_case)
-        .timer(RequestTimer::new(Arc::clone(&state), timeouts))
-        .header_read_timeout(timeouts.header_read)
+        .preserve_header_case(options.preserve_header_case)
+        .timer(RequestTimer::new(Arc::clone(&state), options))
+        .header_read_timeout(options.header_read)
         .serve_connection(io, svc);
     tokio::pin!(conn);
     let replaced = async move {

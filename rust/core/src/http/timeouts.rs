@@ -15,10 +15,10 @@ use hyper_util::rt::TokioTimer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// How long a connection may take over a request's headers and stay idle between requests,
-/// and what a client that stops sending means.
+/// How a connection is served: how long it may take over a request's headers and stay idle
+/// between requests, and what its requests carry for their handlers.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnectionTimeouts {
+pub struct ConnectionOptions {
     /// From the first byte of a request to the end of its headers.
     pub header_read: Duration,
     /// From the end of a response to the first byte of the next request; `None` never ends.
@@ -138,13 +138,13 @@ impl AsyncWrite for WatchedStream {
 #[derive(Clone)]
 pub(super) struct RequestTimer {
     state: Arc<ConnectionState>,
-    timeouts: ConnectionTimeouts,
+    options: ConnectionOptions,
 }
 
 impl RequestTimer {
     /// The timer of the connection watched through `state`.
-    pub(super) fn new(state: Arc<ConnectionState>, timeouts: ConnectionTimeouts) -> Self {
-        Self { state, timeouts }
+    pub(super) fn new(state: Arc<ConnectionState>, options: ConnectionOptions) -> Self {
+        Self { state, options }
     }
 }
 
@@ -155,29 +155,29 @@ impl Timer for RequestTimer {
 
     // hyper asks for this sleep only when it starts waiting for a request head.
     fn sleep_until(&self, _deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(HeadWait::new(Arc::clone(&self.state), self.timeouts))
+        Box::pin(HeadWait::new(Arc::clone(&self.state), self.options))
     }
 }
 
 /// The wait for one request head: idle timeout until its first byte, header-read after.
 struct HeadWait {
     state: Arc<ConnectionState>,
-    timeouts: ConnectionTimeouts,
+    options: ConnectionOptions,
     reads_at_start: u64,
     head_started: bool,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl HeadWait {
-    fn new(state: Arc<ConnectionState>, timeouts: ConnectionTimeouts) -> Self {
+    fn new(state: Arc<ConnectionState>, options: ConnectionOptions) -> Self {
         state.awaiting_head.fetch_add(1, Ordering::Relaxed);
         let reads_at_start = state.reads.load(Ordering::Relaxed);
         Self {
             state,
-            timeouts,
+            options,
             reads_at_start,
             head_started: false,
-            deadline: timeouts.idle.map(|idle| Box::pin(tokio::time::sleep(idle))),
+            deadline: options.idle.map(|idle| Box::pin(tokio::time::sleep(idle))),
         }
     }
 }
@@ -197,7 +197,7 @@ impl Future for HeadWait {
         let this = self.get_mut();
         if !this.head_started && this.state.reads.load(Ordering::Relaxed) != this.reads_at_start {
             this.head_started = true;
-            let limit = this.timeouts.header_read;
+            let limit = this.options.header_read;
             this.deadline = Some(Box::pin(tokio::time::sleep(limit)));
         }
         match this.deadline.as_mut() {

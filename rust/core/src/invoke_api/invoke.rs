@@ -12,7 +12,7 @@ use super::error_response;
 use super::routing::query_param;
 use super::InvokeApi;
 use crate::aws::ServiceError;
-use crate::config::{LOG_TAIL_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
+use crate::config::{LOG_TAIL_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES};
 use crate::http::{self, BodyError, Response};
 use crate::invocation::{self, Invocation, Outcome, DEFAULT_CONTENT_TYPE};
 use crate::registry::Version;
@@ -215,15 +215,7 @@ fn decode_client_context(value: &str) -> Result<String, ServiceError> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .map_err(|_| ServiceError::invalid_client_context())?;
-    if decoded.len() > MAX_CLIENT_CONTEXT_BYTES {
-        return Err(ServiceError::invalid_client_context());
-    }
-    match serde_json::from_slice::<serde_json::Value>(&decoded) {
-        Ok(serde_json::Value::Object(_)) => {
-            String::from_utf8(decoded).map_err(|_| ServiceError::invalid_client_context())
-        }
-        _ => Err(ServiceError::invalid_client_context()),
-    }
+    crate::invocation::check_client_context(decoded)
 }
 
 /// 200 with the function's bytes and AWS's headers.

@@ -128,6 +128,7 @@ fn service_failure(message: &str) -> Outcome {
         max_memory_used_mb: 0,
         log_tail: Bytes::new(),
         error_type: Some("ServiceException".to_owned()),
+        refusal: None,
     }
 }
 

@@ -58,7 +58,7 @@ impl RuntimeApi {
             service,
             shutdown_rx,
             Some(state.generation()),
-            crate::http::ConnectionTimeouts::runtime_api(),
+            crate::http::ConnectionOptions::runtime_api(),
             Some(Arc::new(admission::Admitted(Arc::clone(&gate)))),
         ));
         Ok(Self {

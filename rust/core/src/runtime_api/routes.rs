@@ -48,7 +48,9 @@ pub async fn route(state: Arc<RuntimeApiState>, req: Request<Incoming>) -> Respo
         }
         // POST /runtime/init/error: init failed before the first /next; and (SnapStart)
         // POST /runtime/restore/error: an after-restore hook failed, which fails init too.
-        (Method::POST, ["init" | "restore", "error"]) => init_error(&state, req).await,
+        (Method::POST, [phase @ ("init" | "restore"), "error"]) => {
+            init_error(&state, req, *phase == "restore").await
+        }
         // GET /runtime/restore/next (SnapStart): the environment is restored, go on at once.
         (Method::GET, ["restore", "next"]) => http::response(200, Bytes::new()),
         // A known path with the wrong method.
@@ -126,7 +128,7 @@ async fn answer(
             Some(_) => return json(400, answers::INVALID_RESPONSE_MODE),
         }
     }
-    let error_type = header(&req, "lambda-runtime-function-error-type").map(str::to_owned);
+    let error_type = error_type_header(&req);
     let reply = match http::read_capped(req.into_body(), MAX_RESPONSE_BYTES).await {
         Ok(body) => match kind {
             AnswerKind::Response => RuntimeReply::Response { body, content_type },
@@ -163,14 +165,21 @@ pub(super) fn refused(refusal: Refusal, kind: AnswerKind) -> Response {
     }
 }
 
-async fn init_error(state: &RuntimeApiState, req: Request<Incoming>) -> Response {
-    let error_type = header(&req, "lambda-runtime-function-error-type").map(str::to_owned);
+async fn init_error(state: &RuntimeApiState, req: Request<Incoming>, restore: bool) -> Response {
+    let error_type = error_type_header(&req);
     let body = http::read_capped(req.into_body(), MAX_RESPONSE_BYTES)
         .await
         .unwrap_or_else(|_| Bytes::new());
-    if state.init_error(body, error_type) {
+    if state.init_error(body, error_type, restore) {
         json(202, answers::ACCEPTED)
     } else {
         json(403, answers::init_error_after_next())
     }
+}
+
+/// `Lambda-Runtime-Function-Error-Type`; an empty one counts as none (the platform's type then).
+fn error_type_header(req: &Request<Incoming>) -> Option<String> {
+    header(req, "lambda-runtime-function-error-type")
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_owned)
 }

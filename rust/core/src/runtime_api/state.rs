@@ -19,12 +19,15 @@ const FINISHED_MEMORY: usize = 1024;
 pub enum InitSignal {
     /// The runtime asked for its first invocation.
     Ready,
-    /// The runtime posted `/init/error`.
+    /// The runtime posted `/init/error`, or `/restore/error` (`restore`: SnapStart's
+    /// after-restore hooks failed).
     Failed {
         /// The runtime's error JSON.
         body: Bytes,
         /// `Lambda-Runtime-Function-Error-Type`.
         error_type: Option<String>,
+        /// Posted to `/restore/error`.
+        restore: bool,
     },
 }
 
@@ -217,14 +220,18 @@ impl RuntimeApiState {
         matches!(last, Some((_, Finished::TimedOut)))
     }
 
-    /// `/init/error`: accepted only before the first `/next`.
-    pub fn init_error(&self, body: Bytes, error_type: Option<String>) -> bool {
+    /// `/init/error` or `/restore/error`: accepted only before the first `/next`.
+    pub fn init_error(&self, body: Bytes, error_type: Option<String>, restore: bool) -> bool {
         let mut inner = self.lock();
         if !inner.initializing {
             return false;
         }
         if let Some(tx) = inner.init_signal.take() {
-            let _ = tx.send(InitSignal::Failed { body, error_type });
+            let _ = tx.send(InitSignal::Failed {
+                body,
+                error_type,
+                restore,
+            });
         }
         true
     }

@@ -5,8 +5,8 @@
 mod records;
 mod subscription;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +18,13 @@ pub use subscription::{Api, Subscription};
 
 /// Records kept from the start of an init phase for extensions that subscribe during it.
 const BACKLOG_LIMIT: usize = 1000;
+/// Most bytes of records waiting for one subscriber's delivery task: past it (a listener
+/// slower than the function's logs, or one that never answers) records are dropped, then
+/// counted in a `platform.logsDropped` record once there is room again, as AWS does.
+const QUEUE_BYTES: usize = 8 << 20;
+/// The `reason` of `platform.logsDropped`.
+const DROPPED_REASON: &str =
+    "Consumer seems to have fallen behind as it has not acknowledged receipt of logs.";
 
 /// The three record categories a subscription chooses from (`types`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +60,10 @@ struct Subscriber {
     api: Api,
     types: [bool; 3],
     tx: mpsc::UnboundedSender<Bytes>,
+    /// Bytes sent on `tx` that its delivery task has not taken yet.
+    queued: Arc<AtomicUsize>,
+    /// Records (and their bytes) dropped since the last `platform.logsDropped`.
+    dropped: (u64, u64),
 }
 
 #[derive(Default)]
@@ -115,10 +126,13 @@ impl TelemetryHub {
     /// Add a subscription; it first receives what this init phase recorded so far.
     pub fn subscribe(&self, subscription: Subscription) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let subscriber = Subscriber {
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut subscriber = Subscriber {
             api: subscription.api,
             types: subscription.types,
             tx,
+            queued: Arc::clone(&queued),
+            dropped: (0, 0),
         };
         let mut hub = self.lock();
         for record in hub.backlog.iter().flatten() {
@@ -131,6 +145,7 @@ impl TelemetryHub {
             subscription.destination,
             subscription.buffering,
             rx,
+            queued,
         ));
     }
 
@@ -165,7 +180,7 @@ impl TelemetryHub {
             body: record,
         };
         let mut hub = self.lock();
-        hub.subscribers.retain(|s| s.send(&record));
+        hub.subscribers.retain_mut(|s| s.send(&record));
         if let Some(backlog) = hub.backlog.as_mut() {
             if backlog.len() < BACKLOG_LIMIT {
                 backlog.push(record);
@@ -175,16 +190,39 @@ impl TelemetryHub {
 }
 
 impl Subscriber {
-    /// Queue `record` in this subscriber's shape; false once its delivery task is gone.
-    fn send(&self, record: &Record) -> bool {
+    /// Queue `record` in this subscriber's shape (or count it dropped when the queue is
+    /// full); false once its delivery task is gone.
+    fn send(&mut self, record: &Record) -> bool {
         if !self.types[record.category.index()] {
             return true;
         }
         let Some((kind, body)) = self.api.shape(record.kind, &record.body) else {
             return true;
         };
-        let item = json!({"time": record.time, "type": kind, "record": body});
-        self.tx.send(Bytes::from(item.to_string())).is_ok()
+        let item = json!({"time": record.time, "type": kind, "record": body}).to_string();
+        let queued = self.queued.load(Ordering::Acquire);
+        if queued + item.len() > QUEUE_BYTES {
+            self.dropped.0 += 1;
+            self.dropped.1 += item.len() as u64;
+            return !self.tx.is_closed();
+        }
+        if self.dropped.0 > 0 {
+            let (records, bytes) = std::mem::take(&mut self.dropped);
+            let note = json!({
+                "time": record.time,
+                "type": "platform.logsDropped",
+                "record": {"reason": DROPPED_REASON, "droppedRecords": records, "droppedBytes": bytes},
+            });
+            if !self.queue(note.to_string()) {
+                return false;
+            }
+        }
+        self.queue(item)
+    }
+
+    fn queue(&self, item: String) -> bool {
+        self.queued.fetch_add(item.len(), Ordering::AcqRel);
+        self.tx.send(Bytes::from(item)).is_ok()
     }
 }
 
@@ -202,4 +240,49 @@ pub struct Buffering {
     pub max_bytes: usize,
     /// `timeoutMs`.
     pub timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(text: &str) -> Record {
+        Record {
+            category: Category::Function,
+            time: "2026-12-07T00:00:00.000Z".to_owned(),
+            kind: "function",
+            body: Value::String(text.to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_records_and_then_says_how_many() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(QUEUE_BYTES - 10));
+        let mut subscriber = Subscriber {
+            api: Api::Telemetry,
+            types: [true; 3],
+            tx,
+            queued: Arc::clone(&queued),
+            dropped: (0, 0),
+        };
+        assert!(subscriber.send(&record("lost one")));
+        assert!(subscriber.send(&record("lost two")));
+        assert!(rx.try_recv().is_err(), "nothing queued past the limit");
+        let lost = subscriber.dropped;
+        assert_eq!(lost.0, 2);
+        // The delivery task took what was queued: the count goes first, then the record.
+        queued.store(0, Ordering::Release);
+        assert!(subscriber.send(&record("kept")));
+        let note: Value = serde_json::from_slice(&rx.try_recv().unwrap()).unwrap();
+        assert_eq!(note["type"], "platform.logsDropped");
+        assert_eq!(note["record"]["droppedRecords"], 2);
+        assert_eq!(note["record"]["droppedBytes"], lost.1);
+        assert_eq!(note["record"]["reason"], DROPPED_REASON);
+        let kept: Value = serde_json::from_slice(&rx.try_recv().unwrap()).unwrap();
+        assert_eq!(kept["record"], "kept");
+        assert_eq!(subscriber.dropped, (0, 0));
+        let expected = note.to_string().len() + kept.to_string().len();
+        assert_eq!(queued.load(Ordering::Acquire), expected);
+    }
 }

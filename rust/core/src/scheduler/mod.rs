@@ -255,19 +255,37 @@ impl<L: Launcher> Scheduler<L> {
         let n = self.function.config.provisioned_concurrency;
         let mut envs = Vec::new();
         for _ in 0..n {
-            let fixed = {
-                let mut pool = self.pool();
-                self.reserve(&mut pool).map_err(|_| {
-                    CoreError::Config(format!(
-                        "provisioned concurrency {n} of {} exceeds the environment limits",
-                        self.function.config.name
-                    ))
-                })?
+            // NOTE: idle on-demand environments (of any function) give way, as for a cold
+            // start.
+            let reserved = loop {
+                let reserved = {
+                    let mut pool = self.pool();
+                    self.reserve(&mut pool)
+                };
+                match reserved {
+                    Err(Refused::Throttled { reserved }) if self.make_room(reserved) => {}
+                    reserved => break reserved,
+                }
             };
-            envs.push(
-                self.create(fixed, InitializationType::ProvisionedConcurrency, 0, 0)
-                    .await?,
-            );
+            let made = match reserved {
+                Ok(fixed) => {
+                    self.create(fixed, InitializationType::ProvisionedConcurrency, 0, 0)
+                        .await
+                }
+                Err(_) => Err(CoreError::Config(format!(
+                    "provisioned concurrency {n} of {} exceeds the environment limits",
+                    self.function.config.name
+                ))),
+            };
+            match made {
+                Ok(env) => envs.push(env),
+                Err(e) => {
+                    // NOTE: all or nothing: the environments made so far go, and their room
+                    // with them (else they would hold it for good, never started nor used).
+                    self.abandon(&envs);
+                    return Err(e);
+                }
+            }
         }
         let mut inits = tokio::task::JoinSet::new();
         for env in envs {
@@ -297,6 +315,15 @@ impl<L: Launcher> Scheduler<L> {
             self.stop_slots(stale);
         }
         Ok(())
+    }
+
+    /// Stop `envs`, made for a provisioning that failed, and free their room.
+    fn abandon(&self, envs: &[Arc<L::Env>]) {
+        let made = self
+            .pool()
+            .remove_where(|s| envs.iter().any(|e| Arc::ptr_eq(&s.env, e)));
+        self.count_stopping(made.len());
+        self.stop_slots(made);
     }
 
     /// A place for one invocation now: a seat in a warm environment (an idle provisioned
@@ -425,7 +452,7 @@ impl<L: Launcher> Scheduler<L> {
     ) -> Result<Outcome, ServiceError> {
         let env = lease.seat().await?;
         let invoked = env.invoke(Arc::new(invocation)).await;
-        let outcome = invoked.outcome;
+        let mut outcome = invoked.outcome;
         self.metrics().invocation(
             outcome.kind,
             outcome.duration_ms,
@@ -440,7 +467,10 @@ impl<L: Launcher> Scheduler<L> {
                 drop(lease);
             });
         }
-        Ok(outcome)
+        match outcome.refusal.take() {
+            Some(refusal) => Err(*refusal),
+            None => Ok(outcome),
+        }
     }
 
     /// An invocation is over: its seat is free again; stale environments go.

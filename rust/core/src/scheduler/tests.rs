@@ -94,6 +94,7 @@ impl Environment for FakeEnv {
             max_memory_used_mb: 0,
             log_tail: Bytes::new(),
             error_type: None,
+            refusal: None,
         };
         let settle = self
             .world
@@ -652,4 +653,42 @@ async fn a_lowered_reserved_concurrency_binds_warm_environments_at_once() {
     settle_tasks().await;
     assert!(s.environments().is_empty());
     assert_eq!(cap.in_use(), 0);
+}
+
+#[tokio::test]
+async fn a_provisioning_past_the_cap_gives_back_the_room_of_what_it_made() {
+    let world = Arc::new(World::default());
+    let cap = Arc::new(EnvironmentCap::new(2));
+    let provisioned = scheduler(&world, &cap, ThrottlePolicy::Reject, |f| {
+        f.provisioned_concurrency = 3;
+    });
+    assert!(provisioned.provision().await.is_err());
+    settle_tasks().await;
+    assert!(provisioned.environments().is_empty());
+    assert_eq!(cap.in_use(), 0);
+    // Another function gets the whole cap.
+    let other = scheduler(&world, &cap, ThrottlePolicy::Reject, |_| {});
+    let (first, second) = (start(&other, "wait"), start(&other, "wait"));
+    settle_tasks().await;
+    world.invocations.add_permits(2);
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_environment_of_another_function_gives_way_to_a_provisioning() {
+    let world = Arc::new(World::default());
+    let cap = Arc::new(EnvironmentCap::new(1));
+    let other = scheduler(&world, &cap, ThrottlePolicy::Reject, |_| {});
+    let running = start(&other, "wait");
+    settle_tasks().await;
+    world.invocations.add_permits(1);
+    running.await.unwrap().unwrap();
+    assert_eq!(other.environments().len(), 1);
+    let provisioned = scheduler(&world, &cap, ThrottlePolicy::Reject, |f| {
+        f.provisioned_concurrency = 1;
+    });
+    provisioned.provision().await.unwrap();
+    assert_eq!(provisioned.environments().len(), 1);
+    assert!(other.environments().is_empty());
 }

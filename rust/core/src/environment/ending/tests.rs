@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::{conclude, Conclusion, Ending, Facts, Reset};
+use crate::aws::ServiceError;
 use crate::environment::extensions::ShutdownReason;
 use crate::environment::init::InitFailure;
 use crate::environment::process::{ExitInfo, Termination};
@@ -248,6 +249,51 @@ fn an_init_error_answers_the_runtimes_body() {
         rendered(&c),
         "INIT_REPORT Init Duration: 250.00 ms\tPhase: invoke\tStatus: error\tError Type: Runtime.ImportModuleError\n".to_owned()
             + &report("250.00 ms\tBilled Duration: 250 ms\tMemory Size: 128 MB\tMax Memory Used: 42 MB\tStatus: error\tError Type: Runtime.ImportModuleError\t\n")
+    );
+}
+
+#[test]
+fn only_a_failed_hook_or_an_overrun_refuses_a_snapstart_restore() {
+    let hook = InitFailure::AfterRestore {
+        body: Bytes::from_static(b"{}"),
+        error_type: "Runtime.AfterRestoreError".to_owned(),
+    };
+    assert_eq!(hook.snapstart_refusal(), Some(ServiceError::SnapStart));
+    assert_eq!(
+        InitFailure::TimedOut.snapstart_refusal(),
+        Some(ServiceError::SnapStartTimeout)
+    );
+    let init = InitFailure::Error {
+        body: Bytes::new(),
+        error_type: "Runtime.ImportModuleError".to_owned(),
+    };
+    assert_eq!(init.snapstart_refusal(), None);
+    let exit = InitFailure::Exited(ExitInfo {
+        termination: Termination::Exited(1),
+        max_rss_kb: 0,
+    });
+    assert_eq!(exit.snapstart_refusal(), None);
+}
+
+#[test]
+fn a_failed_restore_reports_its_error_type_without_a_second_init() {
+    let failure = InitFailure::AfterRestore {
+        body: Bytes::from_static(b"{\"errorType\":\"RuntimeError\"}"),
+        error_type: "Runtime.AfterRestoreError".to_owned(),
+    };
+    let facts = Facts {
+        duration_s: 0.0,
+        cold: true,
+        restored: true,
+        ..warm()
+    };
+    let c = conclude(Ending::RestoreFailed(failure), &facts);
+    assert_eq!(c.kind, OutcomeKind::InitError);
+    assert!(c.cold);
+    assert_eq!(c.reset, Reset::Keep);
+    assert_eq!(
+        rendered(&c),
+        report("0.00 ms\tBilled Duration: 0 ms\tMemory Size: 128 MB\tMax Memory Used: 42 MB\tStatus: error\tError Type: Runtime.AfterRestoreError\t\n")
     );
 }
 

@@ -83,7 +83,7 @@ impl Window {
 
     /// Whether the state has outgrown what a window may carry.
     pub fn state_too_large(&self) -> bool {
-        serde_json::to_vec(&self.state).map_or(true, |s| s.len() > MAX_STATE_BYTES)
+        super::super::encoded_len(&self.state) > MAX_STATE_BYTES
     }
 
     /// The form kept beside the shard's checkpoint.

@@ -2,6 +2,8 @@
 //! ranges), the record shapes of the Telemetry API and of the older Logs API, and the task
 //! that batches records and POSTs them as JSON arrays.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -116,7 +118,8 @@ impl Subscription {
                 Some("platform") => types[0] = true,
                 Some("function") => types[1] = true,
                 Some("extension") => types[2] = true,
-                _ => return Err(SubscriptionError::UnsupportedType(t.to_string())),
+                Some(other) => return Err(SubscriptionError::UnsupportedType(other.to_owned())),
+                None => return Err(SubscriptionError::UnsupportedType(t.to_string())),
             }
         }
         let buffering = v.get("buffering");
@@ -202,6 +205,7 @@ pub(super) async fn deliver(
     destination: String,
     buffering: Buffering,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
+    queued: Arc<AtomicUsize>,
 ) {
     let mut batch: Vec<Bytes> = Vec::new();
     let mut bytes = 0usize;
@@ -218,6 +222,7 @@ pub(super) async fn deliver(
             }
         };
         let Some(item) = item else { break };
+        queued.fetch_sub(item.len(), Ordering::AcqRel);
         bytes += item.len();
         batch.push(item);
         if batch.len() >= buffering.max_items || bytes >= buffering.max_bytes {
@@ -274,5 +279,12 @@ mod tests {
         for body in bad {
             assert!(Subscription::parse(Api::Telemetry, body).is_err());
         }
+    }
+
+    #[test]
+    fn names_an_unsupported_type_as_given() {
+        let body = br#"{"schemaVersion": "2022-12-13", "destination": {"protocol": "HTTP", "URI": "http://sandbox:1/"}, "types": ["bogus"]}"#;
+        let refused = Subscription::parse(Api::Telemetry, body).unwrap_err();
+        assert_eq!(refused.to_string(), "Unsupported type: bogus");
     }
 }
