@@ -278,6 +278,22 @@ def test_event_source_mappings_are_taggable(
         not in emu.request("GET", f"/2015-03-31/event-source-mappings/{mapping['UUID']}").json()
     )
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled"
+    # Tags given at creation are the mapping's from the start, and are not in its answers.
+    tagged = lam.create_event_source_mapping(
+        FunctionName="consumer",
+        EventSourceArn="arn:aws:sqs:us-east-1:012345678912:other-jobs",
+        Enabled=False,
+        Tags={"owner": "ops"},
+    )
+    assert "Tags" not in tagged
+    assert lam.list_tags(Resource=tagged["EventSourceMappingArn"])["Tags"] == {"owner": "ops"}
+    with pytest.raises(ClientError) as too_long:
+        lam.create_event_source_mapping(
+            FunctionName="consumer",
+            EventSourceArn="arn:aws:sqs:us-east-1:012345678912:third-jobs",
+            Tags={"k" * 129: "v"},
+        )
+    assert error_of(too_long.value)[:2] == (400, "ValidationException")
     unknown = arn.rsplit(":", 1)[0] + ":00000000-0000-0000-0000-000000000000"
     for call in [
         lambda: lam.list_tags(Resource=unknown),

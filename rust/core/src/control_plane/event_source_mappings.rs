@@ -93,6 +93,11 @@ impl ControlPlane {
     /// `POST /2015-03-31/event-source-mappings`: CreateEventSourceMapping.
     pub(super) async fn create_event_source_mapping(&self, req: &ApiRequest) -> Answer {
         let body = req.json()?;
+        super::shapes::check_fields(&body, super::shapes::CREATE_FIELDS)?;
+        let tags = body.get("Tags").and_then(Value::as_object);
+        if let Some(tags) = tags {
+            super::tags::check_tag_lengths(tags)?;
+        }
         let source_arn = body
             .get("EventSourceArn")
             .and_then(Value::as_str)
@@ -104,14 +109,20 @@ impl ControlPlane {
             self.mapping_target(body.get("FunctionName").and_then(Value::as_str))?;
         self.check_not_mapped(kind, &source_arn, &function_arn, None)?;
         let (uuid, mapping_arn) = self.new_mapping_id();
-        let doc = mapping::create(&body, kind, &uuid, &function_arn, &mapping_arn)?;
+        let mut doc = mapping::create(&body, kind, &uuid, &function_arn, &mapping_arn)?;
         self.event_sources
             .check_source(kind, &source_arn, timeout)
             .await?;
         let enabled = doc.get("State").and_then(Value::as_str) == Some("Enabled");
+        if let Some(tags) = tags {
+            doc.insert(
+                super::tags::MAPPING_TAGS.into(),
+                Value::Object(tags.clone()),
+            );
+        }
         self.event_sources.add(doc.clone(), false)?;
         let state = if enabled { "Creating" } else { "Disabled" };
-        Ok((202, with_state(doc, state)))
+        Ok((202, with_state(shown(doc), state)))
     }
 
     /// Start a mapping declared in the config file or a template (not kept in the store; its
