@@ -93,11 +93,7 @@ impl ControlPlane {
     /// `POST /2015-03-31/event-source-mappings`: CreateEventSourceMapping.
     pub(super) async fn create_event_source_mapping(&self, req: &ApiRequest) -> Answer {
         let body = req.json()?;
-        super::shapes::check_fields(&body, super::shapes::CREATE_FIELDS)?;
-        let tags = body.get("Tags").and_then(Value::as_object);
-        if let Some(tags) = tags {
-            super::tags::check_tag_lengths(tags)?;
-        }
+        let tags = super::tags::given_tags(&body)?;
         let source_arn = body
             .get("EventSourceArn")
             .and_then(Value::as_str)
@@ -122,7 +118,7 @@ impl ControlPlane {
         }
         self.event_sources.add(doc.clone(), false)?;
         let state = if enabled { "Creating" } else { "Disabled" };
-        Ok((202, with_state(shown(doc), state)))
+        Ok((202, with_state(doc, state)))
     }
 
     /// Start a mapping declared in the config file or a template (not kept in the store; its

@@ -131,10 +131,7 @@ impl ControlPlane {
             ));
         }
         super::shapes::check_fields(&body, super::shapes::FUNCTION_FIELDS)?;
-        super::shapes::check_fields(&body, super::shapes::CREATE_FIELDS)?;
-        if let Some(tags) = body.get("Tags").and_then(Value::as_object) {
-            super::tags::check_tag_lengths(tags)?;
-        }
+        let tags = super::tags::given_tags(&body)?;
         let zip = zip_of(code)?;
         let mut config = defaults(&name);
         merge_config(&mut config, &body);
@@ -162,7 +159,7 @@ impl ControlPlane {
         let function_config = self.function_config(&name, &version, None)?;
         let mut rec = Record::new(&name, version);
         rec.latest_mut()["State"] = json!("Pending");
-        if let Some(tags) = body.get("Tags").and_then(Value::as_object) {
+        if let Some(tags) = tags {
             rec.map_mut("tags").clone_from(tags);
         }
         let scheduler = self.scheduler(function_config, None);

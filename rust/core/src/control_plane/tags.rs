@@ -72,9 +72,22 @@ fn is_uuid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// A request's `Tags` (CreateFunction, CreateEventSourceMapping, TagResource), checked: a map
+/// of strings within the model's lengths; `None` when absent.
+pub(super) fn given_tags(
+    body: &Map<String, Value>,
+) -> Result<Option<&Map<String, Value>>, ServiceError> {
+    super::shapes::check_fields(body, super::shapes::CREATE_FIELDS)?;
+    let tags = body.get("Tags").and_then(Value::as_object);
+    if let Some(tags) = tags {
+        check_tag_lengths(tags)?;
+    }
+    Ok(tags)
+}
+
 /// The model's lengths of tag keys (1 to 128) and values (at most 256), in characters:
 /// `ValidationException` at `tags` printing the map as AWS does, `{k=v, ...}`.
-pub(super) fn check_tag_lengths(tags: &Map<String, Value>) -> Result<(), ServiceError> {
+fn check_tag_lengths(tags: &Map<String, Value>) -> Result<(), ServiceError> {
     let bad_key = tags
         .keys()
         .any(|k| k.is_empty() || k.chars().count() > MAX_KEY_LENGTH);
@@ -169,12 +182,7 @@ impl ControlPlane {
     /// `POST /2017-03-31/tags/{ARN}`: TagResource.
     pub(super) fn tag_resource(&self, arn: &str, req: &ApiRequest) -> Answer {
         let body = req.json()?;
-        super::shapes::check_fields(&body, super::shapes::CREATE_FIELDS)?;
-        let tags = body
-            .get("Tags")
-            .and_then(Value::as_object)
-            .ok_or_else(|| super::functions::missing("tags"))?;
-        check_tag_lengths(tags)?;
+        let tags = given_tags(&body)?.ok_or_else(|| super::functions::missing("tags"))?;
         let mut tagged = self.tagged(arn)?;
         if tags.is_empty() {
             return Err(ServiceError::invalid_parameter(
