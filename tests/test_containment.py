@@ -240,7 +240,8 @@ def test_a_restored_runtime_runs_as_the_sandbox_user(face: list[str]) -> None:
         )
         who = succeeded(emulator.invoke({}, timeout=INVOKE_DEADLINE_S))
         assert (who["uid"], who["gid"]) == (993, 990)
-        assert re.search(r"^RESTORE_START ", emulator.stdout.text(), re.M)
+        # NOTE: waited for: the answer may go out before the invocation's log lines.
+        emulator.stdout.wait_for(r"^RESTORE_START ")
         assert "user: uid 993 gid 990;" in startup_line(emulator)
     finally:
         if factory is not None:

@@ -422,6 +422,21 @@ def test_list_markers_resume_after_the_last_item_returned(
         ("f4", "$LATEST"),
         ("f5", "$LATEST"),
     ]
+    # A version deleted at the end of a page of every version: the next page goes on after it.
+    lam.update_function_configuration(FunctionName="f1", Timeout=13)
+    lam.publish_version(FunctionName="f1")
+    page = lam.list_functions(FunctionVersion="ALL", MaxItems=3)
+    assert [(f["FunctionName"], f["Version"]) for f in page["Functions"]] == [
+        ("f1", "$LATEST"),
+        ("f1", "2"),
+        ("f1", "3"),
+    ]
+    lam.delete_function(FunctionName="f1", Qualifier="3")
+    after = lam.list_functions(FunctionVersion="ALL", MaxItems=2, Marker=page["NextMarker"])
+    assert [(f["FunctionName"], f["Version"]) for f in after["Functions"]] == [
+        ("f1", "4"),
+        ("f2", "$LATEST"),
+    ]
     assert send(emu, "GET", f"{FUNCTIONS_PATH}/?Marker=garbage", {}) == (
         400,
         "InvalidParameterValueException",

@@ -149,6 +149,29 @@ def test_out_of_file_descriptors_the_accept_loop_backs_off_and_recovers(
     assert len(errors) == 1, errors
 
 
+def open_files_limit(pid: int) -> tuple[int, int]:
+    """The soft and hard limits of open files of process `pid`."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError(f"no open files limit for {pid}")
+
+
+def test_a_function_holding_runtime_api_connections_does_not_lock_clients_out(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # A shell's usual limits, smaller: the emulator takes its hard limit, as Go programs do.
+    emulator = emulator_factory([HANDLER], cwd=CODE, prefix=["prlimit", "--nofile=256:4096", "--"])
+    assert open_files_limit(emulator.pid) == (4096, 4096)
+    held = emulator.invoke({"action": "hold", "count": 1000}, timeout=LIVENESS_S)
+    assert held.status == 200, held.body
+    # The function keeps its thousand connections (its own limit is 1024); clients still get in.
+    answer = emulator.invoke({}, timeout=LIVENESS_S)
+    assert answer.status == 200, answer.body
+    assert answer.json()["action"] == "echo"
+
+
 # -- a log line without a newline ------------------------------------------------------------
 
 

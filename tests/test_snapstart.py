@@ -85,6 +85,9 @@ def test_init_runs_once_and_environments_are_forks_of_the_template(
     assert all(r["before"] == sorted(template) for r in results)
     # after_restore ran once per environment, in that environment.
     assert all(r["restored"] == [r["pid"]] for r in results)
+    # NOTE: waited for: an answer may go out before its invocation's log lines.
+    for pid in pids:
+        emulator.stdout.wait_for(rf"^after_restore pid={pid} ")
     restored = re.findall(r"^after_restore pid=(\d+) ppid=(\d+)$", emulator.stdout.text(), re.M)
     assert sorted(int(p) for p, _ in restored) == sorted(pids)
     assert all(r["init_type"] == "snap-start" for r in results)

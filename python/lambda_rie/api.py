@@ -7,11 +7,13 @@ and the aws CLI. Function-side failures do not raise: they set `InvokeResult.fun
 
 from __future__ import annotations
 
+import operator
 import os
+import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
 
 import orjson
 
@@ -46,6 +48,24 @@ _DEFAULTS = _core.function_defaults()
 #: Called with the function name and the result of every answered invocation.
 InvokeObserver = Callable[[str, InvokeResult], None]
 
+#: The `Function` arguments the core reads as 64-bit whole numbers (it checks their ranges).
+_WHOLE = (
+    "timeout",
+    "memory",
+    "ephemeral_storage",
+    "reserved_concurrency",
+    "provisioned_concurrency",
+    "max_concurrency",
+)
+_I64_MAX = 2**63 - 1
+_U32_MAX = 2**32 - 1
+
+_FORKED = (
+    "lambda-rie cannot run in a process forked from one that ran an Emulator (its threads do"
+    ' not survive fork()): start processes with multiprocessing\'s "spawn" or "forkserver"'
+    " start method instead"
+)
+
 
 class Function:
     """One Lambda function: what runs it and under which limits.
@@ -56,7 +76,8 @@ class Function:
     `code_dir` is the working directory and `LAMBDA_TASK_ROOT`; a relative one is taken from
     the current directory when the emulator starts. The runtime sees the Lambda variables,
     `environment`, and `PATH`, `HOME`, `LANG`, `LD_LIBRARY_PATH`, `PYTHONPATH` and
-    `VIRTUAL_ENV` from this process. Values are checked when an `Emulator` starts.
+    `VIRTUAL_ENV` from this process. Types are checked here (`TypeError`), values when an
+    `Emulator` starts.
     `layers` (directories or zip files) are merged at `/opt`; `extensions_dir` holds external
     extensions (default `/opt/extensions`); `snapstart` runs init once and restores every
     environment from it (built-in runtime only).
@@ -117,6 +138,8 @@ class Function:
     ) -> None:
         if isinstance(command, str):
             raise TypeError("command is an argv list, e.g. ['./bootstrap']")
+        if isinstance(layers, (str, bytes, os.PathLike)):
+            raise TypeError("layers is a list of paths, e.g. ['layer.zip']")
         self.name = name
         self.handler = handler
         self.command = None if command is None else list(command)
@@ -132,10 +155,24 @@ class Function:
         self.layers = list(layers)
         self.extensions_dir = extensions_dir
         self.snapstart = snapstart
+        self._check_types()
 
     def __repr__(self) -> str:
         runs = f"handler={self.handler!r}" if self.handler else f"command={self.command!r}"
         return f"Function({self.name!r}, {runs}, timeout={self.timeout}, memory={self.memory})"
+
+    def _check_types(self) -> None:
+        for option in _WHOLE:
+            value = getattr(self, option)
+            if value is None and option == "reserved_concurrency":
+                continue
+            try:
+                operator.index(value)
+            except TypeError:
+                raise TypeError(f"{option} is an int, not {value!r}") from None
+        for key, value in self.environment.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(f"environment maps names to str values, not {key!r}: {value!r}")
 
 
 def _encode(event: Any) -> bytes:
@@ -158,6 +195,50 @@ def _client_context(client_context: Optional[Mapping[str, Any]]) -> Optional[str
 def _set_ready(ready: asyncio.Future[None]) -> None:
     if not ready.done():
         ready.set_result(None)
+
+
+def _check_values(function: Function) -> None:
+    """Refuse what the core would misread; it checks everything else itself."""
+    for option in _WHOLE:
+        value = getattr(function, option)
+        if isinstance(value, int) and not -_I64_MAX - 1 <= value <= _I64_MAX:
+            raise LambdaRieError(f"function {function.name}: {option}: {value} is out of range")
+    handler = function.handler
+    # AWS's Handler pattern is `[^\s]+`.
+    if handler is not None and (not handler or any(c.isspace() for c in handler)):
+        raise LambdaRieError(
+            f"function {function.name}: handler: {handler!r} is not module.function"
+            " (it is empty or has whitespace)"
+        )
+
+
+class _Forking:
+    """Emulators across os.fork(): the core's process-wide threads, started with the first
+    Emulator, do not exist in a forked child, where anything waiting on them would hang."""
+
+    #: Whether an Emulator was created in this process (or in one it was forked from), and so
+    #: whether `_disown_emulators` runs in forked children.
+    hooked = False
+    #: Whether this process is such a child: lambda-rie cannot run in it.
+    in_child = False
+    #: The emulators alive in this process.
+    emulators: ClassVar[weakref.WeakSet[Emulator]] = weakref.WeakSet()
+
+
+def _disown_emulators() -> None:
+    """In a forked child: the parent still owns and closes the emulators the child inherited,
+    so the child must neither close nor free them."""
+    _Forking.in_child = True
+    emulators = list(_Forking.emulators)
+    if not emulators:
+        return
+    import ctypes
+
+    for emulator in emulators:
+        emulator._finalizer.detach()
+        # NOTE: the core's Emulator stops itself when freed, which here would wait forever:
+        # it must outlive this process, even the teardown of its modules.
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(emulator._native))
 
 
 class Emulator:
@@ -187,8 +268,18 @@ class Emulator:
         run_as: Optional[str] = None,
         state_dir: Union[str, os.PathLike[str], None] = None,
     ) -> None:
+        if _Forking.in_child:
+            raise LambdaRieError(_FORKED)
+        functions = list(functions)
+        for function in functions:
+            _check_values(function)
+        if isinstance(max_environments, int) and not 0 <= max_environments <= _U32_MAX:
+            raise LambdaRieError(f"max_environments: {max_environments} is out of range")
+        if not _Forking.hooked:
+            os.register_at_fork(after_in_child=_disown_emulators)
+            _Forking.hooked = True
         self._native = _core.Emulator(
-            list(functions),
+            functions,
             address,
             file=None if config is None else os.fspath(config),
             max_environments=max_environments,
@@ -204,8 +295,10 @@ class Emulator:
             Function(**described) for described in self._native.functions()
         )
         self._observers: list[InvokeObserver] = []
+        self._closing = threading.Lock()
         # NOTE: an emulator that is never closed is stopped when collected or at exit.
         self._finalizer = weakref.finalize(self, self._native.close)
+        _Forking.emulators.add(self)
 
     @property
     def endpoint_url(self) -> str:
@@ -242,7 +335,7 @@ class Emulator:
         Raises `ResourceNotFoundError`, `TooManyRequestsError`, `RequestTooLargeError` or
         `InvalidRequestContentError` for service errors; function errors do not raise.
         """
-        result = self._native.invoke(name, _encode(event), _client_context(client_context))
+        result = self._serving().invoke(name, _encode(event), _client_context(client_context))
         return self._answered(name, result)
 
     async def ainvoke(
@@ -255,7 +348,7 @@ class Emulator:
         """`invoke` for asyncio: the event loop keeps running while the function does."""
         import asyncio
 
-        pending = self._native.submit(name, _encode(event), _client_context(client_context))
+        pending = self._serving().submit(name, _encode(event), _client_context(client_context))
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         # NOTE: the core signals an eventfd when the answer is in; no thread is spent waiting.
@@ -273,17 +366,23 @@ class Emulator:
     def invoke_async(self, name: str, event: Any = None) -> str:
         """Queue an `Event` invocation (retries, event age and destinations as configured);
         returns its request id at once."""
-        return self._native.invoke_event(name, _encode(event))
+        return self._serving().invoke_event(name, _encode(event))
 
     def metrics(self) -> dict[str, float]:
         """The metrics of the `/_lambda-rie/metrics` endpoint as `name:label:...` -> value,
         e.g. `lambda_rie_invocations_total:orders:success`; after `close()`, the final ones."""
-        return self._native.metrics()
+        return self._serving().metrics()
 
     def close(self) -> None:
-        """Stop every execution environment, the Invoke API and the emulator's threads."""
+        """Stop every execution environment, the Invoke API and the emulator's threads; returns
+        once they are stopped, also while another thread is closing the emulator."""
         finalizer = self.__dict__.get("_finalizer")
-        if finalizer is not None:
+        # NOTE: in a forked child the parent still owns the emulator (and may hold the lock).
+        if finalizer is None or _Forking.in_child:
+            return
+        # NOTE: a finalizer runs once: a second call returns at once, while the first may
+        # still be stopping the emulator.
+        with self._closing:
             finalizer()
 
     def __enter__(self) -> Emulator:
@@ -305,6 +404,12 @@ class Emulator:
         state = "closed" if self.closed else self.endpoint_url
         names = ", ".join(f.name for f in self.functions)
         return f"<Emulator {state} functions=[{names}]>"
+
+    def _serving(self) -> _core.Emulator:
+        """The core emulator, unless this is a forked child, where using it would hang."""
+        if _Forking.in_child:
+            raise LambdaRieError(_FORKED)
+        return self._native
 
     def _observe(self, observer: InvokeObserver) -> None:
         """Call `observer` with every answered invocation (used by the pytest plugin)."""

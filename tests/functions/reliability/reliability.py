@@ -7,12 +7,16 @@ Served as `reliability.handler` from this directory by the built-in runtime; the
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from typing import Any
 
 #: Where `count` appends the request id of every invocation it runs (set by the test).
 COUNT_FILE = "RELIABILITY_COUNT_FILE"
+
+#: Connections `hold` keeps open to the Runtime API, for the environment's life.
+HELD: list[socket.socket] = []
 
 
 def handler(event: dict[str, Any], context: Any) -> Any:
@@ -29,6 +33,9 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         sys.stdout.flush()
     elif action == "sleep":
         time.sleep(float(event["seconds"]))
+    elif action == "hold":
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+        HELD.extend(socket.create_connection((host, int(port))) for _ in range(event["count"]))
     elif action == "count":
         time.sleep(float(event.get("seconds", 0)))
         with open(os.environ[COUNT_FILE], "a", encoding="utf-8") as out:

@@ -131,6 +131,7 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return passthrough(&functions[0].command, &args);
     }
+    raise_open_file_limit();
     // NOTE: whether each function's user can run it (a forked check) is decided while the
     // listeners come up; the start-up line and the first sandbox then find it made.
     let users = {
@@ -164,6 +165,26 @@ pub fn main_with(argv: &[String], python: &PythonInfo) -> i32 {
     };
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+/// Raise the soft limit of open files to the hard one, as every Go program (AWS's emulator
+/// among them) does: the connections and pipes of many environments need more than a shell's
+/// usual 1024, and a function holding its Runtime API's connections must not lock every client
+/// out. Runtimes and extensions get AWS's 1024 of their own (the sandbox sets it).
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) == 0
+            && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit);
+        }
+    }
 }
 
 /// On AWS Lambda itself: become the runtime (what `lambda-entrypoint.sh` does).

@@ -175,23 +175,24 @@ impl ControlPlane {
         let routing = doc["RoutingConfig"].clone();
         self.check_route(&rec, &version, (!routing.is_null()).then_some(&routing))?;
         doc["RevisionId"] = json!(revision());
+        let previous = rec.clone();
         rec.map_mut("aliases").insert(alias.to_owned(), doc.clone());
         let after = self.provisioned_version(&rec, alias);
-        if let (true, Some(f)) = (
-            provisioned && before != after,
-            self.registry.function(&name),
-        ) {
+        let function = self.registry.function(&name);
+        let mut moved = Vec::new();
+        if let (true, Some(f)) = (provisioned && before != after, &function) {
             // NOTE: the alias's provisioned environments move with it: the new version's are
             // initialised before the alias routes there, then the old version's go.
             for n in after.into_iter().chain(before) {
-                self.install(&rec, &f, &n.to_string()).await?;
+                self.install(&rec, f, &n.to_string()).await?;
+                moved.push(n);
             }
         }
-        self.save(&rec)?;
-        if let (Some(f), Some(route)) = (
-            self.registry.function(&name),
-            Self::alias_route(&rec, alias),
-        ) {
+        match &function {
+            Some(f) => self.save_or_undo(&rec, &previous, f, &moved).await?,
+            None => self.save(&rec)?,
+        }
+        if let (Some(f), Some(route)) = (function, Self::alias_route(&rec, alias)) {
             f.set_alias(alias, route);
         }
         Ok((200, self.alias_answer(&name, alias, &doc)))

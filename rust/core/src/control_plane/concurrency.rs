@@ -229,6 +229,7 @@ impl ControlPlane {
             "Status": "IN_PROGRESS",
             "LastModified": now(),
         });
+        let previous = rec.clone();
         rec.map_mut("provisioned").insert(q.clone(), config.clone());
         self.install(&rec, &function, &number.to_string()).await?;
         let failure = function
@@ -238,7 +239,8 @@ impl ControlPlane {
             // NOTE: shown as FAILED from the next read, as AWS ends the allocation.
             kept["init_error"] = json!(error_type);
         }
-        self.save(&rec)?;
+        self.save_or_undo(&rec, &previous, &function, &[number])
+            .await?;
         Ok((202, Self::provisioned_answer(&config)))
     }
 

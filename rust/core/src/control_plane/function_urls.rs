@@ -237,7 +237,7 @@ impl ControlPlane {
     /// The URL configuration of a function served from the command line or a config file:
     /// `$LATEST`'s `url`, if it has one (`None`: not such a function).
     fn static_url_configs(&self, name: &str) -> Option<Map<String, Value>> {
-        if self.store.contains(name) {
+        if self.stored(name) {
             return None;
         }
         let function = self.registry.function(name)?;

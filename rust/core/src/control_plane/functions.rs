@@ -156,23 +156,24 @@ impl ControlPlane {
         }
         let mut version = self.new_code(zip, config).await?;
         version["layer_hexes"] = json!(layer_hexes);
-        let function_config = self.function_config(&name, &version, None)?;
+        self.function_config(&name, &version, None)?;
         let mut rec = Record::new(&name, version);
         rec.latest_mut()["State"] = json!("Pending");
         if let Some(tags) = tags {
             rec.map_mut("tags").clone_from(tags);
         }
-        let scheduler = self.scheduler(function_config, None);
-        self.registry
-            .add(scheduler)
-            .map_err(|e| ServiceError::service(&e.to_string()))?;
         let mut answer =
             Self::configuration(rec.name(), rec.latest(), LATEST, self.arn(&name), true);
         if body.get("Publish").and_then(Value::as_bool) == Some(true) {
-            let published = self.publish(&mut rec, None)?;
+            let (published, _) = Self::publish(&mut rec, None);
             answer["Version"] = json!(published.to_string());
         }
+        // NOTE: stored first, so that a function the store refuses is never served.
         self.save(&rec)?;
+        if let Err(e) = self.serve_record(&mut rec).await {
+            self.store.delete(&name)?;
+            return Err(e);
+        }
         crate::logs::message(
             crate::config::LogLevel::Info,
             &format!(
@@ -351,9 +352,12 @@ impl ControlPlane {
         scheduler
     }
 
-    /// Serve a stored function (start-up): `$LATEST`, versions, aliases, concurrency. A
-    /// version whose provisioned concurrency no longer fits the environment limit is served on
-    /// demand, its configurations marked `FAILED` in `rec` (then the result is `true`: save it).
+    /// Serve a stored function (start-up, creation): `$LATEST`, versions, aliases,
+    /// concurrency. A version whose provisioned concurrency no longer fits the environment
+    /// limit is served on demand, its configurations marked `FAILED` in `rec` (then the result
+    /// is `true`: save it); a version that cannot run here (its runtime has no command any
+    /// more) is left out with a log line, the rest served. `$LATEST` that cannot run is the
+    /// error: then nothing is served.
     pub(super) async fn serve_record(&self, rec: &mut Record) -> Result<bool, ServiceError> {
         let latest = self.scheduler(self.version_config(rec, LATEST)?, None);
         let function = self
@@ -365,6 +369,17 @@ impl ControlPlane {
         let versions: Vec<u32> = rec.versions().into_iter().map(|(n, _)| n).collect();
         for n in versions {
             let key = n.to_string();
+            if let Err(e) = self.version_config(rec, &key) {
+                crate::logs::message(
+                    crate::config::LogLevel::Error,
+                    &format!(
+                        "function {}, version {n} is not served: {}",
+                        rec.name(),
+                        e.message()
+                    ),
+                );
+                continue;
+            }
             if let Err(e) = self.install(rec, &function, &key).await {
                 let reason = format!(
                     "not provisioned at start-up, the version is served on demand: {}",
@@ -619,7 +634,7 @@ impl ControlPlane {
         qualifier: Option<&str>,
         whole: bool,
     ) -> Result<Option<Value>, ServiceError> {
-        if self.store.contains(name) {
+        if self.stored(name) {
             return Ok(None);
         }
         // NOTE: `function` (the RIE's fixed name) is the first function, as for Invoke.
@@ -630,7 +645,7 @@ impl ControlPlane {
             Err(_) => return Ok(None),
         };
         let context = target.scheduler.function();
-        if self.store.contains(&context.config.name) {
+        if self.stored(&context.config.name) {
             return Ok(None);
         }
         let text = if whole {
@@ -656,9 +671,16 @@ impl ControlPlane {
         };
         // NOTE: the page is chosen first and only its entries are rendered.
         let stored = self.store.functions()?;
-        let mut entries: Vec<(String, Listed)> = Vec::new();
+        // NOTE: keyed by name, and a version by name, a space (below every character of a
+        // name) and its zero-padded number, so that each item has a key of its own and a
+        // function's versions follow its `$LATEST`.
+        let mut entries: Vec<(String, (String, Listed))> = Vec::new();
         for (name, doc) in &stored {
-            entries.push((name.clone(), Listed::Stored(Arc::clone(doc), None)));
+            if self.hidden(name) {
+                continue;
+            }
+            let entry = (name.clone(), Listed::Stored(Arc::clone(doc), None));
+            entries.push((name.clone(), entry));
             if all {
                 let mut numbers: Vec<u32> = doc["versions"]
                     .as_object()
@@ -667,24 +689,23 @@ impl ControlPlane {
                     .filter_map(|(k, _)| k.parse().ok())
                     .collect();
                 numbers.sort_unstable();
-                entries.extend(
-                    numbers
-                        .into_iter()
-                        .map(|n| (name.clone(), Listed::Stored(Arc::clone(doc), Some(n)))),
-                );
+                entries.extend(numbers.into_iter().map(|n| {
+                    let entry = (name.clone(), Listed::Stored(Arc::clone(doc), Some(n)));
+                    (format!("{name} {n:010}"), entry)
+                }));
             }
         }
         for function in self.registry.functions() {
-            if !self.store.contains(function.name()) {
-                entries.push((function.name().to_owned(), Listed::Served(function)));
+            if !self.stored(function.name()) {
+                let name = function.name().to_owned();
+                entries.push((name.clone(), (name, Listed::Served(function))));
             }
         }
-        // NOTE: stable: a function's versions keep their order after its $LATEST.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let (entries, next) = page(entries, req, 50, super::MAX_LIST_ITEMS)?;
         let items = entries
             .into_iter()
-            .map(|(name, entry)| self.listed(&name, entry, all))
+            .map(|(_, (name, entry))| self.listed(&name, entry, all))
             .collect();
         Ok((200, listing("Functions", items, next)))
     }
@@ -756,21 +777,25 @@ impl ControlPlane {
             ));
         }
         *rec.latest_mut() = version;
-        self.replace_latest(&rec)?;
-        let answer = if body.get("Publish").and_then(Value::as_bool) == Some(true) {
-            let n = self.publish(&mut rec, None)?;
+        let (answer, published) = if body.get("Publish").and_then(Value::as_bool) == Some(true) {
+            let (n, new) = Self::publish(&mut rec, None);
             let v = rec.version(n).cloned().unwrap_or_default();
-            Self::configuration(
+            let answer = Self::configuration(
                 rec.name(),
                 &v,
                 &n.to_string(),
                 format!("{}:{n}", self.arn(&name)),
                 true,
-            )
+            );
+            (answer, new.then(|| n.to_string()))
         } else {
-            Self::configuration(rec.name(), rec.latest(), LATEST, self.arn(&name), true)
+            let answer =
+                Self::configuration(rec.name(), rec.latest(), LATEST, self.arn(&name), true);
+            (answer, None)
         };
-        self.save(&rec)?;
+        let mut keys = vec![LATEST];
+        keys.extend(published.as_deref());
+        self.commit(&mut rec, &keys).await?;
         crate::logs::message(
             crate::config::LogLevel::Info,
             &format!("UpdateFunctionCode: {name}: new invocations run the new code"),
@@ -779,7 +804,7 @@ impl ControlPlane {
     }
 
     /// `PUT /2015-03-31/functions/{name}/configuration`: UpdateFunctionConfiguration.
-    pub(super) fn update_configuration(&self, id: &str, req: &ApiRequest) -> Answer {
+    pub(super) async fn update_configuration(&self, id: &str, req: &ApiRequest) -> Answer {
         let (name, qualifier) = self.identify(id, None)?;
         reject_qualifier(qualifier.as_deref())?;
         let body = req.json()?;
@@ -805,27 +830,68 @@ impl ControlPlane {
         version["LastUpdateStatus"] = json!("InProgress");
         version["RevisionId"] = json!(revision());
         version["LastModified"] = json!(now());
-        self.function_config(&name, &version, None)?;
         *rec.latest_mut() = version;
-        self.replace_latest(&rec)?;
-        self.save(&rec)?;
+        self.commit(&mut rec, &[LATEST]).await?;
         Ok((
             200,
             Self::configuration(rec.name(), rec.latest(), LATEST, self.arn(&name), true),
         ))
     }
 
-    /// `$LATEST` of `rec` runs its stored code and configuration from now on; in-flight
-    /// invocations finish on the old.
-    fn replace_latest(&self, rec: &Record) -> Result<(), ServiceError> {
-        let function = self
-            .registry
-            .function(rec.name())
-            .ok_or_else(|| self.not_found(rec.name()))?;
-        let next = self.scheduler(self.version_config(rec, LATEST)?, Some(&function));
-        // NOTE: retired, not shut down: in-flight invocations finish on the old code.
-        self.registry.retire(&function.replace_latest(next));
+    /// Store `rec`, then serve its versions `keys` (`$LATEST` or numbers) on new schedulers
+    /// (in-flight invocations finish on the old ones), so that a request the store refuses
+    /// changes nothing that runs. Their configurations are built first: nothing is stored that
+    /// cannot be served. A stored function that is not served (it could not be at start-up)
+    /// is served whole once it can be.
+    pub(super) async fn commit(&self, rec: &mut Record, keys: &[&str]) -> Result<(), ServiceError> {
+        let configs = keys
+            .iter()
+            .map(|key| Ok((*key, self.version_config(rec, key)?)))
+            .collect::<Result<Vec<_>, ServiceError>>()?;
+        self.save(rec)?;
+        let Some(function) = self.registry.function(rec.name()) else {
+            match self.serve_record(rec).await {
+                Ok(true) => self.save(rec)?,
+                Ok(false) => {}
+                Err(e) => crate::logs::message(
+                    crate::config::LogLevel::Error,
+                    &format!(
+                        "function {} is still not served: {}",
+                        rec.name(),
+                        e.message()
+                    ),
+                ),
+            }
+            return Ok(());
+        };
+        for (key, config) in configs {
+            let scheduler = self.scheduler(config, Some(&function));
+            Self::swap(&self.registry, &function, key, scheduler);
+        }
         Ok(())
+    }
+
+    /// Store `rec`, whose versions `numbers` are served already (a provisioning is made
+    /// before it is recorded); if the store refuses it, serve them from `previous` again.
+    pub(super) async fn save_or_undo(
+        &self,
+        rec: &Record,
+        previous: &Record,
+        function: &Arc<crate::registry::Function>,
+        numbers: &[u32],
+    ) -> Result<(), ServiceError> {
+        let Err(refused) = self.save(rec) else {
+            return Ok(());
+        };
+        for n in numbers {
+            if let Err(e) = self.install(previous, function, &n.to_string()).await {
+                crate::logs::message(
+                    crate::config::LogLevel::Error,
+                    &format!("function {}, version {n}: {}", rec.name(), e.message()),
+                );
+            }
+        }
+        Err(refused)
     }
 
     /// `DELETE /2015-03-31/functions/{name}?Qualifier=`: DeleteFunction.

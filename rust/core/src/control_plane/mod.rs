@@ -65,6 +65,9 @@ pub struct ControlPlane {
     settings: ControlPlaneSettings,
     event_sources: crate::event_sources::EventSources,
     locks: locks::Locks,
+    /// Stored functions not served because the command line, a config file or a template
+    /// defines a function of the same name (docs/reference.md §13).
+    hidden: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// A control-plane request, body read whole.
@@ -163,6 +166,7 @@ impl ControlPlane {
             settings,
             event_sources,
             locks: locks::Locks::default(),
+            hidden: std::sync::Mutex::default(),
         }
     }
 
@@ -171,8 +175,29 @@ impl ControlPlane {
     /// log line.
     pub async fn restore(&self) -> Result<usize, StoreError> {
         let mut n = 0;
+        let mut records = Vec::new();
         for (name, doc) in self.store.functions()? {
-            let mut rec = Record((*doc).clone());
+            let rec = Record::checked(&name, &doc).map_err(|detail| StoreError::Corrupt {
+                name: name.clone(),
+                detail,
+            })?;
+            records.push((name, rec));
+        }
+        self.remove_unused_code(&records);
+        for (name, mut rec) in records {
+            if self.registry.function(&name).is_some() {
+                crate::logs::message(
+                    crate::config::LogLevel::Error,
+                    &format!(
+                        "function {name} of the state directory is kept but not served: the command line, a config file or a template defines a function of that name"
+                    ),
+                );
+                self.hidden
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(name);
+                continue;
+            }
             match self.serve_record(&mut rec).await {
                 Ok(changed) => {
                     n += 1;
@@ -196,6 +221,47 @@ impl ControlPlane {
         }
         self.event_sources.restore();
         Ok(n)
+    }
+
+    /// Remove the code no function version (of `records`) nor layer version uses any more:
+    /// what updates, deletions and dry runs left since the last start.
+    // NOTE: at start-up only: a request storing new code holds it unreferenced until its
+    // record is saved, and retired schedulers run old code until their invocations end.
+    fn remove_unused_code(&self, records: &[(String, Record)]) {
+        fn digests(doc: &Value, keep: &mut std::collections::HashSet<String>) {
+            match doc {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        match (k.as_str(), v) {
+                            ("sha_hex", Value::String(hex)) => {
+                                keep.insert(hex.clone());
+                            }
+                            ("layer_hexes", Value::Array(hexes)) => keep
+                                .extend(hexes.iter().filter_map(Value::as_str).map(str::to_owned)),
+                            _ => digests(v, keep),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| digests(v, keep)),
+                _ => {}
+            }
+        }
+        let mut keep = std::collections::HashSet::new();
+        for (_, rec) in records {
+            digests(&rec.0, &mut keep);
+        }
+        for (_, layer) in self.store.all(crate::store::Table::Layers) {
+            digests(&layer, &mut keep);
+        }
+        let removed = self.store.remove_code_except(&keep);
+        if removed > 0 {
+            crate::logs::message(
+                crate::config::LogLevel::Info,
+                &format!(
+                    "state directory: the code of {removed} digests no longer used was removed"
+                ),
+            );
+        }
     }
 
     /// The state directory.
@@ -282,11 +348,13 @@ impl ControlPlane {
             ("2015-03-31", [], Method::DELETE) => self.delete_function(&id, req),
             // /2015-03-31/functions/{name}/configuration
             ("2015-03-31", ["configuration"], Method::GET) => self.get_configuration(&id, req),
-            ("2015-03-31", ["configuration"], Method::PUT) => self.update_configuration(&id, req),
+            ("2015-03-31", ["configuration"], Method::PUT) => {
+                self.update_configuration(&id, req).await
+            }
             // /2015-03-31/functions/{name}/code: UpdateFunctionCode.
             ("2015-03-31", ["code"], Method::PUT) => self.update_code(&id, req).await,
             // /2015-03-31/functions/{name}/versions
-            ("2015-03-31", ["versions"], Method::POST) => self.publish_version(&id, req),
+            ("2015-03-31", ["versions"], Method::POST) => self.publish_version(&id, req).await,
             ("2015-03-31", ["versions"], Method::GET) => self.list_versions(&id, req),
             // /2015-03-31/functions/{name}/aliases[/{alias}]
             ("2015-03-31", ["aliases"], Method::POST) => self.create_alias(&id, req),
@@ -436,7 +504,12 @@ impl ControlPlane {
         name: &str,
         missing: impl FnOnce() -> ServiceError,
     ) -> Result<Record, ServiceError> {
-        let Some(doc) = self.store.get(name)? else {
+        let doc = if self.hidden(name) {
+            None
+        } else {
+            self.store.get(name)?
+        };
+        let Some(doc) = doc else {
             if self.registry.function(name).is_some() {
                 return Err(ServiceError::conflict(format!(
                     "Function {name} is served from lambda-rie's command line, config file or template; change it there (the control plane changes only the functions it created)"
@@ -444,11 +517,26 @@ impl ControlPlane {
             }
             return Err(missing());
         };
-        let mut rec = Record(doc);
-        if rec.settle() {
-            self.store.put(name, &rec.0)?;
+        let mut rec = Record(doc.clone());
+        // NOTE: a read whose completions the store refuses answers what the store holds.
+        if rec.settle() && self.store.put(name, &rec.0).is_err() {
+            return Ok(Record(doc));
         }
         Ok(rec)
+    }
+
+    /// Whether the stored function `name` is hidden by a function of the command line, a
+    /// config file or a template of the same name (which is the one served).
+    fn hidden(&self, name: &str) -> bool {
+        self.hidden
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(name)
+    }
+
+    /// Whether `name` is a function of the store, served as such.
+    fn stored(&self, name: &str) -> bool {
+        self.store.contains(name) && !self.hidden(name)
     }
 
     fn save(&self, rec: &Record) -> Result<(), ServiceError> {
@@ -529,49 +617,33 @@ fn page<T: Paged>(
     Ok((page, next))
 }
 
-/// Where a page ended: the key of its last item and how many items with that key the pages
-/// so far returned (a function's versions share its name in ListFunctions).
+/// Where a page ended: the key of its last item (every item of a list has a key of its own).
 // NOTE: a key, not an offset, so an item deleted or added before it between two pages does
 // not make the next page skip or repeat one.
 #[derive(Debug, PartialEq)]
 struct Marker {
     /// The key of the page's last item.
     key: String,
-    /// The items with that key returned so far.
-    seen: usize,
 }
 
 impl Marker {
     /// The marker of a page ending before `items[end]` (`end` > 0).
     fn after<T: Paged>(items: &[T], end: usize) -> Self {
-        let key = items[end - 1].page_key();
-        let seen = items[..end]
-            .iter()
-            .rev()
-            .take_while(|i| i.page_key() == key)
-            .count();
         Self {
-            key: key.to_owned(),
-            seen,
+            key: items[end - 1].page_key().to_owned(),
         }
     }
 
-    /// Where the next page starts in `items` (sorted by key): after the keys before the
-    /// marker's and the items of its key already returned.
+    /// Where the next page starts in `items` (sorted by key): at the first key after the
+    /// marker's.
     fn resume<T: Paged>(&self, items: &[T]) -> usize {
-        let before = items.partition_point(|i| i.page_key() < self.key.as_str());
-        let same = items[before..]
-            .iter()
-            .take_while(|i| i.page_key() == self.key)
-            .count();
-        before + self.seen.min(same)
+        items.partition_point(|i| i.page_key() <= self.key.as_str())
     }
 
-    /// The marker as `NextMarker`: base64 of `lambda-rie:<seen>:<key>`.
+    /// The marker as `NextMarker`: base64 of `lambda-rie:<key>`.
     fn encode(&self) -> String {
         use base64::Engine;
-        let text = format!("lambda-rie:{}:{}", self.seen, self.key);
-        base64::engine::general_purpose::STANDARD.encode(text)
+        base64::engine::general_purpose::STANDARD.encode(format!("lambda-rie:{}", self.key))
     }
 
     /// A `Marker` as [`Marker::encode`] made it.
@@ -579,10 +651,8 @@ impl Marker {
         use base64::Engine;
         let raw = base64::engine::general_purpose::STANDARD.decode(m).ok()?;
         let text = String::from_utf8(raw).ok()?;
-        let (seen, key) = text.strip_prefix("lambda-rie:")?.split_once(':')?;
         Some(Self {
-            seen: seen.parse().ok()?,
-            key: key.to_owned(),
+            key: text.strip_prefix("lambda-rie:")?.to_owned(),
         })
     }
 }
@@ -652,23 +722,23 @@ mod tests {
     }
 
     #[test]
-    fn a_marker_counts_the_items_of_a_shared_key() {
-        // ListFunctions with FunctionVersion=ALL: a function's versions share its name.
-        let all = ["a", "b", "b", "b", "c"];
-        let mut seen = Vec::new();
-        let mut query = "MaxItems=2".to_owned();
-        loop {
-            let (items, next) = page(keyed(&all), &listed(&query), 50, 50).unwrap();
-            seen.extend(names(&items).into_iter().map(str::to_owned));
-            let Some(next) = next else { break };
-            query = format!("MaxItems=2&Marker={}", percent_encode(&next));
-        }
-        assert_eq!(seen, all);
+    fn a_marker_resumes_after_a_version_deleted_at_the_end_of_its_page() {
+        // ListFunctions with FunctionVersion=ALL keys a version by name, space and number.
+        let all = ["a", "a 0000000001", "a 0000000002", "a 0000000003", "b"];
+        let (first, next) = page(keyed(&all), &listed("MaxItems=2"), 50, 50).unwrap();
+        assert_eq!(names(&first), ["a", "a 0000000001"]);
+        let query = format!("MaxItems=9&Marker={}", percent_encode(&next.unwrap()));
+        let rest = ["a", "a 0000000002", "a 0000000003", "b"];
+        let (second, next) = page(keyed(&rest), &listed(&query), 50, 50).unwrap();
+        assert_eq!(
+            (names(&second), next),
+            (vec!["a 0000000002", "a 0000000003", "b"], None)
+        );
     }
 
     #[test]
     fn a_marker_lambda_rie_did_not_make_is_an_invalid_parameter() {
-        for marker in ["garbage", "bGFtYmRhLXJpZTox", "bGFtYmRhLXJpZTp4Ong="] {
+        for marker in ["garbage", "b3RoZXI6YQ==", "bGFtYmRhLXJpZTr/"] {
             let err =
                 page(keyed(&["a"]), &listed(&format!("Marker={marker}")), 50, 50).unwrap_err();
             assert_eq!(

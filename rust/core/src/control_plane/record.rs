@@ -41,6 +41,43 @@ impl Record {
         Self(doc)
     }
 
+    /// The stored document of function `name`, if it has this module's shape: an object
+    /// named `name` whose `latest` and published versions have a `config` object, and whose
+    /// maps hold objects (`tags`: strings). Why not, otherwise.
+    pub fn checked(name: &str, doc: &Value) -> Result<Self, String> {
+        let version_ok = |v: &Value| v.is_object() && v["config"].is_object();
+        let map_of = |key: &str, item: fn(&Value) -> bool| match &doc[key] {
+            Value::Null => true,
+            Value::Object(m) => m.values().all(item),
+            _ => false,
+        };
+        let problem = if !doc.is_object() {
+            "not a JSON object".to_owned()
+        } else if doc["name"] != name {
+            format!("named {} in its document", doc["name"])
+        } else if !version_ok(&doc["latest"]) {
+            "no `latest` version with a `config` object".to_owned()
+        } else if !map_of("versions", |v| v.is_object() && v["config"].is_object()) {
+            "a published version without a `config` object".to_owned()
+        } else if !map_of("tags", Value::is_string) {
+            "a tag whose value is not a string".to_owned()
+        } else if let Some(key) = [
+            "aliases",
+            "policies",
+            "invoke_configs",
+            "provisioned",
+            "urls",
+        ]
+        .into_iter()
+        .find(|key| !map_of(key, Value::is_object))
+        {
+            format!("`{key}` is not a map of objects")
+        } else {
+            return Ok(Self(doc.clone()));
+        };
+        Err(format!("not a function document: {problem}"))
+    }
+
     /// The function name.
     pub fn name(&self) -> &str {
         self.0["name"].as_str().unwrap_or_default()
@@ -146,6 +183,46 @@ pub fn publishable(version: &Value) -> (Value, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_of_another_shape_is_refused_with_the_reason() {
+        let good = Record::new("f", json!({"config": {"Runtime": "python3.12"}})).0;
+        assert!(Record::checked("f", &good).is_ok());
+        let mut cases = vec![
+            (json!([1, 2]), "not a JSON object"),
+            (json!({}), "named null in its document"),
+            (good.clone(), "named \"f\" in its document"),
+        ];
+        let mut bad = |key: &str, value: Value, reason: &'static str| {
+            let mut doc = good.clone();
+            doc[key] = value;
+            cases.push((doc, reason));
+        };
+        bad(
+            "latest",
+            json!([]),
+            "no `latest` version with a `config` object",
+        );
+        bad(
+            "versions",
+            json!({"1": {"config": 3}}),
+            "a published version without a `config` object",
+        );
+        bad("tags", json!({"k": 1}), "a tag whose value is not a string");
+        bad(
+            "aliases",
+            json!({"live": "1"}),
+            "`aliases` is not a map of objects",
+        );
+        bad("urls", json!([]), "`urls` is not a map of objects");
+        for (i, (doc, reason)) in cases.into_iter().enumerate() {
+            let name = if i == 2 { "g" } else { "f" };
+            assert_eq!(
+                Record::checked(name, &doc).unwrap_err(),
+                format!("not a function document: {reason}")
+            );
+        }
+    }
 
     #[test]
     fn settling_completes_transitions_with_new_revisions() {

@@ -8,18 +8,14 @@ use super::{listing, page, revision, unkeyed, Answer, ApiRequest, ControlPlane};
 use crate::aws::{ServiceError, LATEST};
 
 impl ControlPlane {
-    /// Publish `$LATEST` of `rec` as the next version, unless nothing changed since the last
-    /// one (then that one is the answer, as on AWS); its number. `description` overrides the
-    /// copied one.
-    pub(super) fn publish(
-        &self,
-        rec: &mut Record,
-        description: Option<&str>,
-    ) -> Result<u32, ServiceError> {
+    /// Publish `$LATEST` of `rec` as the next version in the record, unless nothing changed
+    /// since the last one (then that one is the answer, as on AWS): its number, and whether it
+    /// is new (then [`ControlPlane::commit`] serves it). `description` overrides the copied one.
+    pub(super) fn publish(rec: &mut Record, description: Option<&str>) -> (u32, bool) {
         let last = rec.last_version();
         if let Some(previous) = rec.version(last) {
             if publishable(previous) == publishable(rec.latest()) {
-                return Ok(last);
+                return (last, false);
             }
         }
         let n = last + 1;
@@ -31,20 +27,14 @@ impl ControlPlane {
         if let Some(d) = description {
             version["config"]["Description"] = json!(d);
         }
-        let config = self.function_config(rec.name(), &version, None)?;
-        let function = self
-            .registry
-            .function(rec.name())
-            .ok_or_else(|| self.not_found(rec.name()))?;
-        function.publish(n, self.scheduler(config, Some(&function)));
         rec.map_mut("versions").insert(n.to_string(), version);
         rec.0["last_version"] = json!(n);
         rec.latest_mut()["RevisionId"] = json!(revision());
-        Ok(n)
+        (n, true)
     }
 
     /// `POST /2015-03-31/functions/{name}/versions`: PublishVersion.
-    pub(super) fn publish_version(&self, id: &str, req: &ApiRequest) -> Answer {
+    pub(super) async fn publish_version(&self, id: &str, req: &ApiRequest) -> Answer {
         let (name, _) = self.identify(id, None)?;
         let body = req.json()?;
         super::shapes::check_fields(&body, super::shapes::VERSION_FIELDS)?;
@@ -58,8 +48,10 @@ impl ControlPlane {
                 )));
             }
         }
-        let n = self.publish(&mut rec, body.get("Description").and_then(Value::as_str))?;
-        self.save(&rec)?;
+        let (n, new) = Self::publish(&mut rec, body.get("Description").and_then(Value::as_str));
+        let published = n.to_string();
+        let keys: &[&str] = if new { &[&published] } else { &[] };
+        self.commit(&mut rec, keys).await?;
         let version = rec.version(n).cloned().unwrap_or_default();
         let arn = format!("{}:{n}", self.arn(&name));
         Ok((

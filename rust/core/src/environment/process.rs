@@ -25,6 +25,22 @@ fn owned() -> std::sync::MutexGuard<'static, Option<HashSet<i32>>> {
     OWNED.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Start a child with `start` (a fork, a spawn) and count it as owned before the orphan reaper
+/// can see it exit: the lock is held across the fork. Its owner reaps it, then [`disown`]s it.
+pub fn start_owned(start: impl FnOnce() -> io::Result<i32>) -> io::Result<i32> {
+    let mut owned = owned();
+    let pid = start()?;
+    owned.get_or_insert_with(HashSet::new).insert(pid);
+    Ok(pid)
+}
+
+/// Forget `pid`, an owned child its owner has reaped.
+pub fn disown(pid: i32) {
+    if let Some(set) = owned().as_mut() {
+        set.remove(&pid);
+    }
+}
+
 /// Reap `pid` unless it is a runtime process (whose owner reaps it, to learn its exit status).
 pub fn reap_if_foreign(pid: i32) {
     let owned = owned();
@@ -148,13 +164,7 @@ impl RuntimeProcess {
     /// Into the environment's PID namespace, forked by the spawner thread.
     fn launch(spec: &SpawnSpec<'_>, cwd: &std::path::Path, namespace: i32) -> io::Result<i32> {
         let launch = Launch::new(spec.argv, cwd, spec.env, spec.log_pipe, spec.join.clone())?;
-        spawner::run(move |spawner| {
-            // NOTE: registered under the lock, so the orphan reaper never takes its exit.
-            let mut owned = owned();
-            let pid = launch.start(spawner, namespace)?;
-            owned.get_or_insert_with(HashSet::new).insert(pid);
-            Ok(pid)
-        })?
+        spawner::run(move |spawner| start_owned(|| launch.start(spawner, namespace)))?
     }
 
     /// With std's `Command` (no PID namespace to enter).
@@ -175,12 +185,7 @@ impl RuntimeProcess {
         unsafe {
             cmd.pre_exec(move || join.enter(&cwd));
         }
-        // NOTE: registered under the lock, so the orphan reaper never takes its exit.
-        let mut owned = owned();
-        let child = cmd.spawn()?;
-        let pid = child.id() as i32;
-        owned.get_or_insert_with(HashSet::new).insert(pid);
-        Ok(pid)
+        start_owned(|| Ok(cmd.spawn()?.id() as i32))
     }
 
     /// Watch `pid`, a runtime forked by someone else (the SnapStart template, which reaps it):
@@ -298,9 +303,7 @@ impl Drop for RuntimeProcess {
 /// Reap `pid` when it exits and publish how it ended.
 async fn watch_exit(pid: i32, tx: watch::Sender<Option<ExitInfo>>) {
     let info = wait_exit(pid).await;
-    if let Some(set) = owned().as_mut() {
-        set.remove(&pid);
-    }
+    disown(pid);
     let _ = tx.send(Some(info));
 }
 
@@ -378,6 +381,52 @@ pub fn log_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child of this process that exits with status 7 at once; a zombie on return.
+    fn zombie(owned: bool) -> i32 {
+        let fork = || {
+            // SAFETY: the child only exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: child side.
+                unsafe { libc::_exit(7) }
+            }
+            Ok(pid)
+        };
+        let pid = if owned { start_owned(fork) } else { fork() }.unwrap();
+        let stat = format!("/proc/{pid}/stat");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z ")) {
+            assert!(Instant::now() < deadline, "{pid} never ended");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        pid
+    }
+
+    fn wait(pid: i32) -> Option<i32> {
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) };
+        (r == pid).then(|| libc::WEXITSTATUS(status))
+    }
+
+    /// The orphan reaper collects a zombie nobody owns, and leaves one started through
+    /// `start_owned` to its owner, whatever the moment it looks (the user check's probe lost
+    /// its exit this way: it was reaped between its end and its owner's `waitpid`).
+    #[test]
+    fn the_orphan_reaper_leaves_owned_children_to_their_owner() {
+        let foreign = zombie(false);
+        reap_if_foreign(foreign);
+        assert_eq!(wait(foreign), None, "the reaper left a foreign zombie");
+        let owned = zombie(true);
+        reap_if_foreign(owned);
+        assert_eq!(
+            wait(owned),
+            Some(7),
+            "the reaper took an owned child's exit"
+        );
+        disown(owned);
+    }
 
     #[test]
     fn go_style_descriptions() {

@@ -70,7 +70,14 @@ struct InvokeHeaders {
 impl InvokeHeaders {
     fn read(headers: &HeaderMap, operation: Operation) -> Result<Self, ServiceError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let kind = match (header("x-amz-invocation-type"), operation) {
+        // NOTE: a value of the checked headers that is not ASCII is a bad value (400), not
+        // an absent header.
+        let checked = |name: &str| {
+            headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        };
+        let kind = match (checked("x-amz-invocation-type").as_deref(), operation) {
             (None | Some("RequestResponse"), _) => InvocationType::RequestResponse,
             (Some("Event"), Operation::Invoke) => InvocationType::Event,
             (Some("DryRun"), _) => InvocationType::DryRun,
@@ -85,7 +92,7 @@ impl InvokeHeaders {
                 )))
             }
         };
-        let tail = match header("x-amz-log-type") {
+        let tail = match checked("x-amz-log-type").as_deref() {
             None | Some("None") => false,
             Some("Tail") => true,
             Some(other) => {
@@ -94,7 +101,8 @@ impl InvokeHeaders {
                 )))
             }
         };
-        let client_context = header("x-amz-client-context")
+        let client_context = checked("x-amz-client-context")
+            .as_deref()
             .map(decode_client_context)
             .transpose()?;
         let content_type = match header(CONTENT_TYPE.as_str()) {

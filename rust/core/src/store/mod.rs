@@ -311,6 +311,20 @@ impl Store {
     pub fn code_dir(&self, hex: &str) -> PathBuf {
         self.dir.join("code").join(hex)
     }
+
+    /// Remove the zips and unpacked trees of every digest not in `keep` (writes in progress
+    /// aside): the number of digests removed. Only while nothing else writes code (start-up).
+    pub fn remove_code_except(&self, keep: &std::collections::HashSet<String>) -> usize {
+        let digest = |name: &str| name.strip_suffix(".zip").unwrap_or(name).to_owned();
+        let removed = state_dir::remove_entries(&self.dir, |name| {
+            !name.contains(state_dir::IN_PROGRESS) && !keep.contains(&digest(name))
+        });
+        removed
+            .iter()
+            .map(|name| digest(name))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    }
 }
 
 impl Drop for Store {

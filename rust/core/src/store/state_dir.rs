@@ -63,13 +63,20 @@ pub(super) fn lock(dir: &Path) -> Result<File, StoreError> {
 /// lock held nobody else is writing, so each is the leftover of an emulator killed mid-upload.
 /// The number removed.
 pub(super) fn sweep(dir: &Path) -> usize {
-    let mut removed = 0;
+    remove_entries(dir, |name| name.contains(IN_PROGRESS)).len()
+}
+
+/// Remove the entries of `blobs/` and `code/` whose file name `chosen` picks: the names of
+/// those removed.
+pub(super) fn remove_entries(dir: &Path, chosen: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut removed = Vec::new();
     for sub in ["blobs", "code"] {
         let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
             continue;
         };
         for entry in entries.flatten() {
-            if !entry.file_name().to_string_lossy().contains(IN_PROGRESS) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !chosen(&name) {
                 continue;
             }
             let path = entry.path();
@@ -79,7 +86,7 @@ pub(super) fn sweep(dir: &Path) -> usize {
                 std::fs::remove_file(&path)
             };
             if gone.is_ok() {
-                removed += 1;
+                removed.push(name);
             }
         }
     }

@@ -11,6 +11,7 @@ use std::sync::{Mutex, PoisonError};
 use super::clone;
 use super::spawner;
 use super::tmp::MountPlan;
+use crate::environment::process;
 
 /// The command that makes the holder kill every other process of its namespace.
 const KILL_ALL: u8 = b'k';
@@ -43,12 +44,15 @@ impl PidNamespace {
     fn create_here(plan: &MountPlan) -> io::Result<(Self, OwnedFd)> {
         let (ours, theirs) = clone::seqpacket_pair()?;
         let flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64;
-        // SAFETY: the child only makes system calls and never returns.
-        let holder = unsafe { clone::clone3(flags, &[])? };
-        if holder == 0 {
-            // SAFETY: child side.
-            unsafe { hold(plan, theirs.as_raw_fd()) }
-        }
+        let holder = process::start_owned(|| {
+            // SAFETY: the child only makes system calls and never returns.
+            let holder = unsafe { clone::clone3(flags, &[])? };
+            if holder == 0 {
+                // SAFETY: child side.
+                unsafe { hold(plan, theirs.as_raw_fd()) }
+            }
+            Ok(holder)
+        })?;
         drop(theirs);
         let refused = || io::Error::other("the kernel refused a PID namespace");
         let fds = match clone::receive_report(&ours) {
@@ -65,6 +69,7 @@ impl PidNamespace {
                     libc::kill(holder, libc::SIGKILL);
                     libc::waitpid(holder, &raw mut status, 0);
                 }
+                process::disown(holder);
                 return Err(e);
             }
         };
@@ -128,7 +133,11 @@ impl Drop for PidNamespace {
             let mut status = 0;
             // SAFETY: waiting for our own child.
             let r = unsafe { libc::waitpid(holder, &raw mut status, flags) };
-            r == holder || r < 0
+            let done = r == holder || r < 0;
+            if done {
+                process::disown(holder);
+            }
+            done
         };
         // NOTE: the holder's exit completes only once every process of its namespace has been
         // reaped, a runtime the event loop reaps included: usually done (a stopped runtime

@@ -129,15 +129,18 @@ impl PrivateTmp {
     /// it is gone), for machines where PID namespaces are refused.
     pub fn namespace(plan: &MountPlan) -> io::Result<Self> {
         let (ours, theirs) = clone::seqpacket_pair()?;
-        // SAFETY: the child only makes async-signal-safe system calls, and never returns.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if pid == 0 {
-            // SAFETY: child side, system calls only.
-            unsafe { prepare_and_wait(plan, theirs.as_raw_fd()) }
-        }
+        let pid = crate::environment::process::start_owned(|| {
+            // SAFETY: the child only makes async-signal-safe system calls, and never returns.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: child side, system calls only.
+                unsafe { prepare_and_wait(plan, theirs.as_raw_fd()) }
+            }
+            if pid < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(pid)
+        })?;
         drop(theirs);
         let result = clone::receive_report(&ours).and_then(|(ok, mut fds)| match fds.pop() {
             Some(fd) if ok == 1 => Ok(fd),
@@ -152,6 +155,7 @@ impl PrivateTmp {
             libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, &raw mut status, 0);
         }
+        crate::environment::process::disown(pid);
         result.map(Self::Namespace)
     }
 

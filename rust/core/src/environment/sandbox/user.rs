@@ -108,22 +108,29 @@ fn needed_paths(function: &FunctionConfig) -> Vec<(PathBuf, i32)> {
 
 /// Why `uid`:`gid` cannot run the function: the first of `paths` it may not access as asked
 /// (a missing path does not count: it may exist only inside the environment, as `/opt`
-/// does), or a check that did not complete.
+/// does), or why the check gave no answer.
 fn first_unreachable(uid: u32, gid: u32, paths: &[(PathBuf, i32)]) -> Option<String> {
     let checks: Vec<(CString, i32)> = paths
         .iter()
         .take(250)
         .filter_map(|(p, mode)| Some((CString::new(p.as_os_str().as_encoded_bytes()).ok()?, *mode)))
         .collect();
-    // SAFETY: the child only makes system calls and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
+    // NOTE: an owned child: the orphan reaper (PID 1 duties) must not collect its exit first.
+    let started = crate::environment::process::start_owned(|| {
+        // SAFETY: the child only makes system calls and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: child side: raw system calls, then _exit with the index of the failure.
+            unsafe { probe(uid, gid, &checks) }
+        }
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(pid)
+    });
+    let Ok(pid) = started else {
         return Some(format!("the access check of uid {uid} could not start"));
-    }
-    if pid == 0 {
-        // SAFETY: child side: raw system calls, then _exit with the index of the failure.
-        unsafe { probe(uid, gid, &checks) }
-    }
+    };
     let mut status = 0;
     let reaped = loop {
         // SAFETY: reaping our own child.
@@ -132,16 +139,22 @@ fn first_unreachable(uid: u32, gid: u32, paths: &[(PathBuf, i32)]) -> Option<Str
             break r == pid;
         }
     };
+    crate::environment::process::disown(pid);
     // NOTE: a probe whose answer is unknown (not reaped, killed, the user not taken) counts
     // as a refusal: running as root always works, running as a user who cannot reach the
     // runtime fails every invoke.
-    let unknown = || Some(format!("the access check of uid {uid} did not complete"));
-    if !reaped || !libc::WIFEXITED(status) {
-        return unknown();
+    if !reaped {
+        return Some(format!("the access check of uid {uid} was not seen to end"));
+    }
+    if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        return Some(format!(
+            "the access check of uid {uid} was killed by signal {signal}"
+        ));
     }
     match libc::WEXITSTATUS(status) {
         0 => None,
-        code if code == SWITCH_FAILED => unknown(),
+        SWITCH_FAILED => Some(format!("the switch to uid {uid} gid {gid} was refused")),
         code => {
             let index = usize::try_from(code - 1).ok()?;
             let path = checks.get(index)?.0.to_str().unwrap_or("?");

@@ -118,6 +118,12 @@ fn text(v: Option<&Vec<u8>>) -> Option<&str> {
         .flatten()
 }
 
+/// A checked header's text as the reader sees it: present, bytes that are not UTF-8 replaced
+/// (so that a value that is not ASCII is a bad value, not an absent header).
+fn lossy(v: Option<&Vec<u8>>) -> Option<String> {
+    v.map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
 /// The client context a reader must accept: base64 of a JSON object of at most 3583 bytes.
 fn accepted_client_context(v: &str) -> Option<String> {
     let raw = base64::engine::general_purpose::STANDARD
@@ -134,7 +140,7 @@ fn accepted_client_context(v: &str) -> Option<String> {
 
 /// What the reader must answer for `sent`, as AWS checks the headers (in this order).
 fn expected(sent: &Sent, operation: Operation) -> Result<InvocationType, ServiceError> {
-    let kind = match (text(sent.invocation_type.as_ref()), operation) {
+    let kind = match (lossy(sent.invocation_type.as_ref()).as_deref(), operation) {
         (None | Some("RequestResponse"), _) => InvocationType::RequestResponse,
         (Some("Event"), Operation::Invoke) => InvocationType::Event,
         (Some("DryRun"), _) => InvocationType::DryRun,
@@ -149,7 +155,7 @@ fn expected(sent: &Sent, operation: Operation) -> Result<InvocationType, Service
             )))
         }
     };
-    match text(sent.log_type.as_ref()) {
+    match lossy(sent.log_type.as_ref()).as_deref() {
         None | Some("None" | "Tail") => {}
         Some(other) => {
             return Err(ServiceError::invalid_parameter(&format!(
@@ -157,8 +163,8 @@ fn expected(sent: &Sent, operation: Operation) -> Result<InvocationType, Service
             )))
         }
     }
-    if let Some(cc) = text(sent.client_context.as_ref()) {
-        if accepted_client_context(cc).is_none() {
+    if let Some(cc) = lossy(sent.client_context.as_ref()) {
+        if accepted_client_context(&cc).is_none() {
             return Err(ServiceError::invalid_client_context());
         }
     }
@@ -249,4 +255,30 @@ fn the_client_context_limit_is_3583_decoded_bytes() {
         e.body(),
         r#"{"Type": "User", "message": "Client context must be a valid Base64-encoded JSON object."}"#
     );
+}
+
+#[test]
+fn a_checked_header_that_is_not_ascii_is_a_bad_value_not_an_absent_one() {
+    let read = |name: &str, value: &[u8]| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+        InvokeHeaders::read(&headers, Operation::Invoke).map(|h| h.kind)
+    };
+    let refused = |name: &str, value: &[u8]| read(name, value).unwrap_err().code();
+    assert_eq!(
+        refused("x-amz-invocation-type", b"Ev\xe9nt"),
+        "InvalidParameterValueException"
+    );
+    assert_eq!(
+        refused("x-amz-log-type", b"T\xe4il"),
+        "InvalidParameterValueException"
+    );
+    assert_eq!(
+        refused("x-amz-client-context", b"\xff\xfe"),
+        "InvalidRequestContentException"
+    );
+    assert!(read("x-amz-invocation-type", b"Event").is_ok_and(|k| k == InvocationType::Event));
 }
