@@ -139,6 +139,41 @@ def test_racing_closes_each_return_once_the_emulator_is_stopped() -> None:
     assert after_close == [(False, 2), (False, 2)]
 
 
+def test_an_invocation_cut_short_by_close_is_answered_and_counted() -> None:
+    sleepy = Function("sleepy", handler="app.sleepy", code_dir=HANDLERS, timeout=120)
+    emulator = Emulator([sleepy])
+    # NOTE: warm first, so that the invocation cut short is past its environment's init.
+    assert emulator.invoke("sleepy", {"sleep": 0}).json() == "woke up"
+    answers: list[Any] = []
+
+    def invoke() -> None:
+        try:
+            answers.append(emulator.invoke("sleepy", {"sleep": 60}))
+        except LambdaRieError as error:
+            answers.append(error)
+
+    invoker = threading.Thread(target=invoke)
+    invoker.start()
+    deadline = time.monotonic() + METRICS_DEADLINE_S
+    while emulator.metrics()["lambda_rie_concurrent_executions:sleepy"] == 0:
+        assert time.monotonic() < deadline, "the invocation never started"
+        time.sleep(0.01)
+    emulator.close()
+    invoker.join(METRICS_DEADLINE_S)
+    # The stop ends the runtime: the caller gets that answer, not "the emulator is closed".
+    assert len(answers) == 1
+    answer = answers[0]
+    assert isinstance(answer, InvokeResult), answer
+    assert answer.function_error == "Unhandled"
+    assert answer.json()["errorType"] == "Runtime.ExitError"
+    counted = {
+        key: value
+        for key, value in emulator.metrics().items()
+        if key.startswith("lambda_rie_invocations_total:sleepy:")
+    }
+    assert sum(counted.values()) == 2, counted
+
+
 @pytest.mark.parametrize(
     ("function", "emulator", "error", "message"),
     [

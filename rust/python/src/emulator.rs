@@ -69,10 +69,13 @@ impl Emulator {
             .map(|c| check_client_context(c.into_bytes()))
             .transpose()
             .map_err(ServiceErr)?;
-        let (handle, target) = {
+        let (spawner, target) = {
             let running = lock(&self.running);
             let running = running.as_ref().ok_or_else(errors::closed)?;
-            (running.handle(), running.resolve(name).map_err(ServiceErr)?)
+            (
+                running.spawner(),
+                running.resolve(name).map_err(ServiceErr)?,
+            )
         };
         let completion = Completion::new(with_fd).map_err(|e| CoreErr(CoreError::Io(e)))?;
         let mut invocation = Invocation::new(payload, target.invoked_arn);
@@ -83,7 +86,9 @@ impl Emulator {
         // NOTE: spawned rather than polled here, so that a caller interrupted by Ctrl-C leaves
         // the invocation to finish (or to be answered at shutdown) instead of cancelling it
         // half-way through the scheduler.
-        handle.spawn(async move { deliverer.finish(scheduler.invoke(invocation).await) });
+        running::spawn_invocation(&spawner, async move {
+            deliverer.finish(scheduler.invoke(invocation).await);
+        });
         Ok(completion)
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,8 @@ pub struct ConnectionOptions {
 pub(super) struct ConnectionState {
     /// Reads that brought bytes.
     reads: AtomicU64,
+    /// When the latest read brought bytes; `None` before the first and after one that found none.
+    latest_bytes: Mutex<Option<tokio::time::Instant>>,
     /// Request heads hyper is waiting for (one at most; a replaced wait overlaps its successor).
     awaiting_head: AtomicUsize,
     /// A read found the end of the client's stream: it sends nothing more (closed, or shut
@@ -50,6 +52,12 @@ impl ConnectionState {
     /// Whether hyper is waiting for (the rest of) a request's head: nothing to answer yet.
     pub(super) fn awaiting_head(&self) -> bool {
         self.awaiting_head.load(Ordering::Relaxed) > 0
+    }
+
+    fn latest_bytes(&self) -> MutexGuard<'_, Option<tokio::time::Instant>> {
+        self.latest_bytes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Resolves once the client's stream has ended.
@@ -66,7 +74,7 @@ impl ConnectionState {
     }
 }
 
-/// A TCP stream that counts the reads that brought bytes.
+/// A TCP stream that counts the reads that brought bytes and notes when the latest did.
 pub(super) struct WatchedStream {
     inner: TcpStream,
     state: Arc<ConnectionState>,
@@ -89,7 +97,11 @@ impl AsyncRead for WatchedStream {
         let before = buf.filled().len();
         let room = buf.remaining() > 0;
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
+        let brought = buf.filled().len() > before;
+        if room {
+            *this.state.latest_bytes() = brought.then(tokio::time::Instant::now);
+        }
+        if brought {
             this.state.reads.fetch_add(1, Ordering::Relaxed);
         } else if room && matches!(polled, Poll::Ready(Ok(()))) {
             this.state.read_ended.store(true, Ordering::Release);
@@ -169,15 +181,24 @@ struct HeadWait {
 }
 
 impl HeadWait {
+    // NOTE: hyper reads again only once it has used up what it read (but for the rest of a
+    // head), and reads at once when a request ends with nothing left over; so if the latest read
+    // brought bytes, hyper still holds some: the start of this head, sent with the previous
+    // request (pipelined), which no read to come would reveal.
     fn new(state: Arc<ConnectionState>, options: ConnectionOptions) -> Self {
         state.awaiting_head.fetch_add(1, Ordering::Relaxed);
         let reads_at_start = state.reads.load(Ordering::Relaxed);
+        let first_byte = *state.latest_bytes();
+        let deadline = match first_byte {
+            Some(at) => Some(Box::pin(tokio::time::sleep_until(at + options.header_read))),
+            None => options.idle.map(|idle| Box::pin(tokio::time::sleep(idle))),
+        };
         Self {
             state,
             options,
             reads_at_start,
-            head_started: false,
-            deadline: options.idle.map(|idle| Box::pin(tokio::time::sleep(idle))),
+            head_started: first_byte.is_some(),
+            deadline,
         }
     }
 }
@@ -208,3 +229,87 @@ impl Future for HeadWait {
 }
 
 impl Sleep for HeadWait {}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use http_body_util::BodyExt;
+    use hyper::body::Incoming;
+    use hyper::Request;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio::sync::watch;
+
+    use super::*;
+
+    /// Short enough to wait out (real time: the server reads a real socket).
+    const HEADER_READ: Duration = Duration::from_millis(200);
+    const HEAD: &[u8] = b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n";
+    const REST: &[u8] = b"Content-Length: 8\r\n\r\n{\"n\":42}";
+
+    /// The Runtime API's connections (no idle timeout) through the accept loop, echoing bodies;
+    /// the server stops when the returned sender is dropped.
+    async fn echo_server() -> (SocketAddr, watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, shutdown) = watch::channel(false);
+        let echo = Arc::new(|request: Request<Incoming>| async move {
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            crate::http::response(200, body)
+        });
+        let options = ConnectionOptions {
+            header_read: HEADER_READ,
+            idle: None,
+            preserve_header_case: false,
+            addresses: false,
+        };
+        tokio::spawn(super::super::serve_with(
+            listener, echo, shutdown, None, options,
+        ));
+        (address, stop)
+    }
+
+    /// Reads until the echoed body ends what came.
+    async fn read_answer(client: &mut TcpStream) -> Vec<u8> {
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"{\"n\":42}") {
+            let mut chunk = [0; 1024];
+            let n = client.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        answer
+    }
+
+    #[tokio::test]
+    async fn a_head_begun_with_the_previous_request_must_end_in_time() {
+        let (address, _stop) = echo_server().await;
+        // The half head comes after a body, or right after a head (a request without a body).
+        for previous in [
+            [HEAD, REST].concat(),
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        ] {
+            let mut client = TcpStream::connect(address).await.unwrap();
+            client.write_all(&[&previous, HEAD].concat()).await.unwrap();
+            let mut answers = Vec::new();
+            let closed =
+                tokio::time::timeout(Duration::from_secs(30), client.read_to_end(&mut answers))
+                    .await;
+            assert!(closed.is_ok(), "still open with half a head");
+            assert!(answers.starts_with(b"HTTP/1.1 200"), "{answers:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_outlives_the_header_read_timeout() {
+        let (address, _stop) = echo_server().await;
+        let mut client = TcpStream::connect(address).await.unwrap();
+        // One read brings the whole request: nothing is left over for the next head.
+        client.write_all(&[HEAD, REST].concat()).await.unwrap();
+        assert!(read_answer(&mut client).await.starts_with(b"HTTP/1.1 200"));
+        tokio::time::sleep(HEADER_READ * 5).await;
+        client.write_all(&[HEAD, REST].concat()).await.unwrap();
+        assert!(read_answer(&mut client).await.starts_with(b"HTTP/1.1 200"));
+    }
+}

@@ -1,6 +1,7 @@
 //! A started core emulator on its own tokio runtime, and the routing of direct invocations to
 //! its schedulers (the same resolution as the Invoke API's path).
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lambda_rie_core::aws::ServiceError;
@@ -9,6 +10,7 @@ use lambda_rie_core::emulator::Emulator as CoreEmulator;
 use lambda_rie_core::registry::Target;
 use lambda_rie_core::CoreError;
 use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 
 /// How long closing waits for the runtime's threads once every environment is stopped.
 const RUNTIME_STOP: Duration = Duration::from_secs(5);
@@ -18,10 +20,16 @@ const RUNTIME_STOP: Duration = Duration::from_secs(5);
 // starts many emulators stays light on threads.
 const WORKER_THREADS: usize = 2;
 
+/// Direct invocations spawned and not yet answered.
+pub type InFlight = Arc<Mutex<Vec<JoinHandle<()>>>>;
+
 /// A running core emulator and the runtime it runs on.
 pub struct Running {
     runtime: Runtime,
     emulator: CoreEmulator,
+    /// Closing waits for these (their environments are stopped by then, so each ends at once)
+    /// before the runtime goes: each is answered, and counted in the final metrics.
+    in_flight: InFlight,
 }
 
 impl Running {
@@ -36,7 +44,16 @@ impl Running {
             .enable_all()
             .build()?;
         let emulator = runtime.block_on(CoreEmulator::start(config, functions))?;
-        Ok(Self { runtime, emulator })
+        Ok(Self {
+            runtime,
+            emulator,
+            in_flight: InFlight::default(),
+        })
+    }
+
+    /// Where to spawn a direct invocation, and the list that closing waits for.
+    pub fn spawner(&self) -> (tokio::runtime::Handle, InFlight) {
+        (self.runtime.handle().clone(), Arc::clone(&self.in_flight))
     }
 
     /// Where the Invoke API listens.
@@ -47,11 +64,6 @@ impl Running {
     /// The Prometheus text of every function's metrics.
     pub fn metrics_text(&self) -> String {
         self.emulator.metrics_text()
-    }
-
-    /// A handle to spawn invocations on.
-    pub fn handle(&self) -> tokio::runtime::Handle {
-        self.runtime.handle().clone()
     }
 
     /// The function a name, `function`, or an ARN (with qualifier) names, or AWS's 404.
@@ -68,12 +80,39 @@ impl Running {
     /// Let queued events finish (up to the shutdown timeout), stop every environment and the
     /// runtime's threads; returns the final metrics text. Call with the GIL released.
     pub fn stop(self) -> String {
-        let Self { runtime, emulator } = self;
+        let Self {
+            runtime,
+            emulator,
+            in_flight,
+        } = self;
         // The core's shutdown drains queued events first (up to the shutdown timeout).
         runtime.block_on(emulator.shutdown());
+        let answering = std::mem::take(&mut *lock(&in_flight));
+        runtime.block_on(async {
+            let deadline = tokio::time::Instant::now() + RUNTIME_STOP;
+            for task in answering {
+                let _ = tokio::time::timeout_at(deadline, task).await;
+            }
+        });
         let metrics = emulator.metrics_text();
         drop(emulator);
         runtime.shutdown_timeout(RUNTIME_STOP);
         metrics
     }
+}
+
+/// Spawn `task`, a direct invocation, on `handle` and keep it in `in_flight` (finished ones are
+/// dropped from it as new ones come).
+pub fn spawn_invocation(
+    (handle, in_flight): &(tokio::runtime::Handle, InFlight),
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let spawned = handle.spawn(task);
+    let mut tasks = lock(in_flight);
+    tasks.retain(|t| !t.is_finished());
+    tasks.push(spawned);
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
