@@ -56,7 +56,8 @@ class Proxy:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
-        self._listener = listener
+        with self._lock:
+            self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -72,6 +73,12 @@ class Proxy:
                 client.close()
                 continue
             with self._lock:
+                # NOTE: a connection made while `cut` ran goes as the others did (else its
+                # sockets would be left to the garbage collector, unclosed).
+                if self._listener is not listener:
+                    client.close()
+                    upstream.close()
+                    return
                 self._open += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
@@ -87,7 +94,8 @@ class Proxy:
 
     def cut(self) -> None:
         """Stop listening (connections are refused) and cut every open connection."""
-        listener, self._listener = self._listener, None
+        with self._lock:
+            listener, self._listener = self._listener, None
         if listener is not None:
             # NOTE: shutdown wakes the thread blocked in accept(); close alone does not.
             with contextlib.suppress(OSError):

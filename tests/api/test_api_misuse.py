@@ -139,30 +139,36 @@ def test_racing_closes_each_return_once_the_emulator_is_stopped() -> None:
     assert after_close == [(False, 2), (False, 2)]
 
 
-def test_an_invocation_cut_short_by_close_is_answered_and_counted() -> None:
-    sleepy = Function("sleepy", handler="app.sleepy", code_dir=HANDLERS, timeout=120)
-    emulator = Emulator([sleepy])
-    # NOTE: warm first, so that the invocation cut short is past its environment's init.
-    assert emulator.invoke("sleepy", {"sleep": 0}).json() == "woke up"
+def closed_while_running(emulator: Emulator, name: str, event: Any) -> Any:
+    """Close `emulator` once an invocation of `name` with `event` runs (or is cold starting):
+    that invocation's answer, or what it raised."""
     answers: list[Any] = []
 
     def invoke() -> None:
         try:
-            answers.append(emulator.invoke("sleepy", {"sleep": 60}))
+            answers.append(emulator.invoke(name, event))
         except LambdaRieError as error:
             answers.append(error)
 
     invoker = threading.Thread(target=invoke)
     invoker.start()
     deadline = time.monotonic() + METRICS_DEADLINE_S
-    while emulator.metrics()["lambda_rie_concurrent_executions:sleepy"] == 0:
+    while emulator.metrics()[f"lambda_rie_concurrent_executions:{name}"] == 0:
         assert time.monotonic() < deadline, "the invocation never started"
         time.sleep(0.01)
     emulator.close()
     invoker.join(METRICS_DEADLINE_S)
-    # The stop ends the runtime: the caller gets that answer, not "the emulator is closed".
     assert len(answers) == 1
-    answer = answers[0]
+    return answers[0]
+
+
+def test_an_invocation_cut_short_by_close_is_answered_and_counted() -> None:
+    sleepy = Function("sleepy", handler="app.sleepy", code_dir=HANDLERS, timeout=120)
+    emulator = Emulator([sleepy])
+    # NOTE: warm first, so that the invocation cut short is past its environment's init.
+    assert emulator.invoke("sleepy", {"sleep": 0}).json() == "woke up"
+    answer = closed_while_running(emulator, "sleepy", {"sleep": 60})
+    # The stop ends the runtime: the caller gets that answer, not "the emulator is closed".
     assert isinstance(answer, InvokeResult), answer
     assert answer.function_error == "Unhandled"
     assert answer.json()["errorType"] == "Runtime.ExitError"
@@ -172,6 +178,17 @@ def test_an_invocation_cut_short_by_close_is_answered_and_counted() -> None:
         if key.startswith("lambda_rie_invocations_total:sleepy:")
     }
     assert sum(counted.values()) == 2, counted
+
+
+def test_a_cold_start_cut_short_by_close_is_answered_without_a_second_init() -> None:
+    slow = Function("slow", handler="slow_init.handler", code_dir=HANDLERS, timeout=120)
+    emulator = Emulator([slow])
+    # The stop ends the init; no suppressed init runs it again in the stopped environment
+    # (whose import would hold the answer for 30 s).
+    answer = closed_while_running(emulator, "slow", {})
+    assert isinstance(answer, InvokeResult), answer
+    assert answer.function_error == "Unhandled"
+    assert answer.json()["errorType"] == "Runtime.ExitError"
 
 
 @pytest.mark.parametrize(

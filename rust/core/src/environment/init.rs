@@ -324,7 +324,7 @@ impl ExecutionEnvironment {
             failure.report_error_type(),
         ));
         // NOTE: AWS runs init once more inside the invoke phase, against the function timeout;
-        // a SnapStart restore is not run again.
+        // a SnapStart restore is not run again, nor an init the environment's stop cut short.
         let phase = Instant::now();
         self.logs
             .lines(logs::start_line(&inv.request_id, &cfg.version));
@@ -333,6 +333,13 @@ impl ExecutionEnvironment {
                 failure,
                 duration_s: 0.0,
                 refusal: Some(refusal),
+            });
+        }
+        if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(InitFailed {
+                failure,
+                duration_s: 0.0,
+                refusal: None,
             });
         }
         match self.start_runtime(phase + cfg.timeout()).await {

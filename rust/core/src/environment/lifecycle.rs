@@ -96,6 +96,7 @@ impl ExecutionEnvironment {
             sandbox,
             spare: Mutex::new(spare),
             in_flight: Mutex::new(0),
+            stopped: std::sync::atomic::AtomicBool::new(false),
             oom_kills_seen: std::sync::atomic::AtomicU64::new(0),
             pid_limit_hits_seen: std::sync::atomic::AtomicU64::new(0),
         })
@@ -149,6 +150,8 @@ impl ExecutionEnvironment {
     /// Shut down: SIGTERM to the runtime's group, SIGKILL after the grace period; SHUTDOWN to
     /// the extensions.
     pub async fn stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         self.thaw();
         let process = self.slot().take();
         let extensions = self.stop_extensions(ShutdownReason::Spindown);

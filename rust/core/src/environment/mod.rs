@@ -48,6 +48,9 @@ pub struct ExecutionEnvironment {
     /// Invocations in flight; freezing and thawing happen under this lock.
     in_flight: Mutex<u32>,
     /// Kernel OOM kills and process-limit hits already accounted for.
+    /// Set by `stop`: no runtime starts in this environment any more (a cold start cut short
+    /// by it is not run again as a suppressed init).
+    stopped: std::sync::atomic::AtomicBool,
     oom_kills_seen: std::sync::atomic::AtomicU64,
     pid_limit_hits_seen: std::sync::atomic::AtomicU64,
 }
