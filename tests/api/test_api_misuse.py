@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import HANDLERS, alive
+from api_support import HANDLERS, alive, children
 
 from lambda_rie import Emulator, Function, InvokeResult, LambdaRieError
 
@@ -139,9 +141,20 @@ def test_racing_closes_each_return_once_the_emulator_is_stopped() -> None:
     assert after_close == [(False, 2), (False, 2)]
 
 
-def closed_while_running(emulator: Emulator, name: str, event: Any) -> Any:
-    """Close `emulator` once an invocation of `name` with `event` runs (or is cold starting):
-    that invocation's answer, or what it raised."""
+def runtime_running(marker: str) -> bool:
+    """Whether a runtime process of this process whose command line has `marker` runs."""
+    for pid in children(os.getpid()):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def closed_while_running(emulator: Emulator, name: str, event: Any, marker: str) -> Any:
+    """Close `emulator` once an invocation of `name` with `event` runs in a runtime whose
+    command line has `marker` (its handler): that invocation's answer, or what it raised."""
     answers: list[Any] = []
 
     def invoke() -> None:
@@ -153,7 +166,7 @@ def closed_while_running(emulator: Emulator, name: str, event: Any) -> Any:
     invoker = threading.Thread(target=invoke)
     invoker.start()
     deadline = time.monotonic() + METRICS_DEADLINE_S
-    while emulator.metrics()[f"lambda_rie_concurrent_executions:{name}"] == 0:
+    while not runtime_running(marker):
         assert time.monotonic() < deadline, "the invocation never started"
         time.sleep(0.01)
     emulator.close()
@@ -167,7 +180,7 @@ def test_an_invocation_cut_short_by_close_is_answered_and_counted() -> None:
     emulator = Emulator([sleepy])
     # NOTE: warm first, so that the invocation cut short is past its environment's init.
     assert emulator.invoke("sleepy", {"sleep": 0}).json() == "woke up"
-    answer = closed_while_running(emulator, "sleepy", {"sleep": 60})
+    answer = closed_while_running(emulator, "sleepy", {"sleep": 60}, "app.sleepy")
     # The stop ends the runtime: the caller gets that answer, not "the emulator is closed".
     assert isinstance(answer, InvokeResult), answer
     assert answer.function_error == "Unhandled"
@@ -185,7 +198,7 @@ def test_a_cold_start_cut_short_by_close_is_answered_without_a_second_init() -> 
     emulator = Emulator([slow])
     # The stop ends the init; no suppressed init runs it again in the stopped environment
     # (whose import would hold the answer for 30 s).
-    answer = closed_while_running(emulator, "slow", {})
+    answer = closed_while_running(emulator, "slow", {}, "slow_init.handler")
     assert isinstance(answer, InvokeResult), answer
     assert answer.function_error == "Unhandled"
     assert answer.json()["errorType"] == "Runtime.ExitError"

@@ -169,6 +169,15 @@ impl ExecutionEnvironment {
         result.map_err(|failure| (failure, failed_at))
     }
 
+    /// Hold `process` as the environment's runtime; one started while the environment was
+    /// being stopped (whose stop found no process to end) is killed.
+    async fn hold(&self, process: &Arc<RuntimeProcess>) {
+        *self.slot() = Some(Arc::clone(process));
+        if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            process.kill().await;
+        }
+    }
+
     /// Extension init, runtime init and function init, until every party is ready.
     async fn init_phase(
         &self,
@@ -222,7 +231,7 @@ impl ExecutionEnvironment {
             None => RuntimeProcess::spawn(&spec)
                 .map_err(|e| InitFailure::Spawn(format!("fork/exec {}: {e}", cfg.command[0])))?,
         };
-        *self.slot() = Some(Arc::clone(&process));
+        self.hold(&process).await;
         self.sandbox.members.track(process.pid());
         if !in_cgroup {
             moves.extend(self.move_into_cgroup(process.pid()));
